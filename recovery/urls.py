@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from recovery.views import auth, pages, team
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("connections/", pages.connection_list, name="connection-list"),
+    path("audit/", pages.audit, name="audit"),
+    path("team/", team.team_detail, name="team"),
+    path("team/invite/", team.invite_member, name="team-invite"),
+    path("team/members/<int:pk>/role/", team.change_role, name="team-member-role"),
+    path("team/members/<int:pk>/remove/", team.remove_member, name="team-member-remove"),
+    path("team/members/<int:pk>/link/", team.new_password_link, name="team-member-link"),
+    path("teams/switch/", team.switch, name="team-switch"),
+    # Accounts: Django's views with our templates.
+    path("accounts/login/", auth.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/set-password/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    # Superusers only (recovery.admin_site); django-rq's queue pages live inside it.
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from recovery.devstack.redis import start_redis, stop_process
+from recovery.models import Membership, Role, Team
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_redis() -> Iterator[str]:
+    """A redis-server of this test run only, on the port tests/settings.py chose."""
+    url = settings.REDIS_URL
+    port = urlparse(url).port
+    assert port is not None
+    workdir = Path(tempfile.mkdtemp(prefix="qrc-redis-"))
+    process = start_redis(workdir, port)
+    try:
+        yield url
+    finally:
+        stop_process(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _flush_redis(private_redis: str) -> Iterator[None]:
+    import redis
+
+    yield
+    redis.Redis.from_url(private_redis).flushdb()
+
+
+@dataclass
+class Personas:
+    """Named people: a team with one member per role, and an outsider with a team of their own."""
+
+    team: Team
+    other_team: Team
+    admin: Membership
+    manager: Membership
+    operator: Membership
+    viewer: Membership
+    outsider: Membership  # admin of other_team, nothing in team
+
+    def client_for(self, membership: Membership) -> Client:
+        client = Client()
+        client.force_login(membership.user)
+        return client
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    team = TeamFactory(name="Blue Team")
+    other_team = TeamFactory(name="Red Team")
+    return Personas(
+        team=team,
+        other_team=other_team,
+        admin=MembershipFactory(team=team, user=UserFactory(username="alice"), role=Role.ADMIN),
+        manager=MembershipFactory(team=team, user=UserFactory(username="mona"), role=Role.MANAGER),
+        operator=MembershipFactory(team=team, user=UserFactory(username="bob"), role=Role.OPERATOR),
+        viewer=MembershipFactory(team=team, user=UserFactory(username="vera"), role=Role.VIEWER),
+        outsider=MembershipFactory(
+            team=other_team, user=UserFactory(username="charlie"), role=Role.ADMIN
+        ),
+    )
+
+
+@pytest.fixture
+def admin_client(personas: Personas) -> Client:
+    return personas.client_for(personas.admin)

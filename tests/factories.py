@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from recovery.models import Membership, Role, Team
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.test")
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create: bool, extracted, **kwargs) -> None:
+        if create:
+            obj.save()
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.OPERATOR
+
+    class Params:
+        viewer = factory.Trait(role=Role.VIEWER)
+        manager = factory.Trait(role=Role.MANAGER)
+        admin = factory.Trait(role=Role.ADMIN)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import django_rq
+import pytest
+from rq import SimpleWorker
+
+from tests.jobs import describe_team
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_job_enqueued_in_a_transaction_waits_for_the_commit_then_runs(
+    personas, django_capture_on_commit_callbacks
+):
+    queue = django_rq.get_queue("default")
+    assert queue.connection.connection_pool.connection_kwargs["port"] != 6379
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        django_rq.enqueue(describe_team, personas.team.pk)
+        # on_db_commit: nothing is in Redis before the transaction commits.
+        assert queue.count == 0
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert queue.count == 1
+
+    # A real worker against the private Redis; SimpleWorker runs the job in this process,
+    # inside the test's transaction, so it reads the rows the test created.
+    worker = SimpleWorker([queue], connection=queue.connection)
+    assert worker.work(burst=True)
+    job = queue.fetch_job(queue.finished_job_registry.get_job_ids()[0])
+    assert job.return_value() == "Blue Team has 4 members"
+    assert queue.count == 0
