@@ -79,7 +79,15 @@ def _manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedPr
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "CREDENTIALS_KEYS", "DEBUG", "HTTPS", "DJANGO_SETTINGS_MODULE"}
+        if key
+        not in {
+            "SECRET_KEY",
+            "CREDENTIALS_KEYS",
+            "DEBUG",
+            "HTTPS",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     env.update(env_overrides)
     return subprocess.run(
