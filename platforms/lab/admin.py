@@ -1,0 +1,78 @@
+"""/_lab/: the lab's own control panel for tests, benchmarks and demos (loopback only, no auth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platforms.lab.auth import Authenticator
+from platforms.lab.core import Lab, LabError
+
+
+class Admin:
+    def __init__(self, lab: Lab, auth: Authenticator) -> None:
+        self.lab = lab
+        self.auth = auth
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> Any:
+        lab = self.lab
+        key = (method, path.rstrip("/"))
+        if key == ("GET", "/_lab/health"):
+            return {"ok": True, "disks": lab.disks.kind}
+        if key == ("GET", "/_lab/state"):
+            with lab.store.lock:
+                return {
+                    **{
+                        k: v
+                        for k, v in lab.store.data.items()
+                        if k not in ("idempotency", "tokens")
+                    },
+                    "settings": self.settings(),
+                }
+        if key == ("GET", "/_lab/requests"):
+            since = int(query.get("since", "0"))
+            with lab.store.lock:
+                return lab.store.requests[since:]
+        if key == ("GET", "/_lab/effects"):
+            with lab.store.lock:
+                return list(lab.store.data["effects"])
+        if key == ("GET", "/_lab/faults"):
+            return lab.faults.describe()
+        if key == ("POST", "/_lab/faults"):
+            try:
+                rule = lab.faults.add(**body)
+            except (TypeError, ValueError) as error:
+                raise LabError(400, f"bad fault rule: {error}") from None
+            return {"id": rule.id}
+        if key == ("DELETE", "/_lab/faults"):
+            lab.faults.clear()
+            return {"cleared": True}
+        if key == ("POST", "/_lab/settings"):
+            return self.update_settings(body)
+        if key == ("POST", "/_lab/reset"):
+            lab.faults.clear()
+            lab.seed()
+            return {"reset": True}
+        if key == ("POST", "/_lab/tokens/expire"):
+            return {"expired": self.auth.expire_tokens()}
+        raise LabError(404, f"no lab admin endpoint {method} {path}")
+
+    def settings(self) -> dict[str, Any]:
+        config = self.lab.config
+        return {
+            "task_seconds": config.task_seconds,
+            "merge_seconds": config.merge_seconds,
+            "latency_ms": config.latency_ms,
+        }
+
+    def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        config = self.lab.config
+        for name, kind in (("task_seconds", float), ("merge_seconds", float), ("latency_ms", int)):
+            if name in body:
+                try:
+                    value = kind(body[name])
+                except (TypeError, ValueError):
+                    raise LabError(400, f"{name} must be a number") from None
+                if value < 0:
+                    raise LabError(400, f"{name} must not be negative")
+                setattr(config, name, value)
+        return self.settings()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_NFS_SERVER = "192.0.2.50"  # TEST-NET-1: a name for the lab's NFS server, never dialled
+DEFAULT_NFS_EXPORT = "/backup"
+
+
+@dataclass
+class LabConfig:
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 9443
+    access_key: str = "lab-access-key"
+    secret_key: str = "lab-secret-key"  # noqa: S105 - the lab's published demo credential
+    username: str = "admin"
+    password: str = "lab-password"  # noqa: S105 - the lab's published demo credential
+    vms: int = 6
+    latency_ms: int = 0
+    task_seconds: float = 1.0
+    merge_seconds: float = 15.0
+    disks: str = "real"  # "real" (qemu-img) or "virtual" (sizes only)
+    token_seconds: int = 24 * 3600
+    max_clock_skew_seconds: int = 15 * 60
+    idempotency_seconds: int = 15 * 60
+    # NFS "ip_address:export_path" -> directory on this machine, as the cluster hosts see it.
+    nfs_exports: dict[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        if not self.nfs_exports:
+            self.nfs_exports = {
+                f"{DEFAULT_NFS_SERVER}:{DEFAULT_NFS_EXPORT}": self.state_dir / "exports" / "backup"
+            }
+
+    @property
+    def default_export_dir(self) -> Path:
+        return next(iter(self.nfs_exports.values()))
+
+    def export_dir(self, ip_address: str, export_path: str) -> Path | None:
+        return self.nfs_exports.get(f"{ip_address}:{export_path.rstrip('/') or '/'}")
+
+
+def default_disk_mode() -> str:
+    return "real" if shutil.which("qemu-img") else "virtual"

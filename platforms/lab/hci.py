@@ -1,0 +1,32 @@
+"""The HCI dialect: assumed shapes, all in this one module.
+
+Only the three quick-recovery paths are documented by Sangfor (attachnfs, rebasebackingfile,
+startmergebackupdata under /hci/vt/api/v1). Until Sangfor's HCI OpenAPI reference is at hand,
+everything else here is an assumption [I]: the other paths are our guesses in the same style,
+and bodies, envelope (V1), auth (the /janus schemes), task polling and answers mirror SCP.
+"""
+
+from __future__ import annotations
+
+PREFIX = r"/hci/vt/api/v1"
+_VM = PREFIX + r"/vms/(?P<server_id>[^/]+)"
+
+# (method, path pattern, SCP handler it mirrors, options)
+HCI_ROUTES: list[tuple[str, str, str, dict[str, object]]] = [
+    # Documented by Sangfor:
+    ("POST", PREFIX + r"/datastores/actions/attachnfs", "attach_nfs", {}),
+    ("POST", _VM + r"/actions/rebasebackingfile", "rebase", {}),
+    ("POST", _VM + r"/actions/startmergebackupdata", "merge", {}),
+    # Assumed [I]:
+    ("GET", PREFIX + r"/platform", "platform", {}),
+    ("GET", PREFIX + r"/clusters", "clusters", {}),
+    ("GET", PREFIX + r"/hosts", "hosts", {}),
+    ("GET", PREFIX + r"/datastores", "storages", {}),
+    ("DELETE", PREFIX + r"/datastores/(?P<storage_id>[^/]+)", "detach_storage", {}),
+    ("GET", PREFIX + r"/vms", "servers", {}),
+    ("GET", _VM, "server", {}),
+    ("DELETE", _VM, "delete_server", {}),
+    ("POST", _VM + r"/actions/poweron", "start_server", {"status": 201}),
+    ("POST", _VM + r"/actions/poweroff", "stop_server", {"status": 201}),
+    ("GET", PREFIX + r"/tasks/(?P<task_id>[^/]+)", "task", {}),
+]

@@ -1,0 +1,264 @@
+"""HTTP for the lab: routing, auth, envelopes, idempotency, faults, latency and the request log."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from platforms.lab import routes
+from platforms.lab.admin import Admin
+from platforms.lab.api import Api, Call
+from platforms.lab.auth import Authenticator, AuthError
+from platforms.lab.core import Lab, LabError
+
+logger = logging.getLogger(__name__)
+WRITE_METHODS = ("POST", "PUT", "DELETE")
+
+
+def envelope(path: str, status: int, data: Any, message: str = "") -> dict[str, Any]:
+    """V1 ({code}) before API version 20240725, V2 ({errcode}) from it on."""
+    if routes.uses_v2_envelope(path):
+        return {"errcode": "" if status < 400 else str(status), "message": message, "data": data}
+    return {"code": 0 if status < 400 else status, "message": message, "data": data}
+
+
+class LabServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, lab: Lab, address: tuple[str, int]) -> None:
+        self.lab = lab
+        self.auth = Authenticator(lab.config, lab.store)
+        self.api = Api(lab, self.auth)
+        self.admin = Admin(lab, self.auth)
+        self._token_locks: dict[str, threading.Lock] = {}
+        self._token_locks_guard = threading.Lock()
+        super().__init__(address, LabRequestHandler)
+
+    def token_lock(self, token: str) -> threading.Lock:
+        """One lock per X-Client-Token, so two copies of one call never both act."""
+        with self._token_locks_guard:
+            if len(self._token_locks) > 10_000:
+                self._token_locks.clear()
+            return self._token_locks.setdefault(token, threading.Lock())
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class DropConnection(Exception):
+    """Answer nothing: the client sees a timeout or a reset."""
+
+
+class LabRequestHandler(BaseHTTPRequestHandler):
+    server: LabServer
+    protocol_version = "HTTP/1.1"
+    server_version = "SangforLab/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # ----------------------------------------------------------------------------------------
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path, query = url.path, dict(parse_qsl(url.query))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        length = int(headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            if path.startswith("/_lab/"):
+                self._admin(method, path, query, raw)
+                return
+            status, payload, log = self._api(method, path, query, headers, raw)
+        except DropConnection:
+            self.close_connection = True
+            return
+        self._send(status, payload)
+        self.server.lab.store.log_request(log)
+
+    def _admin(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            self._send(403, {"error": "the lab admin endpoints answer loopback clients only"})
+            return
+        try:
+            body = json.loads(raw) if raw else {}
+            self._send(200, self.server.admin.handle(method, path, query, body))
+        except LabError as error:
+            self._send(error.status, {"error": error.message})
+        except json.JSONDecodeError:
+            self._send(400, {"error": "body must be JSON"})
+
+    def _api(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        lab = self.server.lab
+        started = time.monotonic()
+        token = headers.get("x-client-token", "")
+        log: dict[str, Any] = {
+            "time": time.time(),
+            "method": method,
+            "path": path,
+            "query": query,
+            "client_token": token,
+            "auth": None,
+            "fault": None,
+            "replay": False,
+            "task_id": None,
+        }
+
+        def finish(
+            status: int, payload: dict[str, Any]
+        ) -> tuple[int, dict[str, Any], dict[str, Any]]:
+            data = payload.get("data")
+            if (
+                isinstance(data, dict)
+                and "task_id" in data
+                and status < 400
+                and "access" not in data
+            ):
+                log["task_id"] = data["task_id"]
+            log["status"] = status
+            log["ms"] = round((time.monotonic() - started) * 1000, 1)
+            return status, payload, log
+
+        if lab.config.latency_ms:
+            time.sleep(lab.config.latency_ms / 1000)
+        found = routes.match(method, path)
+        if found is None:
+            return finish(404, envelope(path, 404, {}, f"no API {method} {path}"))
+        route, params = found
+        if not route.public:
+            try:
+                log["auth"] = self.server.auth.check(method, path, headers, raw)
+            except AuthError as error:
+                return finish(401, envelope(path, 401, {}, str(error)))
+
+        fault = lab.faults.take(method, path, ("http_500", "http_503", "timeout"), when="before")
+        if fault:
+            log["fault"] = fault.kind
+            return finish(*self._fault(fault, path, log))
+
+        idempotent = bool(token) and method in WRITE_METHODS
+        guard = self.server.token_lock(token) if idempotent else contextlib.nullcontext()
+        with guard:
+            outcome = self._act(method, path, query, raw, route, params, token, log, idempotent)
+        fault = lab.faults.take(method, path, ("http_500", "http_503", "timeout"), when="after")
+        if fault:
+            log["fault"] = f"{fault.kind} after action"
+            return finish(*self._fault(fault, path, log))
+        return finish(*outcome)
+
+    def _act(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        raw: bytes,
+        route: routes.Route,
+        params: dict[str, str],
+        token: str,
+        log: dict[str, Any],
+        idempotent: bool,
+    ) -> tuple[int, dict[str, Any]]:
+        """Run the call once per X-Client-Token; a repeat gets the first answer again."""
+        lab = self.server.lab
+        fingerprint = hashlib.sha256(
+            method.encode() + b" " + path.encode() + b"\n" + raw
+        ).hexdigest()
+        if idempotent:
+            cached = self._replay(token, fingerprint, path)
+            if cached is not None:
+                log["replay"] = cached[0] != 429
+                return cached
+
+        try:
+            body = json.loads(raw) if raw else {}
+            if not isinstance(body, dict):
+                raise LabError(400, "the request body must be a JSON object")
+        except json.JSONDecodeError:
+            return 400, envelope(path, 400, {}, "the request body is not valid JSON")
+        except LabError as error:
+            return error.status, envelope(path, error.status, {}, error.message)
+        fail_task = method in WRITE_METHODS and bool(
+            lab.faults.take(method, path, ("task_failure",))
+        )
+        call = Call(params, query, body, routes.envelope_version(path), fail_task)
+        try:
+            data = getattr(self.server.api, route.handler)(call)
+            status, payload = route.status, envelope(path, route.status, data)
+        except LabError as error:
+            status, payload = error.status, envelope(path, error.status, {}, error.message)
+        if fail_task:
+            log["fault"] = "task_failure"
+
+        if idempotent and status < 500:
+            self._remember(token, fingerprint, status, payload)
+        return status, payload
+
+    def _fault(self, fault: Any, path: str, log: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if fault.kind == "timeout":
+            time.sleep(fault.seconds)
+            log["status"] = None
+            self.server.lab.store.log_request(log)
+            raise DropConnection
+        status = 500 if fault.kind == "http_500" else 503
+        return status, envelope(path, status, {}, "injected failure: service unavailable")
+
+    def _replay(self, token: str, fingerprint: str, path: str) -> tuple[int, dict[str, Any]] | None:
+        lab = self.server.lab
+        now = time.time()
+        with lab.store.change() as state:
+            records = state["idempotency"]
+            for stale in [key for key, record in records.items() if record["expires"] < now]:
+                del records[stale]
+            record = records.get(token)
+            if record is None:
+                return None
+            if record["fingerprint"] != fingerprint:
+                message = (
+                    "idempotency check failed: this X-Client-Token was used for another request"
+                )
+                return 429, envelope(path, 429, {}, message)
+            return record["status"], record["payload"]
+
+    def _remember(self, token: str, fingerprint: str, status: int, payload: dict[str, Any]) -> None:
+        lab = self.server.lab
+        with lab.store.change() as state:
+            state["idempotency"][token] = {
+                "fingerprint": fingerprint,
+                "status": status,
+                "payload": payload,
+                "expires": time.time() + lab.config.idempotency_seconds,
+            }
+
+    def _send(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

@@ -1,0 +1,105 @@
+"""Run the lab platform: a local Sangfor SCP/HCI simulator (see docs/lab.md)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from platforms.lab.config import LabConfig, default_disk_mode
+from platforms.lab.core import Lab
+from platforms.lab.disks import DiskError
+from platforms.lab.server import LabServer
+
+
+def _export(value: str) -> tuple[str, Path]:
+    try:
+        address, directory = value.split("=", 1)
+        ip_address, export_path = address.split(":", 1)
+    except ValueError:
+        raise CommandError(f"--nfs-export {value!r}: use IP:/export/path=/local/dir") from None
+    return f"{ip_address}:{export_path.rstrip('/') or '/'}", Path(directory)
+
+
+class Command(BaseCommand):
+    help = "Run the lab platform, a local Sangfor SCP/HCI simulator with real qcow2 disks."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = LabConfig(state_dir=Path("var/lab"))
+        parser.add_argument("--host", default=defaults.host)
+        parser.add_argument("--port", type=int, default=defaults.port)
+        parser.add_argument("--state-dir", type=Path, default=Path("var/lab"))
+        parser.add_argument("--access-key", default=defaults.access_key)
+        parser.add_argument("--secret-key", default=defaults.secret_key)
+        parser.add_argument("--username", default=defaults.username)
+        parser.add_argument("--password", default=defaults.password)
+        parser.add_argument("--vms", type=int, default=defaults.vms, help="VMs to seed (default 6)")
+        parser.add_argument("--latency-ms", type=int, default=defaults.latency_ms)
+        parser.add_argument("--task-seconds", type=float, default=defaults.task_seconds)
+        parser.add_argument("--merge-seconds", type=float, default=defaults.merge_seconds)
+        parser.add_argument("--disks", choices=["real", "virtual"], default=default_disk_mode())
+        parser.add_argument(
+            "--nfs-export",
+            action="append",
+            default=[],
+            metavar="IP:/EXPORT=DIR",
+            help="map an NFS export to a local directory (repeatable)",
+        )
+        parser.add_argument("--reset", action="store_true", help="discard saved state and re-seed")
+
+    def handle(self, *args, **options) -> None:
+        if options["vms"] < 1:
+            raise CommandError("--vms must be at least 1")
+        config = LabConfig(
+            state_dir=options["state_dir"],
+            host=options["host"],
+            port=options["port"],
+            access_key=options["access_key"],
+            secret_key=options["secret_key"],
+            username=options["username"],
+            password=options["password"],
+            vms=options["vms"],
+            latency_ms=options["latency_ms"],
+            task_seconds=options["task_seconds"],
+            merge_seconds=options["merge_seconds"],
+            disks=options["disks"],
+            nfs_exports=dict(_export(value) for value in options["nfs_export"]),
+        )
+        try:
+            lab = Lab(config)
+        except DiskError as error:
+            raise CommandError(f"{error} Or run with --disks virtual.") from None
+        if options["reset"]:
+            lab.store.path.unlink(missing_ok=True)
+        lab.open()
+        try:
+            server = LabServer(lab, (config.host, config.port))
+        except OSError as error:
+            lab.close()
+            raise CommandError(
+                f"cannot listen on {config.host}:{config.port}: {error.strerror}"
+            ) from None
+
+        def stop(signum: int, frame: object) -> None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        nfs = ", ".join(f"{key} -> {path}" for key, path in config.nfs_exports.items())
+        self.stdout.write(
+            f"Lab platform (SCP/HCI simulator) at {server.base_url}\n"
+            f"  AK/SK:    {config.access_key} / {config.secret_key}\n"
+            f"  Token:    {config.username} / {config.password}\n"
+            f"  NFS:      {nfs}\n"
+            f"  Disks:    {config.disks}; state in {config.state_dir}\n"
+            f"  Tasks:    {config.task_seconds:g} s each, merge {config.merge_seconds:g} s\n",
+        )
+        self.stdout.flush()
+        try:
+            server.serve_forever(poll_interval=0.2)
+        finally:
+            server.server_close()
+            lab.close()
