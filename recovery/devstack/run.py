@@ -71,7 +71,7 @@ class Stack:
 
 
 def _stop_order(name: str) -> int:
-    return {"web": 0, "redis": 9}.get(name, 5)
+    return {"web": 0, "lab": 7, "redis": 9}.get(name, 5)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -105,7 +105,7 @@ def clean_leftovers(stack: Stack) -> None:
             continue
         # Only a process that still looks like ours: PIDs get reused.
         if _pid_alive(pid) and any(
-            marker in _cmdline(pid) for marker in ("redis-server", "rqworker", "gunicorn")
+            marker in _cmdline(pid) for marker in ("redis-server", "rqworker", "gunicorn", "runlab")
         ):
             print(f"Stopping {pid_file.stem} (pid {pid}) left over from an earlier run.")
             os.kill(pid, signal.SIGTERM)
@@ -154,6 +154,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
     parser.add_argument("--var", type=Path, default=Path(os.environ.get("VAR_DIR", ROOT / "var")))
+    parser.add_argument(
+        "--lab-port", type=int, default=int(os.environ.get("LAB_PORT", "9443")), help="0: no lab"
+    )
     return parser.parse_args(argv)
 
 
@@ -172,13 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     supervisor_pid.write_text(str(os.getpid()))
     clean_leftovers(stack)
 
-    if port_is_open(args.host, args.port):
-        print(
-            f"{args.host}:{args.port} is already in use by another program. "
-            f"Stop it, or choose another port: PORT={args.port + 1} make run"
-        )
-        supervisor_pid.unlink(missing_ok=True)
-        return 1
+    with_lab = os.environ.get("LAB", "1") != "0" and args.lab_port != 0
+    ports = [(args.port, "PORT")] + ([(args.lab_port, "LAB_PORT")] if with_lab else [])
+    for port, variable in ports:
+        if port_is_open("127.0.0.1", port):
+            print(
+                f"Port {port} is already in use by another program. "
+                f"Stop it, or choose another port: {variable}={port + 1} make run"
+            )
+            supervisor_pid.unlink(missing_ok=True)
+            return 1
 
     redis_port = free_port()
     env = {
@@ -220,6 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "collectstatic", "--noinput", "-v", "0")
         manage(env, "seed_demo", "--password-file", str(stack.var / "demo_password"))
+        if with_lab:
+            stack.start(
+                "lab",
+                [
+                    PYTHON, "manage.py", "runlab", "--host", "127.0.0.1",
+                    "--port", str(args.lab_port), "--state-dir", str(stack.var / "lab"),
+                ],
+                env,
+            )  # fmt: skip
         for number in range(1, max(1, args.workers) + 1):
             stack.start(
                 f"worker-{number}",
@@ -240,10 +255,23 @@ def main(argv: list[str] | None = None) -> int:
         if not wait_for_http(url + "accounts/login/", 30):
             print(f"The web server did not come up; see {stack.log_dir / 'web.log'}.")
             return 1
+        lab_url = f"http://127.0.0.1:{args.lab_port}"
+        if with_lab and not wait_for_http(lab_url + "/_lab/health", 30):
+            print(f"The lab platform did not come up; see {stack.log_dir / 'lab.log'}.")
+            return 1
+        processes = f"redis, {args.workers} RQ worker(s) with the scheduler, gunicorn"
+        lab_lines = (
+            f"  Lab platform (Sangfor SCP/HCI simulator): {lab_url}\n"
+            f"    AK/SK lab-access-key / lab-secret-key, or user admin / lab-password\n"
+            f"    NFS backups: 192.0.2.50:/backup (docs/lab.md)\n"
+            if with_lab
+            else ""
+        )
         print(
             "\n"
             f"  Quick Recovery Console is running at {url}\n"
-            f"  Processes: redis, {args.workers} RQ worker(s) with the scheduler, gunicorn\n"
+            f"{lab_lines}"
+            f"  Processes: {processes}{', lab' if with_lab else ''}\n"
             f"  Logs: {stack.log_dir}/\n"
             "  Press Ctrl-C to stop everything.\n"
         )
