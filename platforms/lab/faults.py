@@ -8,7 +8,9 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("http_500", "http_503", "timeout", "task_failure")
+KINDS = ("http_NNN (any 4xx/5xx status)", "timeout", "task_failure")
+_HTTP_KIND = re.compile(r"^http_[45]\d\d$")
+ANSWERING = "answering"  # http_NNN and timeout: faults that replace the answer
 _ids = itertools.count(1)
 
 
@@ -24,7 +26,7 @@ class FaultRule:
     fired: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if self.kind not in ("timeout", "task_failure") and not _HTTP_KIND.match(self.kind):
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         if self.when not in ("before", "after"):
             raise ValueError("when must be before or after")
@@ -48,13 +50,12 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
-    def take(
-        self, method: str, path: str, kinds: tuple[str, ...], when: str | None = None
-    ) -> FaultRule | None:
-        """Consume one firing of the first rule that matches, if any."""
+    def take(self, method: str, path: str, kind: str, when: str | None = None) -> FaultRule | None:
+        """Consume one firing of the first matching rule of `kind` (or ANSWERING), if any."""
         with self._lock:
             for rule in self._rules:
-                if rule.kind not in kinds or (when and rule.when != when):
+                wanted = rule.kind != "task_failure" if kind == ANSWERING else rule.kind == kind
+                if not wanted or (when and rule.when != when):
                     continue
                 if rule.method and rule.method.upper() != method:
                     continue

@@ -18,6 +18,7 @@ from platforms.lab.admin import Admin
 from platforms.lab.api import Api, Call
 from platforms.lab.auth import Authenticator, AuthError
 from platforms.lab.core import Lab, LabError
+from platforms.lab.faults import ANSWERING
 
 logger = logging.getLogger(__name__)
 WRITE_METHODS = ("POST", "PUT", "DELETE")
@@ -157,7 +158,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             except AuthError as error:
                 return finish(401, envelope(path, 401, {}, str(error)))
 
-        fault = lab.faults.take(method, path, ("http_500", "http_503", "timeout"), when="before")
+        fault = lab.faults.take(method, path, ANSWERING, when="before")
         if fault:
             log["fault"] = fault.kind
             return finish(*self._fault(fault, path, log))
@@ -166,7 +167,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         guard = self.server.token_lock(token) if idempotent else contextlib.nullcontext()
         with guard:
             outcome = self._act(method, path, query, raw, route, params, token, log, idempotent)
-        fault = lab.faults.take(method, path, ("http_500", "http_503", "timeout"), when="after")
+        fault = lab.faults.take(method, path, ANSWERING, when="after")
         if fault:
             log["fault"] = f"{fault.kind} after action"
             return finish(*self._fault(fault, path, log))
@@ -203,9 +204,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             return 400, envelope(path, 400, {}, "the request body is not valid JSON")
         except LabError as error:
             return error.status, envelope(path, error.status, {}, error.message)
-        fail_task = method in WRITE_METHODS and bool(
-            lab.faults.take(method, path, ("task_failure",))
-        )
+        fail_task = method in WRITE_METHODS and bool(lab.faults.take(method, path, "task_failure"))
         call = Call(params, query, body, routes.envelope_version(path), fail_task)
         try:
             data = getattr(self.server.api, route.handler)(call)
@@ -225,8 +224,8 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             log["status"] = None
             self.server.lab.store.log_request(log)
             raise DropConnection
-        status = 500 if fault.kind == "http_500" else 503
-        return status, envelope(path, status, {}, "injected failure: service unavailable")
+        status = int(fault.kind.removeprefix("http_"))
+        return status, envelope(path, status, {}, f"injected failure (HTTP {status})")
 
     def _replay(self, token: str, fingerprint: str, path: str) -> tuple[int, dict[str, Any]] | None:
         lab = self.server.lab

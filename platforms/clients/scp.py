@@ -1,0 +1,147 @@
+"""Sangfor SCP: the reference dialect (paths confirmed from Sangfor's spec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platforms.clients.base import PlatformClient
+from platforms.clients.errors import PlatformError
+from platforms.clients.types import Cluster, Host, Page, PlatformInfo, Server, Storage, Task
+
+
+class SCPClient(PlatformClient):
+    kind = "scp"
+
+    # Paths, so the HCI dialect can override them one by one.
+    PLATFORM = "/janus/20180725/platform"
+    CLUSTERS = "/janus/20210725/clusters"
+    HOSTS = "/janus/20240725/hosts"
+    STORAGES = "/janus/20200725/storages"
+    STORAGE = "/janus/20180725/storages/{id}"
+    ATTACH_NFS = ("/janus/20210725/storages/attachnfs", "/janus/20180725/storages/attachnfs")
+    SERVERS = "/janus/20240725/servers"
+    SERVER = "/janus/20240725/servers/{id}"
+    SERVER_V1 = "/janus/20180725/servers/{id}"
+    START = "/janus/20180725/servers/{id}/start"
+    STOP = "/janus/20180725/servers/{id}/stop"
+    REBASE = "/janus/20180725/servers/{id}/rebase-backing-file"
+    MERGE = "/janus/20180725/servers/{id}/merge-backup-data"
+    TASK = "/janus/20180725/tasks/{id}"
+
+    # --- reads ------------------------------------------------------------------------
+
+    def platform_info(self) -> PlatformInfo:
+        return PlatformInfo.parse(self.call("GET", self.PLATFORM) or {})
+
+    def clusters(self) -> list[Cluster]:
+        return [Cluster.parse(item) for item in self.iter_all(self.CLUSTERS)]
+
+    def hosts(self) -> list[Host]:
+        return [Host.parse(item) for item in self.iter_all(self.HOSTS)]
+
+    def datastores(self, *, name: str = "", type: str = "") -> list[Storage]:
+        params = {key: value for key, value in (("name", name), ("type", type)) if value}
+        return [Storage.parse(item) for item in self.iter_all(self.STORAGES, params)]
+
+    def find_datastore(self, name: str) -> Storage | None:
+        """The NFS datastore called `name` (attachnfs does not return its id)."""
+        for storage in self.datastores(name=name, type="nfs"):
+            if storage.name == name:
+                return storage
+        return None
+
+    def vms_page(self, *, page_num: int = 0, page_size: int = 20, search: str = "") -> Page[Server]:
+        params = {"query_name": search} if search else {}
+        data = self.page(self.SERVERS, params, page_num, page_size)
+        following = str(data.get("next_page_num") or "")
+        return Page(
+            items=[Server.parse(item) for item in data.get("data") or []],
+            total=int(data.get("total_size") or 0),
+            page_num=page_num,
+            page_size=page_size,
+            next_page_num=int(following) if following else None,
+        )
+
+    def vms(self, *, search: str = "") -> list[Server]:
+        params = {"query_name": search} if search else {}
+        return [Server.parse(item) for item in self.iter_all(self.SERVERS, params)]
+
+    def vm(self, vm_id: str) -> Server:
+        """A VM with its disks and their backing files (the 20240725 config view)."""
+        return Server.parse(self.call("GET", self.SERVER.format(id=vm_id)))
+
+    def task(self, task_id: str) -> Task:
+        return Task.parse(self.call("GET", self.TASK.format(id=task_id)))
+
+    # --- actions: each returns the platform task id -------------------------------------
+
+    def start_vm(self, vm_id: str, *, client_token: str | None = None) -> str:
+        return self._task_id("POST", self.START.format(id=vm_id), None, client_token)
+
+    def stop_vm(self, vm_id: str, *, force: bool = False, client_token: str | None = None) -> str:
+        body = {"force": 1 if force else 0}
+        return self._task_id("POST", self.STOP.format(id=vm_id), body, client_token)
+
+    def delete_vm(self, vm_id: str, *, client_token: str | None = None) -> str:
+        return self._task_id("DELETE", self.SERVER_V1.format(id=vm_id), {"force": 1}, client_token)
+
+    def attach_nfs(
+        self,
+        cluster_id: str,
+        name: str,
+        ip_address: str,
+        export_path: str,
+        *,
+        host_ids: list[str] | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        datastore: dict[str, Any] = {
+            "name": name,
+            "description": "Quick recovery (Quick Recovery Console)",
+            "server": {"ip_address": ip_address, "export_path": export_path},
+        }
+        if host_ids:
+            datastore["attached_host_ids"] = host_ids
+        body = {"cluster_id": cluster_id, "nfs_datastore": datastore}
+        newest, older = self.ATTACH_NFS
+        try:
+            return self._task_id("POST", newest, body, client_token)
+        except PlatformError as error:
+            if error.status != 404:
+                raise
+        # SCP before 6.11.3 serves attachnfs under 20180725 only.
+        return self._task_id("POST", older, body, client_token)
+
+    def rebase_disks(
+        self, vm_id: str, disks: list[tuple[str, str, str]], *, client_token: str | None = None
+    ) -> str:
+        """`disks`: (disk id, NFS datastore id, file path relative to the datastore root)."""
+        body = {
+            "disks": [
+                {"disk_id": disk_id, "datastore": datastore, "path": path}
+                for disk_id, datastore, path in disks
+            ]
+        }
+        return self._task_id("POST", self.REBASE.format(id=vm_id), body, client_token)
+
+    def start_merge(self, vm_id: str, *, client_token: str | None = None) -> str:
+        return self._task_id("POST", self.MERGE.format(id=vm_id), None, client_token)
+
+    def detach_datastore(
+        self, datastore_id: str, cluster_id: str, *, client_token: str | None = None
+    ) -> str:
+        # Never forced: a forced unmount under a quickly recovered VM can cost it its disks.
+        body = {"cluster_id": cluster_id, "is_enforce": False}
+        return self._task_id("DELETE", self.STORAGE.format(id=datastore_id), body, client_token)
+
+    def _task_id(
+        self, method: str, path: str, body: dict[str, Any] | None, client_token: str | None
+    ) -> str:
+        data = self.call(method, path, body, client_token=client_token)
+        task_id = data.get("task_id") if isinstance(data, dict) else None
+        if not task_id:
+            raise PlatformError(
+                "The platform accepted the call but returned no task id.",
+                permanent=True, kind="protocol", method=method, path=path,
+            )  # fmt: skip
+        return str(task_id)

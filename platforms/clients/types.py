@@ -1,0 +1,175 @@
+"""Typed views of the platform's answers, parsed at the client boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def is_quickly_recovered(value: Any) -> bool:
+    """instant_vm is an int in some schemas and a string in others: 0, "0", "", None, False = no."""
+    return value not in (0, "0", "", None, False)
+
+
+@dataclass(frozen=True)
+class Disk:
+    id: str
+    size_mb: int
+    storage_id: str
+    storage_name: str
+    backing_file: str
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Disk:
+        return cls(
+            id=str(raw.get("id", "")),
+            size_mb=int(raw.get("size_mb") or 0),
+            storage_id=str(raw.get("storage_id") or ""),
+            storage_name=str(raw.get("storage_name") or ""),
+            backing_file=str(raw.get("backing_file") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Server:
+    id: str
+    name: str
+    status: str
+    power_state: str
+    instant_vm: bool
+    host_name: str = ""
+    cores: int = 0
+    memory_mb: int = 0
+    disks: tuple[Disk, ...] = field(default_factory=tuple)
+
+    @property
+    def is_running(self) -> bool:
+        return self.power_state == "on" or self.status == "running"
+
+    @property
+    def is_stopped(self) -> bool:
+        return self.status == "stopped" or self.power_state == "off"
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Server:
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name", "")),
+            status=str(raw.get("status", "")),
+            power_state=str(raw.get("power_state", "")),
+            instant_vm=is_quickly_recovered(raw.get("instant_vm")),
+            host_name=str(raw.get("host_name") or ""),
+            cores=int(raw.get("cores") or 0),
+            memory_mb=int(raw.get("memory_mb") or 0),
+            disks=tuple(Disk.parse(disk) for disk in raw.get("disks") or []),
+        )
+
+
+@dataclass(frozen=True)
+class Storage:
+    id: str
+    name: str
+    type: str
+    status: str
+    total_mb: int
+    used_mb: int
+    target: str = ""
+
+    @property
+    def is_nfs(self) -> bool:
+        return self.type.lower() == "nfs"
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Storage:
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name", "")),
+            type=str(raw.get("type", "")),
+            status=str(raw.get("status", "")),
+            total_mb=int(raw.get("total_mb") or 0),
+            used_mb=int(raw.get("used_mb") or 0),
+            target=str(raw.get("target") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: str
+    name: str
+    type: str
+    status: str
+    version: str = ""
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Cluster:
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name", "")),
+            type=str(raw.get("type", "")),
+            status=str(raw.get("status", "")),
+            version=str(raw.get("version") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Host:
+    id: str
+    name: str
+    ip: str
+    status: str
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Host:
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name", "")),
+            ip=str(raw.get("ip") or ""),
+            status=str(raw.get("status") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    status: str  # waiting, doing, finish, failure, canceling, canceled
+    progress: int
+    description: str
+    action: str = ""
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in ("finish", "failure", "canceled")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "finish"
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Task:
+        return cls(
+            id=str(raw.get("task_id") or raw.get("id") or ""),
+            status=str(raw.get("status", "")),
+            progress=int(raw.get("progress") or 0),
+            description=str(raw.get("description") or ""),
+            action=str(raw.get("action") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    version: str
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> PlatformInfo:
+        return cls(version=str(raw.get("version") or ""))
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page_num: int
+    page_size: int
+    next_page_num: int | None
