@@ -4,11 +4,27 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from recovery.views import auth, pages, team
+from recovery.views import auth, connections, pages, team
 
 urlpatterns = [
     path("", pages.home, name="home"),
-    path("connections/", pages.connection_list, name="connection-list"),
+    path("connections/", connections.connection_list, name="connection-list"),
+    path("connections/new/", connections.connection_create, name="connection-create"),
+    path("connections/<int:pk>/", connections.connection_detail, name="connection-detail"),
+    path("connections/<int:pk>/edit/", connections.connection_edit, name="connection-edit"),
+    path("connections/<int:pk>/delete/", connections.connection_delete, name="connection-delete"),
+    path("connections/<int:pk>/test/", connections.connection_test, name="connection-test"),
+    path(
+        "connections/<int:pk>/inventory/",
+        connections.connection_inventory,
+        name="connection-inventory",
+    ),
+    path("connections/<int:pk>/share/", connections.connection_share, name="connection-share"),
+    path(
+        "connections/<int:pk>/shares/<int:share_pk>/remove/",
+        connections.connection_unshare,
+        name="connection-unshare",
+    ),
     path("audit/", pages.audit, name="audit"),
     path("team/", team.team_detail, name="team"),
     path("team/invite/", team.invite_member, name="team-invite"),

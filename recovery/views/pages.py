@@ -17,8 +17,3 @@ def home(request: HttpRequest) -> HttpResponse:
 @team_view(role=Role.MANAGER)
 def audit(request: HttpRequest) -> HttpResponse:
     return render(request, "recovery/audit.html")
-
-
-@team_view(role=Role.VIEWER)
-def connection_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "recovery/connection_list.html")

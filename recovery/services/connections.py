@@ -1,0 +1,171 @@
+"""Using a platform connection: which ones a team may use, testing one, reading its inventory."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
+from platforms.clients.types import Page, Server
+from platforms.crypto import SecretUnreadable
+from platforms.models import PlatformConnection
+from recovery.models import Team
+
+logger = logging.getLogger("recovery.platform_calls")
+
+
+def owned_connections(team: Team) -> QuerySet[PlatformConnection]:
+    return PlatformConnection.objects.filter(team=team)
+
+
+def usable_connections(team: Team) -> QuerySet[PlatformConnection]:
+    """The team's own connections and those other teams share with it (use only)."""
+    return (
+        PlatformConnection.objects.filter(Q(team=team) | Q(shares__team=team))
+        .select_related("team")
+        .distinct()
+    )
+
+
+def log_call(record: CallRecord) -> None:
+    # Method, path, status, timing, task id and token only: never a body or a credential.
+    logger.info(
+        "platform call %s %s -> %s in %.0f ms task=%s token=%s%s",
+        record.method, record.path, record.status, record.duration_ms, record.task_id,
+        record.client_token, f" error={record.error}" if record.error else "",
+    )  # fmt: skip
+
+
+def client_for(
+    connection: PlatformConnection, *, max_attempts: int | None = None, **options: Any
+) -> PlatformClient:
+    config = connection.client_config()
+    if max_attempts is not None:
+        config = dataclasses.replace(config, max_attempts=max_attempts)
+    return get_client(config, log_call, **options)
+
+
+@dataclass
+class TestOutcome:
+    ok: bool
+    headline: str
+    advice: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    version: str = ""
+
+
+def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, str]:
+    if error.kind == "dns":
+        return "DNS error", "The host name in the base URL does not resolve. Check its spelling."
+    if error.kind == "connect":
+        return "Connection refused or unreachable", (
+            "Nothing answers at that address and port. Check the base URL (SCP usually listens "
+            "on 4430) and that this server can reach it."
+        )
+    if error.kind == "timeout":
+        return (
+            "Timed out",
+            "The platform did not answer in time; check the network or raise the timeout.",
+        )
+    if error.kind == "tls":
+        return "TLS error", (
+            "The platform's certificate is not trusted. Paste its CA bundle into the connection, "
+            "or, for a lab only, turn off TLS verification."
+        )
+    if error.status == 401:
+        return "401: credentials refused", (
+            "Check the access key and secret key (or username and password). AK/SK signatures "
+            "also fail when this server's clock is more than 15 minutes off."
+        )
+    if error.status == 403:
+        return "403: permission denied", (
+            "The account works but lacks permission; Sangfor's backup account needs the "
+            "'Agentless Backup Template' policy."
+        )
+    if error.status == 404 and error.path.endswith("/platform"):
+        other = "SCP" if connection.kind == "hci" else "HCI"
+        return f"Wrong kind: this is not a Sangfor {connection.get_kind_display()} API", (
+            f"The address does not answer the {connection.kind.upper()} OpenAPI. "
+            f"Is it an {other} platform? Change the kind, or check the base URL."
+        )
+    if error.kind == "protocol":
+        return "Not a Sangfor OpenAPI", error.message
+    return error.message, "Try again; if it persists, check the platform's status."
+
+
+def test_connection(connection: PlatformConnection) -> TestOutcome:
+    """Log in, read the version and count the inventory; say precisely what failed."""
+    try:
+        client = client_for(connection, max_attempts=1)
+    except SecretUnreadable as error:
+        return TestOutcome(False, "Stored credentials unreadable", str(error))
+    try:
+        version = client.platform_info().version
+        counts = {
+            "clusters": len(client.clusters()),
+            "hosts": len(client.hosts()),
+            "datastores": len(client.datastores()),
+            "VMs": client.vms_page(page_size=1).total,
+        }
+    except PlatformError as error:
+        headline, advice = _advice(error, connection)
+        outcome = TestOutcome(False, headline, advice)
+    else:
+        outcome = TestOutcome(True, "Connected", counts=counts, version=version)
+    finally:
+        client.close()
+    summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
+    if outcome.ok:
+        summary = "OK: " + ", ".join(f"{n} {label}" for label, n in outcome.counts.items())
+    connection.record_test(outcome.ok, summary)
+    return outcome
+
+
+INVENTORY_SECTIONS = ("vms", "datastores", "hosts", "clusters")
+
+
+@dataclass
+class Inventory:
+    section: str
+    rows: list[Any] = field(default_factory=list)
+    page: Page[Server] | None = None
+    error: TestOutcome | None = None
+
+
+def read_inventory(
+    connection: PlatformConnection,
+    section: str,
+    *,
+    search: str = "",
+    page_num: int = 0,
+    page_size: int = 20,
+) -> Inventory:
+    result = Inventory(section)
+    try:
+        client = client_for(connection, max_attempts=2, retry_base_seconds=0.2)
+    except SecretUnreadable as error:
+        result.error = TestOutcome(False, "Stored credentials unreadable", str(error))
+        return result
+    try:
+        if section == "vms":
+            page = client.vms_page(page_num=page_num, page_size=page_size, search=search)
+            # The list gives short disks; the detail gives backing files, per VM on this page.
+            result.page = page
+            result.rows = [client.vm(vm.id) for vm in page.items]
+        elif section == "datastores":
+            rows = client.datastores()
+            result.rows = [s for s in rows if search.lower() in s.name.lower()] if search else rows
+        elif section == "hosts":
+            result.rows = client.hosts()
+        else:
+            result.rows = client.clusters()
+    except PlatformError as error:
+        headline, advice = _advice(error, connection)
+        result.error = TestOutcome(False, headline, advice)
+    finally:
+        client.close()
+    return result
