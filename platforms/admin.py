@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from platforms.models import ConnectionShare, PlatformConnection
 
@@ -19,3 +20,4 @@ class PlatformConnectionAdmin(admin.ModelAdmin):
     exclude = ["secret_key_encrypted", "password_encrypted"]
     readonly_fields = ["last_test_ok", "last_test_message", "last_tested_at"]
     inlines = [ShareInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

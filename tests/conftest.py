@@ -97,3 +97,10 @@ def lab(lab_process: LabProcess) -> LabClient:
     client.admin("POST", "reset")
     client.admin("POST", "settings", {"task_seconds": 0.05, "merge_seconds": 0.3, "latency_ms": 0})
     return client
+
+
+@pytest.fixture
+def admin_client_superuser(db) -> Client:
+    client = Client()
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client

@@ -43,3 +43,22 @@ class MembershipFactory(factory.django.DjangoModelFactory):
         viewer = factory.Trait(role=Role.VIEWER)
         manager = factory.Trait(role=Role.MANAGER)
         admin = factory.Trait(role=Role.ADMIN)
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "platforms.PlatformConnection"
+        skip_postgeneration_save = True
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Platform {n}")
+    kind = "scp"
+    base_url = "https://scp.example.test:4430"
+    auth_method = "aksk"
+    access_key = "AK-EXAMPLE"
+
+    @factory.post_generation
+    def secret(obj, create: bool, extracted, **kwargs) -> None:
+        obj.set_secret("secret_key", extracted or "sk-example-secret-value")
+        if create:
+            obj.save()
