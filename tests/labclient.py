@@ -136,8 +136,16 @@ class LabProcess:
     process: subprocess.Popen[bytes] | None = None
 
     @property
+    def tls(self) -> bool:
+        return "--tls" in self.args
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / "tls" / "ca.pem"
 
     def start(self) -> LabProcess:
         command = [
@@ -150,9 +158,12 @@ class LabProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the lab exited with {self.process.returncode}")
             try:
-                if requests.get(self.base_url + "/_lab/health", timeout=1).ok:
+                health = self.base_url + "/_lab/health"
+                if requests.get(
+                    health, timeout=1, verify=str(self.ca_path) if self.tls else True
+                ).ok:
                     return self
-            except requests.ConnectionError:
+            except OSError:  # not listening yet, or (TLS) its CA file is not written yet
                 time.sleep(0.05)
         raise RuntimeError("the lab did not come up within 30 s")
 

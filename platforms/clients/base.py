@@ -58,7 +58,8 @@ class PlatformClient:
         self.base_url = config.base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.verify = config.verify()
+        # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
+        self.verify = config.verify()
         self._signer = (
             AkSkAuth(config.access_key, config.secret_key, config.region, config.service)
             if config.auth_method == "aksk"
@@ -134,6 +135,7 @@ class PlatformClient:
                     params=params,
                     headers=headers,
                     auth=auth,
+                    verify=self.verify,
                     timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
                 )
             except requests.RequestException as exc:
@@ -259,6 +261,7 @@ class PlatformClient:
                 method, self.base_url + path,
                 data=json.dumps(body).encode() if body is not None else None,
                 headers={"Content-Type": "application/json"},
+                verify=self.verify,
                 timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
             )  # fmt: skip
         except requests.RequestException as exc:

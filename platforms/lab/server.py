@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,14 +37,24 @@ class LabServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, lab: Lab, address: tuple[str, int]) -> None:
+    def __init__(
+        self, lab: Lab, address: tuple[str, int], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.lab = lab
         self.auth = Authenticator(lab.config, lab.store)
         self.api = Api(lab, self.auth)
         self.admin = Admin(lab, self.auth)
         self._token_locks: dict[str, threading.Lock] = {}
         self._token_locks_guard = threading.Lock()
-        super().__init__(address, LabRequestHandler)
+        super().__init__(address, LabRequestHandler, bind_and_activate=False)
+        if tls is not None:
+            self.enable_tls(tls)
+        try:
+            self.server_bind()
+            self.server_activate()
+        except OSError:
+            self.server_close()
+            raise
 
     def token_lock(self, token: str) -> threading.Lock:
         """One lock per X-Client-Token, so two copies of one call never both act."""
@@ -52,10 +63,16 @@ class LabServer(ThreadingHTTPServer):
                 self._token_locks.clear()
             return self._token_locks.setdefault(token, threading.Lock())
 
+    tls = False
+
+    def enable_tls(self, context: ssl.SSLContext) -> None:
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.tls = True
+
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
 
 class DropConnection(Exception):

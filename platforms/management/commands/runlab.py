@@ -12,6 +12,7 @@ from platforms.lab.config import LabConfig, default_disk_mode
 from platforms.lab.core import Lab
 from platforms.lab.disks import DiskError
 from platforms.lab.server import LabServer
+from platforms.lab.tls import ensure_certificates, server_context
 
 
 def _export(value: str) -> tuple[str, Path]:
@@ -49,6 +50,11 @@ class Command(BaseCommand):
             help="map an NFS export to a local directory (repeatable)",
         )
         parser.add_argument("--reset", action="store_true", help="discard saved state and re-seed")
+        parser.add_argument(
+            "--tls",
+            action="store_true",
+            help="serve HTTPS with a certificate from a private CA (its ca.pem is printed)",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["vms"] < 1:
@@ -75,13 +81,20 @@ class Command(BaseCommand):
         if options["reset"]:
             lab.store.path.unlink(missing_ok=True)
         lab.open()
+        tls_context = None
+        if options["tls"]:
+            # Before binding: nobody may reach the port while it still speaks plain HTTP.
+            _, cert, key = ensure_certificates(config.state_dir / "tls", config.host)
+            tls_context = server_context(cert, key)
         try:
-            server = LabServer(lab, (config.host, config.port))
+            server = LabServer(lab, (config.host, config.port), tls_context)
         except OSError as error:
             lab.close()
             raise CommandError(
                 f"cannot listen on {config.host}:{config.port}: {error.strerror}"
             ) from None
+
+        tls_line = f"  TLS CA:   {config.state_dir / 'tls' / 'ca.pem'}\n" if tls_context else ""
 
         def stop(signum: int, frame: object) -> None:
             threading.Thread(target=server.shutdown, daemon=True).start()
@@ -95,7 +108,8 @@ class Command(BaseCommand):
             f"  Token:    {config.username} / {config.password}\n"
             f"  NFS:      {nfs}\n"
             f"  Disks:    {config.disks}; state in {config.state_dir}\n"
-            f"  Tasks:    {config.task_seconds:g} s each, merge {config.merge_seconds:g} s\n",
+            f"  Tasks:    {config.task_seconds:g} s each, merge {config.merge_seconds:g} s\n"
+            f"{tls_line}",
         )
         self.stdout.flush()
         try:
