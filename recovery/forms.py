@@ -155,7 +155,11 @@ class ConnectionForm(forms.ModelForm):
 
 
 class ShareForm(forms.Form):
-    team = forms.CharField(label="Team name", max_length=100)
+    team = forms.CharField(
+        label="Team name",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": "Team name"}),
+    )
 
     def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -57,6 +57,10 @@ class TestOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     version: str = ""
 
+    @property
+    def counts_text(self) -> str:
+        return ", ".join(f"{n} {label}{'' if n == 1 else 's'}" for label, n in self.counts.items())
+
 
 def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, str]:
     if error.kind == "dns":
@@ -106,10 +110,10 @@ def test_connection(connection: PlatformConnection) -> TestOutcome:
     try:
         version = client.platform_info().version
         counts = {
-            "clusters": len(client.clusters()),
-            "hosts": len(client.hosts()),
-            "datastores": len(client.datastores()),
-            "VMs": client.vms_page(page_size=1).total,
+            "cluster": len(client.clusters()),
+            "host": len(client.hosts()),
+            "datastore": len(client.datastores()),
+            "VM": client.vms_page(page_size=1).total,
         }
     except PlatformError as error:
         headline, advice = _advice(error, connection)
@@ -120,7 +124,7 @@ def test_connection(connection: PlatformConnection) -> TestOutcome:
         client.close()
     summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
     if outcome.ok:
-        summary = "OK: " + ", ".join(f"{n} {label}" for label, n in outcome.counts.items())
+        summary = f"OK: {outcome.counts_text}"
     connection.record_test(outcome.ok, summary)
     return outcome
 
