@@ -109,3 +109,16 @@ def env_fernet_keys(name: str) -> list[str]:
     if not keys:
         raise ImproperlyConfigured(f"{name} holds no key.")
     return keys
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}.")
+    return number

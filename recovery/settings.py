@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from recovery.env import (
     env_bool,
     env_fernet_keys,
+    env_float,
     env_int,
     env_list,
     env_secret,
@@ -157,6 +158,19 @@ RQ_QUEUES = {
 }
 # Keep django-rq's default explicitly: a job is queued only once the row it reads is committed.
 RQ = {"COMMIT_MODE": "on_db_commit"}
+
+# Recovery engine: how often a waiting step looks at the platform again (it starts at the
+# minimum and backs off to the maximum), and how long a worker's lease on a recovery lasts.
+RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 1.0, minimum=0.05)
+RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 15.0, minimum=0.1)
+RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=10)
+# Where the console can read NFS exports itself, for preflight checks of backup files:
+# "ip:/export=/local/dir" pairs, comma-separated.
+NFS_EXPORT_MOUNTS = {
+    key.strip(): value.strip()
+    for key, _, value in (item.partition("=") for item in env_list("NFS_EXPORT_MOUNTS"))
+    if key and value
+}
 
 # --- Security -----------------------------------------------------------------------------
 # HTTPS is on unless DEBUG or explicitly switched off (make run serves plain HTTP on loopback).

@@ -1,0 +1,44 @@
+"""Recovery states, modes and their named groups (templates and queries test groups, not lists)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Mode(models.TextChoices):
+    RESTORE = "restore", "Restore"
+    VERIFY = "verify", "Verify only"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    POWERING_OFF = "powering_off", "Powering off"
+    ATTACHING = "attaching", "Attaching datastore"
+    REBASING = "rebasing", "Rebasing disks"
+    READY = "ready", "Ready (recovered, powered off)"
+    POWERING_ON = "powering_on", "Powering on"
+    RUNNING_FROM_BACKUP = "running_from_backup", "Running from backup"
+    MERGING = "merging", "Merging"
+    MERGED = "merged", "Merged"
+    DETACHING = "detaching", "Detaching datastore"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLING = "cancelling", "Cancelling"
+    CLEANING_UP = "cleaning_up", "Cleaning up"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL = frozenset({Status.COMPLETED, Status.CANCELLED})
+# Not terminal: a failed recovery still holds its VM until it is retried or cleaned up.
+ACTIVE = frozenset(set(Status) - TERMINAL)
+# Waiting for a person, not for the platform: no job is scheduled in these.
+WAITING_FOR_OPERATOR = frozenset({Status.READY, Status.RUNNING_FROM_BACKUP, Status.FAILED})
+# Counted against the connection's concurrency limit.
+PLATFORM_BUSY = frozenset(
+    {
+        Status.POWERING_OFF, Status.ATTACHING, Status.REBASING, Status.POWERING_ON,
+        Status.MERGING, Status.MERGED, Status.DETACHING, Status.CANCELLING, Status.CLEANING_UP,
+    }
+)  # fmt: skip
+# Before any disk is rebased: cancelling only has to undo the attach.
+BEFORE_REBASE = frozenset({Status.QUEUED, Status.POWERING_OFF, Status.ATTACHING})

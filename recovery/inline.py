@@ -1,0 +1,40 @@
+"""Run recovery jobs in this process (tests, `recover --inline`): a real Redis and RQ's own
+worker and scheduler, just without separate worker processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import django_rq
+from rq import SimpleWorker
+from rq.scheduler import RQScheduler
+
+from recovery.models import Recovery
+
+
+def run_jobs_until(
+    recovery_ids: list[int], done: Callable[[list[Recovery]], bool], timeout: float = 60
+) -> list[Recovery]:
+    queue = django_rq.get_queue("default")
+    worker = SimpleWorker([queue], connection=queue.connection)
+    scheduler = RQScheduler([queue], connection=queue.connection)
+    deadline = time.monotonic() + timeout
+    while True:
+        worker.work(burst=True, logging_level="WARNING")
+        recoveries = list(Recovery.objects.filter(pk__in=recovery_ids).order_by("pk"))
+        if done(recoveries):
+            return recoveries
+        if time.monotonic() > deadline:
+            states = ", ".join(f"{r.pk}:{r.status}" for r in recoveries)
+            raise TimeoutError(f"recoveries not done within {timeout} s ({states})")
+        if scheduler.acquire_locks():
+            scheduler.enqueue_scheduled_jobs()
+            scheduler.release_locks()
+        if queue.count == 0:
+            time.sleep(0.02)
+
+
+def settled(recoveries: list[Recovery]) -> bool:
+    """Every recovery is terminal or waiting for a person."""
+    return all(r.is_terminal or r.waits_for_operator for r in recoveries)

@@ -1,0 +1,140 @@
+"""Launch a quick recovery from the command line and, with --wait, follow it."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
+
+from platforms.clients import PlatformError
+from platforms.models import PlatformConnection
+from recovery.choices import Mode
+from recovery.inline import run_jobs_until, settled
+from recovery.models import Recovery
+from recovery.services.connections import client_for
+from recovery.services.recoveries import LaunchRefused, Plan, VMRequest, launch
+
+
+class Command(BaseCommand):
+    help = "Recover a VM from its backup files through a platform connection."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--connection", required=True, help="connection name or id")
+        parser.add_argument("--team", help="team name, when connection names repeat across teams")
+        parser.add_argument(
+            "--vm", required=True, action="append", help="VM name or id (repeat for a batch)"
+        )
+        parser.add_argument("--mode", choices=Mode.values, default=Mode.RESTORE)
+        parser.add_argument(
+            "--disk",
+            action="append",
+            default=[],
+            metavar="DISK=PATH",
+            help="backup file of a disk, relative to the export (default VM/DISK.qcow2)",
+        )
+        parser.add_argument("--nfs-server", help="default: the connection's")
+        parser.add_argument("--nfs-export", help="default: the connection's")
+        parser.add_argument(
+            "--datastore", default="", help="NFS datastore name (default qr-<first VM>)"
+        )
+        parser.add_argument("--reason", required=True)
+        parser.add_argument("--user", default="", help="username recorded as launcher")
+        parser.add_argument("--no-power-on", action="store_true")
+        parser.add_argument("--no-auto-merge", action="store_true")
+        parser.add_argument("--power-off-first", action="store_true")
+        parser.add_argument(
+            "--wait", action="store_true", help="follow until done or waiting for you"
+        )
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="run the jobs in this process (no RQ worker needed); implies --wait",
+        )
+        parser.add_argument("--timeout", type=float, default=3600)
+
+    def handle(self, *args, **o) -> None:
+        connection = self._connection(o["connection"], o["team"])
+        server = o["nfs_server"] or connection.default_nfs_server
+        export = o["nfs_export"] or connection.default_nfs_export
+        if not server or not export:
+            raise CommandError("Name the NFS server and export (--nfs-server, --nfs-export).")
+        vms = self._vms(connection, o["vm"])
+        mapping = dict(item.split("=", 1) for item in o["disk"] if "=" in item)
+        if mapping and len(vms) > 1:
+            raise CommandError("--disk applies to a single VM.")
+        plan = Plan(
+            mode=o["mode"], nfs_server=server, nfs_export=export,
+            datastore_name=o["datastore"] or f"qr-{vms[0].name}", reason=o["reason"],
+            power_on=not o["no_power_on"], auto_merge=not o["no_auto_merge"],
+            power_off_first=o["power_off_first"],
+        )  # fmt: skip
+        user = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
+        requests = [VMRequest(vm.id, mapping) for vm in vms]
+        try:
+            recoveries = launch(connection.team, connection, user, requests, plan)
+        except LaunchRefused as refused:
+            lines = [refused.message]
+            for subject, checks in refused.checks.items():
+                lines += [f"  {subject}: {c.name}: {c.message} {c.fix}" for c in checks if not c.ok]
+            raise CommandError("\n".join(lines)) from None
+        for recovery in recoveries:
+            self.stdout.write(f"Recovery {recovery.pk} of {recovery.vm_name} queued.")
+        if o["inline"]:
+            ids = [r.pk for r in recoveries]
+            run_jobs_until(ids, lambda rs: self._report(rs) or settled(rs), o["timeout"])
+        elif o["wait"]:
+            self._follow([r.pk for r in recoveries], o["timeout"])
+
+    def _report(self, recoveries: list[Recovery], seen: dict | None = None) -> None:
+        seen = self.__dict__.setdefault("_seen", {})
+        for recovery in recoveries:
+            state = (recovery.status, recovery.merge_progress)
+            if seen.get(recovery.pk) != state:
+                seen[recovery.pk] = state
+                extra = f" {recovery.merge_progress}%" if recovery.status == "merging" else ""
+                self.stdout.write(f"  {recovery.vm_name}: {recovery.step}{extra}")
+                if recovery.status == "failed":
+                    self.stdout.write(f"    {recovery.error_message} {recovery.error_advice}")
+
+    def _follow(self, ids: list[int], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            recoveries = list(Recovery.objects.filter(pk__in=ids))
+            self._report(recoveries)
+            if settled(recoveries):
+                return
+            time.sleep(0.5)
+        raise CommandError("Still running; follow it in the dashboard.")
+
+    @staticmethod
+    def _connection(value: str, team: str | None) -> PlatformConnection:
+        found = PlatformConnection.objects.filter(
+            Q(name=value) | Q(pk=int(value) if value.isdigit() else None)
+        )
+        if team:
+            found = found.filter(team__name=team)
+        matches = list(found.select_related("team")[:2])
+        if not matches:
+            raise CommandError(f"No connection {value!r}.")
+        if len(matches) > 1:
+            raise CommandError(f"Several connections are called {value!r}; add --team.")
+        return matches[0]
+
+    @staticmethod
+    def _vms(connection: PlatformConnection, names: list[str]):
+        client = client_for(connection)
+        try:
+            inventory = client.vms()
+        except PlatformError as error:
+            raise CommandError(f"Cannot read the VMs of {connection.name}: {error}") from None
+        finally:
+            client.close()
+        chosen = []
+        for name in names:
+            match = next((vm for vm in inventory if name in (vm.id, vm.name)), None)
+            if match is None:
+                raise CommandError(f"No VM {name!r} on {connection.name}.")
+            chosen.append(match)
+        return chosen

@@ -1,0 +1,154 @@
+"""Recoveries: the rows the engine moves through the states, their events, and batches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from recovery.choices import ACTIVE, TERMINAL, WAITING_FOR_OPERATOR, Mode, Status
+
+
+class Batch(models.Model):
+    """Several recoveries launched together; each VM is still its own recovery."""
+
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="batches")
+    connection = models.ForeignKey(
+        "platforms.PlatformConnection", null=True, on_delete=models.SET_NULL, related_name="batches"
+    )
+    reason = models.TextField()
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}"
+
+
+class Recovery(models.Model):
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="recoveries")
+    # SET_NULL: deleting a connection (only allowed with no active recovery) keeps the history.
+    connection = models.ForeignKey(
+        "platforms.PlatformConnection",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="recoveries",
+    )
+    connection_name = models.CharField(max_length=100)
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="recoveries"
+    )
+    vm_id = models.CharField(max_length=100)
+    vm_name = models.CharField(max_length=200)
+    disks = models.JSONField(default=list, help_text="The VM's disks at launch.")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.RESTORE)
+    disk_mapping = models.JSONField(default=dict, help_text="disk id -> backup file path")
+    nfs_server = models.CharField(max_length=255)
+    nfs_export = models.CharField(max_length=500)
+    datastore_name = models.CharField(max_length=100)
+    power_on = models.BooleanField(default=True)
+    auto_merge = models.BooleanField(default=True)
+    power_off_first = models.BooleanField(default=False)
+    reason = models.TextField()
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    step = models.CharField(max_length=300, blank=True, help_text="What is happening now.")
+    failed_status = models.CharField(max_length=24, blank=True)
+    error_message = models.TextField(blank=True)
+    error_advice = models.TextField(blank=True)
+    cancel_from = models.CharField(max_length=24, blank=True)
+
+    launched_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    merge_progress = models.PositiveSmallIntegerField(default=0)
+    cluster_id = models.CharField(max_length=100, blank=True)
+    datastore_id = models.CharField(max_length=100, blank=True)
+    owns_detach = models.BooleanField(default=False)
+    task_ids = models.JSONField(default=dict, help_text="step -> platform task id")
+    client_tokens = models.JSONField(default=dict, help_text="step -> X-Client-Token")
+
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    check_interval = models.FloatField(default=0)
+    wait_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-launched_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "vm_id"],
+                condition=Q(status__in=[status.value for status in ACTIVE]),
+                name="one_active_recovery_per_vm",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["connection", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery of {self.vm_name}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def waits_for_operator(self) -> bool:
+        return self.status in WAITING_FOR_OPERATOR
+
+    @property
+    def rto_running(self) -> timedelta | None:
+        """Launch to running from backup: the recovery time users feel."""
+        return self.recovered_at - self.launched_at if self.recovered_at else None
+
+    @property
+    def rto_merged(self) -> timedelta | None:
+        return self.merged_at - self.launched_at if self.merged_at else None
+
+
+class RecoveryEvent(models.Model):
+    """An append-only progress row; the detail page shows them in order."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    recovery = models.ForeignKey(Recovery, on_delete=models.CASCADE, related_name="events")
+    time = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    step = models.CharField(max_length=24)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.message[:80]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Recovery events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise ValueError("Recovery events are append-only.")

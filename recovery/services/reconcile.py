@@ -1,0 +1,86 @@
+"""Find recoveries nobody is working on (a worker died, Redis was flushed) and resume them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from platforms.clients import PlatformError
+from platforms.models import PlatformConnection
+from recovery import engine
+from recovery.choices import ACTIVE, WAITING_FOR_OPERATOR
+from recovery.models import Recovery
+from recovery.services.connections import client_for
+
+logger = logging.getLogger(__name__)
+RECONCILE_EVERY_SECONDS = 60
+
+
+def stale_recoveries(now=None):
+    now = now or timezone.now()
+    grace = timedelta(seconds=max(30.0, 2 * settings.RECOVERY_POLL_MAX_SECONDS))
+    return (
+        Recovery.objects.filter(status__in=ACTIVE)
+        .exclude(status__in=WAITING_FOR_OPERATOR)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(
+            Q(next_check_at__lt=now - grace)
+            | Q(next_check_at__isnull=True, launched_at__lt=now - grace)
+        )
+    )
+
+
+def orphan_datastores() -> list[dict[str, Any]]:
+    """NFS datastores on the platforms that no active recovery owns (left behind, or foreign)."""
+    found = []
+    for connection in PlatformConnection.objects.filter(recoveries__isnull=False).distinct():
+        owned = set(
+            connection.recoveries.filter(status__in=ACTIVE).values_list("datastore_name", flat=True)
+        )
+        client = client_for(connection, max_attempts=1)
+        try:
+            for datastore in client.datastores(type="nfs"):
+                if datastore.name not in owned:
+                    found.append(
+                        {
+                            "connection": connection.name,
+                            "datastore": datastore.name,
+                            "id": datastore.id,
+                        }
+                    )
+        except PlatformError as error:
+            logger.warning("reconcile: cannot list datastores of %s: %s", connection.name, error)
+        finally:
+            client.close()
+    return found
+
+
+def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dict[str, Any]:
+    resumed = []
+    for recovery in stale_recoveries():
+        engine.enqueue(recovery.pk)
+        resumed.append(recovery.pk)
+        logger.warning("reconcile: resuming recovery %s (%s)", recovery.pk, recovery.status)
+    orphans = orphan_datastores() if check_datastores else []
+    for orphan in orphans:
+        logger.warning(
+            "reconcile: NFS datastore %(datastore)s on %(connection)s has no owner", orphan
+        )
+    if reschedule:
+        schedule_reconciler()
+    return {"resumed": resumed, "orphan_datastores": orphans}
+
+
+def schedule_reconciler(delay: float = RECONCILE_EVERY_SECONDS) -> None:
+    import django_rq
+
+    from recovery import tasks
+
+    queue = django_rq.get_queue("default")
+    # One fixed job id: scheduling it again replaces it instead of adding a second loop.
+    queue.enqueue_in(timedelta(seconds=delay), tasks.reconcile, job_id="qrc-reconciler")

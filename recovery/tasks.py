@@ -1,0 +1,15 @@
+"""RQ entry points: thin, taking primary keys only."""
+
+from __future__ import annotations
+
+from recovery import engine
+
+
+def advance(recovery_id: int) -> str:
+    return engine.advance(recovery_id)
+
+
+def reconcile() -> dict:
+    from recovery.services.reconcile import reconcile as run
+
+    return run(reschedule=True)

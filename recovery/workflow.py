@@ -1,0 +1,78 @@
+"""The state machine: which moves are legal, and the one function that makes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from recovery.choices import Status as S
+from recovery.models import Recovery, RecoveryEvent
+
+TRANSITIONS: dict[str, set[str]] = {
+    S.QUEUED: {S.POWERING_OFF, S.ATTACHING, S.FAILED, S.CANCELLING},
+    S.POWERING_OFF: {S.ATTACHING, S.FAILED, S.CANCELLING},
+    S.ATTACHING: {S.REBASING, S.FAILED, S.CANCELLING},
+    S.REBASING: {S.READY, S.FAILED},
+    S.READY: {S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.FAILED, S.CLEANING_UP, S.CANCELLING},
+    S.POWERING_ON: {S.RUNNING_FROM_BACKUP, S.FAILED},
+    S.RUNNING_FROM_BACKUP: {S.MERGING, S.CLEANING_UP, S.CANCELLING, S.FAILED},
+    S.MERGING: {S.MERGED, S.FAILED},
+    S.MERGED: {S.DETACHING},
+    S.DETACHING: {S.COMPLETED, S.FAILED},
+    S.CLEANING_UP: {S.COMPLETED, S.FAILED},
+    S.CANCELLING: {S.CANCELLED, S.FAILED},
+    # A failed recovery goes back to the step that failed (retry) or is cleaned up.
+    S.FAILED: {
+        S.QUEUED,
+        S.POWERING_OFF,
+        S.ATTACHING,
+        S.REBASING,
+        S.POWERING_ON,
+        S.MERGING,
+        S.DETACHING,
+        S.CLEANING_UP,
+        S.CANCELLING,
+    },
+    S.COMPLETED: set(),
+    S.CANCELLED: set(),
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) -> None:
+    """Move `recovery` to `to` (saving `fields` with it) and record the move as an event."""
+    if to not in TRANSITIONS.get(recovery.status, set()):
+        raise IllegalTransition(f"{recovery} cannot go from {recovery.status} to {to}.")
+    previous = recovery.status
+    recovery.status = to
+    recovery.check_interval = 0
+    recovery.wait_reason = ""
+    now = timezone.now()
+    if to == S.RUNNING_FROM_BACKUP and recovery.recovered_at is None:
+        recovery.recovered_at = now
+    if to == S.MERGED and recovery.merged_at is None:
+        recovery.merged_at = now
+        recovery.merge_progress = 100
+    if to in (S.COMPLETED, S.CANCELLED):
+        recovery.completed_at = now
+    for name, value in fields.items():
+        setattr(recovery, name, value)
+    recovery.step = message or S(to).label
+    recovery.save()
+    level = RecoveryEvent.Level.ERROR if to == S.FAILED else RecoveryEvent.Level.INFO
+    RecoveryEvent.objects.create(
+        recovery=recovery,
+        step=to,
+        level=level,
+        message=message or f"{S(previous).label} → {S(to).label}",
+    )
+
+
+def note(recovery: Recovery, message: str, level: str = RecoveryEvent.Level.INFO) -> None:
+    RecoveryEvent.objects.create(
+        recovery=recovery, step=recovery.status, level=level, message=message
+    )
