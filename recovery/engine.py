@@ -335,6 +335,15 @@ def step_attaching(step: Step) -> Wait | str:
 
 def step_rebasing(step: Step) -> Wait | str:
     recovery = step.recovery
+    # The task first, then the VM: read the other way round, a task that ends in between
+    # would look finished while the VM still looked unchanged.
+    task = step.task("rebase")
+    if task is not None and not task.is_done:
+        return Wait()
+    if task is not None and task.status == "failure":
+        raise _task_failed(
+            task, "Rebasing the disks", "Check the backup files named above, then retry."
+        )
     vm = step.vm()
     if vm is None:
         raise StepFailed("The VM no longer exists on the platform.", "Clean up, then launch again.")
@@ -347,19 +356,12 @@ def step_rebasing(step: Step) -> Wait | str:
         return step.move(
             S.READY, f"All {len(recovery.disk_mapping)} disk(s) run from the backup files"
         )
-    task = step.task("rebase")
     if task is not None:
-        if task.status == "failure":
-            raise _task_failed(
-                task, "Rebasing the disks", "Check the backup files named above, then retry."
-            )
-        if task.succeeded:
-            raise StepFailed(
-                f"The platform finished the rebase but disk(s) {', '.join(pending)} are not backed "
-                "by their backup files.",
-                RETRY_ADVICE,
-            )
-        return Wait()
+        raise StepFailed(
+            f"The platform finished the rebase but disk(s) {', '.join(pending)} are not backed "
+            "by their backup files.",
+            RETRY_ADVICE,
+        )
     if vm.is_running:
         raise StepFailed(
             f"{vm.name} is powered on; its disks can only be rebased while it is off.",
@@ -380,17 +382,16 @@ def step_ready(step: Step) -> Wait | str:
 
 
 def step_powering_on(step: Step) -> Wait | str:
+    task = step.task("start")
+    if task is not None and task.status == "failure":
+        raise _task_failed(task, "Powering on", "Check the VM on the platform, then retry.")
     vm = step.vm()
     if vm is None:
         raise StepFailed("The VM no longer exists on the platform.", "Clean up, then launch again.")
     if vm.is_running:
         return step.move(S.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
-    task = step.task("start")
     if task is None:
         step.remember_task("start", step.client.start_vm(vm.id, client_token=step.token("start")))
-        return Wait()
-    if task.status == "failure":
-        raise _task_failed(task, "Powering on", "Check the VM on the platform, then retry.")
     return Wait()
 
 

@@ -6,100 +6,249 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('platforms', '0001_initial'),
-        ('recovery', '0001_initial'),
+        ("platforms", "0001_initial"),
+        ("recovery", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('connection', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='batches', to='platforms.platformconnection')),
-                ('launched_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='batches', to='recovery.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="batches",
+                        to="platforms.platformconnection",
+                    ),
+                ),
+                (
+                    "launched_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="batches",
+                        to="recovery.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created'],
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='Recovery',
+            name="Recovery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('connection_name', models.CharField(max_length=100)),
-                ('vm_id', models.CharField(max_length=100)),
-                ('vm_name', models.CharField(max_length=200)),
-                ('disks', models.JSONField(default=list, help_text="The VM's disks at launch.")),
-                ('mode', models.CharField(choices=[('restore', 'Restore'), ('verify', 'Verify only')], default='restore', max_length=10)),
-                ('disk_mapping', models.JSONField(default=dict, help_text='disk id -> backup file path')),
-                ('nfs_server', models.CharField(max_length=255)),
-                ('nfs_export', models.CharField(max_length=500)),
-                ('datastore_name', models.CharField(max_length=100)),
-                ('power_on', models.BooleanField(default=True)),
-                ('auto_merge', models.BooleanField(default=True)),
-                ('power_off_first', models.BooleanField(default=False)),
-                ('reason', models.TextField()),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('powering_off', 'Powering off'), ('attaching', 'Attaching datastore'), ('rebasing', 'Rebasing disks'), ('ready', 'Ready (recovered, powered off)'), ('powering_on', 'Powering on'), ('running_from_backup', 'Running from backup'), ('merging', 'Merging'), ('merged', 'Merged'), ('detaching', 'Detaching datastore'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelling', 'Cancelling'), ('cleaning_up', 'Cleaning up'), ('cancelled', 'Cancelled')], default='queued', max_length=24)),
-                ('step', models.CharField(blank=True, help_text='What is happening now.', max_length=300)),
-                ('failed_status', models.CharField(blank=True, max_length=24)),
-                ('error_message', models.TextField(blank=True)),
-                ('error_advice', models.TextField(blank=True)),
-                ('cancel_from', models.CharField(blank=True, max_length=24)),
-                ('launched_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('recovered_at', models.DateTimeField(blank=True, null=True)),
-                ('merged_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('merge_progress', models.PositiveSmallIntegerField(default=0)),
-                ('cluster_id', models.CharField(blank=True, max_length=100)),
-                ('datastore_id', models.CharField(blank=True, max_length=100)),
-                ('owns_detach', models.BooleanField(default=False)),
-                ('task_ids', models.JSONField(default=dict, help_text='step -> platform task id')),
-                ('client_tokens', models.JSONField(default=dict, help_text='step -> X-Client-Token')),
-                ('lease_owner', models.CharField(blank=True, max_length=64)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('next_check_at', models.DateTimeField(blank=True, null=True)),
-                ('check_interval', models.FloatField(default=0)),
-                ('wait_reason', models.CharField(blank=True, max_length=300)),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='recoveries', to='recovery.batch')),
-                ('connection', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='recoveries', to='platforms.platformconnection')),
-                ('launched_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recoveries', to='recovery.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("connection_name", models.CharField(max_length=100)),
+                ("vm_id", models.CharField(max_length=100)),
+                ("vm_name", models.CharField(max_length=200)),
+                ("disks", models.JSONField(default=list, help_text="The VM's disks at launch.")),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("restore", "Restore"), ("verify", "Verify only")],
+                        default="restore",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "disk_mapping",
+                    models.JSONField(default=dict, help_text="disk id -> backup file path"),
+                ),
+                ("nfs_server", models.CharField(max_length=255)),
+                ("nfs_export", models.CharField(max_length=500)),
+                ("datastore_name", models.CharField(max_length=100)),
+                ("power_on", models.BooleanField(default=True)),
+                ("auto_merge", models.BooleanField(default=True)),
+                ("power_off_first", models.BooleanField(default=False)),
+                ("reason", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("powering_off", "Powering off"),
+                            ("attaching", "Attaching datastore"),
+                            ("rebasing", "Rebasing disks"),
+                            ("ready", "Ready (recovered, powered off)"),
+                            ("powering_on", "Powering on"),
+                            ("running_from_backup", "Running from backup"),
+                            ("merging", "Merging"),
+                            ("merged", "Merged"),
+                            ("detaching", "Detaching datastore"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelling", "Cancelling"),
+                            ("cleaning_up", "Cleaning up"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "step",
+                    models.CharField(
+                        blank=True, help_text="What is happening now.", max_length=300
+                    ),
+                ),
+                ("failed_status", models.CharField(blank=True, max_length=24)),
+                ("error_message", models.TextField(blank=True)),
+                ("error_advice", models.TextField(blank=True)),
+                ("cancel_from", models.CharField(blank=True, max_length=24)),
+                ("launched_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("recovered_at", models.DateTimeField(blank=True, null=True)),
+                ("merged_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("merge_progress", models.PositiveSmallIntegerField(default=0)),
+                ("cluster_id", models.CharField(blank=True, max_length=100)),
+                ("datastore_id", models.CharField(blank=True, max_length=100)),
+                ("owns_detach", models.BooleanField(default=False)),
+                ("task_ids", models.JSONField(default=dict, help_text="step -> platform task id")),
+                (
+                    "client_tokens",
+                    models.JSONField(default=dict, help_text="step -> X-Client-Token"),
+                ),
+                ("lease_owner", models.CharField(blank=True, max_length=64)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("next_check_at", models.DateTimeField(blank=True, null=True)),
+                ("check_interval", models.FloatField(default=0)),
+                ("wait_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="recoveries",
+                        to="recovery.batch",
+                    ),
+                ),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="recoveries",
+                        to="platforms.platformconnection",
+                    ),
+                ),
+                (
+                    "launched_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recoveries",
+                        to="recovery.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-launched_at'],
+                "ordering": ["-launched_at"],
             },
         ),
         migrations.CreateModel(
-            name='RecoveryEvent',
+            name="RecoveryEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(auto_now_add=True)),
-                ('level', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('error', 'Error')], default='info', max_length=8)),
-                ('step', models.CharField(max_length=24)),
-                ('message', models.TextField()),
-                ('recovery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='recovery.recovery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time", models.DateTimeField(auto_now_add=True)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("info", "Info"), ("warning", "Warning"), ("error", "Error")],
+                        default="info",
+                        max_length=8,
+                    ),
+                ),
+                ("step", models.CharField(max_length=24)),
+                ("message", models.TextField()),
+                (
+                    "recovery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="recovery.recovery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='recovery',
-            index=models.Index(fields=['team', 'status'], name='recovery_re_team_id_d9cfef_idx'),
+            model_name="recovery",
+            index=models.Index(fields=["team", "status"], name="recovery_re_team_id_d9cfef_idx"),
         ),
         migrations.AddIndex(
-            model_name='recovery',
-            index=models.Index(fields=['connection', 'status'], name='recovery_re_connect_8bbc46_idx'),
+            model_name="recovery",
+            index=models.Index(
+                fields=["connection", "status"], name="recovery_re_connect_8bbc46_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recovery',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['powering_off', 'merged', 'queued', 'powering_on', 'detaching', 'running_from_backup', 'rebasing', 'cancelling', 'attaching', 'cleaning_up', 'merging', 'failed', 'ready'])), fields=('connection', 'vm_id'), name='one_active_recovery_per_vm'),
+            model_name="recovery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "powering_off",
+                            "merged",
+                            "queued",
+                            "powering_on",
+                            "detaching",
+                            "running_from_backup",
+                            "rebasing",
+                            "cancelling",
+                            "attaching",
+                            "cleaning_up",
+                            "merging",
+                            "failed",
+                            "ready",
+                        ],
+                    )
+                ),
+                fields=("connection", "vm_id"),
+                name="one_active_recovery_per_vm",
+            ),
         ),
     ]

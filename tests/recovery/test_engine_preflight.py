@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+
+from recovery.models import Recovery
+from recovery.services.recoveries import LaunchRefused
+from tests.recovery.engine_helpers import effects, lab_connection, start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def connection(personas, lab, lab_process, settings):
+    settings.NFS_EXPORT_MOUNTS = {
+        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
+    }
+    return lab_connection(personas.team, lab)
+
+
+def _refusal(connection, lab, names, **kwargs) -> str:
+    with pytest.raises(LaunchRefused) as caught:
+        start(connection, lab, names, **kwargs)
+    failing = [
+        f"{subject}: {c.name}: {c.message} {c.fix}"
+        for subject, checks in caught.value.checks.items()
+        for c in checks
+        if not c.ok
+    ]
+    return caught.value.message + "\n" + "\n".join(failing)
+
+
+def test_a_running_vm_is_refused_with_the_fix(connection, lab):
+    text = _refusal(connection, lab, ["web-01"])
+    assert "web-01: VM powered off: web-01 is running. Power it off, or choose" in text
+
+
+def test_a_backup_with_32k_clusters_is_refused_naming_the_disk(connection, lab):
+    text = _refusal(connection, lab, ["broken-01"])
+    assert "Backup file of ide0" in text and "32 KiB clusters" in text and "64 KiB" in text
+
+
+def test_a_missing_backup_file_is_refused(connection, lab):
+    text = _refusal(connection, lab, ["app-01"], mappings={"app-01": {"ide0": "app-01/nope.qcow2"}})
+    assert "app-01/nope.qcow2 is not on the export" in text
+
+
+def test_unmapped_and_unknown_disks_are_refused(connection, lab):
+    text = _refusal(
+        connection, lab, ["db-01"], mappings={"db-01": {"ide0": "db-01/ide0.qcow2", "ide9": "x"}}
+    )
+    assert "not mapped: ide1" in text and "not disks of db-01: ide9" in text
+
+
+def test_a_backup_smaller_than_the_disk_is_refused(connection, lab):
+    text = _refusal(
+        connection,
+        lab,
+        ["db-01"],
+        mappings={"db-01": {"ide0": "db-01/ide0.qcow2", "ide1": "legacy-01/../legacy-01/ide0.raw"}},
+    )
+    assert "must be relative" in text
+
+
+def test_a_vm_already_under_recovery_is_refused(connection, lab):
+    start(connection, lab, ["app-01"])
+    text = _refusal(connection, lab, ["app-01"])
+    assert "already under recovery" in text
+    assert Recovery.objects.count() == 1
+
+
+def test_a_reason_is_required_and_nothing_changes_on_refusal(connection, lab):
+    assert "A reason is required" in _refusal(connection, lab, ["app-01"], reason="  ")
+    _refusal(connection, lab, ["web-01"])
+    assert effects(lab) == [] and Recovery.objects.count() == 0
+
+
+def test_a_datastore_already_mounted_from_the_same_export_is_shared_not_mounted_again(
+    connection, lab
+):
+    from tests.lab.flow import attach
+    from tests.recovery.engine_helpers import run
+
+    attach(lab, "qr-test")
+    [recovery] = start(connection, lab, ["app-01"])
+    [recovery] = run([recovery])
+    assert recovery.status == "completed"
+    assert [e["action"] for e in effects(lab)].count("attach") == 1  # ours, from the test
