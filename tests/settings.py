@@ -16,6 +16,7 @@ os.environ.setdefault("HTTPS", "0")
 # The lab's tasks take fractions of a second in tests: look again quickly.
 os.environ.setdefault("RECOVERY_POLL_MIN_SECONDS", "0.05")
 os.environ.setdefault("RECOVERY_POLL_MAX_SECONDS", "0.3")
+os.environ.setdefault("PLATFORM_RETRY_BASE_SECONDS", "0.05")
 # Never the machine's shared Redis on 6379: each test run gets its own server.
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
 

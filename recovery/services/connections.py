@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
@@ -46,6 +47,7 @@ def client_for(
     config = connection.client_config()
     if max_attempts is not None:
         config = dataclasses.replace(config, max_attempts=max_attempts)
+    options.setdefault("retry_base_seconds", settings.PLATFORM_RETRY_BASE_SECONDS)
     return get_client(config, log_call, **options)
 
 

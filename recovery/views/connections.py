@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from platforms.models import ConnectionShare, PlatformConnection
+from recovery.choices import ACTIVE
 from recovery.forms import ConnectionForm, ShareForm
 from recovery.models import Role
 from recovery.services import connections as service
@@ -72,6 +73,14 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.ADMIN)
 def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _owned(request, pk)
+    active = connection.recoveries.filter(status__in=ACTIVE).count()
+    if active:
+        messages.error(
+            request,
+            f"{connection} still has {active} active recovery(ies); finish or cancel them first. "
+            "Deleting it now would strand them.",
+        )
+        return redirect("connection-detail", pk=connection.pk)
     name = str(connection)
     connection.delete()
     messages.success(request, f"Connection {name} deleted.")
