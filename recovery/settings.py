@@ -163,7 +163,10 @@ RQ = {"COMMIT_MODE": "on_db_commit"}
 # minimum and backs off to the maximum), and how long a worker's lease on a recovery lasts.
 RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 1.0, minimum=0.05)
 RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 15.0, minimum=0.1)
-RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=10)
+RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
+# A recovery nobody looked at for this long (its worker died, Redis lost its job) is resumed
+# by the reconciler.
+RECOVERY_STALE_SECONDS = env_float("RECOVERY_STALE_SECONDS", 60.0, minimum=0.5)
 # First back-off of a retried platform call (doubling, with jitter, within the call's budget).
 PLATFORM_RETRY_BASE_SECONDS = env_float("PLATFORM_RETRY_BASE_SECONDS", 0.5, minimum=0.01)
 # Where the console can read NFS exports itself, for preflight checks of backup files:

@@ -6,6 +6,7 @@ The private Redis itself is started by the `private_redis` session fixture in co
 from __future__ import annotations
 
 import os
+import tempfile
 
 from recovery.devstack.redis import free_port
 
@@ -17,10 +18,20 @@ os.environ.setdefault("HTTPS", "0")
 os.environ.setdefault("RECOVERY_POLL_MIN_SECONDS", "0.05")
 os.environ.setdefault("RECOVERY_POLL_MAX_SECONDS", "0.3")
 os.environ.setdefault("PLATFORM_RETRY_BASE_SECONDS", "0.05")
-# Never the machine's shared Redis on 6379: each test run gets its own server.
-os.environ["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+os.environ.setdefault("RECOVERY_LEASE_SECONDS", "3")
+os.environ.setdefault("RECOVERY_STALE_SECONDS", "1")
+# Never the machine's shared Redis on 6379: each test run gets its own server, and worker
+# processes the tests start inherit QRC_TEST_REDIS_URL to reach the same one.
+os.environ.setdefault("QRC_TEST_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+os.environ["REDIS_URL"] = os.environ["QRC_TEST_REDIS_URL"]
 
 from recovery.settings import *  # noqa: F403
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: worker processes started by the crash tests must see the test data.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"qrc-test-{os.getpid()}.sqlite3")
+    }
 
 # Fast hashing: tests create many users; nothing here guards a real password.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

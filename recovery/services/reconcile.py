@@ -23,7 +23,9 @@ RECONCILE_EVERY_SECONDS = 60
 
 def stale_recoveries(now=None):
     now = now or timezone.now()
-    grace = timedelta(seconds=max(30.0, 2 * settings.RECOVERY_POLL_MAX_SECONDS))
+    grace = timedelta(
+        seconds=max(settings.RECOVERY_STALE_SECONDS, 2 * settings.RECOVERY_POLL_MAX_SECONDS)
+    )
     return (
         Recovery.objects.filter(status__in=ACTIVE)
         .exclude(status__in=WAITING_FOR_OPERATOR)
