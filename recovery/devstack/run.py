@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         "ALLOWED_HOSTS": os.environ.get("ALLOWED_HOSTS", f"{args.host},localhost,127.0.0.1"),
         "PYTHONUNBUFFERED": "1",
     }
+    if with_lab and "NFS_EXPORT_MOUNTS" not in os.environ:
+        # The lab's NFS export is a local directory: let preflight read the backup files.
+        env["NFS_EXPORT_MOUNTS"] = f"192.0.2.50:/backup={stack.var / 'lab' / 'exports' / 'backup'}"
     for name in ("SECRET_KEY", "CREDENTIALS_KEYS"):
         env.pop(name, None)  # the *_FILE variants above are in force
 
@@ -225,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Preparing the database and static files ...")
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "collectstatic", "--noinput", "-v", "0")
-        manage(env, "seed_demo", "--password-file", str(stack.var / "demo_password"))
+        seed = ["seed_demo", "--password-file", str(stack.var / "demo_password")]
+        if with_lab:
+            seed += ["--lab-url", f"http://127.0.0.1:{args.lab_port}"]
+        manage(env, *seed)
         if with_lab:
             stack.start(
                 "lab",
@@ -251,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             env,
         )  # fmt: skip
+        manage(env, "reconcile", "--schedule")
         url = f"http://{args.host}:{args.port}/"
         if not wait_for_http(url + "accounts/login/", 30):
             print(f"The web server did not come up; see {stack.log_dir / 'web.log'}.")

@@ -10,3 +10,18 @@ register = template.Library()
 def filesizeformat_mb(megabytes: int | float | None) -> str:
     """Platform sizes come in MB; show them like file sizes."""
     return filesizeformat((megabytes or 0) * 1024 * 1024)
+
+
+@register.filter
+def duration_short(value) -> str:
+    """A timedelta as 42 s, 3 min 05 s or 2 h 07 min; a dash when there is none."""
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -45,7 +45,7 @@ def _worker() -> subprocess.Popen[bytes]:
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

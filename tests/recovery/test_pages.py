@@ -52,3 +52,30 @@ def test_the_django_admin_is_for_superusers_only(personas):
     response = client.get("/admin/django_rq/dashboard/")
     assert response.status_code == 200
     assert b"default" in response.content  # the queue from settings.RQ_QUEUES
+
+
+def test_the_home_page_lists_this_teams_recoveries_active_first_with_rto(personas):
+    from datetime import timedelta
+
+    from recovery.models import Recovery
+    from tests.factories import ConnectionFactory
+
+    def make(team, name, status, **fields):
+        connection = ConnectionFactory(team=team)
+        return Recovery.objects.create(
+            team=team, connection=connection, connection_name=connection.name, vm_id=name,
+            vm_name=name, nfs_server="n", nfs_export="/e", datastore_name="d", reason="r",
+            status=status, **fields,
+        )  # fmt: skip
+
+    done = make(personas.team, "old-vm", "completed")
+    Recovery.objects.filter(pk=done.pk).update(
+        recovered_at=done.launched_at + timedelta(seconds=42),
+        merged_at=done.launched_at + timedelta(minutes=3, seconds=5),
+    )
+    make(personas.team, "busy-vm", "merging", merge_progress=37)
+    make(personas.other_team, "secret-vm", "merging")
+    body = personas.client_for(personas.viewer).get(reverse("home")).content.decode()
+    assert "secret-vm" not in body
+    assert body.index("busy-vm") < body.index("old-vm")  # active first
+    assert "37%" in body and "42 s" in body and "3 min 05 s" in body

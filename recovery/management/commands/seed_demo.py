@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from platforms.models import PlatformConnection
 from recovery.models import Membership, Role, Team
 
 DEMO_TEAMS = ["Demo Operations", "Demo Lab"]
@@ -20,13 +21,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument(
+            "--lab-url", help="also add the lab platform at this URL as a demo connection"
+        )
+        parser.add_argument(
             "--password-file",
             type=Path,
             help="Keep the generated password here (created 0600) so later runs print it again.",
         )
 
     @transaction.atomic
-    def handle(self, *args, username: str, password_file: Path | None, **options) -> None:
+    def handle(
+        self, *args, username: str, password_file: Path | None, lab_url: str | None, **options
+    ) -> None:
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
@@ -44,7 +50,29 @@ class Command(BaseCommand):
         for name in DEMO_TEAMS:
             team, _ = Team.objects.get_or_create(name=name)
             Membership.objects.update_or_create(team=team, user=user, defaults={"role": Role.ADMIN})
+        if lab_url:
+            self._lab_connection(lab_url)
         self.stdout.write(f"Demo login: {username} / {password}")
+
+    @staticmethod
+    def _lab_connection(url: str) -> None:
+        from platforms.lab.config import DEFAULT_NFS_EXPORT, DEFAULT_NFS_SERVER, LabConfig
+
+        team = Team.objects.get(name=DEMO_TEAMS[0])
+        if PlatformConnection.objects.filter(team=team, name="Lab SCP").exists():
+            return
+        defaults = LabConfig(state_dir=Path("."))
+        connection = PlatformConnection(
+            team=team,
+            name="Lab SCP",
+            kind="scp",
+            base_url=url,
+            access_key=defaults.access_key,
+            default_nfs_server=DEFAULT_NFS_SERVER,
+            default_nfs_export=DEFAULT_NFS_EXPORT,
+        )
+        connection.set_secret("secret_key", defaults.secret_key)
+        connection.save()
 
     @staticmethod
     def _stored_password(path: Path | None) -> str | None:
