@@ -44,6 +44,8 @@ class Lab:
         self.store = Store(config.state_dir)
         self.faults = Faults()
         self.stopping = threading.Event()
+        # Bumped by every reset: a request that began before a reset is not logged after it.
+        self.generation = 0
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -57,6 +59,7 @@ class Lab:
                 self._launch(task_id)
 
     def seed(self) -> None:
+        self.generation += 1
         for folder in ("datastores", "exports"):
             shutil.rmtree(self.config.state_dir / folder, ignore_errors=True)
         for export in self.config.nfs_exports.values():

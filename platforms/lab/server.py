@@ -118,7 +118,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(status, payload)
-        self.server.lab.store.log_request(log)
+        self._log(log)
 
     def _admin(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:
@@ -139,6 +139,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         started = time.monotonic()
         token = headers.get("x-client-token", "")
         log: dict[str, Any] = {
+            "generation": lab.generation,
             "time": time.time(),
             "method": method,
             "path": path,
@@ -241,7 +242,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         if fault.kind == "timeout":
             time.sleep(fault.seconds)
             log["status"] = None
-            self.server.lab.store.log_request(log)
+            self._log(log)
             raise DropConnection
         status = int(fault.kind.removeprefix("http_"))
         return status, envelope(path, status, {}, f"injected failure (HTTP {status})")
@@ -272,6 +273,11 @@ class LabRequestHandler(BaseHTTPRequestHandler):
                 "payload": payload,
                 "expires": time.time() + lab.config.idempotency_seconds,
             }
+
+    def _log(self, log: dict[str, Any]) -> None:
+        lab = self.server.lab
+        if log.pop("generation") == lab.generation:
+            lab.store.log_request(log)
 
     def _send(self, status: int, payload: Any) -> None:
         body = json.dumps(payload).encode()

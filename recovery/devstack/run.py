@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -131,6 +132,20 @@ def _fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
+STACK_ENV_KEYS = (
+    "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE", "REDIS_URL",
+    "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS",
+)  # fmt: skip
+
+
+def write_stack_env(stack: Stack, env: dict[str, str]) -> None:
+    """var/stack.env: what other commands need to join this stack (paths, never secrets)."""
+    lines = [f"export {key}={shlex.quote(env[key])}" for key in STACK_ENV_KEYS if key in env]
+    path = stack.var / "stack.env"
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
 def wait_for_http(url: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -209,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         env["NFS_EXPORT_MOUNTS"] = f"192.0.2.50:/backup={stack.var / 'lab' / 'exports' / 'backup'}"
     for name in ("SECRET_KEY", "CREDENTIALS_KEYS"):
         env.pop(name, None)  # the *_FILE variants above are in force
+    write_stack_env(stack, env)
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stopping = False
@@ -280,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{lab_lines}"
             f"  Processes: {processes}{', lab' if with_lab else ''}\n"
             f"  Logs: {stack.log_dir}/\n"
+            f"  Management commands against this stack: . var/stack.env && "
+            ".venv/bin/python manage.py ...\n"
             "  Press Ctrl-C to stop everything.\n"
         )
         while not stopping:

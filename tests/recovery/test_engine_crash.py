@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,9 +47,20 @@ def _worker() -> subprocess.Popen[bytes]:
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"],
+        # SimpleWorker runs each job in the worker process itself: RQ's forked work horse
+        # would start its own session and live on after the worker is killed.
+        [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler",
+         "--worker-class", "rq.SimpleWorker"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )  # fmt: skip
+
+
+def _kill(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker process and its children (the scheduler)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(10)
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -73,8 +85,7 @@ def test_a_worker_killed_in_every_step_is_replaced_without_a_second_action(perso
         for action in HELD_STEPS:
             # The platform carried out the action; the worker waits for an answer that is held.
             _wait_for(lambda a=action: effects(lab, a), 60, f"the {action} call")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(10)
+            _kill(worker)
             worker = _worker()
             # The dead worker's lease runs out; the reconciler hands the recovery to the new one.
             time.sleep(3.2)
@@ -87,8 +98,7 @@ def test_a_worker_killed_in_every_step_is_replaced_without_a_second_action(perso
             "the recovery to end",
         )
     finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        _kill(worker)
     assert final.status == Status.COMPLETED, final.error_message
     assert [e["action"] for e in effects(lab)] == ["attach", "rebase", "start", "merge", "detach"]
     # Where the platform's state already showed the action done, the new worker did not call

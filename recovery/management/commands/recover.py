@@ -15,6 +15,7 @@ from recovery.inline import run_jobs_until, settled
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.services.recoveries import LaunchRefused, Plan, VMRequest, launch
+from recovery.templatetags.qrc import duration_short
 
 
 class Command(BaseCommand):
@@ -81,11 +82,19 @@ class Command(BaseCommand):
             raise CommandError("\n".join(lines)) from None
         for recovery in recoveries:
             self.stdout.write(f"Recovery {recovery.pk} of {recovery.vm_name} queued.")
+        ids = [r.pk for r in recoveries]
         if o["inline"]:
-            ids = [r.pk for r in recoveries]
             run_jobs_until(ids, lambda rs: self._report(rs) or settled(rs), o["timeout"])
         elif o["wait"]:
-            self._follow([r.pk for r in recoveries], o["timeout"])
+            self._follow(ids, o["timeout"])
+        else:
+            return
+        for recovery in Recovery.objects.filter(pk__in=ids):
+            self.stdout.write(
+                f"{recovery.vm_name}: {recovery.get_status_display()}; running from backup after "
+                f"{duration_short(recovery.rto_running)}, merged after "
+                f"{duration_short(recovery.rto_merged)}"
+            )
 
     def _report(self, recoveries: list[Recovery], seen: dict | None = None) -> None:
         seen = self.__dict__.setdefault("_seen", {})
