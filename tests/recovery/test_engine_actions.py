@@ -125,3 +125,28 @@ def test_the_reconciler_resumes_a_recovery_whose_jobs_were_lost(personas, lab, p
     call_command("reconcile")
     [recovery] = run_jobs_until([recovery.pk], lambda rows: rows[0].is_terminal, 60)
     assert recovery.status == Status.COMPLETED
+
+
+def test_the_reconciler_reports_nfs_datastores_no_active_recovery_owns(personas, lab):
+    from recovery.services.reconcile import reconcile
+    from tests.lab.flow import attach
+
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["app-01"], mode="verify")
+    run([recovery])  # running from backup: its datastore qr-test is owned
+    attach(lab, "left-behind")
+    orphans = reconcile()["orphan_datastores"]
+    assert [o["datastore"] for o in orphans] == ["left-behind"]
+    assert orphans[0]["connection"] == connection.name
+
+
+def test_a_failure_can_be_acknowledged(personas, lab):
+    lab.admin("POST", "faults", {"path": "/start$", "kind": "task_failure"})
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["app-01"])
+    [recovery] = run([recovery])
+    assert recovery.status == Status.FAILED and recovery.acknowledged_at is None
+    actions.acknowledge(recovery, "op")
+    recovery.refresh_from_db()
+    assert recovery.acknowledged_at is not None
+    assert recovery.events.filter(message="op acknowledged the failure").exists()
