@@ -89,6 +89,18 @@ def invite_member(request: HttpRequest) -> HttpResponse:
     return redirect("team")
 
 
+def _is_last_admin(request: HttpRequest, member: Membership) -> bool:
+    """A team keeps at least one admin: say so when this change would remove the last."""
+    if member.role == Role.ADMIN and member.team.admin_count() == 1:
+        messages.error(
+            request,
+            f"{member.user.username} is the only admin of {member.team}; "
+            "make someone else admin first.",
+        )
+        return True
+    return False
+
+
 @require_POST
 @team_view(role=Role.ADMIN)
 def change_role(request: HttpRequest, pk: int) -> HttpResponse:
@@ -98,12 +110,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose one of the listed roles.")
         return redirect("team")
     new_role = Role(form.cleaned_data["role"])
-    if member.role == Role.ADMIN and new_role != Role.ADMIN and member.team.admin_count() == 1:
-        messages.error(
-            request,
-            f"{member.user.username} is the only admin of {member.team}; "
-            "make someone else admin first.",
-        )
+    if new_role != Role.ADMIN and _is_last_admin(request, member):
         return redirect("team")
     member.role = new_role
     member.save(update_fields=["role"])
@@ -115,12 +122,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.ADMIN)
 def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_for_team(request, Membership.objects.select_related("user", "team"), pk=pk)
-    if member.role == Role.ADMIN and member.team.admin_count() == 1:
-        messages.error(
-            request,
-            f"{member.user.username} is the only admin of {member.team}; "
-            "make someone else admin first.",
-        )
+    if _is_last_admin(request, member):
         return redirect("team")
     member.delete()
     messages.success(request, f"{member.user.username} was removed from {member.team}.")
