@@ -117,8 +117,9 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         except DropConnection:
             self.close_connection = True
             return
-        self._send(status, payload)
+        # Logged before answering: a client that reads the log right after must find its call.
         self._log(log)
+        self._send(status, payload)
 
     def _admin(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:
