@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from recovery.views import auth, connections, pages, team
+from recovery.views import auth, connections, launch, pages, recoveries, team
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -26,6 +26,15 @@ urlpatterns = [
         name="connection-unshare",
     ),
     path("audit/", pages.audit, name="audit"),
+    path("launch/", launch.launch_wizard, name="launch"),
+    path("launch/<slug:step>/", launch.launch_wizard, name="launch-step"),
+    path("recoveries/<int:pk>/", recoveries.recovery_detail, name="recovery-detail"),
+    path("batches/<int:pk>/", recoveries.batch_detail, name="batch-detail"),
+    path(
+        "recoveries/<int:pk>/<slug:action>/",
+        recoveries.recovery_action,
+        name="recovery-action",
+    ),
     path("team/", team.team_detail, name="team"),
     path("team/invite/", team.invite_member, name="team-invite"),
     path("team/members/<int:pk>/role/", team.change_role, name="team-member-role"),

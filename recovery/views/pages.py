@@ -3,31 +3,65 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from recovery.choices import ACTIVE
+from recovery.choices import ACTIVE, Mode
+from recovery.choices import Status as S
 from recovery.models import Recovery, Role
+from recovery.services.connections import usable_connections
 from recovery.tenancy import current_membership, current_team, team_view
+
+GROUPS = {
+    "active": Q(status__in=[s for s in ACTIVE if s != S.FAILED]),
+    "failed": Q(status=S.FAILED),
+    "done": Q(status__in=[S.COMPLETED, S.CANCELLED]),
+}
 
 
 @team_view(role=Role.VIEWER)
 def home(request: HttpRequest) -> HttpResponse:
-    recoveries = (
-        Recovery.objects.filter(team=current_team(request))
-        .select_related("launched_by")
-        .annotate(
-            active_first=Case(
-                When(status__in=list(ACTIVE), then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            )
+    team = current_team(request)
+    everything = Recovery.objects.filter(team=team)
+    counts = everything.aggregate(**{name: Count("pk", filter=q) for name, q in GROUPS.items()})
+    group = request.GET.get("group", "")
+    connection = request.GET.get("connection", "")
+    mode = request.GET.get("mode", "")
+    search = request.GET.get("q", "").strip()[:100]
+    recoveries = everything.select_related("launched_by")
+    if group in GROUPS:
+        recoveries = recoveries.filter(GROUPS[group])
+    if connection.isdigit():
+        recoveries = recoveries.filter(connection_id=int(connection))
+    if mode in Mode.values:
+        recoveries = recoveries.filter(mode=mode)
+    if search:
+        recoveries = recoveries.filter(
+            Q(vm_name__icontains=search) | Q(reason__icontains=search) | Q(vm_id=search)
         )
-        .order_by("active_first", "-launched_at", "-pk")
-    )
+    recoveries = recoveries.annotate(
+        active_first=Case(
+            When(status__in=list(ACTIVE), then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+    ).order_by("active_first", "-launched_at", "-pk")
     page = Paginator(recoveries, 25).get_page(request.GET.get("page"))
-    context = {"membership": current_membership(request), "page": page}
+    filters = {"group": group, "connection": connection, "mode": mode, "q": search}
+    context = {
+        "membership": current_membership(request),
+        "page": page,
+        "counts": counts,
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "connections": usable_connections(team).order_by("name"),
+        "modes": Mode.choices,
+        "live": any(r.is_active for r in page.object_list),
+        "query": request.GET.urlencode(),
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "recovery/home.html#list", context)
     return render(request, "recovery/home.html", context)
 
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection as db
 
 from recovery.choices import Status
 from recovery.models import Recovery
 from tests.recovery.engine_helpers import effects, lab_connection, start
+from tests.workers import kill_worker as _kill
+from tests.workers import start_worker as _worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,39 +24,6 @@ HELD_STEPS = {
     "merge": "/merge-backup-data$",
     "detach": "/storages/[0-9a-f]{32}$",
 }
-
-
-def _database_url() -> str:
-    settings = db.settings_dict
-    if settings["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings['NAME']}"
-    user = settings.get("USER") or "postgres"
-    host = settings.get("HOST") or "127.0.0.1"
-    return f"postgres://{user}@{host}:{settings.get('PORT') or 5432}/{settings['NAME']}"
-
-
-def _worker() -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return subprocess.Popen(
-        # SimpleWorker runs each job in the worker process itself: RQ's forked work horse
-        # would start its own session and live on after the worker is killed.
-        [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler",
-         "--worker-class", "rq.SimpleWorker"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-
-
-def _kill(worker: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker process and its children (the scheduler)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(10)
 
 
 def _wait_for(predicate, timeout: float, what: str):

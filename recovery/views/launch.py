@@ -1,0 +1,280 @@
+"""The launch wizard: connection → VMs → backup source → mode → reason → preflight → launch.
+
+Input lives in the session between steps, so Back and Forward keep it. Nothing touches the
+platform (other than reads) before the last step's Launch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from platforms import diskimage
+from platforms.clients import PlatformError
+from recovery.choices import Mode
+from recovery.models import Role
+from recovery.services.connections import client_for, usable_connections
+from recovery.services.recoveries import (
+    LaunchRefused,
+    Plan,
+    VMRequest,
+    default_path,
+    launch,
+    local_export_dir,
+    preflight,
+)
+from recovery.tenancy import current_team, team_view
+
+STEPS = ["connection", "vms", "source", "mode", "reason", "preflight"]
+TITLES = {
+    "connection": "Platform",
+    "vms": "VMs",
+    "source": "Backup source",
+    "mode": "Mode",
+    "reason": "Reason",
+    "preflight": "Preflight",
+}
+SESSION_KEY = "launch_wizard"
+MODE_HELP = {
+    Mode.RESTORE: (
+        "Runs the VM from the backup at once, then merges the backup data into production "
+        "storage in the background and detaches the share. Until the merge ends, the VM "
+        "depends on the NFS share: keep it reachable."
+    ),
+    Mode.VERIFY: (
+        "Runs the VM from the backup to check it boots, never merges; when you finish, the "
+        "console powers it off, deletes the recovered VM and detaches the share."
+    ),
+}
+
+
+def _data(request: HttpRequest) -> dict[str, Any]:
+    return request.session.setdefault(SESSION_KEY, {})
+
+
+def _save(request: HttpRequest, **values: Any) -> None:
+    data = _data(request)
+    data.update(values)
+    request.session.modified = True
+
+
+def _connection(request: HttpRequest, data: dict[str, Any]):
+    if not data.get("connection_id"):
+        return None
+    return usable_connections(current_team(request)).filter(pk=data["connection_id"]).first()
+
+
+def _export_files(directory: Path, limit: int = 500) -> list[dict[str, Any]]:
+    files = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or len(files) >= limit:
+            continue
+        try:
+            info = diskimage.inspect(path)
+        except (diskimage.NotADiskImage, OSError):
+            continue
+        files.append(
+            {
+                "path": str(path.relative_to(directory)),
+                "format": info.format,
+                "size_mib": info.virtual_size // (1024 * 1024),
+                "cluster_kib": (info.cluster_size or 0) // 1024,
+                "problem": info.problem,
+            }
+        )
+    return files
+
+
+@team_view(role=Role.OPERATOR)
+def launch_wizard(request: HttpRequest, step: str = "connection") -> HttpResponse:
+    if step not in STEPS:
+        raise Http404
+    data = _data(request)
+    if request.GET.get("restart"):
+        request.session[SESSION_KEY] = {}
+        return redirect("launch")
+    connection = _connection(request, data)
+    # A step needs the ones before it: send the user back to the first missing one.
+    needed = {"vms": connection, "source": data.get("vm_ids"), "mode": data.get("nfs_server"),
+              "reason": data.get("mode"), "preflight": data.get("reason")}  # fmt: skip
+    for earlier in STEPS[1 : STEPS.index(step) + 1]:
+        if not needed[earlier]:
+            return redirect("launch-step", step=STEPS[STEPS.index(earlier) - 1])
+    handler = globals()[f"_step_{step}"]
+    context = {
+        "step": step,
+        "steps": [(name, TITLES[name]) for name in STEPS],
+        "index": STEPS.index(step),
+        "previous": STEPS[STEPS.index(step) - 1] if step != "connection" else None,
+        "data": data,
+        "connection": connection,
+        "errors": {},
+    }
+    result = handler(request, data, connection, context)
+    if isinstance(result, HttpResponse):
+        return result
+    return render(
+        request, "recovery/launch.html", context, status=400 if context["errors"] else 200
+    )
+
+
+def _next(step: str) -> HttpResponse:
+    return redirect("launch-step", step=STEPS[STEPS.index(step) + 1])
+
+
+def _step_connection(request, data, connection, context):
+    choices = list(usable_connections(current_team(request)).order_by("name"))
+    context["choices"] = choices
+    if request.method == "POST":
+        chosen = next((c for c in choices if str(c.pk) == request.POST.get("connection")), None)
+        if chosen is None:
+            context["errors"]["connection"] = "Choose a platform connection."
+            return None
+        if chosen.pk != data.get("connection_id"):
+            request.session[SESSION_KEY] = {}
+            _save(request, connection_id=chosen.pk)
+        return _next("connection")
+    return None
+
+
+def _step_vms(request, data, connection, context):
+    search = request.GET.get("q", "").strip()[:100]
+    context["q"] = search
+    if request.method == "POST":
+        chosen = request.POST.getlist("vm")
+        if not chosen:
+            context["errors"]["vms"] = "Choose at least one VM."
+        else:
+            _save(request, vm_ids=chosen)
+            return _next("vms")
+    client = client_for(connection, max_attempts=2)
+    try:
+        context["vms"] = client.vms(search=search)
+    except PlatformError as error:
+        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+        context["vms"] = []
+    finally:
+        client.close()
+    return None
+
+
+def _step_source(request, data, connection, context):
+    server = data.get("nfs_server") or connection.default_nfs_server
+    export = data.get("nfs_export") or connection.default_nfs_export
+    client = client_for(connection, max_attempts=2)
+    try:
+        vms = [client.vm(vm_id) for vm_id in data["vm_ids"]]
+    except PlatformError as error:
+        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+        return None
+    finally:
+        client.close()
+    suggestion = f"qr-{timezone.now():%m%d-%H%M}-{vms[0].name}"[:60]
+    mapping = data.get("mapping") or {
+        vm.id: {disk.id: default_path(vm.name, disk.id) for disk in vm.disks} for vm in vms
+    }
+    if request.method == "POST":
+        server = request.POST.get("nfs_server", "").strip()
+        export = request.POST.get("nfs_export", "").strip()
+        datastore = request.POST.get("datastore_name", "").strip()
+        mapping = {
+            vm.id: {
+                disk.id: request.POST.get(f"map-{vm.id}-{disk.id}", "").strip() for disk in vm.disks
+            }
+            for vm in vms
+        }
+        if not server:
+            context["errors"]["nfs_server"] = "Enter the NFS server address."
+        if not export.startswith("/"):
+            context["errors"]["nfs_export"] = "Enter the export path, starting with /."
+        if not datastore:
+            context["errors"]["datastore_name"] = "Name the datastore."
+        if any(not path for disks in mapping.values() for path in disks.values()):
+            context["errors"]["mapping"] = "Map every disk to its backup file."
+        _save(
+            request, nfs_server=server, nfs_export=export, datastore_name=datastore, mapping=mapping
+        )
+        if not context["errors"]:
+            return _next("source")
+    export_dir = local_export_dir(server, export) if server and export else None
+    context.update(
+        {
+            "nfs_server": server,
+            "nfs_export": export,
+            "datastore_name": data.get("datastore_name") or suggestion,
+            "vm_disks": [
+                (vm, [(disk, mapping.get(vm.id, {}).get(disk.id, "")) for disk in vm.disks])
+                for vm in vms
+            ],
+            "files": _export_files(export_dir) if export_dir and export_dir.is_dir() else None,
+        }
+    )
+    return None
+
+
+def _step_mode(request, data, connection, context):
+    context["modes"] = [(value, label, MODE_HELP[value]) for value, label in Mode.choices]
+    if request.method == "POST":
+        mode = request.POST.get("mode")
+        if mode not in Mode.values:
+            context["errors"]["mode"] = "Choose restore or verify-only."
+            return None
+        _save(
+            request,
+            mode=mode,
+            power_on=bool(request.POST.get("power_on")),
+            auto_merge=bool(request.POST.get("auto_merge")),
+            power_off_first=bool(request.POST.get("power_off_first")),
+        )
+        return _next("mode")
+    return None
+
+
+def _step_reason(request, data, connection, context):
+    if request.method == "POST":
+        reason = request.POST.get("reason", "").strip()
+        _save(request, reason=reason)
+        if not reason:
+            context["errors"]["reason"] = "Say why: the reason goes into the audit trail."
+            return None
+        return _next("reason")
+    return None
+
+
+def _plan(data: dict[str, Any]) -> Plan:
+    return Plan(
+        mode=data["mode"],
+        nfs_server=data["nfs_server"],
+        nfs_export=data["nfs_export"],
+        datastore_name=data["datastore_name"],
+        reason=data["reason"],
+        power_on=data.get("power_on", True),
+        auto_merge=data.get("auto_merge", True),
+        power_off_first=data.get("power_off_first", False),
+    )
+
+
+def _step_preflight(request, data, connection, context):
+    requests = [VMRequest(vm_id, data["mapping"].get(vm_id, {})) for vm_id in data["vm_ids"]]
+    if request.method == "POST":
+        try:
+            created = launch(current_team(request), connection, request.user, requests, _plan(data))
+        except LaunchRefused as refused:
+            messages.error(request, refused.message)
+        except PlatformError as error:
+            messages.error(request, f"The platform could not be read: {error.message}")
+        else:
+            request.session[SESSION_KEY] = {}
+            if len(created) == 1:
+                return redirect("recovery-detail", pk=created[0].pk)
+            return redirect("batch-detail", pk=created[0].batch_id)
+    try:
+        context["results"] = preflight(connection, requests, _plan(data))
+    except PlatformError as error:
+        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+    return None

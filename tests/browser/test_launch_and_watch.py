@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recovery.models import Recovery, Role
+from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory, UserFactory
+from tests.recovery.engine_helpers import lab_connection, start
+from tests.workers import kill_worker, start_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+@pytest.fixture
+def worker() -> Iterator[None]:
+    process = start_worker()
+    yield
+    kill_worker(process)
+
+
+@pytest.fixture
+def ops(lab, lab_process, settings):
+    settings.NFS_EXPORT_MOUNTS = {
+        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
+    }
+    team = TeamFactory(name="Ops")
+    operator = MembershipFactory(team=team, user=UserFactory(username="otto"), role=Role.OPERATOR)
+    connection = lab_connection(
+        team, lab, name="Lab SCP", default_nfs_server="192.0.2.50", default_nfs_export="/backup"
+    )
+    return team, operator, connection
+
+
+def _sign_in(page, live_server, username):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def _shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _wizard_to_preflight(page, vm_name, mode="restore"):
+    page.click("text=Launch a recovery")
+    page.check("input[name=connection] >> nth=0")
+    page.click("button:text('Next')")
+    page.check(f"tr:has-text('{vm_name}') input[name=vm]")
+    _shot(page, "launch-vms")
+    page.click("button:text('Next')")
+    page.wait_for_selector("h2:text('Where are the backup files?')")
+    _shot(page, "launch-source")
+    page.click("button:text('Next')")
+    page.check(f"input[name=mode][value={mode}]")
+    page.click("button:text('Next')")
+    page.fill("#reason", "INC-4711: storage array lost")
+    page.click("button:text('Next')")
+    page.wait_for_selector("h2:text('Preflight')")
+
+
+def test_an_operator_launches_through_the_wizard_and_watches_it_complete(
+    live_server, page, lab, ops, worker
+):
+    lab.admin("POST", "settings", {"task_seconds": 0.3, "merge_seconds": 6})
+    _sign_in(page, live_server, "otto")
+    _wizard_to_preflight(page, "db-01")
+    assert page.locator(".check-bad").count() == 0
+    assert "Backup file of ide1" in page.inner_text(".wizard")
+    _shot(page, "launch-preflight")
+    page.click("button[data-action=launch]")
+    page.wait_for_url(re.compile(r"/recoveries/\d+/$"))
+    url = page.url
+    seen_progress, done_steps = set(), set()
+    for _ in range(200):
+        if page.locator("#merge-progress").count():
+            seen_progress.add(page.get_attribute("#merge-progress", "value"))
+            if len(seen_progress) == 2:
+                _shot(page, "recovery-merging")
+        done_steps.add(page.locator(".tl-done").count())
+        if "Completed" in page.inner_text(".status-line"):
+            break
+        page.wait_for_timeout(250)
+    assert page.url == url  # never reloaded by us: htmx did the updates
+    assert "Completed" in page.inner_text(".status-line")
+    assert len(seen_progress) >= 2, seen_progress
+    assert len(done_steps) >= 3, done_steps
+    _shot(page, "recovery-completed")
+    recovery = Recovery.objects.get()
+    assert recovery.status == "completed" and recovery.reason == "INC-4711: storage array lost"
+    assert page.console_errors == []
+
+
+def test_a_verify_only_recovery_is_finished_from_its_page(live_server, page, lab, ops, worker):
+    lab.admin("POST", "settings", {"task_seconds": 0.2})
+    _sign_in(page, live_server, "otto")
+    _wizard_to_preflight(page, "app-01", mode="verify")
+    page.click("button[data-action=launch]")
+    page.wait_for_selector("text=Running from backup for", timeout=30000)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("button[data-action=finish]")
+    page.wait_for_selector(".status-line:has-text('Completed')", timeout=30000)
+    assert "Deleting the recovered VM app-01" in page.inner_text(".events")
+
+
+def test_a_preflight_failure_is_shown_with_the_fix(live_server, page, lab, ops):
+    _sign_in(page, live_server, "otto")
+    _wizard_to_preflight(page, "broken-01")
+    failed = page.inner_text(".check-bad")
+    assert "32 KiB clusters" in failed and "Fix:" in failed
+    assert page.locator("button[data-action=launch]").count() == 0
+    _shot(page, "launch-preflight-failed")
+    assert Recovery.objects.count() == 0
+
+
+def test_a_viewer_watches_but_cannot_act_and_an_outsider_gets_404(live_server, page, lab, ops):
+    team, _, connection = ops
+    [recovery] = start(connection, lab, ["app-01"], mode="verify")
+    MembershipFactory(team=team, user=UserFactory(username="vic"), role=Role.VIEWER)
+    _sign_in(page, live_server, "vic")
+    page.goto(f"{live_server.url}/recoveries/{recovery.pk}/")
+    assert "app-01" in page.inner_text("h1")
+    assert page.locator("[data-action]").count() == 0
+    assert "Launch a recovery" not in page.inner_text("body")
+    MembershipFactory(
+        team=TeamFactory(name="Elsewhere"), user=UserFactory(username="eli"), role=Role.ADMIN
+    )
+    page.context.clear_cookies()
+    _sign_in(page, live_server, "eli")
+    response = page.goto(f"{live_server.url}/recoveries/{recovery.pk}/")
+    assert response.status == 404
