@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class RecoveryConfig(AppConfig):
     name = "recovery"
     verbose_name = "Quick Recovery"
+
+    def ready(self) -> None:
+        from recovery import signals  # noqa: F401 - connects the receivers

@@ -137,7 +137,7 @@ def advance(recovery_id: int) -> str:
             if handler is None:
                 return "waiting for an operator"
             if client is None:
-                client = client_for(recovery.connection)
+                client = client_for(recovery.connection, recovery=recovery)
             was_busy = recovery.status in PLATFORM_BUSY
             result = _run(handler, Step(recovery, client))
             if was_busy and recovery.status not in PLATFORM_BUSY:

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from recovery import audit
 from recovery.choices import Status as S
-from recovery.models import Recovery, RecoveryEvent
+from recovery.models import AuditAction, Recovery, RecoveryEvent
 
 TRANSITIONS: dict[str, set[str]] = {
     S.QUEUED: {S.POWERING_OFF, S.ATTACHING, S.FAILED, S.CANCELLING},
@@ -64,11 +65,20 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     recovery.step = message or S(to).label
     recovery.save()
     level = RecoveryEvent.Level.ERROR if to == S.FAILED else RecoveryEvent.Level.INFO
-    RecoveryEvent.objects.create(
-        recovery=recovery,
-        step=to,
-        level=level,
-        message=message or f"{S(previous).label} → {S(to).label}",
+    text = message or f"{S(previous).label} → {S(to).label}"
+    RecoveryEvent.objects.create(recovery=recovery, step=to, level=level, message=text)
+    audit.record(
+        AuditAction.RECOVERY_STEP,
+        team=recovery.team_id,
+        obj=recovery,
+        message=text,
+        data={
+            "from": previous,
+            "to": to,
+            "error": recovery.error_message if to == S.FAILED else "",
+        },
+        correlation_id=recovery.correlation_id,
+        recovery_id=recovery.pk,
     )
 
 

@@ -1,6 +1,17 @@
 from __future__ import annotations
 
+from recovery.models.audit import AuditAction, AuditEvent, Source
 from recovery.models.recovery import Batch, Recovery, RecoveryEvent
 from recovery.models.team import Membership, Role, Team
 
-__all__ = ["Batch", "Membership", "Recovery", "RecoveryEvent", "Role", "Team"]
+__all__ = [
+    "AuditAction",
+    "AuditEvent",
+    "Batch",
+    "Membership",
+    "Recovery",
+    "RecoveryEvent",
+    "Role",
+    "Source",
+    "Team",
+]

@@ -85,6 +85,8 @@ class Recovery(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True)
     check_interval = models.FloatField(default=0)
     wait_reason = models.CharField(max_length=300, blank=True)
+    # Ties the launching web request to every worker step and platform call in the audit trail.
+    correlation_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-launched_at"]

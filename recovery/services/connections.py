@@ -41,14 +41,41 @@ def log_call(record: CallRecord) -> None:
     )  # fmt: skip
 
 
+def audit_call(record: CallRecord, *, team: Any, connection: Any, recovery: Any = None) -> None:
+    from recovery import audit
+    from recovery.models import AuditAction
+
+    log_call(record)
+    audit.record(
+        AuditAction.PLATFORM_CALL,
+        team=team,
+        obj=connection,
+        message=f"{record.method} {record.path} → {record.status or record.error}",
+        data=dataclasses.asdict(record),
+        correlation_id=getattr(recovery, "correlation_id", ""),
+        recovery_id=getattr(recovery, "pk", None),
+    )
+
+
 def client_for(
-    connection: PlatformConnection, *, max_attempts: int | None = None, **options: Any
+    connection: PlatformConnection,
+    *,
+    max_attempts: int | None = None,
+    team: Any = None,
+    recovery: Any = None,
+    **options: Any,
 ) -> PlatformClient:
+    """A client for `connection` whose every call is logged and lands in the audit trail."""
     config = connection.client_config()
     if max_attempts is not None:
         config = dataclasses.replace(config, max_attempts=max_attempts)
     options.setdefault("retry_base_seconds", settings.PLATFORM_RETRY_BASE_SECONDS)
-    return get_client(config, log_call, **options)
+    audit_team = team if team is not None else getattr(recovery, "team_id", connection.team_id)
+
+    def hook(record: CallRecord) -> None:
+        audit_call(record, team=audit_team, connection=connection, recovery=recovery)
+
+    return get_client(config, hook, **options)
 
 
 @dataclass
@@ -103,10 +130,10 @@ def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, 
     return error.message, "Try again; if it persists, check the platform's status."
 
 
-def test_connection(connection: PlatformConnection) -> TestOutcome:
+def test_connection(connection: PlatformConnection, *, team: Any = None) -> TestOutcome:
     """Log in, read the version and count the inventory; say precisely what failed."""
     try:
-        client = client_for(connection, max_attempts=1)
+        client = client_for(connection, max_attempts=1, team=team)
     except SecretUnreadable as error:
         return TestOutcome(False, "Stored credentials unreadable", str(error))
     try:
@@ -149,10 +176,11 @@ def read_inventory(
     search: str = "",
     page_num: int = 0,
     page_size: int = 20,
+    team: Any = None,
 ) -> Inventory:
     result = Inventory(section)
     try:
-        client = client_for(connection, max_attempts=2, retry_base_seconds=0.2)
+        client = client_for(connection, max_attempts=2, retry_base_seconds=0.2, team=team)
     except SecretUnreadable as error:
         result.error = TestOutcome(False, "Stored credentials unreadable", str(error))
         return result

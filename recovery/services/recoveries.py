@@ -14,10 +14,10 @@ from django.db import IntegrityError, transaction
 from platforms import diskimage
 from platforms.clients import PlatformClient, PlatformError
 from platforms.models import PlatformConnection
-from recovery import engine
+from recovery import audit, engine
 from recovery.choices import ACTIVE, BEFORE_REBASE, Mode
 from recovery.choices import Status as S
-from recovery.models import Batch, Recovery, Team
+from recovery.models import AuditAction, Batch, Recovery, Team
 from recovery.services.connections import client_for
 from recovery.workflow import note, transition
 
@@ -292,6 +292,8 @@ def launch(
         failed["datastore"] = [results["datastore"]]
         raise LaunchRefused(failed)
     created = []
+    # One id for the whole launch: the request's, or a new one from the command line.
+    correlation = audit.current_correlation.get() or uuid.uuid4().hex
     try:
         with transaction.atomic():
             batch = None
@@ -312,10 +314,25 @@ def launch(
                     nfs_export=plan.nfs_export, datastore_name=plan.datastore_name,
                     power_on=plan.power_on, auto_merge=plan.auto_merge,
                     power_off_first=plan.power_off_first, reason=plan.reason, launched_by=user,
-                    step="Queued",
+                    step="Queued", correlation_id=correlation,
                 )  # fmt: skip
                 who = getattr(user, "username", "") or "system"
                 note(recovery, f"Launched by {who} ({Mode(plan.mode).label}): {plan.reason}")
+                audit.record(
+                    AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
+                    message=f"{Mode(plan.mode).label} of {recovery.vm_name} through "
+                    f"{connection.name}: {plan.reason}",
+                    data={
+                        "mode": plan.mode,
+                        "vm_id": recovery.vm_id,
+                        "disk_mapping": recovery.disk_mapping,
+                        "nfs": f"{plan.nfs_server}:{plan.nfs_export}",
+                        "datastore": plan.datastore_name,
+                        "reason": plan.reason,
+                        "batch": recovery.batch_id,
+                    },
+                    correlation_id=recovery.correlation_id, recovery_id=recovery.pk,
+                )  # fmt: skip
                 created.append(recovery)
             for recovery in created:
                 transaction.on_commit(lambda pk=recovery.pk: engine.enqueue(pk))
@@ -337,14 +354,36 @@ def _locked(recovery: Recovery) -> str:
     raise ActionRefused("A worker is busy with this recovery right now; try again in a moment.")
 
 
+def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
+    audit.record(
+        action,
+        team=recovery.team_id,
+        actor=user,
+        obj=recovery,
+        message=message,
+        correlation_id=recovery.correlation_id,
+        recovery_id=recovery.pk,
+        data={"status": recovery.status},
+    )
+
+
 def _act(
-    recovery: Recovery, allowed: set[str], refusal: str, to: str, message: str, **fields: Any
+    recovery: Recovery,
+    allowed: set[str],
+    refusal: str,
+    to: str,
+    message: str,
+    action: str = "",
+    user: Any = None,
+    **fields: Any,
 ) -> None:
     owner = _locked(recovery)
     try:
         if recovery.status not in allowed:
             raise ActionRefused(refusal)
         transition(recovery, to, message, **fields)
+        if action:
+            _audit(recovery, action, user, message)
     finally:
         engine.release_lease(recovery.pk, owner)
     transaction.on_commit(lambda: engine.enqueue(recovery.pk))
@@ -357,6 +396,8 @@ def power_on(recovery: Recovery, user: Any) -> None:
         "Only a recovered VM that is powered off can be powered on.",
         S.POWERING_ON,
         f"{user} asked to power on",
+        AuditAction.RECOVERY_POWER_ON,
+        user,
     )
 
 
@@ -369,6 +410,8 @@ def start_merge(recovery: Recovery, user: Any) -> None:
         "The merge starts once the VM runs from the backup.",
         S.MERGING,
         f"{user} started the merge",
+        AuditAction.RECOVERY_MERGE,
+        user,
     )
 
 
@@ -382,6 +425,7 @@ def finish_verification(recovery: Recovery, user: Any) -> None:
         {S.READY, S.RUNNING_FROM_BACKUP},
         "The VM must be recovered before it can be verified.",
         S.CLEANING_UP, f"{user} finished the verification: power off, delete the VM, detach",
+        AuditAction.RECOVERY_FINISH, user,
     )  # fmt: skip
 
 
@@ -399,6 +443,7 @@ def cancel(recovery: Recovery, user: Any) -> None:
         if phase in (S.REBASING, S.MERGING, S.MERGED, S.DETACHING):
             raise ActionRefused(_cancel_refusal(recovery))
         transition(recovery, S.CANCELLING, f"{user} cancelled", cancel_from=phase)
+        _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
     finally:
         engine.release_lease(recovery.pk, owner)
     transaction.on_commit(lambda: engine.enqueue(recovery.pk))
@@ -431,6 +476,9 @@ def retry(recovery: Recovery, user: Any) -> None:
             task_ids=tasks, client_tokens=tokens,
             error_message="", error_advice="", failed_status="",
         )  # fmt: skip
+        _audit(
+            recovery, AuditAction.RECOVERY_RETRY, user, f"{user} retried {S(step).label.lower()}"
+        )
     finally:
         engine.release_lease(recovery.pk, owner)
     transaction.on_commit(lambda: engine.enqueue(recovery.pk))
@@ -455,4 +503,5 @@ def acknowledge(recovery: Recovery, user: Any) -> None:
         raise ActionRefused("Only failures are acknowledged.")
     recovery.acknowledged_at = timezone.now()
     recovery.save(update_fields=["acknowledged_at"])
+    _audit(recovery, AuditAction.RECOVERY_ACKNOWLEDGE, user, f"{user} acknowledged the failure")
     note(recovery, f"{user} acknowledged the failure")

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from platforms.models import ConnectionShare, PlatformConnection
+from recovery import audit
 from recovery.choices import ACTIVE
 from recovery.forms import ConnectionForm, ShareForm
-from recovery.models import Role
+from recovery.models import AuditAction, Role
 from recovery.services import connections as service
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
 
@@ -48,6 +49,10 @@ def connection_create(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, request.FILES or None, team=team)
     if request.method == "POST" and form.is_valid():
         connection = form.save()
+        audit.record(
+            AuditAction.CONNECTION_CREATE, team=team, request=request, obj=connection,
+            message=f"Connection {connection} added", data=connection.summary(),
+        )  # fmt: skip
         messages.success(request, f"Connection {connection} added. Test it to check it works.")
         return redirect("connection-detail", pk=connection.pk)
     status = 400 if request.method == "POST" else 200
@@ -62,6 +67,13 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         form.save()
+        # Field names only: values may be secrets, and the form knows which changed.
+        changed = sorted(form.changed_data)
+        audit.record(
+            AuditAction.CONNECTION_UPDATE, team=connection.team, request=request, obj=connection,
+            message=f"Connection {connection} changed: {', '.join(changed) or 'nothing'}",
+            data={"changed_fields": changed},
+        )  # fmt: skip
         messages.success(request, f"Connection {connection} saved.")
         return redirect("connection-detail", pk=connection.pk)
     status = 400 if request.method == "POST" else 200
@@ -82,6 +94,10 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect("connection-detail", pk=connection.pk)
     name = str(connection)
+    audit.record(
+        AuditAction.CONNECTION_DELETE, team=connection.team, request=request, obj=connection,
+        message=f"Connection {name} deleted", data=connection.summary(),
+    )  # fmt: skip
     connection.delete()
     messages.success(request, f"Connection {name} deleted.")
     return redirect("connection-list")
@@ -110,7 +126,12 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.OPERATOR)
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _usable(request, pk)
-    outcome = service.test_connection(connection)
+    outcome = service.test_connection(connection, team=current_team(request))
+    audit.record(
+        AuditAction.CONNECTION_TEST, team=current_team(request), request=request, obj=connection,
+        message=f"Tested {connection}: {connection.last_test_message}",
+        data={"ok": outcome.ok, "counts": outcome.counts},
+    )  # fmt: skip
     context = {"connection": connection, "outcome": outcome}
     if request.htmx:
         return render(request, "recovery/_connection_test_result.html", context)
@@ -132,7 +153,9 @@ def connection_inventory(request: HttpRequest, pk: int) -> HttpResponse:
         page_num = max(0, int(request.GET.get("page", "0")))
     except ValueError:
         page_num = 0
-    inventory = service.read_inventory(connection, section, search=search, page_num=page_num)
+    inventory = service.read_inventory(
+        connection, section, search=search, page_num=page_num, team=current_team(request)
+    )
     context = {"connection": connection, "inventory": inventory, "section": section, "q": search}
     return render(request, "recovery/_inventory.html", context)
 
@@ -144,6 +167,11 @@ def connection_share(request: HttpRequest, pk: int) -> HttpResponse:
     form = ShareForm(request.POST, connection=connection)
     if form.is_valid():
         ConnectionShare.objects.create(connection=connection, team=form.cleaned_data["team"])
+        audit.record(
+            AuditAction.CONNECTION_SHARE, team=connection.team, request=request, obj=connection,
+            message=f"{connection} shared with {form.cleaned_data['team']} (use only)",
+            data={"shared_with": form.cleaned_data["team"].name, "shared": True},
+        )  # fmt: skip
         messages.success(
             request,
             f"{connection} is shared with {form.cleaned_data['team']}: they can use it for "
@@ -164,5 +192,10 @@ def connection_unshare(request: HttpRequest, pk: int, share_pk: int) -> HttpResp
 
         raise Http404
     share.delete()
+    audit.record(
+        AuditAction.CONNECTION_SHARE, team=connection.team, request=request, obj=connection,
+        message=f"{connection} no longer shared with {share.team}",
+        data={"shared_with": share.team.name, "shared": False},
+    )  # fmt: skip
     messages.success(request, f"{connection} is no longer shared with {share.team}.")
     return redirect("connection-detail", pk=connection.pk)

@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from recovery.choices import BEFORE_REBASE, Mode
 from recovery.choices import Status as S
-from recovery.models import Recovery, Role
+from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services import progress
 from recovery.services import recoveries as service
 from recovery.tenancy import current_membership, get_for_team, team_view
@@ -68,12 +68,23 @@ def available_actions(recovery: Recovery) -> list[dict[str, str]]:
     return actions
 
 
+def _audit_context(recovery: Recovery) -> dict:
+    rows = AuditEvent.objects.filter(recovery_id=recovery.pk).order_by("-time", "-id")
+    calls = rows.filter(action=AuditAction.PLATFORM_CALL)
+    return {
+        "audit_rows": list(rows.exclude(action=AuditAction.PLATFORM_CALL)[:200]),
+        "platform_calls": list(calls[:20]),
+        "platform_call_count": calls.count(),
+    }
+
+
 def _context(request: HttpRequest, recovery: Recovery) -> dict:
     can_act = current_membership(request).has_role(Role.OPERATOR)
     return {
         "recovery": recovery,
         "timeline": progress.timeline(recovery),
         "events": list(recovery.events.all()),
+        **_audit_context(recovery),
         "eta": progress.merge_eta(recovery),
         "from_backup_for": progress.running_from_backup_for(recovery),
         "actions": available_actions(recovery) if can_act else [],
@@ -114,7 +125,7 @@ def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
         raise Http404
     try:
-        perform(recovery, request.user.get_username())
+        perform(recovery, request.user)
     except service.ActionRefused as refused:
         messages.error(request, str(refused))
     else:

@@ -14,8 +14,9 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_en
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from recovery import audit
 from recovery.forms import InviteForm, RoleForm
-from recovery.models import Membership, Role
+from recovery.models import AuditAction, Membership, Role
 from recovery.tenancy import current_membership, current_team, get_for_team, switch_team, team_view
 
 User = get_user_model()
@@ -80,7 +81,13 @@ def invite_member(request: HttpRequest) -> HttpResponse:
             user = User(username=form.cleaned_data["username"], email=form.cleaned_data["email"])
             user.set_unusable_password()
             user.save()
-        Membership.objects.create(team=team, user=user, role=form.cleaned_data["role"])
+        membership = Membership.objects.create(team=team, user=user, role=form.cleaned_data["role"])
+        audit.record(
+            AuditAction.MEMBER_ADD, team=team, request=request, obj=membership,
+            message=f"{user.username} added as {membership.get_role_display().lower()}"
+            + (" (new user, set-password link issued)" if created else ""),
+            data={"username": user.username, "role": membership.role, "new_user": created},
+        )  # fmt: skip
     if created:
         _remember_link(request, user)
         messages.success(request, f"{user.username} was created and added to {team}.")
@@ -112,8 +119,14 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
     new_role = Role(form.cleaned_data["role"])
     if new_role != Role.ADMIN and _is_last_admin(request, member):
         return redirect("team")
+    old_role = member.role
     member.role = new_role
     member.save(update_fields=["role"])
+    audit.record(
+        AuditAction.MEMBER_ROLE_CHANGE, team=member.team, request=request, obj=member,
+        message=f"{member.user.username}: {old_role} → {new_role}",
+        data={"username": member.user.username, "from": old_role, "to": new_role.value},
+    )  # fmt: skip
     messages.success(request, f"{member.user.username} is now {new_role.label.lower()}.")
     return redirect("team")
 
@@ -124,6 +137,10 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_for_team(request, Membership.objects.select_related("user", "team"), pk=pk)
     if _is_last_admin(request, member):
         return redirect("team")
+    audit.record(
+        AuditAction.MEMBER_REMOVE, team=member.team, request=request, obj=member,
+        message=f"{member.user.username} removed", data={"username": member.user.username},
+    )  # fmt: skip
     member.delete()
     messages.success(request, f"{member.user.username} was removed from {member.team}.")
     return redirect("team")

@@ -1,0 +1,118 @@
+"""The audit trail: append-only, hash-chained rows, written only through recovery.audit.record()."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    LOGIN = "login", "Signed in"
+    LOGOUT = "logout", "Signed out"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    CONNECTION_CREATE = "connection.create", "Connection created"
+    CONNECTION_UPDATE = "connection.update", "Connection changed"
+    CONNECTION_DELETE = "connection.delete", "Connection deleted"
+    CONNECTION_TEST = "connection.test", "Connection tested"
+    CONNECTION_SHARE = "connection.share", "Connection sharing changed"
+    MEMBER_ADD = "member.add", "Member added"
+    MEMBER_REMOVE = "member.remove", "Member removed"
+    MEMBER_ROLE_CHANGE = "member.role_change", "Member role changed"
+    RECOVERY_LAUNCH = "recovery.launch", "Recovery launched"
+    RECOVERY_CANCEL = "recovery.cancel", "Recovery cancelled"
+    RECOVERY_RETRY = "recovery.retry", "Recovery step retried"
+    RECOVERY_POWER_ON = "recovery.power_on", "VM powered on"
+    RECOVERY_MERGE = "recovery.merge", "Merge started"
+    RECOVERY_FINISH = "recovery.finish_verification", "Verification finished"
+    RECOVERY_ACKNOWLEDGE = "recovery.acknowledge", "Failure acknowledged"
+    RECOVERY_STEP = "recovery.step", "Recovery step"
+    PLATFORM_CALL = "platform.call", "Platform call"
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Web"
+    WORKER = "worker", "Worker"
+    API = "api", "API"
+    SYSTEM = "system", "System"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise ValueError("Audit rows are append-only: they cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError("Audit rows are append-only: they cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    team = models.ForeignKey(
+        "recovery.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # SET_NULL is the one change a row accepts (deleting a user); actor_name keeps who it was.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    recovery_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    seq = models.BigIntegerField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "seq"], name="audit_one_seq_per_team"),
+        ]
+        indexes = [models.Index(fields=["team", "-time", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_name or self.source}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit rows are append-only: they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        raise ValueError("Audit rows are append-only: they cannot be deleted.")
+
+    def content(self) -> dict[str, Any]:
+        """What the hash covers: everything but the row id, the actor FK and the hash itself."""
+        return {
+            "time": self.time.isoformat(),
+            "team": self.team_id,
+            "actor_name": self.actor_name,
+            "source": self.source,
+            "client_ip": self.client_ip,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "object_repr": self.object_repr,
+            "message": self.message,
+            "data": self.data,
+            "correlation_id": self.correlation_id,
+            "recovery_id": self.recovery_id,
+            "seq": self.seq,
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self) -> str:
+        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()

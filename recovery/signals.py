@@ -1,0 +1,37 @@
+"""Sign-in events into the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from recovery import audit
+from recovery.models import AuditAction
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit.record(AuditAction.LOGIN, actor=user, request=request, message="Signed in")
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit.record(AuditAction.LOGOUT, actor=user, request=request, message="Signed out")
+
+
+@receiver(user_login_failed)
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    # Only the username: Django masks the password, and we do not keep even the mask.
+    username = str(credentials.get("username", ""))[:150]
+    audit.record(
+        AuditAction.LOGIN_FAILED,
+        actor=username,
+        request=request,
+        message=f"Failed sign-in for {username}",
+        data={"username": username},
+    )

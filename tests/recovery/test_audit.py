@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection as db
+from django.db import connections
+from django.urls import reverse
+
+from recovery import audit
+from recovery.models import AuditAction, AuditEvent
+from tests.factories import DEFAULT_PASSWORD, ConnectionFactory
+from tests.labclient import SECRET_KEY
+from tests.recovery.engine_helpers import lab_connection, run, start
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(action):
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def test_rows_chain_per_team_and_verify(personas):
+    for n in range(3):
+        audit.record(
+            AuditAction.CONNECTION_TEST,
+            team=personas.team,
+            actor=personas.admin.user,
+            message=f"t{n}",
+        )
+    audit.record(AuditAction.CONNECTION_TEST, team=personas.other_team, message="other")
+    rows = list(AuditEvent.objects.filter(team=personas.team).order_by("seq"))
+    assert [r.seq for r in rows] == [1, 2, 3]
+    assert rows[0].prev_hash == audit.GENESIS and rows[1].prev_hash == rows[0].hash
+    assert AuditEvent.objects.get(team=personas.other_team).seq == 1
+    assert audit.verify_chain(personas.team.pk) == (3, None, "")
+
+
+def test_rows_refuse_update_and_delete(personas):
+    row = audit.record(AuditAction.LOGIN, team=personas.team, message="x")
+    row.message = "changed"
+    with pytest.raises(ValueError, match="append-only"):
+        row.save()
+    with pytest.raises(ValueError, match="append-only"):
+        row.delete()
+    with pytest.raises(ValueError, match="append-only"):
+        AuditEvent.objects.filter(pk=row.pk).update(message="changed")
+    with pytest.raises(ValueError, match="append-only"):
+        AuditEvent.objects.filter(pk=row.pk).delete()
+
+
+def test_the_database_refuses_changes_on_postgresql(personas):
+    if db.vendor != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL only; SQLite relies on the model")
+    from django.db import DatabaseError, transaction
+
+    row = audit.record(AuditAction.LOGIN, team=personas.team, message="x")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        db.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE recovery_auditevent SET message = 'x2' WHERE id = %s", [row.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        db.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM recovery_auditevent WHERE id = %s", [row.pk])
+
+
+def test_a_tampered_row_is_found_by_the_verify_command(personas, capsys):
+    rows = [
+        audit.record(AuditAction.CONNECTION_TEST, team=personas.team, message=f"m{n}")
+        for n in range(5)
+    ]
+    call_command("verify_audit_chain", "--team", personas.team.name)
+    assert "5 rows, chain intact" in capsys.readouterr().out
+    with db.cursor() as cursor:  # behind the model's back, as an attacker with DB access would
+        if db.vendor == "postgresql":
+            cursor.execute(
+                "ALTER TABLE recovery_auditevent DISABLE TRIGGER recovery_auditevent_append_only"
+            )
+        cursor.execute(
+            "UPDATE recovery_auditevent SET message = 'edited' WHERE id = %s", [rows[2].pk]
+        )
+        if db.vendor == "postgresql":
+            cursor.execute(
+                "ALTER TABLE recovery_auditevent ENABLE TRIGGER recovery_auditevent_append_only"
+            )
+    with pytest.raises(CommandError):
+        call_command("verify_audit_chain", "--team", personas.team.name)
+    out = capsys.readouterr().out
+    assert (
+        f"BROKEN at row id {rows[2].pk} (seq 3" in out and "content does not match its hash" in out
+    )
+    assert "2 rows before it verify" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_one_chain(personas):
+    def write(n: int) -> None:
+        try:
+            for i in range(10):
+                audit.record(AuditAction.PLATFORM_CALL, team=personas.team.pk, message=f"{n}-{i}")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seqs = sorted(AuditEvent.objects.filter(team=personas.team).values_list("seq", flat=True))
+    assert seqs == list(range(1, 41))
+    assert audit.verify_chain(personas.team.pk) == (40, None, "")
+
+
+def test_scrub_removes_credentials_but_keeps_the_client_token():
+    data = audit.scrub(
+        {"secret_key": "s", "nested": {"password": "p", "client_token": "t"}, "ok": 1}
+    )
+    assert data == {
+        "secret_key": "[removed]",
+        "nested": {"password": "[removed]", "client_token": "t"},
+        "ok": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("do", "action"),
+    [
+        (
+            lambda c, p, conn: c.post(
+                reverse("team-invite"), {"username": "nina", "role": "viewer"}
+            ),
+            AuditAction.MEMBER_ADD,
+        ),
+        (
+            lambda c, p, conn: c.post(
+                reverse("team-member-role", args=[p.viewer.pk]), {"role": "manager"}
+            ),
+            AuditAction.MEMBER_ROLE_CHANGE,
+        ),
+        (
+            lambda c, p, conn: c.post(reverse("team-member-remove", args=[p.viewer.pk])),
+            AuditAction.MEMBER_REMOVE,
+        ),
+        (
+            lambda c, p, conn: c.post(
+                reverse("connection-share", args=[conn.pk]), {"team": "Red Team"}
+            ),
+            AuditAction.CONNECTION_SHARE,
+        ),
+        (
+            lambda c, p, conn: c.post(reverse("connection-delete", args=[conn.pk])),
+            AuditAction.CONNECTION_DELETE,
+        ),
+        (
+            lambda c, p, conn: c.post(reverse("connection-test", args=[conn.pk])),
+            AuditAction.CONNECTION_TEST,
+        ),
+    ],
+)
+def test_each_admin_action_writes_exactly_one_row(personas, admin_client, do, action):
+    connection = ConnectionFactory(team=personas.team, base_url="http://qrc-test.invalid")
+    do(admin_client, personas, connection)
+    rows = _rows(action)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.team_id, row.actor_name, row.source) == (personas.team.pk, "alice", "web")
+    assert row.client_ip == "127.0.0.1" and row.correlation_id
+
+
+def test_sign_in_events_are_recorded(personas):
+    from django.test import Client
+
+    client = Client()
+    client.post(reverse("login"), {"username": "bob", "password": "wrong"})
+    client.post(reverse("login"), {"username": "bob", "password": DEFAULT_PASSWORD})
+    client.post(reverse("logout"))
+    failed, login, logout = (
+        _rows(AuditAction.LOGIN_FAILED),
+        _rows(AuditAction.LOGIN),
+        _rows(AuditAction.LOGOUT),
+    )
+    assert len(failed) == len(login) == len(logout) == 1
+    assert failed[0].actor_name == "bob" and "wrong" not in json.dumps(failed[0].data)
+    assert login[0].actor_id == personas.operator.user.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_recovery_tells_its_story_without_a_secret(personas, lab):
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["app-01"], user=personas.operator.user)
+    run([recovery])
+    rows = AuditEvent.objects.filter(recovery_id=recovery.pk)
+    actions = set(rows.values_list("action", flat=True))
+    assert {
+        AuditAction.RECOVERY_LAUNCH,
+        AuditAction.RECOVERY_STEP,
+        AuditAction.PLATFORM_CALL,
+    } <= actions
+    assert len({r.correlation_id for r in rows}) == 1  # one launch, one story
+    calls = [r.data for r in rows.filter(action=AuditAction.PLATFORM_CALL)]
+    rebase = next(c for c in calls if c["path"].endswith("rebase-backing-file"))
+    assert (
+        rebase["method"] == "POST"
+        and rebase["status"] == 200
+        and rebase["task_id"]
+        and rebase["client_token"]
+    )
+    dump = json.dumps([r.content() for r in AuditEvent.objects.all()])
+    assert SECRET_KEY not in dump and connection.secret_key_encrypted not in dump
+    page = (
+        personas.client_for(personas.viewer)
+        .get(reverse("recovery-detail", args=[recovery.pk]))
+        .content.decode()
+    )
+    for expected in ("Recovery launched", "Platform calls", "/tasks/"):
+        assert expected in page, expected
