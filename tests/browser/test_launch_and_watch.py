@@ -92,6 +92,8 @@ def test_an_operator_launches_through_the_wizard_and_watches_it_complete(
     assert len(seen_progress) >= 2, seen_progress
     assert len(done_steps) >= 3, done_steps
     _shot(page, "recovery-completed")
+    trail = page.inner_text(".audit-rows")
+    assert "Recovery launched" in trail and "otto" in trail
     recovery = Recovery.objects.get()
     assert recovery.status == "completed" and recovery.reason == "INC-4711: storage array lost"
     assert page.console_errors == []

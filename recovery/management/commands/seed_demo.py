@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from platforms.models import PlatformConnection
+from platforms.models import ConnectionShare, PlatformConnection
 from recovery.models import Membership, Role, Team
 
 DEMO_TEAMS = ["Demo Operations", "Demo Lab"]
@@ -58,7 +58,8 @@ class Command(BaseCommand):
     def _lab_connection(url: str) -> None:
         from platforms.lab.config import DEFAULT_NFS_EXPORT, DEFAULT_NFS_SERVER, LabConfig
 
-        team = Team.objects.get(name=DEMO_TEAMS[0])
+        # Owned by "Demo Lab" (the team a new admin lands in), shared with "Demo Operations".
+        team = Team.objects.get(name="Demo Lab")
         if PlatformConnection.objects.filter(team=team, name="Lab SCP").exists():
             return
         defaults = LabConfig(state_dir=Path("."))
@@ -73,6 +74,9 @@ class Command(BaseCommand):
         )
         connection.set_secret("secret_key", defaults.secret_key)
         connection.save()
+        ConnectionShare.objects.create(
+            connection=connection, team=Team.objects.get(name="Demo Operations")
+        )
 
     @staticmethod
     def _stored_password(path: Path | None) -> str | None:
