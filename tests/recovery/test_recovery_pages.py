@@ -72,3 +72,21 @@ def test_the_list_filters_and_counts(personas):
     assert "boom" in failed and "Completed" not in failed.split("recovery-list")[1]
     none = client.get(reverse("home"), {"q": "nothing-like-it"}).content.decode()
     assert "No recovery matches these filters" in none
+
+
+def test_the_batch_page_shows_each_vm_and_queue_positions(personas):
+    from recovery.models import Batch
+
+    batch = Batch.objects.create(team=personas.team, reason="outage")
+    first = _recovery(personas.team, status="queued", batch=batch, vm_name="a-vm", vm_id="a")
+    second = _recovery(personas.team, status="queued", batch=batch, vm_name="b-vm", vm_id="b")
+    Recovery.objects.filter(pk=second.pk).update(connection=first.connection)
+    client = personas.client_for(personas.viewer)
+    url = reverse("batch-detail", args=[batch.pk])
+    body = client.get(url).content.decode()
+    assert "a-vm" in body and "b-vm" in body
+    assert "#1 in the queue" in body and "#2 in the queue" in body
+    assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    Recovery.objects.filter(batch=batch).update(status="completed")
+    assert client.get(url, HTTP_HX_REQUEST="true").status_code == 286
+    assert personas.client_for(personas.outsider).get(url).status_code == 404
