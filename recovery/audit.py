@@ -108,12 +108,21 @@ def _lock_chain(team_id: int | None) -> None:
     # SQLite: transactions are IMMEDIATE (settings), so writers already take turns.
 
 
-def verify_chain(team_id: int | None) -> tuple[int, AuditEvent | None, str]:
-    """Walk one chain; return (rows checked, first broken row or None, what is wrong)."""
-    expected_prev = GENESIS
+def verify_chain(
+    team_id: int | None, *, after: tuple[int, str] = (0, GENESIS)
+) -> tuple[int, AuditEvent | None, str]:
+    """Walk one chain (from the row after `after`, a (seq, hash) already verified).
+
+    Returns (rows checked, first broken row or None, what is wrong).
+    """
+    start_seq, expected_prev = after
     checked = 0
-    rows = AuditEvent.objects.filter(team_id=team_id).order_by("seq").iterator(chunk_size=2000)
-    for number, row in enumerate(rows, start=1):
+    rows = (
+        AuditEvent.objects.filter(team_id=team_id, seq__gt=start_seq)
+        .order_by("seq")
+        .iterator(chunk_size=2000)
+    )
+    for number, row in enumerate(rows, start=start_seq + 1):
         if row.seq != number:
             return (
                 checked,
@@ -131,3 +140,19 @@ def verify_chain(team_id: int | None) -> tuple[int, AuditEvent | None, str]:
         expected_prev = row.hash
         checked += 1
     return checked, None, ""
+
+
+def verified_until(team_id: int | None) -> tuple[AuditEvent | None, AuditEvent | None, str]:
+    """(last verified row, first broken row, problem), verifying only rows added since last time."""
+    from django.core.cache import cache
+
+    key = f"qrc:audit-verified:{team_id}"
+    seq, row_hash = cache.get(key, (0, GENESIS))
+    _, broken, problem = verify_chain(team_id, after=(seq, row_hash))
+    if broken is not None:
+        cache.delete(key)
+        return None, broken, problem
+    last = AuditEvent.objects.filter(team_id=team_id).order_by("-seq").first()
+    if last is not None:
+        cache.set(key, (last.seq, last.hash), timeout=None)
+    return last, None, ""

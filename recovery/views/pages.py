@@ -63,8 +63,3 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         return render(request, "recovery/home.html#list", context)
     return render(request, "recovery/home.html", context)
-
-
-@team_view(role=Role.MANAGER)
-def audit(request: HttpRequest) -> HttpResponse:
-    return render(request, "recovery/audit.html")
