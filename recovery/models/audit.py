@@ -32,6 +32,7 @@ class AuditAction(models.TextChoices):
     RECOVERY_ACKNOWLEDGE = "recovery.acknowledge", "Failure acknowledged"
     RECOVERY_STEP = "recovery.step", "Recovery step"
     PLATFORM_CALL = "platform.call", "Platform call"
+    AUDIT_CHECKPOINT = "audit.checkpoint", "Audit rows archived and pruned"
 
 
 class Source(models.TextChoices):

@@ -93,7 +93,7 @@ class Recovery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "vm_id"],
-                condition=Q(status__in=[status.value for status in ACTIVE]),
+                condition=Q(status__in=sorted(status.value for status in ACTIVE)),
                 name="one_active_recovery_per_vm",
             ),
         ]

@@ -141,3 +141,11 @@ def test_a_bad_debug_value_stops_start_up(tmp_path):
     )
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_models_and_migrations_agree():
+    from django.core.management import call_command
+
+    # --check exits non-zero when a model change has no migration (or a constraint is unstable).
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
