@@ -5,25 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('platforms', '0001_initial'),
-        ('recovery', '0005_audit_prune_allowed'),
+        ("platforms", "0001_initial"),
+        ("recovery", "0005_audit_prune_allowed"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='recovery',
-            name='one_active_recovery_per_vm',
+            model_name="recovery",
+            name="one_active_recovery_per_vm",
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('login', 'Signed in'), ('logout', 'Signed out'), ('login_failed', 'Sign-in failed'), ('connection.create', 'Connection created'), ('connection.update', 'Connection changed'), ('connection.delete', 'Connection deleted'), ('connection.test', 'Connection tested'), ('connection.share', 'Connection sharing changed'), ('member.add', 'Member added'), ('member.remove', 'Member removed'), ('member.role_change', 'Member role changed'), ('recovery.launch', 'Recovery launched'), ('recovery.cancel', 'Recovery cancelled'), ('recovery.retry', 'Recovery step retried'), ('recovery.power_on', 'VM powered on'), ('recovery.merge', 'Merge started'), ('recovery.finish_verification', 'Verification finished'), ('recovery.acknowledge', 'Failure acknowledged'), ('recovery.step', 'Recovery step'), ('platform.call', 'Platform call'), ('audit.checkpoint', 'Audit rows archived and pruned')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("login", "Signed in"),
+                    ("logout", "Signed out"),
+                    ("login_failed", "Sign-in failed"),
+                    ("connection.create", "Connection created"),
+                    ("connection.update", "Connection changed"),
+                    ("connection.delete", "Connection deleted"),
+                    ("connection.test", "Connection tested"),
+                    ("connection.share", "Connection sharing changed"),
+                    ("member.add", "Member added"),
+                    ("member.remove", "Member removed"),
+                    ("member.role_change", "Member role changed"),
+                    ("recovery.launch", "Recovery launched"),
+                    ("recovery.cancel", "Recovery cancelled"),
+                    ("recovery.retry", "Recovery step retried"),
+                    ("recovery.power_on", "VM powered on"),
+                    ("recovery.merge", "Merge started"),
+                    ("recovery.finish_verification", "Verification finished"),
+                    ("recovery.acknowledge", "Failure acknowledged"),
+                    ("recovery.step", "Recovery step"),
+                    ("platform.call", "Platform call"),
+                    ("audit.checkpoint", "Audit rows archived and pruned"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recovery',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['attaching', 'cancelling', 'cleaning_up', 'detaching', 'failed', 'merged', 'merging', 'powering_off', 'powering_on', 'queued', 'ready', 'rebasing', 'running_from_backup'])), fields=('connection', 'vm_id'), name='one_active_recovery_per_vm'),
+            model_name="recovery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "attaching",
+                            "cancelling",
+                            "cleaning_up",
+                            "detaching",
+                            "failed",
+                            "merged",
+                            "merging",
+                            "powering_off",
+                            "powering_on",
+                            "queued",
+                            "ready",
+                            "rebasing",
+                            "running_from_backup",
+                        ],
+                    )
+                ),
+                fields=("connection", "vm_id"),
+                name="one_active_recovery_per_vm",
+            ),
         ),
     ]
