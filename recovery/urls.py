@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from recovery.views import audit, auth, connections, launch, pages, recoveries, team
+from recovery.views import audit, auth, connections, launch, pages, recoveries, reports, team
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/chain/", audit.audit_chain_status, name="audit-chain"),
+    path("reports/", reports.report, name="reports"),
     path("launch/", launch.launch_wizard, name="launch"),
     path("launch/<slug:step>/", launch.launch_wizard, name="launch-step"),
     path("recoveries/<int:pk>/", recoveries.recovery_detail, name="recovery-detail"),

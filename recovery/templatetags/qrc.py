@@ -25,3 +25,11 @@ def duration_short(value) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+@register.filter
+def seconds_short(value) -> str:
+    """Seconds (a float) shown like durations; a dash when there is none."""
+    from datetime import timedelta
+
+    return "—" if value is None else duration_short(timedelta(seconds=value))

@@ -1,0 +1,64 @@
+"""Reports for managers: recovery counts, success rate, RTO percentiles, failures; CSV."""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from recovery.models import Role
+from recovery.services import reports
+from recovery.tenancy import current_team, team_view
+
+PERIODS = (7, 30, 90, 365)
+
+
+@team_view(role=Role.MANAGER)
+def report(request: HttpRequest) -> HttpResponse:
+    try:
+        days = int(request.GET.get("days", "30"))
+    except ValueError:
+        days = 30
+    days = days if days in PERIODS else 30
+    data = reports.build(current_team(request), days)
+    if request.GET.get("export") == "csv":
+        return _csv(data)
+    context = {"report": data, "periods": PERIODS, "chart": reports.bar_chart(data.per_day)}
+    return render(request, "recovery/reports.html", context)
+
+
+def _csv(data: reports.Report) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="recoveries-{data.days}d.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "id",
+            "vm",
+            "connection",
+            "mode",
+            "status",
+            "launched_at",
+            "rto_running_s",
+            "rto_merged_s",
+            "failed_step",
+            "error",
+        ]
+    )
+    for r in data.recoveries:
+        writer.writerow(
+            [
+                r.pk,
+                r.vm_name,
+                r.connection_name,
+                r.mode,
+                r.status,
+                r.launched_at.isoformat(),
+                round(r.rto_running.total_seconds(), 1) if r.rto_running else "",
+                round(r.rto_merged.total_seconds(), 1) if r.rto_merged else "",
+                r.failed_status,
+                r.error_message,
+            ]
+        )
+    return response

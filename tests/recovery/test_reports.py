@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from recovery.models import Recovery, RecoveryEvent
+from recovery.services.reports import percentile
+from tests.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_percentiles_use_the_nearest_rank():
+    assert percentile([], 0.5) is None
+    assert percentile([3, 1, 2], 0.5) == 2
+    assert percentile(list(range(1, 11)), 0.9) == 9
+
+
+@pytest.fixture
+def history(personas):
+    connection = ConnectionFactory(team=personas.team, name="SCP-A")
+    now = timezone.now()
+
+    def make(vm, status, running=None, merged=None, error=""):
+        recovery = Recovery.objects.create(
+            team=personas.team, connection=connection, connection_name="SCP-A",
+            vm_id=vm, vm_name=vm, nfs_server="n", nfs_export="/e", datastore_name="d",
+            reason="r", status=status,
+            error_message=error, failed_status="rebasing" if error else "",
+        )  # fmt: skip
+        Recovery.objects.filter(pk=recovery.pk).update(
+            launched_at=now - timedelta(hours=1),
+            recovered_at=now - timedelta(hours=1) + timedelta(seconds=running) if running else None,
+            merged_at=now - timedelta(hours=1) + timedelta(seconds=merged) if merged else None,
+        )
+        if error:
+            RecoveryEvent.objects.create(
+                recovery=recovery, step="failed", level="error", message=error
+            )
+        return recovery
+
+    make("a", "completed", running=10, merged=100)
+    make("b", "completed", running=20, merged=200)
+    make("c", "completed", running=30, merged=300)
+    make("d", "failed", error="backup file x not found")
+    make("other", "completed", running=999)
+    Recovery.objects.filter(vm_id="other").update(team=personas.other_team)
+    return personas
+
+
+def test_the_report_computes_rates_percentiles_and_failures(history):
+    body = history.client_for(history.manager).get(reverse("reports")).content.decode()
+    assert "75%" in body  # 3 completed of 4 finished
+    assert "20 s" in body and "30 s" in body  # median and p90/max to running
+    assert "3 min 20 s" in body and "5 min 00 s" in body  # median and max to merged
+    assert "backup file x not found" in body and "Rebasing disks" in body
+    assert "<svg" in body and "<rect" in body
+    assert "16 min 39 s" not in body  # another team's recovery (999 s) is not counted
+
+
+def test_the_report_exports_csv(history):
+    response = history.client_for(history.manager).get(
+        reverse("reports"), {"export": "csv", "days": "7"}
+    )
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert sorted(r["vm"] for r in rows) == ["a", "b", "c", "d"]
+    assert next(r for r in rows if r["vm"] == "b")["rto_running_s"] == "20.0"
+
+
+@pytest.mark.parametrize("persona", ["viewer", "operator"])
+def test_operators_and_viewers_do_not_see_reports(history, persona):
+    assert history.client_for(getattr(history, persona)).get(reverse("reports")).status_code == 403
