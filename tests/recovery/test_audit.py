@@ -278,3 +278,67 @@ def test_pruning_archives_signs_checkpoints_and_the_chain_still_verifies(
     checked, broken, problem = audit.verify_chain(personas.team.pk)
     assert broken is None, problem
     assert checked == 2
+
+
+def test_connection_create_and_update_write_one_row_each_without_values(personas, admin_client):
+    form = {
+        "name": "Audited", "kind": "scp", "base_url": "https://10.0.0.9:4430",
+        "auth_method": "aksk",
+        "access_key": "AK9", "secret_key": "sk-audited-secret", "region": "cn-south-1",
+        "service": "open-api", "verify_tls": "on", "timeout_seconds": "30",
+        "max_concurrent_recoveries": "4",
+    }  # fmt: skip
+    admin_client.post(reverse("connection-create"), form)
+    from platforms.models import PlatformConnection
+
+    connection = PlatformConnection.objects.get(name="Audited")
+    admin_client.post(
+        reverse("connection-edit", args=[connection.pk]), {**form, "secret_key": "sk-rotated-2"}
+    )
+    created, updated = _rows(AuditAction.CONNECTION_CREATE), _rows(AuditAction.CONNECTION_UPDATE)
+    assert len(created) == len(updated) == 1
+    assert updated[0].data == {"changed_fields": ["secret_key"]}
+    dump = json.dumps([r.content() for r in AuditEvent.objects.all()])
+    assert "sk-audited-secret" not in dump and "sk-rotated-2" not in dump
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("mode", "until", "act", "action"),
+    [
+        ("restore", "ready", "power_on", AuditAction.RECOVERY_POWER_ON),
+        ("restore", "running_from_backup", "start_merge", AuditAction.RECOVERY_MERGE),
+        ("verify", "running_from_backup", "finish_verification", AuditAction.RECOVERY_FINISH),
+        ("verify", "running_from_backup", "cancel", AuditAction.RECOVERY_CANCEL),
+    ],
+)
+def test_each_operator_action_writes_exactly_one_row(personas, lab, mode, until, act, action):
+    from recovery.services import recoveries as actions
+
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(
+        connection, lab, ["app-01"], user=personas.operator.user, mode=mode,
+        power_on=until != "ready", auto_merge=False,
+    )  # fmt: skip
+    [recovery] = run([recovery])
+    assert recovery.status == until
+    getattr(actions, act)(recovery, personas.operator.user)
+    rows = _rows(action)
+    assert len(rows) == 1
+    assert (rows[0].actor_name, rows[0].recovery_id) == ("bob", recovery.pk)
+    assert rows[0].correlation_id == recovery.correlation_id
+    assert len(_rows(AuditAction.RECOVERY_LAUNCH)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_and_acknowledge_write_one_row_each(personas, lab):
+    from recovery.services import recoveries as actions
+
+    lab.admin("POST", "faults", {"path": "/start$", "kind": "task_failure"})
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["app-01"])
+    [recovery] = run([recovery])
+    actions.acknowledge(recovery, personas.operator.user)
+    actions.retry(recovery, personas.operator.user)
+    assert len(_rows(AuditAction.RECOVERY_ACKNOWLEDGE)) == 1
+    assert len(_rows(AuditAction.RECOVERY_RETRY)) == 1
