@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint fmt system-deps clean help
+.PHONY: run test bench lint fmt system-deps clean help
 
 help:
 	@echo "make run    start Redis, RQ workers, the lab platform and the web server on http://127.0.0.1:8000/"
 	@echo "            (LAB=0 make run: without the lab platform)"
 	@echo "make test   lint and the whole test suite (own Redis; nothing assumed running)"
+	@echo "make bench  measurements (dashboard speed, merge throughput) into var/bench/results.json"
 	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
@@ -32,6 +33,12 @@ run: $(STAMP)
 test: $(STAMP) lint
 	@sh .ci/system-deps chromium qemu-img:qemu-utils
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Measurements, not tests: figures go to var/bench/results.json (docs/performance.md).
+bench: $(STAMP)
+	@sh .ci/system-deps qemu-img:qemu-utils
+	$(BIN)/python -m tests.bench.dashboard
+	$(BIN)/python -m tests.bench.merge_throughput --size-mib 1024
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,182 @@
+"""Dashboard speed: server time (p50/p95) and query counts of the main pages, on a seeded DB.
+
+Run: .venv/bin/python -m tests.bench.dashboard [--recoveries 10000] [--audit-rows N]
+SQLite by default (a scratch file under var/bench/, 100,000 audit rows); with
+BENCH_DATABASE_URL pointing at an empty PostgreSQL database, 1,000,000 audit rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
+    os.environ.setdefault("CREDENTIALS_KEYS", "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=")
+    os.environ.setdefault("HTTPS", "0")
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "recovery.settings"
+    import django
+
+    django.setup()
+
+
+def seed(recoveries: int, audit_rows: int) -> dict:
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from platforms.models import PlatformConnection
+    from recovery.audit import GENESIS
+    from recovery.models import AuditEvent, Membership, Recovery, RecoveryEvent, Team
+
+    call_command("migrate", verbosity=0)
+    team = Team.objects.create(name="Bench")
+    user = get_user_model().objects.create_user("bench", password="bench-password-1")
+    Membership.objects.create(team=team, user=user, role="admin")
+    connection = PlatformConnection(
+        team=team, name="SCP", base_url="https://scp.invalid", access_key="a"
+    )
+    connection.set_secret("secret_key", "s")
+    connection.save()
+    now = timezone.now()
+    statuses = ["completed"] * 8 + ["failed", "merging"]
+    batch = []
+    for n in range(recoveries):
+        launched = now - timedelta(minutes=n)
+        batch.append(
+            Recovery(
+                team=team,
+                connection=connection,
+                connection_name="SCP",
+                vm_id=f"vm-{n}",
+                vm_name=f"vm-{n:05d}",
+                nfs_server="10.0.0.1",
+                nfs_export="/backup",
+                datastore_name=f"qr-{n}",
+                reason=f"bench {n}",
+                launched_by=user,
+                status=statuses[n % len(statuses)] if n > 10 else "merging",
+                recovered_at=launched + timedelta(seconds=30),
+                merge_progress=n % 100,
+                disk_mapping={"ide0": f"vm-{n}/ide0.qcow2"},
+            )
+        )
+    Recovery.objects.bulk_create(batch, batch_size=2000)
+    Recovery.objects.update(launched_at=now)  # auto_now_add: spread below
+    ids = list(Recovery.objects.order_by("pk").values_list("pk", flat=True))
+    sample = ids[5]  # an active one: its live fragment keeps polling
+    RecoveryEvent.objects.bulk_create(
+        [RecoveryEvent(recovery_id=sample, step="merging", message=f"event {n}") for n in range(40)]
+    )
+    rows, previous = [], GENESIS
+    for n in range(1, audit_rows + 1):
+        row = AuditEvent(
+            time=now - timedelta(seconds=audit_rows - n), team=team, actor_name="bench",
+            source="worker", action="platform.call" if n % 5 else "recovery.step",
+            message=f"GET /janus/20180725/tasks/{n} → 200", data={"n": n},
+            recovery_id=ids[n % len(ids)], seq=n, prev_hash=previous, correlation_id=f"c{n % 1000}",
+        )  # fmt: skip
+        row.hash = row.compute_hash()
+        previous = row.hash
+        rows.append(row)
+        if len(rows) == 5000:
+            AuditEvent.objects.bulk_create(rows)
+            rows = []
+    AuditEvent.objects.bulk_create(rows)
+    return {"team": team.pk, "sample": sample, "user": user.pk}
+
+
+def measure(seeded: dict, requests: int) -> dict:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.post("/accounts/login/", {"username": "bench", "password": "bench-password-1"})
+    pages = {
+        "recoveries list": ("/", {}),
+        "recoveries filtered": ("/", {"group": "failed", "q": "vm-0"}),
+        "recovery detail": (f"/recoveries/{seeded['sample']}/", {}),
+        "recovery live fragment": (f"/recoveries/{seeded['sample']}/", {"HTTP_HX_REQUEST": "true"}),
+        "audit first page": ("/audit/", {}),
+        "audit filtered": ("/audit/", {"action": "recovery.step", "q": "tasks/1"}),
+    }
+    results = {}
+    for name, (url, extra) in pages.items():
+        headers = {k: v for k, v in extra.items() if k.startswith("HTTP_")}
+        params = {k: v for k, v in extra.items() if not k.startswith("HTTP_")}
+        client.get(url, params, **headers)  # warm up
+        times, queries = [], set()
+        for _ in range(requests):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, params, **headers)
+                times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (name, response.status_code)
+            queries.add(len(captured.captured_queries))
+        times.sort()
+        results[name] = {
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+            "queries": sorted(queries),
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--recoveries", type=int, default=10_000)
+    parser.add_argument("--audit-rows", type=int, default=0)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", "")
+    bench_dir = ROOT / "var" / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    if not url:
+        database = bench_dir / "dashboard.sqlite3"
+        database.unlink(missing_ok=True)
+        url = f"sqlite:///{database}"
+    audit_rows = args.audit_rows or (1_000_000 if url.startswith("postgres") else 100_000)
+    setup_django(url)
+    started = time.perf_counter()
+    seeded = seed(args.recoveries, audit_rows)
+    seed_seconds = round(time.perf_counter() - started, 1)
+    pages = measure(seeded, args.requests)
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    result = {
+        "database": "postgresql" if url.startswith("postgres") else "sqlite",
+        "recoveries": args.recoveries,
+        "audit_rows": audit_rows,
+        "seed_seconds": seed_seconds,
+        "requests_per_page": args.requests,
+        "pages": pages,
+        "cores": os.cpu_count(),
+        "revision": revision,
+    }
+    print(f"{'page':26} {'p50 ms':>8} {'p95 ms':>8}  queries")
+    for name, figures in pages.items():
+        print(f"{name:26} {figures['p50_ms']:>8} {figures['p95_ms']:>8}  {figures['queries']}")
+    out = bench_dir / "results.json"
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing["dashboard"] = result
+    out.write_text(json.dumps(existing, indent=2))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
