@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -344,14 +346,22 @@ def launch(
 # --- operator actions --------------------------------------------------------------------
 
 
-def _locked(recovery: Recovery) -> str:
+@contextmanager
+def _holding(recovery: Recovery) -> Iterator[None]:
+    """Act on `recovery` under the engine's lease, then let a worker take it from there."""
     owner = f"web:{uuid.uuid4().hex[:8]}"
     for _ in range(20):
         if engine.take_lease(recovery.pk, owner):
-            recovery.refresh_from_db()
-            return owner
+            break
         time.sleep(0.1)
-    raise ActionRefused("A worker is busy with this recovery right now; try again in a moment.")
+    else:
+        raise ActionRefused("A worker is busy with this recovery right now; try again in a moment.")
+    recovery.refresh_from_db()
+    try:
+        yield
+    finally:
+        engine.release_lease(recovery.pk, owner)
+    transaction.on_commit(lambda: engine.enqueue(recovery.pk))
 
 
 def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
@@ -377,16 +387,12 @@ def _act(
     user: Any = None,
     **fields: Any,
 ) -> None:
-    owner = _locked(recovery)
-    try:
+    with _holding(recovery):
         if recovery.status not in allowed:
             raise ActionRefused(refusal)
         transition(recovery, to, message, **fields)
         if action:
             _audit(recovery, action, user, message)
-    finally:
-        engine.release_lease(recovery.pk, owner)
-    transaction.on_commit(lambda: engine.enqueue(recovery.pk))
 
 
 def power_on(recovery: Recovery, user: Any) -> None:
@@ -430,8 +436,7 @@ def finish_verification(recovery: Recovery, user: Any) -> None:
 
 
 def cancel(recovery: Recovery, user: Any) -> None:
-    owner = _locked(recovery)
-    try:
+    with _holding(recovery):
         phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
         if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
             raise ActionRefused(_cancel_refusal(recovery))
@@ -444,9 +449,6 @@ def cancel(recovery: Recovery, user: Any) -> None:
             raise ActionRefused(_cancel_refusal(recovery))
         transition(recovery, S.CANCELLING, f"{user} cancelled", cancel_from=phase)
         _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
-    finally:
-        engine.release_lease(recovery.pk, owner)
-    transaction.on_commit(lambda: engine.enqueue(recovery.pk))
 
 
 def _cancel_refusal(recovery: Recovery) -> str:
@@ -461,8 +463,7 @@ def _cancel_refusal(recovery: Recovery) -> str:
 
 
 def retry(recovery: Recovery, user: Any) -> None:
-    owner = _locked(recovery)
-    try:
+    with _holding(recovery):
         if recovery.status != S.FAILED:
             raise ActionRefused("Only a failed recovery can be retried.")
         step = recovery.failed_status or S.QUEUED
@@ -479,9 +480,6 @@ def retry(recovery: Recovery, user: Any) -> None:
         _audit(
             recovery, AuditAction.RECOVERY_RETRY, user, f"{user} retried {S(step).label.lower()}"
         )
-    finally:
-        engine.release_lease(recovery.pk, owner)
-    transaction.on_commit(lambda: engine.enqueue(recovery.pk))
 
 
 STEP_KEYS: dict[str, tuple[str, ...]] = {

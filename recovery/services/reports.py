@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -54,7 +54,7 @@ class Report:
 def build(team: Team, days: int) -> Report:
     now = timezone.now()
     since = (now - timedelta(days=days - 1)).date()
-    start = timezone.make_aware(timezone.datetime.combine(since, timezone.datetime.min.time()))
+    start = timezone.make_aware(datetime.combine(since, time.min))
     recoveries = list(
         Recovery.objects.filter(team=team, launched_at__gte=start).order_by("launched_at")
     )

@@ -77,7 +77,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         moment = parse_datetime(stamp)
         if moment is not None and last_id.isdigit():
             rows = rows.filter(Q(time__lt=moment) | Q(time=moment, id__lt=int(last_id)))
-    page = list(rows.select_related(None)[: PAGE_SIZE + 1])
+    page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
     next_cursor = f"{page[-1].time.isoformat()}_{page[-1].pk}" if more and page else ""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from platforms.models import ConnectionShare, PlatformConnection
@@ -23,8 +23,6 @@ def _owned(request: HttpRequest, pk: int) -> PlatformConnection:
 
 def _usable(request: HttpRequest, pk: int) -> PlatformConnection:
     """A connection the current team owns or may use through a share (404 otherwise)."""
-    from django.shortcuts import get_object_or_404
-
     return get_object_or_404(service.usable_connections(current_team(request)), pk=pk)
 
 
@@ -188,8 +186,6 @@ def connection_unshare(request: HttpRequest, pk: int, share_pk: int) -> HttpResp
     connection = _owned(request, pk)
     share = connection.shares.filter(pk=share_pk).select_related("team").first()
     if share is None:
-        from django.http import Http404
-
         raise Http404
     share.delete()
     audit.record(

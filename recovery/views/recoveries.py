@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -121,8 +121,6 @@ def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     recovery = get_for_team(request, Recovery, pk=pk)
     perform = ACTIONS.get(action)
     if perform is None:
-        from django.http import Http404
-
         raise Http404
     try:
         perform(recovery, request.user)
