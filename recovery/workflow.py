@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.dispatch import Signal
 from django.utils import timezone
 
 from recovery import audit
@@ -44,6 +45,12 @@ class IllegalTransition(Exception):
     pass
 
 
+# Sent after every status change, inside the caller's transaction, with recovery, previous and
+# event (the RecoveryEvent just written). Receivers (notifications, drills) only register
+# on_commit work, and send_robust keeps a failing receiver from breaking a step.
+status_changed = Signal()
+
+
 def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) -> None:
     """Move `recovery` to `to` (saving `fields` with it) and record the move as an event."""
     if to not in TRANSITIONS.get(recovery.status, set()):
@@ -66,7 +73,7 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     recovery.save()
     level = RecoveryEvent.Level.ERROR if to == S.FAILED else RecoveryEvent.Level.INFO
     text = message or f"{S(previous).label} → {S(to).label}"
-    RecoveryEvent.objects.create(recovery=recovery, step=to, level=level, message=text)
+    event = RecoveryEvent.objects.create(recovery=recovery, step=to, level=level, message=text)
     audit.record(
         AuditAction.RECOVERY_STEP,
         team=recovery.team_id,
@@ -80,6 +87,7 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
         correlation_id=recovery.correlation_id,
         recovery_id=recovery.pk,
     )
+    status_changed.send_robust(sender=Recovery, recovery=recovery, previous=previous, event=event)
 
 
 def note(recovery: Recovery, message: str, level: str = RecoveryEvent.Level.INFO) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from platforms.clients import PlatformError
@@ -19,6 +20,9 @@ from recovery.services.connections import client_for
 
 logger = logging.getLogger(__name__)
 RECONCILE_EVERY_SECONDS = 60
+# Sent with `orphans` (the list orphan_datastores() returns) after each check: notifications
+# tell the owning team (connection_id, team_id say which).
+orphans_found = Signal()
 
 
 def stale_recoveries(now=None):
@@ -51,6 +55,8 @@ def orphan_datastores() -> list[dict[str, Any]]:
                     found.append(
                         {
                             "connection": connection.name,
+                            "connection_id": connection.pk,
+                            "team_id": connection.team_id,
                             "datastore": datastore.name,
                             "id": datastore.id,
                         }
@@ -69,6 +75,8 @@ def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dic
         resumed.append(recovery.pk)
         logger.warning("reconcile: resuming recovery %s (%s)", recovery.pk, recovery.status)
     orphans = orphan_datastores() if check_datastores else []
+    if orphans:
+        orphans_found.send_robust(sender=None, orphans=orphans)
     for orphan in orphans:
         logger.warning(
             "reconcile: NFS datastore %(datastore)s on %(connection)s has no owner", orphan
