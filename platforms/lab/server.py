@@ -179,7 +179,11 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             except AuthError as error:
                 return finish(401, envelope(path, 401, {}, str(error)))
 
-        fault = lab.faults.take(method, path, ANSWERING, when="before")
+        # One key per distinct request, for idempotency records and `once` fault rules.
+        fingerprint = hashlib.sha256(
+            method.encode() + b" " + path.encode() + b"\n" + raw
+        ).hexdigest()
+        fault = lab.faults.take(method, path, ANSWERING, when="before", request_key=fingerprint)
         if fault:
             log["fault"] = fault.kind
             return finish(*self._fault(fault, path, log))
@@ -187,8 +191,10 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         idempotent = bool(token) and method in WRITE_METHODS
         guard = self.server.token_lock(token) if idempotent else contextlib.nullcontext()
         with guard:
-            outcome = self._act(method, path, query, raw, route, params, token, log, idempotent)
-        fault = lab.faults.take(method, path, ANSWERING, when="after")
+            outcome = self._act(
+                method, path, query, raw, route, params, token, log, idempotent, fingerprint
+            )
+        fault = lab.faults.take(method, path, ANSWERING, when="after", request_key=fingerprint)
         if fault:
             log["fault"] = f"{fault.kind} after action"
             return finish(*self._fault(fault, path, log))
@@ -205,12 +211,10 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         token: str,
         log: dict[str, Any],
         idempotent: bool,
+        fingerprint: str,
     ) -> tuple[int, dict[str, Any]]:
         """Run the call once per X-Client-Token; a repeat gets the first answer again."""
         lab = self.server.lab
-        fingerprint = hashlib.sha256(
-            method.encode() + b" " + path.encode() + b"\n" + raw
-        ).hexdigest()
         if idempotent:
             cached = self._replay(token, fingerprint, path)
             if cached is not None:
@@ -225,7 +229,9 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             return 400, envelope(path, 400, {}, "the request body is not valid JSON")
         except LabError as error:
             return error.status, envelope(path, error.status, {}, error.message)
-        fail_task = method in WRITE_METHODS and bool(lab.faults.take(method, path, "task_failure"))
+        fail_task = method in WRITE_METHODS and bool(
+            lab.faults.take(method, path, "task_failure", request_key=fingerprint)
+        )
         call = Call(params, query, body, routes.envelope_version(path), fail_task)
         try:
             data = getattr(self.server.api, route.handler)(call)

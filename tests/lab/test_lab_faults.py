@@ -66,3 +66,43 @@ def test_bad_fault_rules_are_refused(lab):
     response = lab.session.post(f"{lab.base_url}/_lab/faults", json={"path": "x", "kind": "meteor"})
     assert response.status_code == 400
     assert "kind must be one of" in response.json()["error"]
+
+
+def test_a_rate_rule_fires_on_that_share_of_calls_and_a_seed_repeats_the_draws(lab):
+    def statuses(seed: int) -> list[int]:
+        lab.admin("DELETE", "faults")
+        lab.admin(
+            "POST",
+            "faults",
+            {"path": "/servers$", "kind": "http_503", "count": 0, "rate": 0.3, "seed": seed},
+        )
+        return [lab.request("GET", SERVERS).status_code for _ in range(60)]
+
+    first = statuses(7)
+    assert set(first) == {200, 503}
+    assert 8 <= first.count(503) <= 30  # about 30% of 60 (18), drawn at random
+    assert statuses(7) == first  # the same seed, the same calls fail
+    other = statuses(8)
+    assert other != first
+    [rule] = lab.admin("GET", "faults")  # count 0: still there
+    assert (rule["seen"], rule["fired"]) == (60, other.count(503))
+
+
+def test_a_once_rule_fails_each_distinct_call_once_then_lets_it_through(lab):
+    servers = [lab.server_named(name) for name in ("web-01", "files-01")]
+    lab.admin(
+        "POST", "faults", {"path": "/stop$", "kind": "task_failure", "count": 0, "once": True}
+    )
+    for server in servers:
+        path = f"{SERVERS}/{server['id']}/stop"
+        assert lab.task("POST", path, {"force": 0})["status"] == "failure"
+        assert lab.task("POST", path, {"force": 0})["status"] == "finish"  # a new token, same call
+    assert lab.admin("GET", "faults")[0]["fired"] == 2
+
+
+def test_rate_and_count_are_checked(lab):
+    for rule in ({"rate": 0}, {"rate": 1.5}, {"count": -1}, {"seed": "x"}):
+        response = lab.session.post(
+            f"{lab.base_url}/_lab/faults", json={"path": "x", "kind": "http_500", **rule}
+        )
+        assert response.status_code == 400, rule
