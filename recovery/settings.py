@@ -53,10 +53,13 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "recovery",
+    "recovery.api",
     "platforms",
 ]
 
 MIDDLEWARE = [
+    # Outermost: whatever goes wrong under /api/, the client gets JSON, never an HTML page.
+    "recovery.api.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -177,6 +180,11 @@ NFS_EXPORT_MOUNTS = {
     for key, _, value in (item.partition("=") for item in env_list("NFS_EXPORT_MOUNTS"))
     if key and value
 }
+
+# JSON API (docs/api.md): requests per minute per token, and how long a launch's
+# Idempotency-Key and its response are kept.
+API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600, minimum=1)
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=1)
 
 # --- Security -----------------------------------------------------------------------------
 # HTTPS is on unless DEBUG or explicitly switched off (make run serves plain HTTP on loopback).

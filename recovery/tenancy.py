@@ -40,6 +40,11 @@ def user_memberships(request: HttpRequest) -> list[Membership]:
     return cached
 
 
+def pin_membership(request: HttpRequest, membership: Membership) -> None:
+    """Make `request` act for this one membership only: an API token is bound to one team."""
+    setattr(request, _MEMBERSHIPS_ATTR, [membership])
+
+
 def current_membership(request: HttpRequest) -> Membership | None:
     """The membership of the team the user is working in (None when they have no team)."""
     memberships = user_memberships(request)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from recovery.views import audit, auth, connections, launch, pages, recoveries, reports, team
 
@@ -66,6 +66,9 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    # The JSON API (recovery.api) and the page where members manage their API tokens.
+    path("api/v1/", include("recovery.api.urls")),
+    path("account/tokens/", include("recovery.api.ui_urls")),
     # Superusers only (recovery.admin_site); django-rq's queue pages live inside it.
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -20,16 +20,10 @@ GROUPS = {
 }
 
 
-@team_view(role=Role.VIEWER)
-def home(request: HttpRequest) -> HttpResponse:
-    team = current_team(request)
-    everything = Recovery.objects.filter(team=team)
-    counts = everything.aggregate(**{name: Count("pk", filter=q) for name, q in GROUPS.items()})
-    group = request.GET.get("group", "")
-    connection = request.GET.get("connection", "")
-    mode = request.GET.get("mode", "")
-    search = request.GET.get("q", "").strip()[:100]
-    recoveries = everything.select_related("launched_by")
+def filter_recoveries(
+    recoveries: QuerySet[Recovery], group: str, connection: str, mode: str, search: str
+) -> QuerySet[Recovery]:
+    """The list's filters and order (active first, newest first); the JSON API uses them too."""
     if group in GROUPS:
         recoveries = recoveries.filter(GROUPS[group])
     if connection.isdigit():
@@ -40,13 +34,27 @@ def home(request: HttpRequest) -> HttpResponse:
         recoveries = recoveries.filter(
             Q(vm_name__icontains=search) | Q(reason__icontains=search) | Q(vm_id=search)
         )
-    recoveries = recoveries.annotate(
+    return recoveries.annotate(
         active_first=Case(
             When(status__in=list(ACTIVE), then=Value(0)),
             default=Value(1),
             output_field=IntegerField(),
         )
     ).order_by("active_first", "-launched_at", "-pk")
+
+
+@team_view(role=Role.VIEWER)
+def home(request: HttpRequest) -> HttpResponse:
+    team = current_team(request)
+    everything = Recovery.objects.filter(team=team)
+    counts = everything.aggregate(**{name: Count("pk", filter=q) for name, q in GROUPS.items()})
+    group = request.GET.get("group", "")
+    connection = request.GET.get("connection", "")
+    mode = request.GET.get("mode", "")
+    search = request.GET.get("q", "").strip()[:100]
+    recoveries = filter_recoveries(
+        everything.select_related("launched_by"), group, connection, mode, search
+    )
     page = Paginator(recoveries, 25).get_page(request.GET.get("page"))
     filters = {"group": group, "connection": connection, "mode": mode, "q": search}
     context = {

@@ -1,0 +1,218 @@
+"""Recoveries: the list (the UI's filters), detail with progress, launch, operator actions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Field, Header, Query, Router
+
+from recovery.api import auth, idempotency, serializers
+from recovery.api.errors import ApiError
+from recovery.api.pagination import LimitOffset, page
+from recovery.api.schemas import (
+    COMMON_ERRORS,
+    ActionName,
+    BatchOut,
+    ErrorOut,
+    LaunchIn,
+    LaunchOut,
+    PreflightOut,
+    RecoveryDetailOut,
+    RecoveryPage,
+)
+from recovery.models import Batch, Recovery, Role
+from recovery.services import recoveries as service
+from recovery.services.connections import usable_connections
+from recovery.tenancy import current_membership, current_team, get_for_team
+from recovery.views.pages import filter_recoveries
+from recovery.views.recoveries import ACTIONS
+
+router = Router(tags=["recoveries"])
+
+
+class RecoveryFilters(LimitOffset):
+    group: Literal["", "active", "failed", "done"] = Field(
+        "", description="active (not failed), failed, or done (completed or cancelled)."
+    )
+    connection: int | None = Field(None, ge=1, description="Connection id.")
+    mode: Literal["", "restore", "verify"] = ""
+    q: str = Field("", max_length=100, description="VM name or reason contains, or VM id is.")
+
+
+@router.get(
+    "/recoveries",
+    response={200: RecoveryPage, **COMMON_ERRORS},
+    auth=auth.viewer,
+    summary="Recoveries of the team, active first (the same filters as the list page)",
+)
+def list_recoveries(request: HttpRequest, filters: Query[RecoveryFilters]):
+    rows = filter_recoveries(
+        Recovery.objects.filter(team=current_team(request)).select_related("launched_by"),
+        filters.group,
+        str(filters.connection or ""),
+        filters.mode,
+        filters.q.strip(),
+    )
+    items, envelope = page(request, rows, filters)
+    return {**envelope, "items": [serializers.recovery(item) for item in items]}
+
+
+def _detail(request: HttpRequest, recovery: Recovery) -> dict:
+    can_act = current_membership(request).has_role(Role.OPERATOR)
+    return serializers.recovery_detail(recovery, can_act=can_act)
+
+
+@router.get(
+    "/recoveries/{recovery_id}",
+    response={200: RecoveryDetailOut, **COMMON_ERRORS},
+    auth=auth.viewer,
+    summary="One recovery: its steps, events, merge progress and the actions it allows now",
+)
+def get_recovery(request: HttpRequest, recovery_id: int):
+    recovery = get_for_team(request, Recovery.objects.select_related("launched_by"), pk=recovery_id)
+    return _detail(request, recovery)
+
+
+@router.post(
+    "/recoveries/{recovery_id}/actions/{action}",
+    response={200: RecoveryDetailOut, 409: ErrorOut, **COMMON_ERRORS},
+    auth=auth.operator,
+    summary="Power on, start the merge, finish a verification, cancel, retry, acknowledge",
+    description=(
+        "The same actions, with the same rules, as the buttons on the recovery page. A refusal "
+        "(the recovery is not in a state that allows it) is a 409 `action_refused` saying why."
+    ),
+)
+def recovery_action(request: HttpRequest, recovery_id: int, action: ActionName):
+    recovery = get_for_team(request, Recovery, pk=recovery_id)
+    ACTIONS[action](recovery, request.user)
+    recovery = Recovery.objects.select_related("launched_by").get(pk=recovery.pk)
+    return _detail(request, recovery)
+
+
+@router.get(
+    "/batches/{batch_id}",
+    response={200: BatchOut, **COMMON_ERRORS},
+    auth=auth.viewer,
+    summary="A batch launched together, with its recoveries",
+)
+def get_batch(request: HttpRequest, batch_id: int):
+    batch = get_for_team(request, Batch.objects.select_related("launched_by"), pk=batch_id)
+    members = list(batch.recoveries.select_related("launched_by").order_by("vm_name"))
+    return serializers.batch(batch, members)
+
+
+@router.post(
+    "/recoveries",
+    response={
+        200: PreflightOut,
+        201: LaunchOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        502: ErrorOut,
+        **COMMON_ERRORS,
+    },
+    auth=auth.operator,
+    summary="Launch recoveries of one or more VMs (a batch), or only run the preflight",
+    description=(
+        "With `dry_run: true` the preflight runs and its checks come back (200); nothing "
+        "changes. Otherwise a failed preflight is a 409 `launch_refused` with the checks, and "
+        "success is a 201 with one recovery per VM (a batch when several). Send an "
+        "`Idempotency-Key` header to make retries safe."
+    ),
+)
+def launch_recoveries(
+    request: HttpRequest,
+    body: LaunchIn,
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        description="Makes retries safe: the same key and body return the first response.",
+    ),
+):
+    team = current_team(request)
+    connection = get_object_or_404(usable_connections(team), pk=body.connection_id)
+    plan = _plan(body, connection)
+    requests = [service.VMRequest(vm.vm_id, dict(vm.disk_mapping)) for vm in body.vms]
+    if body.dry_run:
+        return 200, _preflight(connection, requests, plan)
+    key = idempotency_key
+    claimed = None
+    if key is not None:
+        print_ = idempotency.fingerprint(
+            request.method or "POST", request.path, body.model_dump(mode="json")
+        )
+        outcome = idempotency.claim(request.api_token, idempotency.validate_key(key), print_)
+        if isinstance(outcome, idempotency.Replay):
+            return outcome.response()
+        claimed = outcome
+    try:
+        created = service.launch(team, connection, request.user, requests, plan)
+        rows = Recovery.objects.select_related("launched_by").filter(pk__in=[r.pk for r in created])
+        result = LaunchOut.model_validate(
+            {
+                "batch_id": created[0].batch_id,
+                "recoveries": [serializers.recovery(r) for r in rows.order_by("pk")],
+            }
+        ).model_dump(mode="json")
+        if claimed is not None:
+            idempotency.store(claimed, 201, result)
+    except Exception:
+        if claimed is not None:
+            idempotency.release(claimed)
+        raise
+    return JsonResponse(result, status=201)
+
+
+def _plan(body: LaunchIn, connection) -> service.Plan:
+    nfs_server = (body.nfs_server or connection.default_nfs_server).strip()
+    nfs_export = (body.nfs_export or connection.default_nfs_export).strip()
+    missing = [
+        name
+        for name, value in (("nfs_server", nfs_server), ("nfs_export", nfs_export))
+        if not value
+    ]
+    if missing:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"Give {' and '.join(missing)}: the connection {connection} has no default.",
+        )
+    datastore = (body.datastore_name or "").strip() or _default_datastore(body.vms[0].vm_id)
+    return service.Plan(
+        mode=body.mode,
+        nfs_server=nfs_server,
+        nfs_export=nfs_export,
+        datastore_name=datastore,
+        reason=body.reason,
+        power_on=body.power_on,
+        auto_merge=body.auto_merge,
+        power_off_first=body.power_off_first,
+    )
+
+
+def _default_datastore(vm_id: str) -> str:
+    return f"qr-{timezone.now():%m%d-%H%M}-{vm_id}"[:60]
+
+
+def _preflight(connection, requests: list[service.VMRequest], plan: service.Plan) -> dict:
+    results = service.preflight(connection, requests, plan)
+    return {
+        "ok": results["ok"],
+        "nfs_server": plan.nfs_server,
+        "nfs_export": plan.nfs_export,
+        "datastore_name": plan.datastore_name,
+        "datastore": serializers.check(results["datastore"]),
+        "vms": [
+            {
+                "vm_id": item["request"].vm_id,
+                "vm_name": item["vm"].name if item["vm"] else None,
+                "disk_mapping": item["mapping"],
+                "checks": [serializers.check(c) for c in item["checks"]],
+            }
+            for item in results["vms"]
+        ],
+    }

@@ -1,0 +1,74 @@
+"""Recovery figures for managers: the numbers behind the reports page."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from recovery.api import auth
+from recovery.api.schemas import COMMON_ERRORS, ReportOut
+from recovery.api.serializers import seconds
+from recovery.services import reports
+from recovery.tenancy import current_team
+
+router = Router(tags=["reports"])
+
+
+class Period(Schema):
+    days: Literal[7, 30, 90, 365] = Field(30, description="The period, ending today.")
+
+
+def _rto(stats: reports.RtoStats) -> dict:
+    return {
+        "count": stats.count,
+        "median_seconds": stats.median,
+        "p90_seconds": stats.p90,
+        "max_seconds": stats.maximum,
+    }
+
+
+@router.get(
+    "/reports",
+    response={200: ReportOut, **COMMON_ERRORS},
+    auth=auth.manager,
+    summary="Launches per day, success rate, RTO per connection and mode, failures",
+)
+def get_report(request: HttpRequest, period: Query[Period]):
+    data = reports.build(current_team(request), period.days)
+    longest = data.longest_from_backup
+    return {
+        "days": data.days,
+        "since": data.since,
+        "total": data.total,
+        "completed": data.completed,
+        "failed": data.failed,
+        "success_rate": data.success_rate,
+        "per_day": [
+            {"day": day, "launched": launched, "failed": failed}
+            for day, launched, failed in data.per_day
+        ],
+        "rto": [
+            {
+                "connection": group["connection"],
+                "mode": group["mode"],
+                "running": _rto(group["running"]),
+                "merged": _rto(group["merged"]),
+            }
+            for group in data.rto_groups
+        ],
+        "longest_from_backup": (
+            {
+                "recovery_id": longest[0].pk,
+                "vm_name": longest[0].vm_name,
+                "seconds": seconds(longest[1]),
+            }
+            if longest
+            else None
+        ),
+        "failures": [
+            {"step": step, "cause": cause, "count": count} for step, cause, count in data.failures
+        ],
+    }

@@ -1,0 +1,350 @@
+"""Request and response bodies: pydantic models that are also the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+from pydantic import field_validator
+
+from recovery.choices import Mode, Status
+
+ModeName = Literal["restore", "verify"]
+StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
+ActionName = Literal["power-on", "merge", "finish", "cancel", "retry", "acknowledge"]
+
+
+class ErrorDetail(Schema):
+    location: str
+    message: str
+    type: str
+
+
+class CheckOut(Schema):
+    name: str
+    ok: bool
+    message: str
+    fix: str = ""
+
+
+class ErrorOut(Schema):
+    """Every error: `code` is stable (see docs/api.md), `message` is for people."""
+
+    code: str = Field(..., examples=["not_found"])
+    message: str
+    request_id: str | None = Field(None, description="Quote it when reporting a problem.")
+    errors: list[ErrorDetail] | None = Field(None, description="400: what is invalid, where.")
+    checks: dict[str, list[CheckOut]] | None = Field(
+        None, description="launch_refused: the preflight checks per VM and for the datastore."
+    )
+    required_role: str | None = Field(None, description="permission_denied: the role needed.")
+    retry_after: int | None = Field(None, description="rate_limited: seconds to wait.")
+
+
+# Documented on every operation: the failures any request may meet.
+COMMON_ERRORS: dict[int, type[Schema]] = {
+    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut,
+}  # fmt: skip
+
+
+class Page(Schema):
+    count: int | None = Field(None, description="Total matching items (absent for cursors).")
+    next: str | None = Field(None, description="URL of the next page; null on the last.")
+    previous: str | None = None
+
+
+# --- who am I ---------------------------------------------------------------------------
+
+
+class MeOut(Schema):
+    user: str
+    team: str
+    team_id: int
+    role: Literal["viewer", "operator", "manager", "admin"]
+    token_name: str
+    token_prefix: str
+    token_expires_at: datetime | None
+
+
+# --- connections and inventory ----------------------------------------------------------
+
+
+class ConnectionOut(Schema):
+    id: int
+    name: str
+    kind: Literal["scp", "hci"]
+    owned: bool = Field(..., description="False: another team shares it with yours, use only.")
+    owner_team: str
+    base_url: str | None = Field(None, description="Owned connections only.")
+    auth_method: Literal["aksk", "password"] | None = Field(None, description="Owned only.")
+    credentials_set: bool | None = Field(None, description="Owned only; never the values.")
+    verify_tls: bool | None = Field(None, description="Owned only.")
+    timeout_seconds: int | None = Field(None, description="Owned only.")
+    max_concurrent_recoveries: int
+    default_nfs_server: str
+    default_nfs_export: str
+    last_test_ok: bool | None
+    last_test_message: str
+    last_tested_at: datetime | None
+
+
+class ConnectionPage(Page):
+    items: list[ConnectionOut]
+
+
+class TestOut(Schema):
+    ok: bool
+    headline: str
+    advice: str
+    counts: dict[str, int]
+    version: str
+
+
+class DiskOut(Schema):
+    id: str
+    size_mb: int
+    storage_id: str
+    storage_name: str
+    backing_file: str
+
+
+class VmOut(Schema):
+    id: str
+    name: str
+    status: str
+    power_state: str
+    instant_vm: bool = Field(..., description="True: it already runs from a backup.")
+    host_name: str
+    cores: int
+    memory_mb: int
+    disks: list[DiskOut]
+
+
+class VmPage(Page):
+    items: list[VmOut]
+
+
+class DatastoreOut(Schema):
+    id: str
+    name: str
+    type: str
+    status: str
+    total_mb: int
+    used_mb: int
+    target: str
+
+
+class DatastorePage(Page):
+    items: list[DatastoreOut]
+
+
+# --- recoveries -------------------------------------------------------------------------
+
+
+class RecoveryOut(Schema):
+    id: int
+    vm_id: str
+    vm_name: str
+    connection_id: int | None
+    connection_name: str
+    batch_id: int | None
+    mode: ModeName
+    status: StatusName
+    status_label: str
+    step: str
+    reason: str
+    launched_by: str | None
+    launched_at: datetime
+    recovered_at: datetime | None
+    merged_at: datetime | None
+    completed_at: datetime | None
+    acknowledged_at: datetime | None
+    merge_progress: int = Field(..., ge=0, le=100)
+    failed_status: str
+    error_message: str
+    error_advice: str
+    nfs_server: str
+    nfs_export: str
+    datastore_name: str
+    rto_running_seconds: float | None = Field(None, description="Launch to running from backup.")
+    rto_merged_seconds: float | None = Field(None, description="Launch to merged.")
+    is_active: bool
+
+
+class RecoveryPage(Page):
+    items: list[RecoveryOut]
+
+
+class TimelineStepOut(Schema):
+    status: str
+    label: str
+    state: Literal["done", "current", "failed", "pending"]
+    started: datetime | None
+    duration_seconds: float | None
+
+
+class EventOut(Schema):
+    time: datetime
+    level: Literal["info", "warning", "error"]
+    step: str
+    message: str
+
+
+class RecoveryDetailOut(RecoveryOut):
+    disks: list[dict[str, Any]]
+    disk_mapping: dict[str, str]
+    power_on: bool
+    auto_merge: bool
+    power_off_first: bool
+    timeline: list[TimelineStepOut]
+    events: list[EventOut]
+    merge_eta_seconds: float | None = Field(None, description="While merging, from its pace.")
+    running_from_backup_seconds: float | None
+    actions: list[ActionName] = Field(
+        ..., description="What may be done now (empty below the operator role)."
+    )
+
+
+class BatchOut(Schema):
+    id: int
+    connection_id: int | None
+    reason: str
+    launched_by: str | None
+    created: datetime
+    settled: bool = Field(..., description="Every member is completed or cancelled.")
+    recoveries: list[RecoveryOut]
+
+
+class VmRequestIn(Schema):
+    vm_id: str = Field(..., min_length=1, max_length=100)
+    disk_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="disk id -> backup file path on the export; empty: <vm name>/<disk id>.qcow2",
+    )
+
+
+class LaunchIn(Schema):
+    connection_id: int
+    vms: list[VmRequestIn] = Field(..., min_length=1, max_length=100)
+    mode: ModeName = Mode.RESTORE.value
+    nfs_server: str | None = Field(
+        None, max_length=255, description="Default: the connection's default NFS server."
+    )
+    nfs_export: str | None = Field(
+        None, max_length=500, description="Default: the connection's default export."
+    )
+    datastore_name: str | None = Field(
+        None, max_length=100, description="Default: qr-<MMDD-HHMM>-<first VM id>."
+    )
+    reason: str = Field(..., min_length=1, max_length=2000, description="Goes to the audit trail.")
+    power_on: bool = True
+    auto_merge: bool = True
+    power_off_first: bool = False
+    dry_run: bool = Field(False, description="Run the preflight only; nothing changes.")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("Say why these VMs are recovered; the reason is audited.")
+        return value.strip()
+
+    @field_validator("nfs_export")
+    @classmethod
+    def _export_absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("The export path starts with /.")
+        return value
+
+
+class PreflightVmOut(Schema):
+    vm_id: str
+    vm_name: str | None
+    disk_mapping: dict[str, str]
+    checks: list[CheckOut]
+
+
+class PreflightOut(Schema):
+    ok: bool
+    nfs_server: str
+    nfs_export: str
+    datastore_name: str
+    datastore: CheckOut
+    vms: list[PreflightVmOut]
+
+
+class LaunchOut(Schema):
+    batch_id: int | None
+    recoveries: list[RecoveryOut]
+
+
+# --- audit and reports ------------------------------------------------------------------
+
+
+class AuditOut(Schema):
+    id: int
+    seq: int
+    time: datetime
+    action: str
+    action_label: str
+    source: Literal["web", "worker", "api", "system"]
+    actor: str
+    client_ip: str | None
+    object_type: str
+    object_id: str
+    object_repr: str
+    message: str
+    data: dict[str, Any]
+    correlation_id: str
+    recovery_id: int | None
+    hash: str
+
+
+class AuditPage(Page):
+    items: list[AuditOut]
+
+
+class DayOut(Schema):
+    day: date
+    launched: int
+    failed: int
+
+
+class RtoOut(Schema):
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+
+
+class RtoGroupOut(Schema):
+    connection: str
+    mode: str
+    running: RtoOut
+    merged: RtoOut
+
+
+class LongestOut(Schema):
+    recovery_id: int
+    vm_name: str
+    seconds: float
+
+
+class FailureOut(Schema):
+    step: str
+    cause: str
+    count: int
+
+
+class ReportOut(Schema):
+    days: int
+    since: date
+    total: int
+    completed: int
+    failed: int
+    success_rate: float | None
+    per_day: list[DayOut]
+    rto: list[RtoGroupOut]
+    longest_from_backup: LongestOut | None
+    failures: list[FailureOut]

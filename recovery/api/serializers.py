@@ -1,0 +1,141 @@
+"""Model rows and service results as the plain dicts the response schemas describe."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from platforms.models import PlatformConnection
+from recovery.models import AuditEvent, Batch, Recovery, Team
+from recovery.services import progress
+from recovery.services.recoveries import Check
+from recovery.views.recoveries import available_actions
+
+
+def seconds(value: timedelta | None) -> float | None:
+    return round(value.total_seconds(), 3) if value is not None else None
+
+
+def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
+    owned = item.team_id == team.pk
+    data: dict[str, Any] = {
+        "id": item.pk,
+        "name": item.name,
+        "kind": item.kind,
+        "owned": owned,
+        "owner_team": item.team.name,
+        "max_concurrent_recoveries": item.max_concurrent_recoveries,
+        "default_nfs_server": item.default_nfs_server,
+        "default_nfs_export": item.default_nfs_export,
+        "last_test_ok": item.last_test_ok,
+        "last_test_message": item.last_test_message,
+        "last_tested_at": item.last_tested_at,
+    }
+    if owned:
+        # A share is use-only: the borrowing team never sees where or how it connects.
+        secret = "secret_key" if item.auth_method == "aksk" else "password"
+        data.update(
+            base_url=item.display_url,
+            auth_method=item.auth_method,
+            credentials_set=item.has_secret(secret),
+            verify_tls=item.verify_tls,
+            timeout_seconds=item.timeout_seconds,
+        )
+    return data
+
+
+def recovery(item: Recovery) -> dict[str, Any]:
+    return {
+        "id": item.pk,
+        "vm_id": item.vm_id,
+        "vm_name": item.vm_name,
+        "connection_id": item.connection_id,
+        "connection_name": item.connection_name,
+        "batch_id": item.batch_id,
+        "mode": item.mode,
+        "status": item.status,
+        "status_label": item.get_status_display(),
+        "step": item.step,
+        "reason": item.reason,
+        "launched_by": item.launched_by.get_username() if item.launched_by else None,
+        "launched_at": item.launched_at,
+        "recovered_at": item.recovered_at,
+        "merged_at": item.merged_at,
+        "completed_at": item.completed_at,
+        "acknowledged_at": item.acknowledged_at,
+        "merge_progress": item.merge_progress,
+        "failed_status": item.failed_status,
+        "error_message": item.error_message,
+        "error_advice": item.error_advice,
+        "nfs_server": item.nfs_server,
+        "nfs_export": item.nfs_export,
+        "datastore_name": item.datastore_name,
+        "rto_running_seconds": seconds(item.rto_running),
+        "rto_merged_seconds": seconds(item.rto_merged),
+        "is_active": item.is_active,
+    }
+
+
+def recovery_detail(item: Recovery, *, can_act: bool) -> dict[str, Any]:
+    return {
+        **recovery(item),
+        "disks": item.disks,
+        "disk_mapping": item.disk_mapping,
+        "power_on": item.power_on,
+        "auto_merge": item.auto_merge,
+        "power_off_first": item.power_off_first,
+        "timeline": [
+            {
+                "status": step.status,
+                "label": step.label,
+                "state": step.state,
+                "started": step.started,
+                "duration_seconds": seconds(step.duration),
+            }
+            for step in progress.timeline(item)
+        ],
+        "events": [
+            {"time": e.time, "level": e.level, "step": e.step, "message": e.message}
+            for e in item.events.all()
+        ],
+        "merge_eta_seconds": seconds(progress.merge_eta(item)),
+        "running_from_backup_seconds": seconds(progress.running_from_backup_for(item)),
+        "actions": [a["name"] for a in available_actions(item)] if can_act else [],
+    }
+
+
+def batch(item: Batch, members: list[Recovery]) -> dict[str, Any]:
+    return {
+        "id": item.pk,
+        "connection_id": item.connection_id,
+        "reason": item.reason,
+        "launched_by": item.launched_by.get_username() if item.launched_by else None,
+        "created": item.created,
+        "settled": all(member.is_terminal for member in members),
+        "recoveries": [recovery(member) for member in members],
+    }
+
+
+def check(item: Check) -> dict[str, Any]:
+    return {"name": item.name, "ok": item.ok, "message": item.message, "fix": item.fix}
+
+
+def audit_row(row: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "seq": row.seq,
+        "time": row.time,
+        "action": row.action,
+        "action_label": row.get_action_display(),
+        "source": row.source,
+        "actor": row.actor_name,
+        "client_ip": row.client_ip,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "object_repr": row.object_repr,
+        "message": row.message,
+        "data": row.data,
+        "correlation_id": row.correlation_id,
+        "recovery_id": row.recovery_id,
+        "hash": row.hash,
+    }

@@ -1,0 +1,147 @@
+"""Personal API tokens: made once, kept as a SHA-256 digest, checked on every request.
+
+A token is `qrc_<10 hex>_<43 random url-safe chars>` (256 bits of randomness). The part up
+to the second underscore is its prefix: stored in clear so people can tell their tokens
+apart in lists and the audit trail; it is not enough to use the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from recovery import audit
+from recovery.api.models import ApiToken
+from recovery.models import Membership, Team
+
+SCHEME = "qrc_"
+# last_used_at is written at most this often per token: one UPDATE per request would
+# serialize every API call on SQLite for a figure nobody needs to the second.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+AUDIT_CREATE = "api_token.create"
+AUDIT_REVOKE = "api_token.revoke"
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_token(
+    *,
+    user: Any,
+    team: Team,
+    name: str,
+    expires_at: datetime | None,
+    request: HttpRequest | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for `user` in `team`; returns the row and the token, which is never stored."""
+    for _ in range(5):
+        prefix = f"{SCHEME}{secrets.token_hex(5)}"
+        raw = f"{prefix}_{secrets.token_urlsafe(32)}"
+        try:
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    team=team,
+                    user=user,
+                    name=name,
+                    prefix=prefix,
+                    digest=digest(raw),
+                    expires_at=expires_at,
+                )
+        except IntegrityError:  # a prefix collision: draw again
+            continue
+        break
+    else:  # pragma: no cover - five collisions of 40 random bits
+        raise RuntimeError("Could not draw a unique token prefix.")
+    audit.record(
+        AUDIT_CREATE,
+        team=team,
+        actor=user,
+        request=request,
+        obj=token,
+        message=f"API token {token.name} ({token.prefix}…) created for {user}",
+        data={
+            "name": token.name,
+            "prefix": token.prefix,
+            "owner": user.get_username(),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return token, raw
+
+
+def revoke_token(token: ApiToken, *, by: Any, request: HttpRequest | None = None) -> bool:
+    """Revoke `token` (False when it already was); takes effect on the next request."""
+    updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=by
+    )
+    if not updated:
+        return False
+    token.refresh_from_db()
+    audit.record(
+        AUDIT_REVOKE,
+        team=token.team_id,
+        actor=by,
+        request=request,
+        obj=token,
+        message=f"API token {token.name} ({token.prefix}…) of {token.user} revoked by {by}",
+        data={"name": token.name, "prefix": token.prefix, "owner": token.user.get_username()},
+    )
+    return True
+
+
+@dataclass
+class Refusal:
+    code: str
+    message: str
+
+
+@dataclass
+class Grant:
+    token: ApiToken
+    membership: Membership
+
+
+def authenticate(raw: str) -> Grant | Refusal:
+    """The token's grant (its user's membership as it is now), or why it is refused."""
+    raw = raw.strip()
+    if not raw.startswith(SCHEME) or len(raw) > 200:
+        return Refusal("token_invalid", "This is not a Quick Recovery API token.")
+    token = ApiToken.objects.select_related("user", "team").filter(digest=digest(raw)).first()
+    if token is None:
+        return Refusal(
+            "token_invalid", "Unknown API token. Check it was copied whole, or create a new one."
+        )
+    if token.revoked_at is not None:
+        return Refusal("token_revoked", f"API token {token.prefix}… was revoked; create a new one.")
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return Refusal(
+            "token_expired",
+            f"API token {token.prefix}… expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
+            "create a new one.",
+        )
+    if not token.user.is_active:
+        return Refusal("token_invalid", "The account this token belongs to is disabled.")
+    # The role is read now, not when the token was made: a role change or a removal from
+    # the team applies to the very next request.
+    membership = (
+        Membership.objects.select_related("team", "user")
+        .filter(team_id=token.team_id, user_id=token.user_id)
+        .first()
+    )
+    if membership is None:
+        return Refusal(
+            "membership_ended",
+            f"{token.user} is no longer a member of {token.team}, so this token no longer works.",
+        )
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return Grant(token, membership)

@@ -1,0 +1,8 @@
+"""Mounted at /api/v1/ by recovery/urls.py."""
+
+from __future__ import annotations
+
+from recovery.api.api import api
+
+urlpatterns = [*api.urls[0]]
+app_name = api.urls[1]
