@@ -138,7 +138,7 @@ def launch_recoveries(
     plan = _plan(body, connection)
     requests = [service.VMRequest(vm.vm_id, dict(vm.disk_mapping)) for vm in body.vms]
     if body.dry_run:
-        return 200, _preflight(connection, requests, plan)
+        return _preflight(connection, requests, plan)
     key = idempotency_key
     claimed = None
     if key is not None:
