@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from recovery.services import reports
-from tests.api.conftest import Api
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +49,7 @@ def test_unknown_addresses_are_404_json_even_without_a_token(db):
 
 
 def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(personas, api_as, judge):
-    response = api_as("admin").client.delete(
-        "/api/v1/recoveries", headers=api_as("admin").headers
-    )
+    response = api_as("admin").client.delete("/api/v1/recoveries", headers=api_as("admin").headers)
     body = _error(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"] and "POST" in response["Allow"]
     assert "GET" in body["message"]

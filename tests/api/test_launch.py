@@ -62,7 +62,9 @@ def test_a_dry_run_runs_the_preflight_and_changes_nothing(personas, api_as, judg
     assert Recovery.objects.count() == 0 and effects(lab) == []
 
 
-def test_a_launch_runs_to_completion_and_is_audited_as_api(personas, api_as, judge, lab, connection):
+def test_a_launch_runs_to_completion_and_is_audited_as_api(
+    personas, api_as, judge, lab, connection
+):
     api = api_as("operator")
     _, data = _launch(api, judge, body_for(connection, lab, "app-01"))
     assert data["batch_id"] is None
@@ -144,7 +146,9 @@ def test_the_same_key_and_body_replay_the_first_response(personas, api_as, judge
     assert data["recoveries"][0]["vm_name"] == "db-01" and Recovery.objects.count() == 2
 
 
-def test_a_key_still_being_served_is_a_409_until_abandoned(personas, api_as, judge, lab, connection):
+def test_a_key_still_being_served_is_a_409_until_abandoned(
+    personas, api_as, judge, lab, connection
+):
     from recovery.api.models import ApiToken
 
     api = api_as("operator")
