@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "recovery",
     "recovery.api",
     "platforms",
+    "recovery.notifications",
+    "recovery.drills",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +187,30 @@ NFS_EXPORT_MOUNTS = {
 # Idempotency-Key and its response are kept.
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600, minimum=1)
 API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=1)
+
+# --- Notifications and drills (docs/notifications.md, docs/drills.md) -----------------------
+# Links in notifications: the console's public address, e.g. https://qrc.example.com
+SITE_URL = env_str("SITE_URL", "") or ""
+# Email goes through Django's backend: SMTP unless EMAIL_BACKEND names another.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both.")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "quick-recovery@localhost")
+# Webhook and email deliveries: attempts, backoff (doubling from the base, capped), timeout.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
+NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 30.0, minimum=0.01)
+NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# How often the workers look for due drills.
+DRILL_TICK_SECONDS = env_float("DRILL_TICK_SECONDS", 30.0, minimum=0.1)
 
 # --- Security -----------------------------------------------------------------------------
 # HTTPS is on unless DEBUG or explicitly switched off (make run serves plain HTTP on loopback).

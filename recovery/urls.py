@@ -43,6 +43,8 @@ urlpatterns = [
     path("team/members/<int:pk>/remove/", team.remove_member, name="team-member-remove"),
     path("team/members/<int:pk>/link/", team.new_password_link, name="team-member-link"),
     path("teams/switch/", team.switch, name="team-switch"),
+    path("notifications/", include("recovery.notifications.urls")),
+    path("drills/", include("recovery.drills.urls")),
     # Accounts: Django's views with our templates.
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

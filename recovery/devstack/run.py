@@ -219,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         "ALLOWED_HOSTS": os.environ.get("ALLOWED_HOSTS", f"{args.host},localhost,127.0.0.1"),
         "PYTHONUNBUFFERED": "1",
     }
+    if "EMAIL_HOST" not in os.environ and "EMAIL_BACKEND" not in os.environ:
+        # No mail server configured: notification emails land as files in var/mail/.
+        env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
+        env["EMAIL_FILE_PATH"] = str(stack.var / "mail")
     if with_lab and "NFS_EXPORT_MOUNTS" not in os.environ:
         # The lab's NFS export is a local directory: let preflight read the backup files.
         env["NFS_EXPORT_MOUNTS"] = f"192.0.2.50:/backup={stack.var / 'lab' / 'exports' / 'backup'}"
@@ -274,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             env,
         )  # fmt: skip
         manage(env, "reconcile", "--schedule")
+        manage(env, "notify_watch", "--schedule")
+        manage(env, "run_drills", "--schedule")
         url = f"http://{args.host}:{args.port}/"
         if not wait_for_http(url + "accounts/login/", 30):
             print(f"The web server did not come up; see {stack.log_dir / 'web.log'}.")

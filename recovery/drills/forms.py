@@ -1,0 +1,144 @@
+"""The drill form: schedule (cron), VMs from the connection's inventory, backup path template."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from recovery.drills import paths
+from recovery.drills.models import Drill
+
+
+class DrillForm(forms.ModelForm):
+    vms = forms.MultipleChoiceField(
+        label="VMs",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each VM is recovered in verify-only mode, checked, then torn down. "
+        "It must be powered off at the time: a drill never shuts a VM down.",
+    )
+
+    class Meta:
+        model = Drill
+        fields = [
+            "name", "schedule", "timezone", "vms", "path_template", "nfs_server", "nfs_export",
+            "hold_seconds", "timeout_minutes", "enabled",
+        ]  # fmt: skip
+        labels = {
+            "schedule": "Schedule (cron)",
+            "timezone": "Time zone",
+            "path_template": "Backup file path template",
+            "nfs_server": "NFS server",
+            "nfs_export": "NFS export",
+            "hold_seconds": "Keep running for (seconds)",
+            "timeout_minutes": "Time limit (minutes)",
+            "enabled": "Enabled (runs on schedule)",
+        }
+        help_texts = {
+            "schedule": "Five fields: minute hour day-of-month month day-of-week, e.g. "
+            "<code>0 3 * * 1</code> for Mondays at 03:00.",
+            "timezone": "The schedule's time zone, e.g. Europe/Berlin.",
+            "path_template": "Relative to the export. Placeholders: <code>{vm}</code>, "
+            "<code>{vm_id}</code>, <code>{disk}</code>, <code>{date}</code>, "
+            "<code>{yesterday}</code> (dates take a format: <code>{date:%Y%m%d}</code>). "
+            "A <code>*</code> picks the newest matching file when the console can read the "
+            "export.",
+        }
+
+    def __init__(
+        self,
+        *args: Any,
+        team: Any,
+        connection: Any,
+        inventory: list[tuple[str, str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.team = team
+        self.connection = connection
+        # (id, name, label) from the platform, plus VMs already in the drill the platform no
+        # longer lists (so a drill can be edited while the platform is unreachable).
+        known = {vm_id: (name, label) for vm_id, name, label in inventory}
+        for vm in self.instance.vms or []:
+            known.setdefault(vm["id"], (vm["name"], f"{vm['name']} (not listed by the platform)"))
+        self.vm_names = {vm_id: name for vm_id, (name, _) in known.items()}
+        self.fields["vms"].choices = sorted(
+            ((vm_id, label) for vm_id, (_, label) in known.items()), key=lambda c: c[1]
+        )
+        # The model's value is a list of dicts; the checkboxes want the ids.
+        self.initial["vms"] = [vm["id"] for vm in self.instance.vms or []]
+        if self.instance.pk is None:
+            self.initial["nfs_server"] = self.initial.get("nfs_server") or (
+                connection.default_nfs_server
+            )
+            self.initial["nfs_export"] = self.initial.get("nfs_export") or (
+                connection.default_nfs_export
+            )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = Drill.objects.filter(team=self.team, name__iexact=name)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError("The team already has a drill with this name.")
+        return name
+
+    def clean_schedule(self) -> str:
+        expression = " ".join(self.cleaned_data["schedule"].split())
+        if len(expression.split(" ")) != 5 or not croniter.is_valid(expression):
+            raise ValidationError(
+                "Not a cron expression of five fields (minute hour day-of-month month "
+                "day-of-week), e.g. 30 2 * * * for every day at 02:30."
+            )
+        return expression
+
+    def clean_timezone(self) -> str:
+        name = self.cleaned_data["timezone"].strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                f"{name} is not a time zone name, e.g. UTC or Europe/Berlin."
+            ) from None
+        return name
+
+    def clean_path_template(self) -> str:
+        template = self.cleaned_data["path_template"].strip()
+        try:
+            paths.check(template)
+        except paths.TemplateError as error:
+            raise ValidationError(str(error)) from None
+        return template
+
+    def clean_nfs_server(self) -> str:
+        server = self.cleaned_data["nfs_server"].strip()
+        if not server:
+            raise ValidationError("Enter the NFS server address.")
+        return server
+
+    def clean_nfs_export(self) -> str:
+        export = self.cleaned_data["nfs_export"].strip()
+        if not export.startswith("/"):
+            raise ValidationError("Enter the export path, starting with /.")
+        return export
+
+    def save(self, commit: bool = True) -> Drill:
+        drill = super().save(commit=False)
+        drill.team = self.team
+        drill.connection = self.connection
+        drill.vms = [
+            {"id": vm_id, "name": self.vm_names[vm_id]} for vm_id in self.cleaned_data["vms"]
+        ]
+        schedule_changed = {"schedule", "timezone", "enabled"} & set(self.changed_data)
+        if not drill.enabled:
+            drill.next_run_at = None
+        elif schedule_changed or drill.next_run_at is None:
+            drill.next_run_at = drill.next_after(timezone.now())
+        if commit:
+            drill.save()
+        return drill

@@ -1,0 +1,148 @@
+"""Scheduled verify-only drills, their runs, and what each VM of a run did."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+
+
+def default_timezone() -> str:
+    return settings.TIME_ZONE
+
+
+class Drill(models.Model):
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="drills")
+    name = models.CharField(max_length=100)
+    # SET_NULL: deleting a connection keeps the drill and its reports; a run then says why
+    # it cannot start.
+    connection = models.ForeignKey(
+        "platforms.PlatformConnection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="drills",
+    )
+    schedule = models.CharField(
+        max_length=100, help_text="A cron expression: minute hour day-of-month month day-of-week."
+    )
+    timezone = models.CharField(max_length=64, default=default_timezone)
+    vms = models.JSONField(default=list, help_text='[{"id": ..., "name": ...}] at the last save')
+    path_template = models.CharField(max_length=300, default="{vm}/{disk}.qcow2")
+    nfs_server = models.CharField(max_length=255)
+    nfs_export = models.CharField(max_length=500)
+    hold_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(24 * 3600)],
+        help_text="How long the VMs run from the backup before the teardown.",
+    )
+    timeout_minutes = models.PositiveIntegerField(
+        default=30,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text="A VM not running from backup this long after the start fails.",
+    )
+    enabled = models.BooleanField(default=True)
+    # The next time the drill is due; claimed with a conditional UPDATE so it starts once.
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="drill_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first scheduled time after `moment`, in the drill's time zone (DST aware)."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        return croniter(self.schedule, local).get_next(datetime)
+
+    def vm_names(self) -> list[str]:
+        return [vm["name"] for vm in self.vms]
+
+
+class DrillRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Starting"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Run now"
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="runs")
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    datastore_name = models.CharField(max_length=100, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    summary = models.TextField(blank=True, help_text="What failed, in a sentence or two.")
+    # Only one worker looks after a run at a time (a short lease, like the engine's).
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["drill", "-created"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.drill}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.PASSED, self.Status.FAILED, self.Status.SKIPPED)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class DrillRunVM(models.Model):
+    """One VM of a run: its recovery, whether it ran from the backup, its RTO, what failed."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "In progress"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(DrillRun, on_delete=models.CASCADE, related_name="vms")
+    vm_id = models.CharField(max_length=100)
+    vm_name = models.CharField(max_length=200)
+    disk_mapping = models.JSONField(default=dict)
+    recovery = models.ForeignKey(
+        "recovery.Recovery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    reached_running_at = models.DateTimeField(null=True, blank=True)
+    rto_seconds = models.FloatField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+    teardown_requested = models.BooleanField(default=False)
+    # done: the recovery ended (torn down); left: it needs an operator (named in `teardown`).
+    settled = models.BooleanField(default=False)
+    teardown = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["vm_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.vm_name} in {self.run}"

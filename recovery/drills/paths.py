@@ -1,0 +1,84 @@
+"""Backup file paths from a drill's template: {vm}, {vm_id}, {disk}, {date}, {yesterday}.
+
+Dates take a strftime format ({date:%Y%m%d}); bare, they read 2025-01-31. A path with a
+wildcard (* ? [) picks the newest matching file, which needs the export readable from the
+console (NFS_EXPORT_MOUNTS), the same place the launch wizard's file picker reads.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import date, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+PLACEHOLDERS = ("vm", "vm_id", "disk", "date", "yesterday")
+DATE_PLACEHOLDERS = ("date", "yesterday")
+WILDCARDS = "*?["
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def check(template: str) -> None:
+    """Refuse unknown placeholders, attribute or index access, and paths leaving the export."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise TemplateError(f"The template's braces do not match: {error}.") from None
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in PLACEHOLDERS:
+            raise TemplateError(
+                f"Unknown placeholder {{{field}}}; use "
+                + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+                + "."
+            )
+        if conversion or (spec and field not in DATE_PLACEHOLDERS):
+            raise TemplateError("Only {date} and {yesterday} take a format, such as {date:%Y%m%d}.")
+    _relative(render(template, vm="vm", vm_id="id", disk="ide0", day=date(2025, 1, 31)))
+
+
+def render(template: str, *, vm: str, vm_id: str, disk: str, day: date) -> str:
+    return template.format(vm=vm, vm_id=vm_id, disk=disk, date=day, yesterday=day - timedelta(1))
+
+
+def _relative(path: str) -> str:
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or ".." in pure.parts:
+        raise TemplateError(f"{path or 'The path'} must be relative to the export, without '..'.")
+    return path
+
+
+def resolve(path: str, export_dir: Path | None) -> str:
+    """The path itself, or for a wildcard the newest matching file on the export."""
+    _relative(path)
+    if not any(char in path for char in WILDCARDS):
+        return path
+    if export_dir is None:
+        raise TemplateError(
+            f"{path} has a wildcard, but the console cannot read this export "
+            "(NFS_EXPORT_MOUNTS); name the files without wildcards."
+        )
+    matches = [found for found in export_dir.glob(path) if found.is_file()]
+    if not matches:
+        raise TemplateError(f"No file on the export matches {path}.")
+    newest = max(matches, key=lambda found: found.stat().st_mtime)
+    return str(newest.relative_to(export_dir))
+
+
+def mapping_for(template: str, vm: Any, day: date, export_dir: Path | None) -> dict[str, str]:
+    """disk id -> backup file of `vm`; every disk gets its own file."""
+    mapping = {
+        disk.id: resolve(
+            render(template, vm=vm.name, vm_id=vm.id, disk=disk.id, day=day), export_dir
+        )
+        for disk in vm.disks
+    }
+    if len(set(mapping.values())) != len(mapping):
+        raise TemplateError(
+            f"The template gives several disks of {vm.name} the same file; add {{disk}} to it."
+        )
+    return mapping

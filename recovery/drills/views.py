@@ -1,0 +1,202 @@
+"""Drill pages: list, create/edit (managers), run now, and each run's report (every member)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from platforms.clients import PlatformError
+from platforms.models import PlatformConnection
+from recovery import audit
+from recovery.drills import runner
+from recovery.drills.forms import DrillForm
+from recovery.drills.models import Drill, DrillRun, DrillRunVM
+from recovery.models import Role
+from recovery.services.connections import client_for, usable_connections
+from recovery.tenancy import current_membership, current_team, get_for_team, team_view
+
+RUNS_SHOWN = 50
+ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]
+
+
+@team_view(role=Role.VIEWER)
+def drill_list(request: HttpRequest) -> HttpResponse:
+    team = current_team(request)
+    drills = list(Drill.objects.filter(team=team).select_related("connection"))
+    latest: dict[int, DrillRun] = {}
+    for run in DrillRun.objects.filter(team=team).order_by("drill_id", "-created", "-id"):
+        latest.setdefault(run.drill_id, run)
+    for drill in drills:
+        drill.last_run = latest.get(drill.pk)
+    context = {
+        "drills": drills,
+        "team": team,
+        "can_manage": current_membership(request).has_role(Role.MANAGER),
+    }
+    return render(request, "drills/drill_list.html", context)
+
+
+def _inventory(connection: PlatformConnection, team: Any) -> tuple[list, str]:
+    """(id, name, label) of the connection's VMs, or an error saying why it could not be read."""
+    client = client_for(connection, max_attempts=2, team=team)
+    try:
+        vms = client.vms()
+    except PlatformError as error:
+        return [], f"{connection.name} could not be read: {error.message}. Try again in a moment."
+    finally:
+        client.close()
+    return [(vm.id, vm.name, f"{vm.name} ({_power(vm)})") for vm in vms], ""
+
+
+def _power(vm: Any) -> str:
+    if vm.is_running:
+        return "running"
+    return "powered off" if vm.is_stopped else vm.status or "state unknown"
+
+
+def _connection_for(request: HttpRequest, drill: Drill | None) -> PlatformConnection | None:
+    """The connection the form is for: ?connection= (or the POST's), else the drill's, else the
+    only usable one. Another team's unshared connection is a 404."""
+    usable = usable_connections(current_team(request))
+    if request.method == "GET" and request.GET.get("choose"):
+        return None
+    chosen = request.POST.get("connection") or request.GET.get("connection")
+    if chosen:
+        return get_object_or_404(usable, pk=chosen if str(chosen).isdigit() else 0)
+    if drill is not None and drill.connection_id:
+        return usable.filter(pk=drill.connection_id).first()
+    only = list(usable[:2])
+    return only[0] if len(only) == 1 else None
+
+
+def _form_page(request: HttpRequest, drill: Drill | None) -> HttpResponse:
+    team = current_team(request)
+    connection = _connection_for(request, drill)
+    if connection is None:
+        context = {
+            "drill": drill,
+            "connections": usable_connections(team).order_by("name"),
+        }
+        return render(request, "drills/choose_connection.html", context)
+    inventory, platform_error = _inventory(connection, team)
+    form = DrillForm(
+        request.POST or None, instance=drill, team=team, connection=connection, inventory=inventory
+    )
+    if request.method == "POST" and form.is_valid():
+        creating = drill is None
+        saved = form.save(commit=False)
+        if creating:
+            saved.created_by = request.user
+        saved.save()
+        changed = sorted(form.changed_data)
+        audit.record(
+            runner.DRILL_CREATE if creating else runner.DRILL_UPDATE, team=team,
+            request=request, obj=saved, object_type="drill",
+            message=f"Drill {saved} {'scheduled' if creating else 'changed'}: "
+            f"{saved.schedule} ({saved.timezone}) for {', '.join(saved.vm_names())} "
+            f"through {connection.name}",
+            data={"changed_fields": changed, "schedule": saved.schedule,
+                  "vms": saved.vm_names(), "connection": connection.pk,
+                  "enabled": saved.enabled},
+        )  # fmt: skip
+        messages.success(
+            request,
+            f"Drill {saved} saved."
+            + (f" Next run {saved.next_run_at:%Y-%m-%d %H:%M %Z}." if saved.next_run_at else ""),
+        )
+        return redirect("drill-detail", pk=saved.pk)
+    context = {
+        "form": form,
+        "drill": drill,
+        "connection": connection,
+        "platform_error": platform_error,
+    }
+    return render(
+        request, "drills/drill_form.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+@team_view(role=Role.MANAGER)
+def drill_create(request: HttpRequest) -> HttpResponse:
+    return _form_page(request, None)
+
+
+@team_view(role=Role.MANAGER)
+def drill_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_page(request, get_for_team(request, Drill, pk=pk))
+
+
+@team_view(role=Role.VIEWER)
+def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_for_team(request, Drill.objects.select_related("connection", "created_by"), pk=pk)
+    runs = list(
+        drill.runs.select_related("triggered_by").prefetch_related(
+            Prefetch("vms", queryset=DrillRunVM.objects.order_by("vm_name"))
+        )[:RUNS_SHOWN]
+    )
+    context = {
+        "drill": drill,
+        "runs": runs,
+        "can_manage": current_membership(request).has_role(Role.MANAGER),
+        "active": any(run.status in ACTIVE_RUN for run in runs),
+    }
+    return render(request, "drills/drill_detail.html", context)
+
+
+@require_POST
+@team_view(role=Role.MANAGER)
+def drill_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_for_team(request, Drill, pk=pk)
+    if drill.runs.filter(status__in=ACTIVE_RUN).exists():
+        messages.error(
+            request,
+            f"A run of {drill} is in progress; wait for it to finish (its VMs are being torn "
+            "down), then delete the drill.",
+        )
+        return redirect("drill-detail", pk=drill.pk)
+    name = str(drill)
+    audit.record(
+        runner.DRILL_DELETE, team=drill.team, request=request, obj=drill, object_type="drill",
+        message=f"Drill {name} deleted", data={"vms": drill.vm_names(), "runs": drill.runs.count()},
+    )  # fmt: skip
+    drill.delete()
+    messages.success(request, f"Drill {name} deleted, with its reports.")
+    return redirect("drill-list")
+
+
+@require_POST
+@team_view(role=Role.MANAGER)
+def drill_run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_for_team(request, Drill, pk=pk)
+    run = runner.create_run(drill, DrillRun.Trigger.MANUAL, user=request.user, request=request)
+    if run.status == DrillRun.Status.SKIPPED:
+        messages.error(request, run.summary)
+    else:
+        messages.success(request, f"Drill {drill} started; this page follows it.")
+    return redirect("drill-run", pk=run.pk)
+
+
+@team_view(role=Role.VIEWER)
+def run_report(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_for_team(request, DrillRun.objects.select_related("drill", "triggered_by"), pk=pk)
+    items = list(run.vms.select_related("recovery").order_by("vm_name"))
+    rtos = [item.rto_seconds for item in items if item.rto_seconds is not None]
+    context = {
+        "run": run,
+        "drill": run.drill,
+        "items": items,
+        "passed": sum(item.outcome == DrillRunVM.Outcome.PASSED for item in items),
+        "rto_max": max(rtos) if rtos else None,
+    }
+    if request.htmx and not request.htmx.boosted:
+        response = render(request, "drills/run_report.html#live", context)
+        if run.is_finished:
+            return HttpResponseStopPolling(response.content)
+        return response
+    return render(request, "drills/run_report.html", context)

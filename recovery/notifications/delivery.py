@@ -1,0 +1,265 @@
+"""Sending: signed webhooks and email, one attempt per RQ job, retries scheduled with backoff.
+
+A delivery is claimed with a conditional UPDATE (pending/retrying -> sending), so two workers
+never send it twice at once. A failed attempt that may succeed later schedules the next one
+with RQ's scheduler (never a sleep in the worker); the watch job re-queues a delivery whose job
+was lost (Redis flushed, worker killed mid-send).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import smtplib
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db.models import F
+from django.utils import timezone
+
+from platforms.crypto import SecretUnreadable
+from recovery.notifications.models import Channel, Delivery, DeliveryAttempt, Notification
+
+logger = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-QRC-Signature"
+TIMESTAMP_HEADER = "X-QRC-Timestamp"
+EVENT_HEADER = "X-QRC-Event"
+DELIVERY_HEADER = "X-QRC-Delivery"
+USER_AGENT = "QuickRecoveryConsole-Webhook/1"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+    permanent: bool = False
+
+
+# --- signing ---------------------------------------------------------------------------
+
+
+def body_bytes(payload: dict[str, Any]) -> bytes:
+    """The exact bytes that are sent and signed."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>": the timestamp is covered, so a replay shows."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, header: str, tolerance: float = 300) -> bool:
+    """What a receiver does (docs/notifications.md has the same in a standalone example)."""
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance and hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+# --- transports ------------------------------------------------------------------------
+
+
+def send_webhook(channel: Channel, notification: Notification, delivery_id: int) -> Outcome:
+    try:
+        secret = channel.secret()
+    except SecretUnreadable as error:
+        return Outcome(False, error=str(error)[:300], permanent=True)
+    body = body_bytes(notification.payload)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: notification.event,
+        DELIVERY_HEADER: str(delivery_id),
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+    }
+    host = urlsplit(channel.url).netloc
+    timeout = settings.NOTIFY_TIMEOUT_SECONDS
+    try:
+        # No redirects: the signature is for this URL, and a redirect could point anywhere.
+        response = requests.post(
+            channel.url, data=body, headers=headers, timeout=(timeout, timeout),
+            allow_redirects=False,
+        )  # fmt: skip
+    except requests.exceptions.SSLError:
+        return Outcome(False, error=f"TLS error talking to {host}: certificate not trusted")
+    except requests.exceptions.Timeout:
+        return Outcome(False, error=f"{host} did not answer within {timeout:g} s")
+    except requests.exceptions.ConnectionError as error:
+        text = str(error)
+        if "NameResolution" in text or "Name or service not known" in text:
+            return Outcome(False, error=f"DNS lookup of {host} failed")
+        return Outcome(False, error=f"Could not connect to {host} (refused or unreachable)")
+    except requests.exceptions.RequestException as error:
+        return Outcome(False, error=f"Request to {host} failed: {type(error).__name__}")
+    status = response.status_code
+    response.close()  # the body is never read or stored: it could echo anything
+    if 200 <= status < 300:
+        return Outcome(True, status)
+    if 300 <= status < 400:
+        return Outcome(
+            False, status, f"HTTP {status}: redirects are not followed; use the final URL", True
+        )
+    if status in (408, 425, 429) or status >= 500:
+        return Outcome(False, status, f"HTTP {status} from {host}")
+    return Outcome(
+        False, status, f"HTTP {status}: the receiver refused it; check the URL and its secret", True
+    )
+
+
+def email_subject(notification: Notification) -> str:
+    payload = notification.payload
+    return f"[QRC] {payload['team']['name']}: {payload['summary']}"[:200]
+
+
+def email_body(notification: Notification) -> str:
+    payload = notification.payload
+    lines = [payload["summary"], ""]
+    recovery = payload.get("recovery")
+    if recovery:
+        lines += [
+            f"VM: {recovery['vm']['name']} ({recovery['vm']['id']})",
+            f"Status: {recovery['status_label']}",
+            f"Mode: {recovery['mode']}",
+            f"Connection: {recovery['connection']}",
+            f"Launched: {recovery['launched_at']}",
+        ]
+        if recovery.get("error"):
+            error = recovery["error"]
+            lines += [f"Error: {error['message']}", f"What to do: {error['advice']}"]
+    if payload.get("datastore"):
+        store = payload["datastore"]
+        lines += [f"Datastore: {store['name']} ({store['id']}) on {store['connection']}"]
+    if payload.get("drill"):
+        drill = payload["drill"]
+        lines += [f"Drill: {drill['name']}, run {drill['run_id']}: {drill['status']}"]
+        lines += [
+            f"  {vm['name']}: {'passed' if vm['passed'] else 'FAILED'}"
+            + (f", RTO {vm['rto_seconds']} s" if vm.get("rto_seconds") is not None else "")
+            + (f" ({vm['failure']})" if vm.get("failure") else "")
+            for vm in drill["vms"]
+        ]
+    lines += ["", f"Event: {payload['event']} at {payload['occurred_at']}"]
+    lines += [f"Details: {payload['link']}"]
+    return "\n".join(lines) + "\n"
+
+
+def send_email(channel: Channel, notification: Notification) -> Outcome:
+    recipients = channel.recipient_list()
+    if not recipients:
+        return Outcome(False, error="The channel has no recipients", permanent=True)
+    message = EmailMessage(
+        subject=email_subject(notification),
+        body=email_body(notification),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+    )
+    try:
+        message.send(fail_silently=False)
+    except smtplib.SMTPResponseException as error:
+        raw = error.smtp_error
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        # 5xx is the server's final word (bad address, auth refused); 4xx is "try later".
+        return Outcome(
+            False, error.smtp_code, f"SMTP {error.smtp_code}: {text[:200]}", error.smtp_code >= 500
+        )
+    except smtplib.SMTPRecipientsRefused:
+        return Outcome(False, error="The mail server refused every recipient", permanent=True)
+    except (smtplib.SMTPException, OSError) as error:
+        where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+        detail = getattr(error, "strerror", None) or type(error).__name__
+        return Outcome(False, error=f"Mail server {where}: {detail}")
+    return Outcome(True)
+
+
+# --- one attempt ------------------------------------------------------------------------
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before try `attempt + 1`: base * 2^(attempt-1), capped, plus up to 10% jitter."""
+    base = settings.NOTIFY_RETRY_BASE_SECONDS * (2 ** (attempt - 1))
+    delay = min(base, settings.NOTIFY_RETRY_MAX_SECONDS)
+    return delay * (1 + secrets.randbelow(1000) / 10000)
+
+
+def enqueue(delivery_id: int, delay: float = 0) -> None:
+    import django_rq
+
+    from recovery.notifications import tasks
+
+    queue = django_rq.get_queue("default")
+    if delay <= 0:
+        queue.enqueue(tasks.deliver, delivery_id)
+    else:
+        queue.enqueue_in(timedelta(seconds=delay), tasks.deliver, delivery_id)
+
+
+def claim(delivery_id: int) -> bool:
+    lease = timezone.now() + timedelta(seconds=settings.NOTIFY_TIMEOUT_SECONDS * 2 + 30)
+    return bool(
+        Delivery.objects.filter(
+            pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]
+        ).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1, lease_until=lease)
+    )
+
+
+def deliver(delivery_id: int) -> str:
+    """Make one attempt; returns what happened (for the worker's log)."""
+    if not claim(delivery_id):
+        return "not due (delivered, given up, or being sent)"
+    delivery = Delivery.objects.select_related("notification", "channel").get(pk=delivery_id)
+    channel = delivery.channel
+    started, clock = timezone.now(), time.monotonic()
+    if channel is None:
+        outcome = Outcome(False, error="The channel was deleted", permanent=True)
+    elif not channel.enabled:
+        outcome = Outcome(False, error="The channel is disabled", permanent=True)
+    elif channel.kind == Channel.Kind.WEBHOOK:
+        outcome = send_webhook(channel, delivery.notification, delivery.pk)
+    else:
+        outcome = send_email(channel, delivery.notification)
+    duration_ms = (time.monotonic() - clock) * 1000
+    return _record(delivery, outcome, started, duration_ms)
+
+
+def _record(delivery: Delivery, outcome: Outcome, started: Any, duration_ms: float) -> str:
+    attempt = delivery.attempts
+    next_at = None
+    if outcome.ok:
+        status = Delivery.Status.DELIVERED
+    elif outcome.permanent or attempt >= settings.NOTIFY_MAX_ATTEMPTS:
+        status = Delivery.Status.FAILED
+    else:
+        status = Delivery.Status.RETRYING
+        delay = backoff(attempt)
+        next_at = timezone.now() + timedelta(seconds=delay)
+    DeliveryAttempt.objects.create(
+        delivery=delivery, team_id=delivery.team_id, number=attempt, time=started,
+        duration_ms=round(duration_ms, 1), status_code=outcome.status_code, ok=outcome.ok,
+        error=outcome.error[:300], next_attempt_at=next_at,
+    )  # fmt: skip
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status, last_status_code=outcome.status_code, last_error=outcome.error[:300],
+        next_attempt_at=next_at, lease_until=None,
+        finished_at=timezone.now() if next_at is None else None,
+    )  # fmt: skip
+    if next_at is not None:
+        enqueue(delivery.pk, (next_at - timezone.now()).total_seconds())
+    logger.info(
+        "delivery %s attempt %s to %s: %s %s",
+        delivery.pk, attempt, delivery.channel_name, status, outcome.error or outcome.status_code,
+    )  # fmt: skip
+    return f"{status} after attempt {attempt}"

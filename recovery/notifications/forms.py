@@ -1,0 +1,130 @@
+"""Channel and team-settings forms. The webhook secret is write-only: never rendered back."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from recovery.notifications.models import SUBSCRIBABLE, Channel, TeamSettings
+
+MAX_RECIPIENTS = 20
+MIN_SECRET_LENGTH = 16
+
+
+class ChannelForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=SUBSCRIBABLE,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events this channel receives.",
+    )
+    url = forms.URLField(max_length=500, required=False, assume_scheme="https", label="Webhook URL")
+    secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        label="Signing secret",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "enabled", "events", "recipients", "url"]
+        widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
+        labels = {"url": "Webhook URL", "enabled": "Enabled"}
+
+    def __init__(self, *args: Any, team: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.team = team
+        self.kind = kind
+        self.generated_secret = ""
+        if kind == Channel.Kind.EMAIL:
+            del self.fields["url"]
+            del self.fields["secret"]
+            recipients = self.fields["recipients"]
+            recipients.required = True
+            recipients.help_text = f"Up to {MAX_RECIPIENTS} addresses, commas or new lines between."
+        else:
+            del self.fields["recipients"]
+            url = self.fields["url"]
+            url.required = True
+            url.help_text = "Where the console POSTs the JSON. Use https:// to keep it private."
+            creating = self.instance.pk is None
+            self.fields["secret"].help_text = (
+                "Leave blank and the console generates one and shows it once."
+                if creating
+                else "Stored encrypted and never shown again. Leave blank to keep the current one."
+            )
+        if self.instance.pk is None:
+            self.initial.setdefault("events", [value for value, _ in SUBSCRIBABLE])
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = Channel.objects.filter(team=self.team, name__iexact=name)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError("The team already has a channel with this name.")
+        return name
+
+    def clean_recipients(self) -> str:
+        addresses = [item for item in re.split(r"[\s,;]+", self.cleaned_data["recipients"]) if item]
+        if not addresses:
+            raise ValidationError("Enter at least one email address.")
+        if len(addresses) > MAX_RECIPIENTS:
+            raise ValidationError(f"At most {MAX_RECIPIENTS} addresses.")
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise ValidationError(f"{address} is not an email address.") from None
+        return ", ".join(addresses)
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"].strip()
+        if not url.lower().startswith(("https://", "http://")):
+            raise ValidationError("Use an http:// or https:// URL.")
+        return url
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data.get("secret", "")
+        if secret and len(secret) < MIN_SECRET_LENGTH:
+            raise ValidationError(f"Use at least {MIN_SECRET_LENGTH} characters.")
+        return secret
+
+    def save(self, commit: bool = True) -> Channel:
+        channel = super().save(commit=False)
+        channel.team = self.team
+        channel.kind = self.kind
+        channel.events = list(self.cleaned_data["events"])
+        if self.kind == Channel.Kind.WEBHOOK:
+            secret = self.cleaned_data.get("secret", "")
+            if not secret and not channel.has_secret:
+                secret = self.generated_secret = secrets.token_urlsafe(32)
+            if secret:
+                channel.set_secret(secret)
+        if commit:
+            channel.save()
+        return channel
+
+    def changed_fields(self) -> list[str]:
+        """Names only (a value may be a secret): the audit trail records these."""
+        changed = set(self.changed_data)
+        if self.cleaned_data.get("secret") or self.generated_secret:
+            changed.add("secret")
+        else:
+            changed.discard("secret")
+        return sorted(changed)
+
+
+class TeamSettingsForm(forms.ModelForm):
+    class Meta:
+        model = TeamSettings
+        fields = ["merge_stalled_minutes", "running_from_backup_hours"]
+        labels = {
+            "merge_stalled_minutes": "Merge stalled after (minutes)",
+            "running_from_backup_hours": "Running from backup too long after (hours)",
+        }

@@ -1,0 +1,220 @@
+"""Notification channels of a team, the events that fired, and every delivery attempt."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from platforms import crypto
+
+
+class EventType(models.TextChoices):
+    RUNNING_FROM_BACKUP = "recovery.running_from_backup", "Recovery running from backup"
+    COMPLETED = "recovery.completed", "Recovery completed"
+    FAILED = "recovery.failed", "Recovery failed"
+    MERGE_STALLED = "recovery.merge_stalled", "Merge stalled"
+    RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"
+    ORPHAN_DATASTORE = "datastore.orphaned", "Datastore left attached with no owner"
+    DRILL_FINISHED = "drill.finished", "Drill finished"
+    TEST = "test", "Test event"
+
+
+# What a channel can subscribe to (the test event goes to one channel, on request).
+SUBSCRIBABLE = [(value, label) for value, label in EventType.choices if value != EventType.TEST]
+
+
+class TeamSettings(models.Model):
+    """The team's thresholds for the events that are noticed by watching, not by a transition."""
+
+    team = models.OneToOneField(
+        "recovery.Team", on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    merge_stalled_minutes = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+        help_text="A merge that has not moved for this many minutes is stalled.",
+    )
+    running_from_backup_hours = models.PositiveIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(90 * 24)],
+        help_text="Report a VM still running from backup after this many hours.",
+    )
+
+    class Meta:
+        verbose_name_plural = "team settings"
+
+    def __str__(self) -> str:
+        return f"Notification settings of {self.team}"
+
+    @classmethod
+    def for_team(cls, team: Any) -> TeamSettings:
+        """The team's settings, or the defaults (unsaved) when it never changed them."""
+        found = cls.objects.filter(team=team).first()
+        return found or cls(team=team)
+
+
+class Channel(models.Model):
+    """Where a team's notifications go: an email list or a signed webhook."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    team = models.ForeignKey(
+        "recovery.Team", on_delete=models.CASCADE, related_name="notification_channels"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    events = models.JSONField(default=list, help_text="Event types this channel receives.")
+    recipients = models.TextField(blank=True, help_text="Email addresses, comma-separated.")
+    url = models.URLField(max_length=500, blank=True)
+    # The webhook's signing secret: a Fernet token under CREDENTIALS_KEYS, never shown again.
+    secret_encrypted = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="notification_channel_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_secret(self, plaintext: str) -> None:
+        self.secret_encrypted = crypto.encrypt(plaintext)
+
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+    def recipient_list(self) -> list[str]:
+        return [item for item in re.split(r"[\s,;]+", self.recipients) if item]
+
+    def subscribed(self, event: str) -> bool:
+        return event in self.events
+
+    def event_labels(self) -> list[str]:
+        return [EventType(event).label for event in self.events if event in EventType.values]
+
+    @property
+    def target(self) -> str:
+        """What the list shows: the recipients, or the webhook's host (its path may be a secret)."""
+        if self.kind == self.Kind.EMAIL:
+            return ", ".join(self.recipient_list())
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}/…" if parts.path not in ("", "/") else self.url
+
+
+class Notification(models.Model):
+    """One occurrence of an event for a team; (team, event, key) makes it fire only once."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=40, choices=EventType.choices)
+    key = models.CharField(max_length=200)
+    recovery_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "event", "key"], name="notification_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} ({self.key})"
+
+
+class Delivery(models.Model):
+    """One notification to one channel, tried until it is delivered or given up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Retrying"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="+")
+    # SET_NULL: the log outlives a deleted channel; channel_name keeps what it was.
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    channel_name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Channel.Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="delivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["team", "-created"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification} to {self.channel_name}"
+
+
+class DeliveryAttempt(models.Model):
+    """What one try did: status code, duration, error summary (never a secret, never a body)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="tries")
+    team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    time = models.DateTimeField(default=timezone.now)
+    duration_ms = models.FloatField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.CharField(max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["team", "-time", "-id"])]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of {self.delivery}"
+
+
+class MergeWatch(models.Model):
+    """When a merging recovery's progress last moved (the engine keeps only the value)."""
+
+    recovery = models.OneToOneField(
+        "recovery.Recovery", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    progress = models.PositiveSmallIntegerField()
+    since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Merge of recovery {self.recovery_id} at {self.progress}% since {self.since}"

@@ -1,0 +1,61 @@
+"""Hear the engine and the reconciler. Transition receivers do no database work in the step's
+transaction: they queue a job once it commits, so a notification problem never slows or breaks
+a recovery."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from recovery.choices import Status
+from recovery.services.reconcile import orphans_found
+from recovery.workflow import status_changed
+
+logger = logging.getLogger(__name__)
+
+
+def _event_for(recovery: Any, event: Any) -> tuple[str, str] | None:
+    from recovery.notifications.models import EventType
+
+    if recovery.status == Status.RUNNING_FROM_BACKUP:
+        return EventType.RUNNING_FROM_BACKUP, str(recovery.pk)
+    if recovery.status == Status.COMPLETED:
+        return EventType.COMPLETED, str(recovery.pk)
+    if recovery.status == Status.FAILED:
+        # Each failure is its own occurrence (retried and failed again: a new notification);
+        # the event row written with it names it.
+        return EventType.FAILED, f"{recovery.pk}:{event.pk}"
+    return None
+
+
+@receiver(status_changed, dispatch_uid="notifications.status_changed")
+def on_status_changed(sender: Any, recovery: Any, previous: str, event: Any, **kwargs: Any) -> None:
+    found = _event_for(recovery, event)
+    if found is None:
+        return
+    from recovery.notifications import tasks
+    from recovery.notifications.events import recovery_data
+
+    kind, key = found
+    data = recovery_data(recovery)
+    args = (recovery.team_id, kind, key, data, event.time.isoformat())
+
+    def queue() -> None:
+        try:
+            import django_rq
+
+            django_rq.get_queue("default").enqueue(tasks.emit_recovery_event, *args)
+        except Exception:  # Redis down: the recovery goes on; the log says what was missed
+            logger.exception("could not queue notification %s %s", kind, key)
+
+    transaction.on_commit(queue)
+
+
+@receiver(orphans_found, dispatch_uid="notifications.orphans_found")
+def on_orphans(sender: Any, orphans: list[dict[str, Any]], **kwargs: Any) -> None:
+    from recovery.notifications.watch import notify_orphans
+
+    notify_orphans(orphans)

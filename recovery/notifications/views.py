@@ -1,0 +1,191 @@
+"""The Notifications page (managers and admins): channels, thresholds, test, delivery log."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from recovery import audit
+from recovery.models import Role
+from recovery.notifications.events import emit
+from recovery.notifications.forms import ChannelForm, TeamSettingsForm
+from recovery.notifications.models import Channel, DeliveryAttempt, EventType, TeamSettings
+from recovery.tenancy import current_team, get_for_team, team_view
+
+LOG_PAGE_SIZE = 50
+# Audit actions (free-form strings: AuditAction is the recovery app's list).
+CHANNEL_CREATE = "notification.channel_create"
+CHANNEL_UPDATE = "notification.channel_update"
+CHANNEL_DELETE = "notification.channel_delete"
+CHANNEL_TEST = "notification.test"
+SETTINGS_UPDATE = "notification.settings"
+
+
+def _audit_data(channel: Channel) -> dict:
+    """What the audit row says about a channel: never the secret, nor a URL path (it can
+    carry a token), nor the addresses themselves."""
+    data = {"kind": channel.kind, "events": channel.events, "enabled": channel.enabled}
+    if channel.kind == Channel.Kind.WEBHOOK:
+        data["host"] = urlsplit(channel.url).netloc
+    else:
+        data["recipients"] = len(channel.recipient_list())
+    return data
+
+
+@team_view(role=Role.MANAGER)
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    team = current_team(request)
+    channels = list(Channel.objects.filter(team=team))
+    last = {}
+    for attempt in (
+        DeliveryAttempt.objects.filter(team=team, delivery__channel__in=channels)
+        .select_related("delivery")
+        .order_by("delivery__channel_id", "-time", "-id")
+    ):
+        last.setdefault(attempt.delivery.channel_id, attempt)
+    for channel in channels:
+        channel.last_attempt = last.get(channel.pk)
+    context = {
+        "team": team,
+        "channels": channels,
+        "settings_form": TeamSettingsForm(instance=TeamSettings.for_team(team)),
+    }
+    return render(request, "notifications/notifications.html", context)
+
+
+@require_POST
+@team_view(role=Role.MANAGER)
+def team_settings(request: HttpRequest) -> HttpResponse:
+    team = current_team(request)
+    form = TeamSettingsForm(request.POST, instance=TeamSettings.for_team(team))
+    if not form.is_valid():
+        channels = list(Channel.objects.filter(team=team))
+        context = {"team": team, "channels": channels, "settings_form": form}
+        return render(request, "notifications/notifications.html", context, status=400)
+    saved = form.save()
+    audit.record(
+        SETTINGS_UPDATE, team=team, request=request, obj=saved, object_type="teamsettings",
+        message=f"Notification thresholds: merge stalled after {saved.merge_stalled_minutes} "
+        f"min, running from backup too long after {saved.running_from_backup_hours} h",
+        data={"changed_fields": sorted(form.changed_data)},
+    )  # fmt: skip
+    messages.success(request, "Thresholds saved.")
+    return redirect("notifications")
+
+
+def _kind(request: HttpRequest) -> str:
+    kind = request.GET.get("kind") or request.POST.get("kind") or ""
+    if kind not in Channel.Kind.values:
+        raise Http404("Unknown channel kind")
+    return kind
+
+
+@team_view(role=Role.MANAGER)
+def channel_create(request: HttpRequest) -> HttpResponse:
+    team = current_team(request)
+    kind = _kind(request)
+    form = ChannelForm(request.POST or None, team=team, kind=kind)
+    if request.method == "POST" and form.is_valid():
+        channel = form.save(commit=False)
+        channel.created_by = request.user
+        channel.save()
+        audit.record(
+            CHANNEL_CREATE, team=team, request=request, obj=channel, object_type="channel",
+            message=f"Notification channel {channel} added ({channel.get_kind_display()})",
+            data=_audit_data(channel),
+        )  # fmt: skip
+        if form.generated_secret:
+            # Shown in this response only: never stored in the session or a message cookie.
+            context = {"channel": channel, "secret": form.generated_secret}
+            return render(request, "notifications/secret_once.html", context, status=201)
+        messages.success(request, f"Channel {channel} added. Send it a test event.")
+        return redirect("notifications")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "kind": kind, "kind_label": Channel.Kind(kind).label}
+    return render(request, "notifications/channel_form.html", context, status=status)
+
+
+@team_view(role=Role.MANAGER)
+def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_for_team(request, Channel, pk=pk)
+    form = ChannelForm(request.POST or None, instance=channel, team=channel.team, kind=channel.kind)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        changed = form.changed_fields()
+        audit.record(
+            CHANNEL_UPDATE, team=channel.team, request=request, obj=channel,
+            object_type="channel",
+            message=f"Notification channel {channel} changed: {', '.join(changed) or 'nothing'}",
+            data={**_audit_data(channel), "changed_fields": changed},
+        )  # fmt: skip
+        messages.success(request, f"Channel {channel} saved.")
+        return redirect("notifications")
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "form": form,
+        "channel": channel,
+        "kind": channel.kind,
+        "kind_label": channel.get_kind_display(),
+    }
+    return render(request, "notifications/channel_form.html", context, status=status)
+
+
+@require_POST
+@team_view(role=Role.MANAGER)
+def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_for_team(request, Channel, pk=pk)
+    name = str(channel)
+    audit.record(
+        CHANNEL_DELETE, team=channel.team, request=request, obj=channel, object_type="channel",
+        message=f"Notification channel {name} deleted", data=_audit_data(channel),
+    )  # fmt: skip
+    channel.delete()
+    messages.success(request, f"Channel {name} deleted. Its delivery log is kept.")
+    return redirect("notifications")
+
+
+@require_POST
+@team_view(role=Role.MANAGER)
+def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_for_team(request, Channel, pk=pk)
+    team = channel.team
+    notification = emit(
+        team, EventType.TEST, f"test:{channel.pk}:{uuid.uuid4().hex}",
+        summary=f"Test notification from Quick Recovery Console to {channel}",
+        only_channel=channel,
+    )  # fmt: skip
+    audit.record(
+        CHANNEL_TEST, team=team, request=request, obj=channel, object_type="channel",
+        message=f"Test event sent to notification channel {channel}",
+        data={"notification": str(notification.uid) if notification else ""},
+    )  # fmt: skip
+    if not channel.enabled:
+        messages.warning(
+            request, f"{channel} is disabled: enable it first, or the test is not delivered."
+        )
+    else:
+        messages.success(
+            request, f"Test event queued for {channel}; its outcome shows in the delivery log."
+        )
+    return redirect("notification-log")
+
+
+@team_view(role=Role.MANAGER)
+def delivery_log(request: HttpRequest) -> HttpResponse:
+    team = current_team(request)
+    attempts = DeliveryAttempt.objects.filter(team=team).select_related(
+        "delivery", "delivery__notification"
+    )
+    channel_id = request.GET.get("channel", "")
+    channels = Channel.objects.filter(team=team)
+    if channel_id.isdigit():
+        attempts = attempts.filter(delivery__channel_id=int(channel_id))
+    page = Paginator(attempts, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "channels": channels, "channel_id": channel_id, "team": team}
+    return render(request, "notifications/delivery_log.html", context)

@@ -1,0 +1,182 @@
+"""The periodic look (every minute on the workers): stalled merges, VMs running from backup too
+long, and deliveries whose job was lost. Orphan datastores come from the reconciler."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+
+from recovery.choices import Status
+from recovery.models import Recovery, RecoveryEvent
+from recovery.notifications.events import (
+    absolute,
+    already_fired,
+    emit,
+    recovery_data,
+    summary_for,
+)
+from recovery.notifications.models import Delivery, EventType, MergeWatch, TeamSettings
+
+logger = logging.getLogger(__name__)
+WATCH_EVERY_SECONDS = 60
+WATCH_JOB_ID = "qrc-notifications-watch"
+RUNNING_FROM_BACKUP = [Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.MERGED]
+
+
+def _thresholds(team_ids: set[int]) -> dict[int, TeamSettings]:
+    found = {s.team_id: s for s in TeamSettings.objects.filter(team_id__in=team_ids)}
+    return {team_id: found.get(team_id) or TeamSettings(team_id=team_id) for team_id in team_ids}
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"for {minutes} minutes"
+    return f"for {minutes // 60} hours"
+
+
+def check_stalled_merges(now: datetime) -> list[str]:
+    merging = list(Recovery.objects.filter(status=Status.MERGING))
+    MergeWatch.objects.exclude(recovery__status=Status.MERGING).delete()
+    if not merging:
+        return []
+    watches = {w.recovery_id: w for w in MergeWatch.objects.filter(recovery__in=merging)}
+    # A merge is watched from the moment it (last) entered merging.
+    entered = dict(
+        RecoveryEvent.objects.filter(recovery__in=merging, step=Status.MERGING)
+        .values("recovery_id")
+        .annotate(last=Max("time"))
+        .values_list("recovery_id", "last")
+    )
+    settings_of = _thresholds({r.team_id for r in merging})
+    fired = []
+    for recovery in merging:
+        watch = watches.get(recovery.pk)
+        if watch is None:
+            since = entered.get(recovery.pk) or now
+            watch = MergeWatch.objects.create(
+                recovery=recovery, progress=recovery.merge_progress, since=since
+            )
+        elif watch.progress != recovery.merge_progress:
+            MergeWatch.objects.filter(pk=recovery.pk).update(
+                progress=recovery.merge_progress, since=now
+            )
+            continue
+        limit = timedelta(minutes=settings_of[recovery.team_id].merge_stalled_minutes)
+        if now - watch.since < limit:
+            continue
+        data = recovery_data(recovery)
+        # One notification per stall: the same progress value stalling again is the same one.
+        key = f"{recovery.pk}:{recovery.merge_progress}"
+        if emit(
+            recovery.team_id, EventType.MERGE_STALLED, key, recovery=data, occurred_at=now,
+            summary=summary_for(EventType.MERGE_STALLED, data, _duration(now - watch.since)),
+        ):  # fmt: skip
+            fired.append(key)
+    return fired
+
+
+def check_running_too_long(now: datetime) -> list[str]:
+    # The smallest threshold a team may set is one hour: nothing younger can qualify.
+    candidates = list(
+        Recovery.objects.filter(
+            status__in=RUNNING_FROM_BACKUP, recovered_at__lt=now - timedelta(hours=1)
+        )
+    )
+    by_team: dict[int, list[Recovery]] = defaultdict(list)
+    for recovery in candidates:
+        by_team[recovery.team_id].append(recovery)
+    settings_of = _thresholds(set(by_team))
+    fired = []
+    for team_id, recoveries in by_team.items():
+        limit = timedelta(hours=settings_of[team_id].running_from_backup_hours)
+        due = [r for r in recoveries if now - r.recovered_at >= limit]
+        done = already_fired(team_id, EventType.RUNNING_TOO_LONG, [str(r.pk) for r in due])
+        for recovery in due:
+            if str(recovery.pk) in done:
+                continue
+            data = recovery_data(recovery)
+            summary = summary_for(
+                EventType.RUNNING_TOO_LONG, data, _duration(now - recovery.recovered_at)
+            )
+            if emit(
+                team_id, EventType.RUNNING_TOO_LONG, str(recovery.pk), recovery=data,
+                occurred_at=now, summary=summary,
+            ):  # fmt: skip
+                fired.append(str(recovery.pk))
+    return fired
+
+
+def notify_orphans(orphans: list[dict[str, Any]]) -> list[str]:
+    """From the reconciler: one notification per datastore (connection and datastore id)."""
+    fired = []
+    now = timezone.now()
+    for orphan in orphans:
+        team_id = orphan.get("team_id")
+        if team_id is None:
+            continue
+        key = f"{orphan['connection_id']}:{orphan['id']}"
+        if already_fired(team_id, EventType.ORPHAN_DATASTORE, [key]):
+            continue
+        datastore = {
+            "id": orphan["id"],
+            "name": orphan["datastore"],
+            "connection": orphan["connection"],
+            "connection_id": orphan["connection_id"],
+        }
+        summary = (
+            f"NFS datastore {orphan['datastore']} on {orphan['connection']} is attached but no "
+            "active recovery owns it"
+        )
+        if emit(
+            team_id, EventType.ORPHAN_DATASTORE, key, datastore=datastore, occurred_at=now,
+            summary=summary,
+            link=absolute(reverse("connection-detail", args=[orphan["connection_id"]])),
+        ):  # fmt: skip
+            fired.append(key)
+    return fired
+
+
+def requeue_lost_deliveries(now: datetime) -> list[int]:
+    """Deliveries whose job vanished: due for a while but still waiting, or sending too long."""
+    grace = now - timedelta(seconds=WATCH_EVERY_SECONDS)
+    waiting = Delivery.objects.filter(
+        status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING], next_attempt_at__lt=grace
+    ).values_list("pk", flat=True)
+    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, lease_until__lt=now)
+    # A worker died while sending: the attempt counts, the next one goes out now.
+    stuck_ids = list(stuck.values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=stuck_ids, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.RETRYING, lease_until=None, next_attempt_at=now
+    )
+    from recovery.notifications.delivery import enqueue
+
+    ids = sorted(set(waiting) | set(stuck_ids))
+    for pk in ids:
+        enqueue(pk)
+    return ids
+
+
+def watch(now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    return {
+        "merge_stalled": check_stalled_merges(now),
+        "running_too_long": check_running_too_long(now),
+        "requeued_deliveries": requeue_lost_deliveries(now),
+    }
+
+
+def schedule_watch(delay: float = WATCH_EVERY_SECONDS) -> None:
+    import django_rq
+
+    from recovery.notifications import tasks
+
+    queue = django_rq.get_queue("default")
+    # One fixed job id: scheduling again replaces the job rather than starting a second loop.
+    queue.enqueue_in(timedelta(seconds=delay), tasks.watch, job_id=WATCH_JOB_ID)
