@@ -306,7 +306,7 @@ def test_a_connection_that_fails_its_test_says_why(personas, api_as, judge, lab)
 def test_vms_come_in_pages_with_next_links(personas, api_as, judge, lab, connection):
     api = api_as("viewer")
     template = "/api/v1/connections/{connection_id}/vms"
-    url = f"/api/v1/connections/{connection.pk}/vms?limit=4"
+    url = f"/api/v1/connections/{connection.pk}/vms?page_size=4"
     names, pages = [], 0
     while url:
         data = judge.check(api.get(url), "GET", template)
@@ -318,7 +318,7 @@ def test_vms_come_in_pages_with_next_links(personas, api_as, judge, lab, connect
     )
     db = json.loads(api.get(f"/api/v1/connections/{connection.pk}/vms?q=db-").content)
     assert [vm["name"] for vm in db["items"]] == ["db-01"] and len(db["items"][0]["disks"]) == 2
-    bad = api.get(f"/api/v1/connections/{connection.pk}/vms?limit=4&offset=2")
+    bad = api.get(f"/api/v1/connections/{connection.pk}/vms?page=0")
     assert judge.check(bad, "GET", template)["code"] == "invalid_request"
 
 

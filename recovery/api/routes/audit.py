@@ -3,34 +3,50 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
-from django.db.models import Q
 from django.http import HttpRequest
-from django.utils.dateparse import parse_datetime
 from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
 
 from recovery.api import auth, serializers
-from recovery.api.errors import ApiError
 from recovery.api.pagination import MAX_LIMIT, link
 from recovery.api.schemas import COMMON_ERRORS, AuditPage
 from recovery.views.audit import filtered
 
 router = Router(tags=["audit"])
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class AuditFilters(Schema):
     # The names and meaning of the audit page's filters (recovery.views.audit.filtered reads
     # them from the query string); declared here so they are validated and documented.
-    from_: date | None = Field(None, alias="from", description="From this day (inclusive).")
-    to: date | None = Field(None, description="To this day (inclusive).")
+    from_: str | None = Field(
+        None, alias="from", pattern=DAY, json_schema_extra={"format": "date"},
+        description="From this day (inclusive), YYYY-MM-DD.",
+    )  # fmt: skip
+    to: str | None = Field(
+        None, pattern=DAY, json_schema_extra={"format": "date"},
+        description="To this day (inclusive), YYYY-MM-DD.",
+    )  # fmt: skip
     actor: str = Field("", max_length=200, description="Actor name contains.")
     action: str = Field("", max_length=40, description="Exact action, e.g. recovery.launch.")
     connection: int | None = Field(None, ge=1, description="About this connection id.")
     recovery: int | None = Field(None, ge=1, description="About this recovery id.")
     q: str = Field("", max_length=200, description="Message or object contains.")
-    source: str = Field("", max_length=8, description="web, worker, api or system.")
+    source: Literal["", "web", "worker", "api", "system"] = Field("", description="Who wrote it.")
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    cursor: str = Field("", max_length=100, description="From a previous page's `next` link.")
+    cursor: int | None = Field(
+        None, ge=1, le=2**62, description="Rows before this one in the team's chain (from `next`)."
+    )
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _a_real_day(cls, value: str | None) -> str | None:
+        # Only YYYY-MM-DD: pydantic's date would also take "0.0" (a timestamp).
+        if value is not None:
+            date.fromisoformat(value)  # ValueError (a 400) for 2024-02-30
+        return value
 
 
 @router.get(
@@ -43,20 +59,14 @@ def list_audit(request: HttpRequest, filters: Query[AuditFilters]):
     rows, _ = filtered(request)
     if filters.source:
         rows = rows.filter(source=filters.source)
+    # Newest first by the chain's sequence number: an integer cursor that no insert can shift.
+    rows = rows.order_by("-seq")
     if filters.cursor:
-        stamp, _, last_id = filters.cursor.rpartition("_")
-        moment = parse_datetime(stamp)
-        if moment is None or not last_id.isdigit():
-            raise ApiError(400, "invalid_cursor", "Use the cursor of a `next` link as it is.")
-        rows = rows.filter(Q(time__lt=moment) | Q(time=moment, id__lt=int(last_id)))
+        rows = rows.filter(seq__lt=filters.cursor)
     chunk = list(rows[: filters.limit + 1])
     more = len(chunk) > filters.limit
     chunk = chunk[: filters.limit]
-    following = (
-        link(request, cursor=f"{chunk[-1].time.isoformat()}_{chunk[-1].pk}")
-        if more and chunk
-        else None
-    )
+    following = link(request, cursor=chunk[-1].seq) if more and chunk else None
     return {
         "count": None,
         "next": following,

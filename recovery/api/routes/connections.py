@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router
+from ninja import Query, Router, Schema
 from pydantic import Field
 
 from platforms.models import PlatformConnection
@@ -90,9 +90,10 @@ def _inventory(request: HttpRequest, connection_id: int, section: str, **options
     return result
 
 
-class VmPaging(LimitOffset):
-    # The platform pages VMs itself, by page number: offset must be a multiple of limit.
-    limit: int = Field(20, ge=1, le=100, description="VMs per page (at most 100).")
+class VmPaging(Schema):
+    # The platform pages VMs itself, by page number: the API passes its pages through.
+    page: int = Field(1, ge=1, le=100_000, description="Page number, from 1.")
+    page_size: int = Field(20, ge=1, le=100, description="VMs per page (at most 100).")
     q: str = Field("", max_length=100, description="Name contains.")
 
 
@@ -100,31 +101,23 @@ class VmPaging(LimitOffset):
     "/connections/{connection_id}/vms",
     response={200: VmPage, 502: ErrorOut, **READ_ERRORS},
     auth=auth.viewer,
-    summary="VMs on the platform, with their disks (paged by the platform)",
+    summary="VMs on the platform, with their disks (paged by the platform: page, page_size)",
 )
 def list_vms(request: HttpRequest, connection_id: int, paging: Query[VmPaging]):
-    if paging.offset % paging.limit:
-        raise ApiError(
-            400,
-            "invalid_request",
-            "offset must be a multiple of limit here: the platform pages VMs by page number.",
-        )
     result = _inventory(
         request,
         connection_id,
         "vms",
         search=paging.q.strip(),
-        page_num=paging.offset // paging.limit,
-        page_size=paging.limit,
+        page_num=paging.page - 1,
+        page_size=paging.page_size,
     )
     total = result.page.total if result.page else len(result.rows)
-    following = paging.offset + paging.limit
+    more = paging.page * paging.page_size < total and bool(result.rows)
     return {
         "count": total,
-        "next": link(request, offset=following) if following < total and result.rows else None,
-        "previous": (
-            link(request, offset=max(0, paging.offset - paging.limit)) if paging.offset else None
-        ),
+        "next": link(request, page=paging.page + 1) if more else None,
+        "previous": link(request, page=paging.page - 1) if paging.page > 1 else None,
         "items": [_vm(vm) for vm in result.rows],
     }
 

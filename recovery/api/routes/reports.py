@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import IntEnum
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
@@ -17,8 +17,16 @@ from recovery.tenancy import current_team
 router = Router(tags=["reports"])
 
 
+class Days(IntEnum):
+    # The reports page's periods (recovery.views.reports.PERIODS).
+    WEEK = 7
+    MONTH = 30
+    QUARTER = 90
+    YEAR = 365
+
+
 class Period(Schema):
-    days: Literal[7, 30, 90, 365] = Field(30, description="The period, ending today.")
+    days: Days = Field(Days.MONTH, description="The period in days, ending today.")
 
 
 def _rto(stats: reports.RtoStats) -> dict:
@@ -37,7 +45,7 @@ def _rto(stats: reports.RtoStats) -> dict:
     summary="Launches per day, success rate, RTO per connection and mode, failures",
 )
 def get_report(request: HttpRequest, period: Query[Period]):
-    data = reports.build(current_team(request), period.days)
+    data = reports.build(current_team(request), int(period.days))
     longest = data.longest_from_backup
     return {
         "days": data.days,
