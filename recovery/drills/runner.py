@@ -390,7 +390,7 @@ def _look_at(
     if recovery.recovered_at and item.reached_running_at is None:
         item.reached_running_at = recovery.recovered_at
         item.rto_seconds = round((recovery.recovered_at - recovery.launched_at).total_seconds(), 1)
-    where = S(recovery.failed_status).label if recovery.failed_status else "A step"
+    where = S(recovery.failed_status).label if recovery.failed_status else "a step"
     if recovery.status == S.FAILED:
         if item.teardown_requested:
             item.teardown = (
@@ -400,7 +400,7 @@ def _look_at(
             _settle(item, item.teardown)
             return None
         if not item.failure:
-            item.failure = f"{where} failed: {recovery.error_message}"
+            item.failure = f"Failed at {where.lower()}: {recovery.error_message}"
     deadline = run.started_at + timedelta(minutes=drill.timeout_minutes)
     if not recovery.is_terminal and item.reached_running_at is None and now >= deadline:
         item.failure = item.failure or (

@@ -10,10 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import django_rq
-from rq import SimpleWorker
-from rq.scheduler import RQScheduler
-
+from recovery.inline import run_jobs_until
 from recovery.notifications.models import SUBSCRIBABLE, Channel
 
 ALL_EVENTS = [value for value, _ in SUBSCRIBABLE]
@@ -92,19 +89,5 @@ def webhook(team, url: str, secret: str, **fields) -> Channel:
 
 
 def drain(done: Callable[[], bool], timeout: float = 30) -> None:
-    """Run queued and scheduled jobs in this process until `done()` is true."""
-    queue = django_rq.get_queue("default")
-    worker = SimpleWorker([queue], connection=queue.connection)
-    scheduler = RQScheduler([queue], connection=queue.connection)
-    deadline = time.monotonic() + timeout
-    while True:
-        worker.work(burst=True, logging_level="WARNING")
-        if done():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not done within {timeout} s")
-        if scheduler.acquire_locks():
-            scheduler.enqueue_scheduled_jobs()
-            scheduler.release_locks()
-        if queue.count == 0:
-            time.sleep(0.05)
+    """Run queued and scheduled jobs in this process (as the engine tests do) until `done()`."""
+    run_jobs_until([], lambda _recoveries: done(), timeout)
