@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from platforms.clients.types import Server
 from platforms.models import PlatformConnection
 from recovery.choices import ACTIVE, PLATFORM_BUSY, Mode
 from recovery.choices import Status as S
+from recovery.looks import schedule_look
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.workflow import note, transition
@@ -41,6 +43,8 @@ class Wait:
 
     reason: str = ""
     seconds: float | None = None  # None: the adaptive interval
+    task: Any = None  # the platform task waited for: its progress times the next look
+    task_key: str = ""
 
 
 MOVED = "moved"
@@ -74,7 +78,7 @@ def release_lease(pk: int, owner: str = WORKER_ID) -> None:
 
 
 def enqueue(recovery_id: int, delay: float = 0) -> None:
-    """Queue a step of `recovery_id`, now or after `delay` seconds (RQ's scheduler)."""
+    """Queue a step of `recovery_id`, now or after `delay` seconds (recovery.looks)."""
     import django_rq
 
     from recovery import tasks
@@ -83,19 +87,47 @@ def enqueue(recovery_id: int, delay: float = 0) -> None:
     if delay <= 0:
         queue.enqueue(tasks.advance, recovery_id)
     else:
-        queue.enqueue_in(timedelta(seconds=delay), tasks.advance, recovery_id)
+        schedule_look(queue, recovery_id, delay)
+
+
+def task_remaining(recovery: Recovery, wait: Wait) -> float | None:
+    """The soonest the awaited task can end, from its progress so far; None when unknown.
+
+    Platforms report whole percents, rounded down: a task at 7% may be at 7.99%. Taking the
+    upper bound errs early, so a look never lands long after the end; the next estimate, with
+    more progress behind it, is closer.
+    """
+    started = recovery.task_started.get(wait.task_key) if wait.task is not None else None
+    progress = getattr(wait.task, "progress", 0)
+    if started is None or not 0 < progress < 100:
+        return None
+    elapsed = max(0.0, time.time() - started)
+    done = min(progress + 1, 100) / 100
+    # Not sooner than a small share of the time spent: a task stuck at 99% is not hammered.
+    return max(elapsed * (1 - done) / done, elapsed * 0.02)
+
+
+def next_delay(recovery: Recovery, wait: Wait) -> float:
+    low, high = settings.RECOVERY_POLL_MIN_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS
+    if wait.seconds is not None:
+        return wait.seconds
+    remaining = task_remaining(recovery, wait)
+    if remaining is not None:
+        # Look when the task should be over; a far estimate (made early, when the platform's
+        # start-up time still weighs on it) is refined by one look on the way. A long task is
+        # still looked at every `high` seconds, so that its progress shows.
+        recovery.check_interval = 0
+        if remaining > 1:
+            remaining = max(1.0, remaining * 0.8)
+        return min(high, max(0.05, remaining))
+    # No progress to go by: start short, back off to a ceiling.
+    delay = min(high, max(low, recovery.check_interval * 1.5 if recovery.check_interval else low))
+    recovery.check_interval = delay
+    return delay
 
 
 def _schedule(recovery: Recovery, wait: Wait) -> None:
-    low, high = settings.RECOVERY_POLL_MIN_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS
-    if wait.seconds is not None:
-        delay = wait.seconds
-    else:
-        # Start short, back off to a ceiling: quick steps are seen quickly, long merges cheaply.
-        delay = min(
-            high, max(low, recovery.check_interval * 1.5 if recovery.check_interval else low)
-        )
-        recovery.check_interval = delay
+    delay = next_delay(recovery, wait)
     recovery.next_check_at = timezone.now() + timedelta(seconds=delay)
     if wait.reason != recovery.wait_reason:
         recovery.wait_reason = wait.reason
@@ -205,11 +237,16 @@ class Step:
 
     def remember_task(self, key: str, task_id: str) -> None:
         self.recovery.task_ids[key] = task_id
-        self.recovery.save(update_fields=["task_ids"])
+        self.recovery.task_started[key] = time.time()
+        self.recovery.save(update_fields=["task_ids", "task_started"])
 
     def task(self, key: str):
         task_id = self.recovery.task_ids.get(key)
         return self.client.task(task_id) if task_id else None
+
+    def wait_for(self, task: Any, key: str, reason: str = "") -> Wait:
+        """Look again when `task` (of step `key`) should have ended."""
+        return Wait(reason, task=task, task_key=key)
 
     def vm(self) -> Server | None:
         try:
@@ -275,7 +312,7 @@ def step_powering_off(step: Step) -> Wait | str:
         return Wait()
     if task.status == "failure":
         raise _task_failed(task, "Shutting the VM down", "Shut it down from the guest, then retry.")
-    return Wait()
+    return step.wait_for(task, "stop")
 
 
 def step_attaching(step: Step) -> Wait | str:
@@ -298,8 +335,9 @@ def step_attaching(step: Step) -> Wait | str:
                 "Check that the cluster hosts can reach the NFS server and export, then retry.",
             )
         if task.succeeded:
-            return Wait("The mount finished; waiting for the datastore to be listed", seconds=1)
-        return Wait()
+            # Finished between our two reads, or the platform lists it a little later.
+            return Wait("The mount finished; waiting for the datastore to be listed")
+        return step.wait_for(task, "attach")
     attaching = Recovery.objects.filter(
         connection_id=recovery.connection_id,
         datastore_name=recovery.datastore_name,
@@ -339,7 +377,7 @@ def step_rebasing(step: Step) -> Wait | str:
     # would look finished while the VM still looked unchanged.
     task = step.task("rebase")
     if task is not None and not task.is_done:
-        return Wait()
+        return step.wait_for(task, "rebase")
     if task is not None and task.status == "failure":
         raise _task_failed(
             task, "Rebasing the disks", "Check the backup files named above, then retry."
@@ -392,7 +430,7 @@ def step_powering_on(step: Step) -> Wait | str:
         return step.move(S.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
     if task is None:
         step.remember_task("start", step.client.start_vm(vm.id, client_token=step.token("start")))
-    return Wait()
+    return step.wait_for(task, "start")
 
 
 def step_running_from_backup(step: Step) -> Wait | str:
@@ -422,7 +460,7 @@ def step_merging(step: Step) -> Wait | str:
         recovery.merge_progress = progress
         recovery.save(update_fields=["merge_progress"])
     if not task.succeeded:
-        return Wait()
+        return step.wait_for(task, "merge")
     vm = step.vm()
     if vm is not None and vm.instant_vm:
         return Wait("Merge finished; waiting for the platform to release the VM from the backup")
@@ -465,7 +503,7 @@ def release_datastore(step: Step, done: str) -> Wait | str:
             )
         if task.succeeded:
             return step.move(done, f"Datastore {recovery.datastore_name} detached")
-        return Wait()
+        return step.wait_for(task, "detach")
     if client.find_datastore(recovery.datastore_name) is None:
         return step.move(done, f"Datastore {recovery.datastore_name} is already detached")
     try:
@@ -501,7 +539,7 @@ def teardown(step: Step, done: str) -> Wait | str:
                 raise _task_failed(
                     task, "Powering off", "Power the VM off on the platform, then retry."
                 )
-            return Wait()
+            return step.wait_for(task, "teardown_stop")
         task = step.task("delete")
         if task is None:
             step.remember_task(
@@ -510,7 +548,7 @@ def teardown(step: Step, done: str) -> Wait | str:
             note(step.recovery, f"Deleting the recovered VM {vm.name}")
         elif task.status == "failure":
             raise _task_failed(task, "Deleting the VM", "Delete it on the platform, then retry.")
-        return Wait()
+        return step.wait_for(task, "delete")
     return release_datastore(step, done)
 
 

@@ -10,6 +10,7 @@ import django_rq
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
+from recovery.looks import enqueue_due_looks
 from recovery.models import Recovery
 
 
@@ -31,6 +32,7 @@ def run_jobs_until(
         if scheduler.acquire_locks():
             scheduler.enqueue_scheduled_jobs()
             scheduler.release_locks()
+        enqueue_due_looks(queue)
         if queue.count == 0:
             time.sleep(0.02)
 

@@ -163,11 +163,17 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("RQ_JOB_TIMEOUT", 600, minimum=10)},
 }
 # Keep django-rq's default explicitly: a job is queued only once the row it reads is committed.
-RQ = {"COMMIT_MODE": "on_db_commit"}
+# Workers (`manage.py rqworker`) are recovery.worker.Worker: RQ's, with a faster scheduler tick.
+RQ = {
+    "COMMIT_MODE": "on_db_commit",
+    "WORKER_CLASS": env_str("RQ_WORKER_CLASS") or "recovery.worker.Worker",
+}
+RQ_SCHEDULER_INTERVAL_SECONDS = env_float("RQ_SCHEDULER_INTERVAL_SECONDS", 0.1, minimum=0.01)
 
-# Recovery engine: how often a waiting step looks at the platform again (it starts at the
-# minimum and backs off to the maximum), and how long a worker's lease on a recovery lasts.
-RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 1.0, minimum=0.05)
+# Recovery engine: how often a waiting step looks at the platform again (the first look after
+# the minimum; then when the task's progress says it ends, or backing off to the maximum when it
+# reports none), and how long a worker's lease on a recovery lasts.
+RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 0.5, minimum=0.05)
 RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 15.0, minimum=0.1)
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
 # A recovery nobody looked at for this long (its worker died, Redis lost its job) is resumed

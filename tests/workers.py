@@ -25,21 +25,23 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
-def start_worker() -> subprocess.Popen[bytes]:
+def start_worker(log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A real `rqworker` process on the test Redis and database (its output to `log`, if given)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return subprocess.Popen(
-        # SimpleWorker runs each job in the worker process itself: RQ's forked work horse
-        # would start its own session and live on after the worker is killed.
-        [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler",
-         "--worker-class", "rq.SimpleWorker"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    with open(log, "ab") if log else contextlib.nullcontext(subprocess.DEVNULL) as output:
+        return subprocess.Popen(
+            # SimpleWorker runs each job in the worker process itself: RQ's forked work horse
+            # would start its own session and live on after the worker is killed.
+            [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler",
+             "--worker-class", "recovery.worker.Worker"],
+            cwd=ROOT, env=env, stdout=output, stderr=output,
+            start_new_session=True,
+        )  # fmt: skip
 
 
 def kill_worker(worker: subprocess.Popen[bytes]) -> None:

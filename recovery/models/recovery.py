@@ -79,6 +79,9 @@ class Recovery(models.Model):
     owns_detach = models.BooleanField(default=False)
     task_ids = models.JSONField(default=dict, help_text="step -> platform task id")
     client_tokens = models.JSONField(default=dict, help_text="step -> X-Client-Token")
+    task_started = models.JSONField(
+        default=dict, help_text="step -> when its platform task was started (epoch seconds)"
+    )
 
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,146 @@
+"""Orchestration overhead: the console against a bare script making the same platform calls.
+
+Run: .venv/bin/python -m tests.bench.overhead [--runs 10] [--task-seconds 1] [--merge-seconds 5]
+
+One restore-mode recovery of db-01 (two disks) on the lab (no added latency, fixed task and
+merge times), alternately through the console (service call, enqueue, two RQ workers with the
+scheduler, scheduled looks) and through a sequential script that drives our client directly
+and polls every 20 ms. Reports the medians of both, to running-from-backup and to completed,
+and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import uuid
+from typing import Any
+
+from tests.bench.stack import NFS_EXPORT, NFS_SERVER, Stack, bench_stack, save_result
+
+VM_NAME = "db-01"
+TIGHT_POLL = 0.02
+
+
+def _wait_task(client: Any, task_id: str) -> None:
+    while True:
+        task = client.task(task_id)
+        if task.is_done:
+            if not task.succeeded:
+                raise RuntimeError(f"task {task_id} failed: {task.description}")
+            return
+        time.sleep(TIGHT_POLL)
+
+
+def _wait_vm(client: Any, vm_id: str, predicate: Any) -> Any:
+    while True:
+        vm = client.vm(vm_id)
+        if predicate(vm):
+            return vm
+        time.sleep(TIGHT_POLL)
+
+
+def bare_script(stack: Stack, run: int) -> tuple[float, float]:
+    """The same calls, in order, the console's engine makes; returns (to running, to done)."""
+    from platforms.clients import get_client
+
+    started = time.perf_counter()
+    client = get_client(stack.connection.client_config())
+    try:
+        token = lambda: str(uuid.uuid4())  # noqa: E731
+        vm = next(v for v in client.vms(search=VM_NAME) if v.name == VM_NAME)
+        cluster = client.clusters()[0].id
+        name = f"qr-script-{run}"
+        _wait_task(client, client.attach_nfs(cluster, name, NFS_SERVER, NFS_EXPORT,
+                                             client_token=token()))  # fmt: skip
+        datastore = client.find_datastore(name)
+        disks = [(d.id, datastore.id, f"{VM_NAME}/{d.id}.qcow2") for d in vm.disks]
+        _wait_task(client, client.rebase_disks(vm.id, disks, client_token=token()))
+        _wait_task(client, client.start_vm(vm.id, client_token=token()))
+        _wait_vm(client, vm.id, lambda v: v.is_running)
+        running = time.perf_counter() - started
+        _wait_task(client, client.start_merge(vm.id, client_token=token()))
+        _wait_vm(client, vm.id, lambda v: not v.instant_vm)
+        _wait_task(client, client.detach_datastore(datastore.id, cluster, client_token=token()))
+        return running, time.perf_counter() - started
+    finally:
+        client.close()
+
+
+def console(stack: Stack, run: int) -> tuple[float, float]:
+    from django.utils import timezone
+
+    from recovery.models import Recovery
+    from recovery.services.recoveries import Plan, VMRequest, launch
+
+    vm_id = stack.lab_client.server_named(VM_NAME)["id"]  # read before the clock starts
+    plan = Plan(
+        mode="restore",
+        nfs_server=NFS_SERVER,
+        nfs_export=NFS_EXPORT,
+        datastore_name=f"qr-console-{run}",
+        reason="overhead benchmark",
+    )
+    launched = timezone.now()
+    (recovery,) = launch(stack.team, stack.connection, stack.user, [VMRequest(vm_id)], plan)
+    deadline = time.monotonic() + 300
+    while True:
+        recovery.refresh_from_db()
+        if recovery.is_terminal:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"recovery {recovery.pk} stuck in {recovery.status}")
+        time.sleep(0.05)
+    if recovery.status != "completed":
+        raise RuntimeError(f"recovery {recovery.pk} ended {recovery.status}: {recovery.step}")
+    assert isinstance(recovery, Recovery)
+    return (
+        (recovery.recovered_at - launched).total_seconds(),
+        (recovery.completed_at - launched).total_seconds(),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--task-seconds", type=float, default=1.0)
+    parser.add_argument("--merge-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    lab_args = ("--task-seconds", str(args.task_seconds), "--merge-seconds",
+                str(args.merge_seconds), "--latency-ms", "0")  # fmt: skip
+    figures: dict[str, list[float]] = {k: [] for k in ("script", "console", "script_rto",
+                                                      "console_rto")}  # fmt: skip
+    with bench_stack("overhead", workers=2, lab_args=lab_args) as stack:
+        for run in range(args.runs):
+            # Alternate, so that drift on a noisy machine hits both sides alike.
+            for side, measure in (("script", bare_script), ("console", console)):
+                stack.reset_lab()
+                rto, total = measure(stack, run)
+                figures[side].append(total)
+                figures[f"{side}_rto"].append(rto)
+                print(f"run {run + 1:2} {side:8} running after {rto:6.2f} s, done after "
+                      f"{total:6.2f} s", flush=True)  # fmt: skip
+    medians = {k: round(statistics.median(v), 3) for k, v in figures.items()}
+    result = {
+        "runs": args.runs,
+        "task_seconds": args.task_seconds,
+        "merge_seconds": args.merge_seconds,
+        "script_median_s": medians["script"],
+        "console_median_s": medians["console"],
+        "ratio": round(medians["console"] / medians["script"], 3),
+        "script_rto_median_s": medians["script_rto"],
+        "console_rto_median_s": medians["console_rto"],
+        "rto_ratio": round(medians["console_rto"] / medians["script_rto"], 3),
+        "samples": {k: [round(x, 3) for x in v] for k, v in figures.items()},
+    }
+    print(f"\n{'':26} {'script':>8} {'console':>8} {'ratio':>6}")
+    print(f"{'to running from backup s':26} {medians['script_rto']:>8} "
+          f"{medians['console_rto']:>8} {result['rto_ratio']:>6}")  # fmt: skip
+    print(f"{'to completed s':26} {medians['script']:>8} {medians['console']:>8} "
+          f"{result['ratio']:>6}   (target <= 1.10)")  # fmt: skip
+    print(f"wrote {save_result('overhead', result)}")
+
+
+if __name__ == "__main__":
+    main()
