@@ -152,7 +152,7 @@ def tick(now: datetime | None = None) -> dict[str, list[int]]:
     """Start every due drill once; look again at runs whose job may have been lost."""
     now = now or timezone.now()
     started = []
-    for drill in Drill.objects.filter(enabled=True, next_run_at__lte=now):
+    for drill in list(Drill.objects.filter(enabled=True, next_run_at__lte=now)):
         due = drill.next_run_at
         with transaction.atomic():
             claimed = Drill.objects.filter(pk=drill.pk, enabled=True, next_run_at=due).update(
@@ -340,6 +340,7 @@ def _check_text(check: Any) -> str:
 
 def _settle(item: DrillRunVM, failure: str = "", outcome: str = DrillRunVM.Outcome.FAILED) -> None:
     item.failure = item.failure or failure
+    item.teardown = item.teardown[:300]
     item.outcome = outcome
     item.settled = True
 

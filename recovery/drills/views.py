@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -28,12 +28,15 @@ ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]
 @team_view(role=Role.VIEWER)
 def drill_list(request: HttpRequest) -> HttpResponse:
     team = current_team(request)
-    drills = list(Drill.objects.filter(team=team).select_related("connection"))
-    latest: dict[int, DrillRun] = {}
-    for run in DrillRun.objects.filter(team=team).order_by("drill_id", "-created", "-id"):
-        latest.setdefault(run.drill_id, run)
+    latest = DrillRun.objects.filter(drill=OuterRef("pk")).order_by("-created", "-id").values("pk")
+    drills = list(
+        Drill.objects.filter(team=team)
+        .select_related("connection")
+        .annotate(last_run_id=Subquery(latest[:1]))
+    )
+    runs = DrillRun.objects.in_bulk([d.last_run_id for d in drills if d.last_run_id])
     for drill in drills:
-        drill.last_run = latest.get(drill.pk)
+        drill.last_run = runs.get(drill.last_run_id)
     context = {
         "drills": drills,
         "team": team,

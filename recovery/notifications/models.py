@@ -119,7 +119,8 @@ class Channel(models.Model):
         from urllib.parse import urlsplit
 
         parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}/…" if parts.path not in ("", "/") else self.url
+        hidden = parts.path not in ("", "/") or parts.query or parts.fragment
+        return f"{parts.scheme}://{parts.netloc}/…" if hidden else self.url
 
 
 class Notification(models.Model):

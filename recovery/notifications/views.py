@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -41,16 +42,17 @@ def _audit_data(channel: Channel) -> dict:
 @team_view(role=Role.MANAGER)
 def notifications_page(request: HttpRequest) -> HttpResponse:
     team = current_team(request)
-    channels = list(Channel.objects.filter(team=team))
-    last = {}
-    for attempt in (
-        DeliveryAttempt.objects.filter(team=team, delivery__channel__in=channels)
-        .select_related("delivery")
-        .order_by("delivery__channel_id", "-time", "-id")
-    ):
-        last.setdefault(attempt.delivery.channel_id, attempt)
+    latest = (
+        DeliveryAttempt.objects.filter(delivery__channel=OuterRef("pk"))
+        .order_by("-time", "-id")
+        .values("pk")[:1]
+    )
+    channels = list(Channel.objects.filter(team=team).annotate(last_attempt_id=Subquery(latest)))
+    attempts = DeliveryAttempt.objects.in_bulk(
+        [c.last_attempt_id for c in channels if c.last_attempt_id]
+    )
     for channel in channels:
-        channel.last_attempt = last.get(channel.pk)
+        channel.last_attempt = attempts.get(channel.last_attempt_id)
     context = {
         "team": team,
         "channels": channels,

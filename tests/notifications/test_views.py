@@ -23,7 +23,8 @@ HOOK = "https://hooks.example.test/services/T0KEN-PATH"
 
 def _channel(team, name="Hook", **fields) -> Channel:
     fields.setdefault("events", [EventType.FAILED])
-    channel = Channel(team=team, name=name, kind=Channel.Kind.WEBHOOK, url=HOOK, **fields)
+    fields.setdefault("url", HOOK)
+    channel = Channel(team=team, name=name, kind=Channel.Kind.WEBHOOK, **fields)
     channel.set_secret("stored-secret-value-123456")
     channel.save()
     return channel
@@ -178,3 +179,11 @@ def test_thresholds_are_validated_and_audited(personas):
 def test_the_stored_secret_is_a_fernet_token(personas):
     channel = _channel(personas.team)
     assert crypto.decrypt(channel.secret_encrypted) == "stored-secret-value-123456"
+
+
+def test_the_list_shows_a_webhooks_host_but_not_its_path_or_query(personas):
+    _channel(personas.team, name="Path")
+    _channel(personas.team, name="Query", url="https://chat.example.test?token=QUERY-T0KEN")
+    page = personas.client_for(personas.manager).get(reverse("notifications")).content.decode()
+    assert "https://hooks.example.test/…" in page and "https://chat.example.test/…" in page
+    assert "T0KEN" not in page
