@@ -338,14 +338,21 @@ def step_attaching(step: Step) -> Wait | str:
             # Finished between our two reads, or the platform lists it a little later.
             return Wait("The mount finished; waiting for the datastore to be listed")
         return step.wait_for(task, "attach")
-    attaching = Recovery.objects.filter(
-        connection_id=recovery.connection_id,
-        datastore_name=recovery.datastore_name,
-        status=S.ATTACHING,
-        task_ids__has_key="attach",
-    ).exclude(pk=recovery.pk)
-    if attaching.exists():
-        return Wait(f"Another recovery is mounting {recovery.datastore_name}; sharing it")
+    with transaction.atomic():
+        # One mount per datastore name: under the connection's row lock, the first recovery to
+        # save its attach token claims the call, and the others wait for the datastore. (The
+        # token is saved before the call, the task id only after it: claiming by task id let
+        # two workers both mount while the first call was still under way.)
+        PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        attaching = Recovery.objects.filter(
+            connection_id=recovery.connection_id,
+            datastore_name=recovery.datastore_name,
+            status=S.ATTACHING,
+            client_tokens__has_key="attach",
+        ).exclude(pk=recovery.pk)
+        if attaching.exists():
+            return Wait(f"Another recovery is mounting {recovery.datastore_name}; sharing it")
+        token = step.token("attach")
     clusters = client.clusters()
     if not clusters:
         raise StepFailed("The platform lists no cluster to mount the datastore on.", RETRY_ADVICE)
@@ -357,7 +364,7 @@ def step_attaching(step: Step) -> Wait | str:
             recovery.datastore_name,
             recovery.nfs_server,
             recovery.nfs_export,
-            client_token=step.token("attach"),
+            client_token=token,
         )
     except PlatformError as error:
         if error.status == 409:  # someone attached it between our look and our call
@@ -479,9 +486,11 @@ def release_datastore(step: Step, done: str) -> Wait | str:
             return step.move(done, "No datastore to detach")
         with transaction.atomic():
             PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+            # By name, not id: queued recoveries of the batch do not know the id yet, and
+            # detaching under them made them mount the datastore a second time.
             others = Recovery.objects.filter(
                 connection_id=recovery.connection_id,
-                datastore_id=recovery.datastore_id,
+                datastore_name=recovery.datastore_name,
                 status__in=ACTIVE,
             ).exclude(pk=recovery.pk)
             owner = others.filter(owns_detach=True).exists()
@@ -563,8 +572,16 @@ def step_cancelling(step: Step) -> Wait | str:
         return Wait("Waiting for the mount to finish before undoing it")
     if recovery.cancel_from in (S.QUEUED, S.POWERING_OFF, S.ATTACHING):
         if not recovery.datastore_id:
-            datastore = step.client.find_datastore(recovery.datastore_name) if attach else None
-            if datastore is None:
+            datastore = step.client.find_datastore(recovery.datastore_name)
+            # Ours to release if we mounted it, or if other recoveries used it and left it
+            # attached for us (we were queued behind them); never a stranger's datastore.
+            used = datastore is not None and (
+                attach is not None
+                or Recovery.objects.filter(
+                    connection_id=recovery.connection_id, datastore_id=datastore.id
+                ).exists()
+            )
+            if not used:
                 return step.move(S.CANCELLED, "Cancelled before anything changed on the platform")
             recovery.datastore_id = datastore.id
             recovery.cluster_id = recovery.cluster_id or step.client.clusters()[0].id
