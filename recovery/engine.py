@@ -103,8 +103,13 @@ def task_remaining(recovery: Recovery, wait: Wait) -> float | None:
         return None
     elapsed = max(0.0, time.time() - started)
     done = min(progress + 1, 100) / 100
+    remaining = elapsed * (1 - done) / done
+    if progress < 25 and remaining > 1:
+        # Made early, the estimate still carries the platform's start-up time: one look on
+        # the way refines it.
+        remaining = max(1.0, remaining * 0.8)
     # Not sooner than a small share of the time spent: a task stuck at 99% is not hammered.
-    return max(elapsed * (1 - done) / done, elapsed * 0.02)
+    return max(remaining, elapsed * 0.02)
 
 
 def next_delay(recovery: Recovery, wait: Wait) -> float:
@@ -113,12 +118,9 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
         return wait.seconds
     remaining = task_remaining(recovery, wait)
     if remaining is not None:
-        # Look when the task should be over; a far estimate (made early, when the platform's
-        # start-up time still weighs on it) is refined by one look on the way. A long task is
-        # still looked at every `high` seconds, so that its progress shows.
+        # Look when the task should be over; a long one is still looked at every `high`
+        # seconds, so that its progress shows.
         recovery.check_interval = 0
-        if remaining > 1:
-            remaining = max(1.0, remaining * 0.8)
         return min(high, max(0.05, remaining))
     # No progress to go by: start short, back off to a ceiling.
     delay = min(high, max(low, recovery.check_interval * 1.5 if recovery.check_interval else low))

@@ -174,7 +174,7 @@ RQ_SCHEDULER_INTERVAL_SECONDS = env_float("RQ_SCHEDULER_INTERVAL_SECONDS", 0.1, 
 # the minimum; then when the task's progress says it ends, or backing off to the maximum when it
 # reports none), and how long a worker's lease on a recovery lasts.
 RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 0.5, minimum=0.05)
-RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 15.0, minimum=0.1)
+RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 30.0, minimum=0.1)
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
 # A recovery nobody looked at for this long (its worker died, Redis lost its job) is resumed
 # by the reconciler.

@@ -41,7 +41,7 @@ def _wait_vm(client: Any, vm_id: str, predicate: Any) -> Any:
         time.sleep(TIGHT_POLL)
 
 
-def bare_script(stack: Stack, run: int) -> tuple[float, float]:
+def bare_script(stack: Stack, run: int, vm_name: str = VM_NAME) -> tuple[float, float]:
     """The same calls, in order, the console's engine makes; returns (to running, to done)."""
     from platforms.clients import get_client
 
@@ -49,13 +49,13 @@ def bare_script(stack: Stack, run: int) -> tuple[float, float]:
     client = get_client(stack.connection.client_config())
     try:
         token = lambda: str(uuid.uuid4())  # noqa: E731
-        vm = next(v for v in client.vms(search=VM_NAME) if v.name == VM_NAME)
+        vm = next(v for v in client.vms(search=vm_name) if v.name == vm_name)
         cluster = client.clusters()[0].id
         name = f"qr-script-{run}"
         _wait_task(client, client.attach_nfs(cluster, name, NFS_SERVER, NFS_EXPORT,
                                              client_token=token()))  # fmt: skip
         datastore = client.find_datastore(name)
-        disks = [(d.id, datastore.id, f"{VM_NAME}/{d.id}.qcow2") for d in vm.disks]
+        disks = [(d.id, datastore.id, f"{vm_name}/{d.id}.qcow2") for d in vm.disks]
         _wait_task(client, client.rebase_disks(vm.id, disks, client_token=token()))
         _wait_task(client, client.start_vm(vm.id, client_token=token()))
         _wait_vm(client, vm.id, lambda v: v.is_running)
