@@ -7,7 +7,7 @@ import csv
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from recovery.models import Role
+from recovery.models import Role, Team
 from recovery.services import reports
 from recovery.tenancy import current_team, team_view
 
@@ -23,12 +23,12 @@ def report(request: HttpRequest) -> HttpResponse:
     days = days if days in PERIODS else 30
     data = reports.build(current_team(request), days)
     if request.GET.get("export") == "csv":
-        return _csv(data)
+        return _csv(data, current_team(request))
     context = {"report": data, "periods": PERIODS, "chart": reports.bar_chart(data.per_day)}
     return render(request, "recovery/reports.html", context)
 
 
-def _csv(data: reports.Report) -> HttpResponse:
+def _csv(data: reports.Report, team: Team) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="recoveries-{data.days}d.csv"'
     writer = csv.writer(response)
@@ -46,7 +46,7 @@ def _csv(data: reports.Report) -> HttpResponse:
             "error",
         ]
     )
-    for r in data.recoveries:
+    for r in data.recoveries(team).iterator(chunk_size=2000):
         writer.writerow(
             [
                 r.pk,

@@ -1,22 +1,28 @@
-"""Dashboard speed: server time (p50/p95) and query counts of the main pages, on a seeded DB.
+"""Dashboard speed: server time (p50/p95/max) and query counts of the main pages, on a seeded DB.
 
 Run: .venv/bin/python -m tests.bench.dashboard [--recoveries 10000] [--audit-rows N]
-SQLite by default (a scratch file under var/bench/, 100,000 audit rows); with
-BENCH_DATABASE_URL pointing at an empty PostgreSQL database, 1,000,000 audit rows.
+SQLite by default (a scratch file under var/bench/, 100,000 audit rows). When DATABASE_URL
+points at a PostgreSQL server, a scratch database `qrc_bench` is created on that server
+(and dropped afterwards; the database DATABASE_URL names is not touched), with 1,000,000
+audit rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from tests.bench.stack import save_result
 
 ROOT = Path(__file__).resolve().parents[2]
+SCRATCH_DB = "qrc_bench"
 
 
 def setup_django(database_url: str) -> None:
@@ -43,6 +49,8 @@ def seed(recoveries: int, audit_rows: int) -> dict:
     from recovery.models import AuditEvent, Membership, Recovery, RecoveryEvent, Team
 
     call_command("migrate", verbosity=0)
+    # Pages render with the production static storage (hashed names need its manifest).
+    call_command("collectstatic", interactive=False, verbosity=0)
     team = Team.objects.create(name="Bench")
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
     Membership.objects.create(team=team, user=user, role="admin")
@@ -96,7 +104,15 @@ def seed(recoveries: int, audit_rows: int) -> dict:
             AuditEvent.objects.bulk_create(rows)
             rows = []
     AuditEvent.objects.bulk_create(rows)
-    return {"team": team.pk, "sample": sample, "user": user.pk}
+    return {"team": team.pk, "sample": sample, "user": user.pk, "depth": audit_rows // 2}
+
+
+def deep_cursor(depth: int) -> str:
+    """The audit page's keyset cursor `depth` rows down (what "Older" links carry)."""
+    from recovery.models import AuditEvent
+
+    row = AuditEvent.objects.order_by("-time", "-pk").only("time", "pk")[depth]
+    return f"{row.time.isoformat()}_{row.pk}"
 
 
 def measure(seeded: dict, requests: int) -> dict:
@@ -112,7 +128,9 @@ def measure(seeded: dict, requests: int) -> dict:
         "recovery detail": (f"/recoveries/{seeded['sample']}/", {}),
         "recovery live fragment": (f"/recoveries/{seeded['sample']}/", {"HTTP_HX_REQUEST": "true"}),
         "audit first page": ("/audit/", {}),
+        "audit deep keyset page": ("/audit/", {"before": deep_cursor(seeded["depth"])}),
         "audit filtered": ("/audit/", {"action": "recovery.step", "q": "tasks/1"}),
+        "reports (30 days)": ("/reports/", {}),
     }
     results = {}
     for name, (url, extra) in pages.items():
@@ -131,9 +149,36 @@ def measure(seeded: dict, requests: int) -> dict:
         results[name] = {
             "p50_ms": round(statistics.median(times), 1),
             "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+            "max_ms": round(times[-1], 1),
             "queries": sorted(queries),
         }
     return results
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A URL to seed: SQLite under var/bench/, or a scratch database on DATABASE_URL's server."""
+    bench_dir = ROOT / "var" / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        database = bench_dir / "dashboard.sqlite3"
+        database.unlink(missing_ok=True)
+        yield f"sqlite:///{database}"
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
+        admin.execute(f"CREATE DATABASE {SCRATCH_DB}")
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{SCRATCH_DB}"))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
 
 
 def main() -> None:
@@ -142,40 +187,31 @@ def main() -> None:
     parser.add_argument("--audit-rows", type=int, default=0)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", "")
-    bench_dir = ROOT / "var" / "bench"
-    bench_dir.mkdir(parents=True, exist_ok=True)
-    if not url:
-        database = bench_dir / "dashboard.sqlite3"
-        database.unlink(missing_ok=True)
-        url = f"sqlite:///{database}"
-    audit_rows = args.audit_rows or (1_000_000 if url.startswith("postgres") else 100_000)
-    setup_django(url)
-    started = time.perf_counter()
-    seeded = seed(args.recoveries, audit_rows)
-    seed_seconds = round(time.perf_counter() - started, 1)
-    pages = measure(seeded, args.requests)
-    revision = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
+    with scratch_database() as url:
+        postgres = url.startswith("postgres")
+        audit_rows = args.audit_rows or (1_000_000 if postgres else 100_000)
+        setup_django(url)
+        started = time.perf_counter()
+        seeded = seed(args.recoveries, audit_rows)
+        seed_seconds = round(time.perf_counter() - started, 1)
+        pages = measure(seeded, args.requests)
     result = {
-        "database": "postgresql" if url.startswith("postgres") else "sqlite",
+        "database": "postgresql" if postgres else "sqlite",
         "recoveries": args.recoveries,
         "audit_rows": audit_rows,
         "seed_seconds": seed_seconds,
         "requests_per_page": args.requests,
         "pages": pages,
-        "cores": os.cpu_count(),
-        "revision": revision,
     }
-    print(f"{'page':26} {'p50 ms':>8} {'p95 ms':>8}  queries")
+    if not postgres:
+        print("SQLite (no PostgreSQL DATABASE_URL): 100,000 audit rows, not 1,000,000.")
+    print(f"{result['database']}: {args.recoveries} recoveries, {audit_rows} audit rows "
+          f"(seeded in {seed_seconds} s), {args.requests} requests a page")  # fmt: skip
+    print(f"{'page':26} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  queries")
     for name, figures in pages.items():
-        print(f"{name:26} {figures['p50_ms']:>8} {figures['p95_ms']:>8}  {figures['queries']}")
-    out = bench_dir / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing["dashboard"] = result
-    out.write_text(json.dumps(existing, indent=2))
-    print(f"wrote {out}", file=sys.stderr)
+        print(f"{name:26} {figures['p50_ms']:>8} {figures['p95_ms']:>8} {figures['max_ms']:>8}  "
+              f"{figures['queries']}")  # fmt: skip
+    print(f"wrote {save_result('dashboard', result)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
