@@ -28,7 +28,10 @@ EXPORT_FIELDS = [
 
 
 def _day(value: str, end: bool = False) -> datetime | None:
-    parsed = parse_date(value or "")
+    try:
+        parsed = parse_date(value or "")
+    except ValueError:  # well-formed but impossible, such as 2024-02-30: no bound
+        return None
     if parsed is None:
         return None
     moment = datetime.combine(parsed, time.max if end else time.min)
