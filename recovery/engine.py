@@ -523,7 +523,11 @@ def release_datastore(step: Step, done: str) -> Wait | str:
         )
     except PlatformError as error:
         if error.status == 400 and "in use" in error.platform_message:
-            # The platform names VMs still backed on it: never force; look again later.
+            # The platform names VMs still backed on it: never force; look again later. It did
+            # nothing, and it would replay this answer to the same X-Client-Token for 15
+            # minutes: the next try is a new request with a new token.
+            recovery.client_tokens.pop("detach", None)
+            recovery.save(update_fields=["client_tokens"])
             return Wait(f"The datastore is still in use on the platform ({error.platform_message})")
         raise
     step.remember_task("detach", task_id)
