@@ -10,7 +10,7 @@ help:
 	@echo "make run    start Redis, RQ workers, the lab platform and the web server on http://127.0.0.1:8000/"
 	@echo "            (LAB=0 make run: without the lab platform)"
 	@echo "make test   lint and the whole test suite (own Redis; nothing assumed running)"
-	@echo "make bench  measurements (dashboard speed, merge throughput) into var/bench/results.json"
+	@echo "make bench  benchmarks (overhead, 200-VM batch, dashboard, live updates, merge) into var/bench/results.json"
 	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
@@ -36,9 +36,14 @@ test: $(STAMP) lint
 
 # Measurements, not tests: figures go to var/bench/results.json (docs/performance.md).
 bench: $(STAMP)
-	@sh .ci/system-deps qemu-img:qemu-utils
+	@sh .ci/system-deps redis-server chromium qemu-img:qemu-utils
+	@rm -f var/bench/results.json
+	$(BIN)/python -m tests.bench.overhead --runs 10
+	$(BIN)/python -m tests.bench.mass --vms 200 --merges 20,60
 	$(BIN)/python -m tests.bench.dashboard
+	$(BIN)/python -m tests.bench.live_update --steps 20
 	$(BIN)/python -m tests.bench.merge_throughput --size-mib 1024
+	@$(BIN)/python -m tests.bench.summary
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

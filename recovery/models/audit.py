@@ -69,7 +69,7 @@ class AuditEvent(models.Model):
     message = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
-    recovery_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    recovery_id = models.BigIntegerField(null=True, blank=True)
     seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
@@ -81,7 +81,11 @@ class AuditEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "seq"], name="audit_one_seq_per_team"),
         ]
-        indexes = [models.Index(fields=["team", "-time", "-id"])]
+        indexes = [
+            models.Index(fields=["team", "-time", "-id"]),
+            # A recovery's own trail, newest first (its detail page polls it).
+            models.Index(fields=["recovery_id", "-time", "-id"], name="audit_recovery_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_name or self.source}"

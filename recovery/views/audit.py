@@ -79,7 +79,9 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         stamp, _, last_id = cursor.rpartition("_")
         moment = parse_datetime(stamp)
         if moment is not None and last_id.isdigit():
-            rows = rows.filter(Q(time__lt=moment) | Q(time=moment, id__lt=int(last_id)))
+            # `time <= moment` is a range on the (team, time, id) index; the OR form
+            # (time < m OR time = m AND id < k) made PostgreSQL walk from the newest row.
+            rows = rows.filter(time__lte=moment).exclude(time=moment, id__gte=int(last_id))
     page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from platforms.lab.disks import RealDisks
+from tests.bench.stack import save_result
 
 CHUNK = 8 * 1024 * 1024
 
@@ -73,9 +74,9 @@ def main() -> None:
         "merge_mib_per_s": round(args.size_mib / merge, 1),
         "cp_mib_per_s": round(args.size_mib / copy, 1),
         "merge_over_cp": round(merge / copy, 2),
-        "cores": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
+    print(f"wrote {save_result('merge_throughput', result)}")
 
 
 if __name__ == "__main__":

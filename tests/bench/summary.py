@@ -1,0 +1,96 @@
+"""The table of var/bench/results.json, in Markdown (docs/performance.md carries the latest).
+
+Run: .venv/bin/python -m tests.bench.summary
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from tests.bench.stack import BENCH_DIR
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, figure, target) rows for whatever benchmarks ran."""
+    out: list[tuple[str, str, str]] = []
+    if o := results.get("overhead"):
+        out += [
+            (
+                f"Overhead, one 2-disk restore (task {o['task_seconds']:g} s, merge "
+                f"{o['merge_seconds']:g} s), medians of {o['runs']}",
+                f"console {o['console_median_s']} s / script {o['script_median_s']} s "
+                f"= **{o['ratio']}**",
+                "<= 1.10",
+            ),
+            (
+                "Time to running from backup (RTO), same runs",
+                f"console {o['console_rto_median_s']} s / script {o['script_rto_median_s']} s "
+                f"= {o['rto_ratio']}",
+                "reported",
+            ),
+        ]
+    if m := results.get("mass"):
+        for run in m["runs"]:
+            out.append(
+                (
+                    f"{m['vms']} VMs, {m['workers']} workers, merge {run['merge_seconds']:g} s",
+                    f"all running {run['all_running_s']} s, all completed "
+                    f"{run['all_completed_s']} s, busy {run['busy_per_recovery_s']} s per "
+                    f"recovery, speed-up {run['speed_up']}x over a sequential script",
+                    "reported",
+                )
+            )
+        out.append(
+            (
+                "Busy seconds per recovery, longest merge over shortest",
+                f"**{m['busy_ratio_longest_to_shortest_merge']}**",
+                "within 10% of 1.00",
+            )
+        )
+    if d := results.get("dashboard"):
+        for name, page in d["pages"].items():
+            out.append(
+                (
+                    f"{name} ({d['database']}, {d['audit_rows']:,} audit rows)",
+                    f"p50 {page['p50_ms']} ms, p95 **{page['p95_ms']}** ms, max "
+                    f"{page['max_ms']} ms, queries {page['queries']}",
+                    "p95 < 50 ms, one query count",
+                )
+            )
+    if live := results.get("live_update"):
+        out.append(
+            (
+                f"Live update, worker step to browser ({live['steps']} steps, "
+                f"{live['poll_seconds']} s polling)",
+                f"median {live['median_s']} s, max {live['max_s']} s",
+                "reported",
+            )
+        )
+    if mt := results.get("merge_throughput"):
+        out.append(
+            (
+                f"Lab merge of {mt['size_mib']} MiB against cp",
+                f"{mt['merge_seconds_median']} s vs {mt['cp_seconds_median']} s "
+                f"= {mt['merge_over_cp']}",
+                "reported",
+            )
+        )
+    return out
+
+
+def main() -> None:
+    path = BENCH_DIR / "results.json"
+    if not path.exists():
+        sys.exit(f"{path} does not exist: run make bench first.")
+    results = json.loads(path.read_text())
+    some = next(iter(results.values()), {})
+    print(f"\nRevision {some.get('revision', '?')}, {some.get('cores', '?')} cores\n")
+    print("| measure | figure | target |\n| --- | --- | --- |")
+    for measure, figure, target in rows(results):
+        print(f"| {measure} | {figure} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
