@@ -292,7 +292,7 @@ def launch(
             for item in results["vms"]
         }
         failed["datastore"] = [results["datastore"]]
-        raise LaunchRefused(failed)
+        raise LaunchRefused(failed, _preflight_refusal(failed))
     created = []
     # One id for the whole launch: the request's, or a new one from the command line.
     correlation = audit.current_correlation.get() or uuid.uuid4().hex
@@ -339,8 +339,32 @@ def launch(
             for recovery in created:
                 transaction.on_commit(lambda pk=recovery.pk: engine.enqueue(pk))
     except IntegrityError:
-        raise LaunchRefused({}, "One of these VMs is already under recovery.") from None
+        # Another launch of the same VM committed between our preflight and our insert.
+        raise LaunchRefused({}, _taken_refusal(connection, requests)) from None
     return created
+
+
+def _preflight_refusal(failed: dict[str, list[Check]]) -> str:
+    """The flash message of a failed preflight: what failed, in the checks' own words."""
+    problems = [check.message for checks in failed.values() for check in checks if not check.ok]
+    shown = " ".join(problems[:3])
+    if len(problems) > 3:
+        shown += f" (and {len(problems) - 3} more below)"
+    return f"Preflight failed, nothing was changed on the platform: {shown}"
+
+
+def _taken_refusal(connection: PlatformConnection, requests: list[VMRequest]) -> str:
+    names = sorted(
+        Recovery.objects.filter(
+            connection=connection, vm_id__in=[r.vm_id for r in requests], status__in=ACTIVE
+        ).values_list("vm_name", flat=True)
+    )
+    which = ", ".join(names) or "One of these VMs"
+    verb = "are" if len(names) > 1 else "is"
+    return (
+        "Preflight failed, nothing was changed on the platform: "
+        f"{which} {verb} already under recovery (launched a moment ago)."
+    )
 
 
 # --- operator actions --------------------------------------------------------------------

@@ -196,7 +196,8 @@ class PlatformRecord:
         """
         retried = 0
         by_token: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for request in self.requests:
+        # In the order they arrived (the log is in the order they ended: a held call is late).
+        for request in sorted(self.requests, key=lambda r: r["time"]):
             if request["client_token"]:
                 by_token[request["client_token"]].append(request)
         for token, calls in by_token.items():
@@ -207,7 +208,12 @@ class PlatformRecord:
                 for i, c in enumerate(calls)
                 if c.get("fault") and "after" not in c["fault"] and c["fault"] != "task_failure"
             ]
-            if failed_first and failed_first[-1] == len(calls) - 1:
+            acted = any(
+                (c.get("fault") and "after" in c["fault"]) or (c["status"] or 500) < 500
+                for c in calls
+            )
+            # The last attempt failed and none ever reached the platform: the action was dropped.
+            if failed_first and failed_first[-1] == len(calls) - 1 and not acted:
                 same_path = [
                     (r["seq"], r["client_token"][:8], r["status"], r.get("fault"), r["replay"])
                     for r in self.requests
