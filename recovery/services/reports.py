@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, FloatField, Func, Q, QuerySet, Value
+from django.db.models import DateTimeField, FloatField, Func, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -75,50 +76,50 @@ class Seconds(Func):
         return self.as_sql(compiler, connection, template=template, arg_joiner=" - ")
 
 
-def _per_day(period: QuerySet[Recovery], since: date, days: int) -> list[tuple[date, int, int]]:
-    """Launched and failed per local day, in one query of range counts (index-friendly)."""
-    edges = [
-        timezone.make_aware(datetime.combine(since + timedelta(days=n), time.min))
-        for n in range(days + 1)
-    ]
-    counts = {}
-    for n in range(days):
-        in_day = Q(launched_at__gte=edges[n], launched_at__lt=edges[n + 1])
-        counts[f"l{n}"] = Count("pk", filter=in_day)
-        counts[f"f{n}"] = Count("pk", filter=in_day & Q(status=S.FAILED))
-    totals = period.aggregate(**counts)
-    return [(since + timedelta(days=n), totals[f"l{n}"], totals[f"f{n}"]) for n in range(days)]
-
-
 def build(team: Team, days: int) -> Report:
     now = timezone.now()
     since = (now - timedelta(days=days - 1)).date()
     start = timezone.make_aware(datetime.combine(since, time.min))
+    # Local midnights as seconds after the first: a day is found by bisection, right across
+    # DST changes, without the database or Python parsing a datetime per row.
+    edges = [
+        (
+            timezone.make_aware(datetime.combine(since + timedelta(days=n), time.min)) - start
+        ).total_seconds()
+        for n in range(1, days)
+    ]
     period = Recovery.objects.filter(team=team, launched_at__gte=start)
-    per_day = _per_day(period, since, days)
-    totals = period.aggregate(
-        total=Count("pk"),
-        completed=Count("pk", filter=Q(status=S.COMPLETED)),
-        failed=Count("pk", filter=Q(status=S.FAILED)),
-    )
+    launched, failed_per_day = [0] * days, [0] * days
+    total = completed = failed = 0
     modes = dict(Recovery._meta.get_field("mode").flatchoices)
     groups: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(
         lambda: {"running": [], "merged": []}
     )
     longest: tuple[int, float] | None = None
-    # A month of a busy team is thousands of rows: durations come from the database as floats.
-    rows = (
-        period.filter(recovered_at__isnull=False)
-        .annotate(
-            running_s=Seconds("recovered_at", "launched_at"),
-            merged_s=Seconds("merged_at", "launched_at"),
-            from_backup_s=Seconds(
-                Coalesce("merged_at", "completed_at", Value(now)), "recovered_at"
-            ),
-        )
-        .values_list("pk", "connection_name", "mode", "running_s", "merged_s", "from_backup_s")
-    )
-    for pk, connection, mode, running, merged, from_backup in rows:
+    # A month of a busy team is thousands of rows: times come from the database as floats.
+    rows = period.annotate(
+        since_start_s=Seconds("launched_at", Value(start, output_field=DateTimeField())),
+        running_s=Seconds("recovered_at", "launched_at"),
+        merged_s=Seconds("merged_at", "launched_at"),
+        from_backup_s=Seconds(
+            Coalesce("merged_at", "completed_at", Value(now, output_field=DateTimeField())),
+            "recovered_at",
+        ),
+    ).values_list(
+        "pk", "status", "connection_name", "mode", "since_start_s", "running_s", "merged_s",
+        "from_backup_s",
+    )  # fmt: skip
+    for pk, status, connection, mode, since_start, running, merged, from_backup in rows:
+        day = bisect_right(edges, since_start)
+        total += 1
+        launched[day] += 1
+        if status == S.FAILED:
+            failed += 1
+            failed_per_day[day] += 1
+        elif status == S.COMPLETED:
+            completed += 1
+        if running is None:
+            continue
         values = groups[(connection, str(modes.get(mode, mode)))]
         # SQLite's julianday() is a double: 20 s can come back as 19.99999.
         values["running"].append(round(running, 3))
@@ -126,6 +127,7 @@ def build(team: Team, days: int) -> Report:
             values["merged"].append(round(merged, 3))
         if longest is None or from_backup > longest[1]:
             longest = (pk, from_backup)
+    per_day = [(since + timedelta(days=n), launched[n], failed_per_day[n]) for n in range(days)]
     rto_groups = [
         {
             "connection": connection,
@@ -142,13 +144,12 @@ def build(team: Team, days: int) -> Report:
     for failed_status, error_message, message in errors:
         step = S(failed_status).label if failed_status else "—"
         causes[(step, (error_message or message)[:120])] += 1
-    completed, failed = totals["completed"], totals["failed"]
     finished = completed + failed
     return Report(
         days=days,
         since=since,
         per_day=per_day,
-        total=totals["total"],
+        total=total,
         completed=completed,
         failed=failed,
         success_rate=completed / finished if finished else None,

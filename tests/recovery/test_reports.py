@@ -75,3 +75,38 @@ def test_the_report_exports_csv(history):
 @pytest.mark.parametrize("persona", ["viewer", "operator"])
 def test_operators_and_viewers_do_not_see_reports(history, persona):
     assert history.client_for(getattr(history, persona)).get(reverse("reports")).status_code == 403
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_recoveries_are_counted_on_their_local_day(personas, settings, zone):
+    """Days are local midnights, found in the database's seconds, across a DST change too."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from recovery.services.reports import build
+
+    settings.TIME_ZONE = zone
+    connection = ConnectionFactory(team=personas.team)
+    local = ZoneInfo(zone)
+    today = timezone.localdate(timezone=local)
+    # 00:30 local two days ago, 23:30 local yesterday, and one a year ago (outside the period).
+    moments = [
+        datetime.combine(today - timedelta(days=2), datetime.min.time(), local)
+        + timedelta(minutes=30),
+        datetime.combine(today - timedelta(days=1), datetime.max.time(), local)
+        - timedelta(minutes=30),
+        timezone.now() - timedelta(days=365),
+    ]
+    for n, moment in enumerate(moments):
+        recovery = Recovery.objects.create(
+            team=personas.team, connection=connection, vm_id=f"v{n}", vm_name=f"v{n}",
+            nfs_server="n", nfs_export="/e", datastore_name="d", reason="r",
+            status="failed" if n == 1 else "completed",
+        )  # fmt: skip
+        Recovery.objects.filter(pk=recovery.pk).update(launched_at=moment)
+    with timezone.override(local):
+        report = build(personas.team, 7)
+    counts = {day: (launched, failed) for day, launched, failed in report.per_day}
+    assert counts[today - timedelta(days=2)] == (1, 0)
+    assert counts[today - timedelta(days=1)] == (1, 1)
+    assert sum(launched for launched, _ in counts.values()) == 2 == report.total
