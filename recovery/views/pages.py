@@ -52,10 +52,12 @@ def home(request: HttpRequest) -> HttpResponse:
     connection = request.GET.get("connection", "")
     mode = request.GET.get("mode", "")
     search = request.GET.get("q", "").strip()[:100]
-    recoveries = filter_recoveries(
-        everything.select_related("launched_by"), group, connection, mode, search
-    )
-    page = Paginator(recoveries, 25).get_page(request.GET.get("page"))
+    ordered = filter_recoveries(everything, group, connection, mode, search)
+    # Order and cut the page on ids alone (a narrow sort of every matching row), then read
+    # the 25 rows whole: sorting thousands of wide rows was most of this page's time.
+    page = Paginator(ordered.values_list("pk", flat=True), 25).get_page(request.GET.get("page"))
+    rows = Recovery.objects.select_related("launched_by").in_bulk(list(page.object_list))
+    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
     filters = {"group": group, "connection": connection, "mode": mode, "q": search}
     context = {
         "membership": current_membership(request),
