@@ -154,9 +154,17 @@ def tick(now: datetime | None = None) -> dict[str, list[int]]:
     started = []
     for drill in list(Drill.objects.filter(enabled=True, next_run_at__lte=now)):
         due = drill.next_run_at
+        try:
+            following = drill.next_after(now)
+        except (ValueError, KeyError) as error:  # saved outside the form: never stop the loop
+            logger.error(
+                "drill %s has an unusable schedule %r: %s", drill.pk, drill.schedule, error
+            )
+            Drill.objects.filter(pk=drill.pk).update(next_run_at=None)
+            continue
         with transaction.atomic():
             claimed = Drill.objects.filter(pk=drill.pk, enabled=True, next_run_at=due).update(
-                next_run_at=drill.next_after(now)
+                next_run_at=following
             )
             if not claimed:
                 continue  # another worker took this occurrence
@@ -386,8 +394,15 @@ def _look_at(
     run: DrillRun, drill: Drill, item: DrillRunVM, recovery: Recovery | None, now: datetime
 ) -> float | None:
     if recovery is None:
-        _settle(item, "The recovery record was deleted.")
-        return None
+        # A worker stopped between the launch and linking the recovery: find it by the run's
+        # correlation id, so it is still torn down and reported.
+        recovery = Recovery.objects.filter(
+            correlation_id=run.correlation_id, vm_id=item.vm_id
+        ).first()
+        if recovery is None:
+            _settle(item, "No recovery of this VM was found: the run was interrupted.")
+            return None
+        item.recovery = recovery
     if recovery.recovered_at and item.reached_running_at is None:
         item.reached_running_at = recovery.recovered_at
         item.rto_seconds = round((recovery.recovered_at - recovery.launched_at).total_seconds(), 1)
@@ -489,6 +504,7 @@ def finish_run(run: DrillRun, problem: str = "") -> None:
         summary = f"All {len(items)} VM(s) ran from their backups and were torn down."
     else:
         summary = problem or "; ".join(f"{item.vm_name}: {item.failure}" for item in failed)
+        summary = summary or "The run stopped before any VM was launched; run it again."
     status = DrillRun.Status.PASSED if passed else DrillRun.Status.FAILED
     now = timezone.now()
     if not DrillRun.objects.filter(pk=run.pk, status=DrillRun.Status.RUNNING).update(

@@ -61,7 +61,16 @@ def recovery_data(recovery: Recovery, status: str | None = None) -> dict[str, An
         if failed
         else None,
         "url": absolute(reverse("recovery-detail", args=[recovery.pk])),
+        # Launched by a scheduled drill (its run id), so receivers can tell drills apart.
+        "drill_run_id": _drill_run_id(recovery.correlation_id or ""),
     }
+
+
+def _drill_run_id(correlation_id: str) -> int | None:
+    if not correlation_id.startswith("drill-"):
+        return None
+    number = correlation_id.split("-")[1]
+    return int(number) if number.isdigit() else None
 
 
 def summary_for(event: str, recovery: dict[str, Any] | None, extra: str = "") -> str:

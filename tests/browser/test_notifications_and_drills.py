@@ -12,7 +12,6 @@ import pytest
 from recovery.drills.models import Drill, DrillRun
 from recovery.models import Role
 from recovery.notifications.models import Delivery
-from tests.browser.conftest import browser, page  # noqa: F401 - the shared Chromium fixtures
 from tests.drills.helpers import finish
 from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory, UserFactory
 from tests.notifications.helpers import Receiver, drain
@@ -22,12 +21,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SHOTS = os.environ.get("QRC_SCREENSHOTS")  # a directory: save screenshots there to look at
 
 
-def _shot(page, name: str) -> None:  # noqa: F811
+def _shot(page, name: str) -> None:
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
-def _sign_in(page, live_server, username: str) -> None:  # noqa: F811
+def _sign_in(page, live_server, username: str) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEFAULT_PASSWORD)
@@ -35,7 +34,7 @@ def _sign_in(page, live_server, username: str) -> None:  # noqa: F811
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_a_manager_adds_a_webhook_tests_it_and_runs_a_drill(live_server, page, lab):  # noqa: F811
+def test_a_manager_adds_a_webhook_tests_it_and_runs_a_drill(live_server, page, lab):
     team = TeamFactory(name="Ops")
     MembershipFactory(team=team, user=UserFactory(username="mona"), role=Role.MANAGER)
     _sign_in(page, live_server, "mona")

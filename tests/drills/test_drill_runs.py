@@ -66,6 +66,8 @@ def test_a_due_drill_runs_once_and_reports_each_vm_passed_with_its_rto(personas,
         ("db-01", True),
     ]
     assert payload["link"].endswith(f"/drills/runs/{run.pk}/")
+    ran = Notification.objects.filter(event=EventType.RUNNING_FROM_BACKUP)
+    assert [n.payload["recovery"]["drill_run_id"] for n in ran] == [run.pk, run.pk]
 
 
 def test_a_lab_fault_fails_the_drill_with_the_reason_and_cleans_up(personas, lab):
@@ -179,3 +181,48 @@ def test_the_schedule_is_read_in_the_drills_time_zone():
     assert drill.next_after(wednesday_noon).astimezone(UTC) == monday
     summer = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)  # a Tuesday, CEST
     assert drill.next_after(summer).astimezone(UTC) == datetime(2025, 7, 7, 1, 0, tzinfo=UTC)
+
+
+def test_a_drill_with_an_unusable_schedule_is_parked_and_the_others_still_start(personas):
+    past = timezone.now() - timedelta(minutes=1)
+    common = {"team": personas.team, "nfs_server": "192.0.2.50", "nfs_export": "/backup",
+              "vms": [{"id": "x", "name": "x"}], "next_run_at": past}  # fmt: skip
+    broken = Drill.objects.create(name="Broken", schedule="61 * * * *", **common)
+    fine = Drill.objects.create(name="Fine", schedule="0 3 * * *", **common)
+    started = tick()["started"]
+    assert [DrillRun.objects.get(pk=pk).drill for pk in started] == [fine]
+    broken.refresh_from_db()
+    assert broken.next_run_at is None
+
+
+def test_a_run_interrupted_before_its_recoveries_were_linked_still_reports(personas):
+    from recovery.drills.models import DrillRunVM
+    from recovery.drills.runner import progress
+    from recovery.models import Recovery
+
+    drill = Drill.objects.create(
+        team=personas.team, name="Nightly", schedule="0 3 * * *", nfs_server="192.0.2.50",
+        nfs_export="/backup", vms=[{"id": "vm-1", "name": "app-01"}],
+    )  # fmt: skip
+    empty = DrillRun.objects.create(
+        drill=drill, team=personas.team, trigger="manual", status="running",
+        started_at=timezone.now(), correlation_id="drill-1-aaaa",
+    )  # fmt: skip
+    progress(empty.pk)
+    empty.refresh_from_db()
+    assert empty.status == "failed"
+    assert empty.summary == "The run stopped before any VM was launched; run it again."
+    run = DrillRun.objects.create(
+        drill=drill, team=personas.team, trigger="manual", status="running",
+        started_at=timezone.now(), correlation_id="drill-2-bbbb",
+    )  # fmt: skip
+    item = DrillRunVM.objects.create(run=run, vm_id="vm-1", vm_name="app-01")
+    launched = Recovery.objects.create(
+        team=personas.team, connection_name="Lab", vm_id="vm-1", vm_name="app-01",
+        mode="verify", nfs_server="192.0.2.50", nfs_export="/backup", datastore_name="d",
+        reason="drill", status="cancelled", correlation_id="drill-2-bbbb",
+    )  # fmt: skip
+    progress(run.pk)
+    item.refresh_from_db()
+    assert item.recovery == launched and item.settled
+    assert item.failure == "The recovery was cancelled before the drill finished."

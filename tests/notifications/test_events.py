@@ -27,7 +27,7 @@ PAYLOAD_KEYS = {
 RECOVERY_KEYS = {
     "id", "vm", "mode", "status", "status_label", "step", "connection", "reason",
     "merge_progress", "launched_at", "recovered_at", "merged_at", "completed_at", "rto_seconds",
-    "error", "url",
+    "error", "url", "drill_run_id",
 }  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def test_a_restore_fires_running_from_backup_then_completed_once_each(personas, 
     assert set(first) == PAYLOAD_KEYS and set(first["recovery"]) == RECOVERY_KEYS
     assert first["recovery"]["status"] == Status.RUNNING_FROM_BACKUP  # the status at the event
     assert first["recovery"]["vm"] == {"id": recovery.vm_id, "name": "db-01"}
+    assert first["recovery"]["drill_run_id"] is None
     assert first["recovery"]["rto_seconds"] == pytest.approx(
         recovery.rto_running.total_seconds(), abs=0.1
     )
