@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recovery', '0006_audit_checkpoint_action'),
+        ("recovery", "0006_audit_checkpoint_action"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='recovery',
-            name='task_started',
-            field=models.JSONField(default=dict, help_text='step -> when its platform task was started (epoch seconds)'),
+            model_name="recovery",
+            name="task_started",
+            field=models.JSONField(
+                default=dict, help_text="step -> when its platform task was started (epoch seconds)"
+            ),
         ),
     ]
