@@ -19,14 +19,14 @@ from django.utils import timezone
 
 from recovery import audit
 from recovery.api.models import ApiToken
-from recovery.models import Membership, Team
+from recovery.models import AuditAction, Membership, Team
 
 SCHEME = "qrc_"
 # last_used_at is written at most this often per token: one UPDATE per request would
 # serialize every API call on SQLite for a figure nobody needs to the second.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-AUDIT_CREATE = "api_token.create"
-AUDIT_REVOKE = "api_token.revoke"
+AUDIT_CREATE = AuditAction.API_TOKEN_CREATE
+AUDIT_REVOKE = AuditAction.API_TOKEN_REVOKE
 
 
 def digest(raw: str) -> str:

@@ -35,7 +35,7 @@ from recovery.choices import Mode
 from recovery.choices import Status as S
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.drills.paths import TemplateError, mapping_for
-from recovery.models import Recovery
+from recovery.models import AuditAction, Recovery
 from recovery.services import recoveries as actions
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.recoveries import (
@@ -54,11 +54,11 @@ LOOK_LEASE = timedelta(seconds=60)
 BUSY_RETRY_SECONDS = 2.0
 
 # Audit actions of drills (free-form strings: AuditAction is the recovery app's list).
-DRILL_CREATE = "drill.create"
-DRILL_UPDATE = "drill.update"
-DRILL_DELETE = "drill.delete"
-DRILL_RUN_START = "drill.run_start"
-DRILL_FINISHED = "drill.finished"
+DRILL_CREATE = AuditAction.DRILL_CREATE
+DRILL_UPDATE = AuditAction.DRILL_UPDATE
+DRILL_DELETE = AuditAction.DRILL_DELETE
+DRILL_RUN_START = AuditAction.DRILL_RUN_START
+DRILL_FINISHED = AuditAction.DRILL_FINISHED
 
 
 def actor(drill: Drill) -> str:

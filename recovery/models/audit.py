@@ -33,6 +33,18 @@ class AuditAction(models.TextChoices):
     RECOVERY_STEP = "recovery.step", "Recovery step"
     PLATFORM_CALL = "platform.call", "Platform call"
     AUDIT_CHECKPOINT = "audit.checkpoint", "Audit rows archived and pruned"
+    API_TOKEN_CREATE = "api_token.create", "API token created"
+    API_TOKEN_REVOKE = "api_token.revoke", "API token revoked"
+    NOTIFICATION_CHANNEL_CREATE = "notification.channel_create", "Notification channel added"
+    NOTIFICATION_CHANNEL_UPDATE = "notification.channel_update", "Notification channel changed"
+    NOTIFICATION_CHANNEL_DELETE = "notification.channel_delete", "Notification channel deleted"
+    NOTIFICATION_TEST = "notification.test", "Test notification sent"
+    NOTIFICATION_SETTINGS = "notification.settings", "Notification thresholds changed"
+    DRILL_CREATE = "drill.create", "Drill scheduled"
+    DRILL_UPDATE = "drill.update", "Drill changed"
+    DRILL_DELETE = "drill.delete", "Drill deleted"
+    DRILL_RUN_START = "drill.run_start", "Drill run started"
+    DRILL_FINISHED = "drill.finished", "Drill finished"
 
 
 class Source(models.TextChoices):

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from recovery import audit
-from recovery.models import Role
+from recovery.models import AuditAction, Role
 from recovery.notifications.events import emit
 from recovery.notifications.forms import ChannelForm, TeamSettingsForm
 from recovery.notifications.models import Channel, DeliveryAttempt, EventType, TeamSettings
@@ -21,11 +21,11 @@ from recovery.tenancy import current_team, get_for_team, team_view
 
 LOG_PAGE_SIZE = 50
 # Audit actions (free-form strings: AuditAction is the recovery app's list).
-CHANNEL_CREATE = "notification.channel_create"
-CHANNEL_UPDATE = "notification.channel_update"
-CHANNEL_DELETE = "notification.channel_delete"
-CHANNEL_TEST = "notification.test"
-SETTINGS_UPDATE = "notification.settings"
+CHANNEL_CREATE = AuditAction.NOTIFICATION_CHANNEL_CREATE
+CHANNEL_UPDATE = AuditAction.NOTIFICATION_CHANNEL_UPDATE
+CHANNEL_DELETE = AuditAction.NOTIFICATION_CHANNEL_DELETE
+CHANNEL_TEST = AuditAction.NOTIFICATION_TEST
+SETTINGS_UPDATE = AuditAction.NOTIFICATION_SETTINGS
 
 
 def _audit_data(channel: Channel) -> dict:
