@@ -35,8 +35,15 @@ class RtoStats:
 
     @classmethod
     def of(cls, values: list[float]) -> RtoStats:
+        # Rounded to the millisecond: SQLite's julianday() is a double, 20 s comes back 19.99999.
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
         return cls(
-            len(values), percentile(values, 0.5), percentile(values, 0.9), max(values, default=None)
+            len(values),
+            ms(percentile(values, 0.5)),
+            ms(percentile(values, 0.9)),
+            ms(max(values, default=None)),
         )
 
 
@@ -120,18 +127,17 @@ def build(team: Team, days: int) -> Report:
             completed += 1
         if running is None:
             continue
-        values = groups[(connection, str(modes.get(mode, mode)))]
-        # SQLite's julianday() is a double: 20 s can come back as 19.99999.
-        values["running"].append(round(running, 3))
+        values = groups[(connection, mode)]
+        values["running"].append(running)
         if merged is not None:
-            values["merged"].append(round(merged, 3))
+            values["merged"].append(merged)
         if longest is None or from_backup > longest[1]:
             longest = (pk, from_backup)
     per_day = [(since + timedelta(days=n), launched[n], failed_per_day[n]) for n in range(days)]
     rto_groups = [
         {
             "connection": connection,
-            "mode": mode,
+            "mode": str(modes.get(mode, mode)),
             "running": RtoStats.of(values["running"]),
             "merged": RtoStats.of(values["merged"]),
         }
