@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,11 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "QuickRecoveryConsole/0.1 (+requests)"
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 PAGE_SIZE = 100
+# A list longer than this many pages is not an inventory but a platform that never stops.
+MAX_PAGES = 10_000
+# What reading an answer of the wrong shape raises (a missing key, a list for a dict, "abc"
+# for a number, Infinity for an integer).
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,7 @@ class PlatformClient:
         status = response.status_code
         try:
             payload = response.json() if response.content else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise PlatformError(
                 f"The platform answered HTTP {status} with something that is not JSON; "
                 "is the base URL the platform's OpenAPI address?",
@@ -222,7 +228,7 @@ class PlatformClient:
         ok = status < 400 and code in (0, "0", None) and errcode in ("", "0", None, 0)
         if ok:
             return payload.get("data")
-        effective = status if status >= 400 else int(code or errcode or 500)
+        effective = status if status >= 400 else _error_number(code, errcode)
         explanation = {
             401: "The platform refused the credentials (401)",
             403: "The platform account lacks permission for this (403)",
@@ -236,6 +242,19 @@ class PlatformClient:
             platform_message=message, method=method, path=path,
         )  # fmt: skip
 
+    @contextmanager
+    def reading(self, method: str, path: str) -> Iterator[None]:
+        """Turn an answer of the wrong shape into a PlatformError that says so."""
+        try:
+            yield
+        except SHAPE_ERRORS as error:
+            detail = f"no {error.args[0]!r}" if isinstance(error, KeyError) else "wrong types"
+            raise PlatformError(
+                f"The platform's answer to {method} {path} is not in the shape this console "
+                f"reads ({detail}). Check that the platform runs a supported version.",
+                permanent=True, kind="protocol", method=method, path=path,
+            ) from None  # fmt: skip
+
     # --- token login ------------------------------------------------------------------
 
     def _token(self) -> str:
@@ -243,14 +262,20 @@ class PlatformClient:
         if cached:
             return cached
         public = self._plain("GET", "/janus/public-key")
-        secret = encrypt_password(str(public.get("public_key", "")), self.config.password)
+        with self.reading("GET", "/janus/public-key"):
+            secret = encrypt_password(str(public.get("public_key", "")), self.config.password)
         body = {
             "auth": {"passwordCredentials": {"username": self.config.username, "password": secret}}
         }
         data = self._plain("POST", "/janus/authenticate", body)
-        token = data["access"]["token"]
-        TOKENS.put(self._token_key, str(token["id"]), parse_expiry(token.get("expires")))
-        return str(token["id"])
+        with self.reading("POST", "/janus/authenticate"):
+            token = data["access"]["token"]
+            token_id = token["id"]
+            if not isinstance(token_id, str | int) or isinstance(token_id, bool) or not token_id:
+                raise TypeError("token id")
+            expires = parse_expiry(token.get("expires"))
+        TOKENS.put(self._token_key, str(token_id), expires)
+        return str(token_id)
 
     def _plain(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """An unauthenticated call (login), reported to the hook without its body."""
@@ -287,12 +312,39 @@ class PlatformClient:
         return data
 
     def iter_all(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a list, following next_page_num until it is empty."""
+        """Every item of a list, following next_page_num until it is empty.
+
+        Read it inside `reading()`: a page of the wrong shape raises a shape error.
+        """
         page_num = 0
-        while True:
+        for _ in range(MAX_PAGES):
             data = self.page(path, params or {}, page_num, PAGE_SIZE)
             yield from data.get("data") or []
             following = str(data.get("next_page_num") or "")
             if not following:
                 return
+            if int(following) <= page_num:
+                raise PlatformError(
+                    f"The platform's pages of {path} do not advance (page {page_num} is "
+                    f"followed by page {following}); the list cannot be read to its end.",
+                    permanent=True, kind="protocol", method="GET", path=path,
+                )  # fmt: skip
             page_num = int(following)
+        raise PlatformError(
+            f"The platform's list {path} goes on beyond {MAX_PAGES} pages; it cannot be read.",
+            permanent=True, kind="protocol", method="GET", path=path,
+        )  # fmt: skip
+
+
+def _error_number(*values: Any) -> int:
+    """The first usable error number of an envelope's code/errcode ("500", 500), else 500."""
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            continue
+        if number:
+            return number
+    return 500

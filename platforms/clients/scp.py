@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from platforms.clients.base import PlatformClient
 from platforms.clients.errors import PlatformError
@@ -31,17 +32,21 @@ class SCPClient(PlatformClient):
     # --- reads ------------------------------------------------------------------------
 
     def platform_info(self) -> PlatformInfo:
-        return PlatformInfo.parse(self.call("GET", self.PLATFORM) or {})
+        with self.reading("GET", self.PLATFORM):
+            return PlatformInfo.parse(self.call("GET", self.PLATFORM) or {})
 
     def clusters(self) -> list[Cluster]:
-        return [Cluster.parse(item) for item in self.iter_all(self.CLUSTERS)]
+        with self.reading("GET", self.CLUSTERS):
+            return [Cluster.parse(item) for item in self.iter_all(self.CLUSTERS)]
 
     def hosts(self) -> list[Host]:
-        return [Host.parse(item) for item in self.iter_all(self.HOSTS)]
+        with self.reading("GET", self.HOSTS):
+            return [Host.parse(item) for item in self.iter_all(self.HOSTS)]
 
     def datastores(self, *, name: str = "", type: str = "") -> list[Storage]:
         params = {key: value for key, value in (("name", name), ("type", type)) if value}
-        return [Storage.parse(item) for item in self.iter_all(self.STORAGES, params)]
+        with self.reading("GET", self.STORAGES):
+            return [Storage.parse(item) for item in self.iter_all(self.STORAGES, params)]
 
     def find_datastore(self, name: str) -> Storage | None:
         """The NFS datastore called `name` (attachnfs does not return its id)."""
@@ -53,37 +58,44 @@ class SCPClient(PlatformClient):
     def vms_page(self, *, page_num: int = 0, page_size: int = 20, search: str = "") -> Page[Server]:
         params = {"query_name": search} if search else {}
         data = self.page(self.SERVERS, params, page_num, page_size)
-        following = str(data.get("next_page_num") or "")
-        return Page(
-            items=[Server.parse(item) for item in data.get("data") or []],
-            total=int(data.get("total_size") or 0),
-            page_num=page_num,
-            page_size=page_size,
-            next_page_num=int(following) if following else None,
-        )
+        with self.reading("GET", self.SERVERS):
+            following = str(data.get("next_page_num") or "")
+            return Page(
+                items=[Server.parse(item) for item in data.get("data") or []],
+                total=int(data.get("total_size") or 0),
+                page_num=page_num,
+                page_size=page_size,
+                next_page_num=int(following) if following else None,
+            )
 
     def vms(self, *, search: str = "") -> list[Server]:
         params = {"query_name": search} if search else {}
-        return [Server.parse(item) for item in self.iter_all(self.SERVERS, params)]
+        with self.reading("GET", self.SERVERS):
+            return [Server.parse(item) for item in self.iter_all(self.SERVERS, params)]
 
     def vm(self, vm_id: str) -> Server:
         """A VM with its disks and their backing files (the 20240725 config view)."""
-        return Server.parse(self.call("GET", self.SERVER.format(id=vm_id)))
+        path = self.SERVER.format(id=_segment(vm_id))
+        with self.reading("GET", path):
+            return Server.parse(self.call("GET", path))
 
     def task(self, task_id: str) -> Task:
-        return Task.parse(self.call("GET", self.TASK.format(id=task_id)))
+        path = self.TASK.format(id=_segment(task_id))
+        with self.reading("GET", path):
+            return Task.parse(self.call("GET", path))
 
     # --- actions: each returns the platform task id -------------------------------------
 
     def start_vm(self, vm_id: str, *, client_token: str | None = None) -> str:
-        return self._task_id("POST", self.START.format(id=vm_id), None, client_token)
+        return self._task_id("POST", self.START.format(id=_segment(vm_id)), None, client_token)
 
     def stop_vm(self, vm_id: str, *, force: bool = False, client_token: str | None = None) -> str:
         body = {"force": 1 if force else 0}
-        return self._task_id("POST", self.STOP.format(id=vm_id), body, client_token)
+        return self._task_id("POST", self.STOP.format(id=_segment(vm_id)), body, client_token)
 
     def delete_vm(self, vm_id: str, *, client_token: str | None = None) -> str:
-        return self._task_id("DELETE", self.SERVER_V1.format(id=vm_id), {"force": 1}, client_token)
+        path = self.SERVER_V1.format(id=_segment(vm_id))
+        return self._task_id("DELETE", path, {"force": 1}, client_token)
 
     def attach_nfs(
         self,
@@ -122,26 +134,33 @@ class SCPClient(PlatformClient):
                 for disk_id, datastore, path in disks
             ]
         }
-        return self._task_id("POST", self.REBASE.format(id=vm_id), body, client_token)
+        return self._task_id("POST", self.REBASE.format(id=_segment(vm_id)), body, client_token)
 
     def start_merge(self, vm_id: str, *, client_token: str | None = None) -> str:
-        return self._task_id("POST", self.MERGE.format(id=vm_id), None, client_token)
+        return self._task_id("POST", self.MERGE.format(id=_segment(vm_id)), None, client_token)
 
     def detach_datastore(
         self, datastore_id: str, cluster_id: str, *, client_token: str | None = None
     ) -> str:
         # Never forced: a forced unmount under a quickly recovered VM can cost it its disks.
         body = {"cluster_id": cluster_id, "is_enforce": False}
-        return self._task_id("DELETE", self.STORAGE.format(id=datastore_id), body, client_token)
+        path = self.STORAGE.format(id=_segment(datastore_id))
+        return self._task_id("DELETE", path, body, client_token)
 
     def _task_id(
         self, method: str, path: str, body: dict[str, Any] | None, client_token: str | None
     ) -> str:
         data = self.call(method, path, body, client_token=client_token)
         task_id = data.get("task_id") if isinstance(data, dict) else None
-        if not task_id:
+        if isinstance(task_id, bool) or not isinstance(task_id, str | int) or task_id == "":
             raise PlatformError(
                 "The platform accepted the call but returned no task id.",
                 permanent=True, kind="protocol", method=method, path=path,
             )  # fmt: skip
         return str(task_id)
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: a '/', '?' or '..' in it can never reach another URL."""
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in (".", "..") else text
