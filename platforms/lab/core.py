@@ -218,6 +218,8 @@ class Lab:
             if any(s["name"] == name for s in state["storages"].values()):
                 raise LabError(409, f"a datastore named {name} already exists")
             host_ids = datastore.get("attached_host_ids") or [h["id"] for h in state["hosts"]]
+            if not isinstance(host_ids, list) or not all(isinstance(h, str) for h in host_ids):
+                raise LabError(400, "nfs_datastore.attached_host_ids must be a list of host ids")
             known = {h["id"] for h in state["hosts"]}
             unknown = [h for h in host_ids if h not in known]
             if unknown:
@@ -276,9 +278,12 @@ class Lab:
             plan = []
             for item in requested:
                 if not isinstance(item, dict) or not all(
-                    item.get(key) for key in ("disk_id", "datastore", "path")
+                    item.get(key) and isinstance(item[key], str)
+                    for key in ("disk_id", "datastore", "path")
                 ):
-                    raise LabError(400, "each disk needs disk_id, datastore and path")
+                    raise LabError(400, "each disk needs disk_id, datastore and path (strings)")
+                if any(ord(char) < 32 for char in item["path"]):
+                    raise LabError(400, "a disk path must not contain control characters")
                 if item["disk_id"] not in disk_ids:
                     raise LabError(400, f"server {server['name']} has no disk {item['disk_id']}")
                 storage = self._storage(state, item["datastore"])

@@ -23,6 +23,7 @@ from platforms.lab.faults import ANSWERING
 
 logger = logging.getLogger(__name__)
 WRITE_METHODS = ("POST", "PUT", "DELETE")
+MAX_BODY = 16 * 1024 * 1024  # no API body comes near this; refuse before reading it
 
 
 def envelope(path: str, status: int, data: Any, message: str = "") -> dict[str, Any]:
@@ -30,6 +31,14 @@ def envelope(path: str, status: int, data: Any, message: str = "") -> dict[str, 
     if routes.uses_v2_envelope(path):
         return {"errcode": "" if status < 400 else str(status), "message": message, "data": data}
     return {"code": 0 if status < 400 else status, "message": message, "data": data}
+
+
+def _content_length(value: str | None) -> int | None:
+    """The declared body length; None when it is not a whole, non-negative number."""
+    text = (value or "0").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 class LabServer(ThreadingHTTPServer):
@@ -107,7 +116,18 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path, query = url.path, dict(parse_qsl(url.query))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        length = int(headers.get("content-length") or 0)
+        length = _content_length(headers.get("content-length"))
+        if length is None or length > MAX_BODY:
+            # The body's end is unknown (or too far): answer, then close the connection.
+            self.close_connection = True
+            status = 400 if length is None else 413
+            message = (
+                "Content-Length must be a whole number of bytes"
+                if length is None
+                else f"the request body is larger than {MAX_BODY} bytes"
+            )
+            self._send(status, envelope(path, status, {}, message))
+            return
         raw = self.rfile.read(length) if length else b""
         try:
             if path.startswith("/_lab/"):
@@ -130,7 +150,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             self._send(200, self.server.admin.handle(method, path, query, body))
         except LabError as error:
             self._send(error.status, {"error": error.message})
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or not even UTF-8
             self._send(400, {"error": "body must be JSON"})
 
     def _api(
@@ -225,7 +245,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
             if not isinstance(body, dict):
                 raise LabError(400, "the request body must be a JSON object")
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or not even UTF-8
             return 400, envelope(path, 400, {}, "the request body is not valid JSON")
         except LabError as error:
             return error.status, envelope(path, error.status, {}, error.message)
@@ -238,6 +258,10 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             status, payload = route.status, envelope(path, route.status, data)
         except LabError as error:
             status, payload = error.status, envelope(path, error.status, {}, error.message)
+        except Exception as error:  # a lab bug: answer it (as a platform would), never drop
+            logger.exception("lab handler %s failed on %s %s", route.handler, method, path)
+            message = f"internal lab error: {type(error).__name__}"
+            status, payload = 500, envelope(path, 500, {}, message)
         if fail_task:
             log["fault"] = "task_failure"
 
