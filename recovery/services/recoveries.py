@@ -21,6 +21,14 @@ from recovery.choices import ACTIVE, BEFORE_REBASE, Mode
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Batch, Recovery, Team
 from recovery.services.connections import client_for
+from recovery.services.launch_input import (
+    datastore_problem,
+    nfs_export_problem,
+    nfs_server_problem,
+    path_problem,
+    reason_problem,
+    vm_ids_problem,
+)
 from recovery.workflow import note, transition
 
 MIB = 1024 * 1024
@@ -205,6 +213,11 @@ def preflight_vm(
                 ", ".join(f"{d} → {p}" for d, p in sorted(mapping.items())),
             )
         )
+    bad_paths = [problem for problem in map(path_problem, mapping.values()) if problem]
+    if bad_paths:
+        # Checked here whether or not the console can read the export: such a path must never
+        # reach the platform (it would refuse the rebase with the datastore already mounted).
+        checks.append(Check("Backup file paths", False, " ".join(bad_paths), "Fix the path."))
     active = Recovery.objects.filter(connection=connection, vm_id=vm.id, status__in=ACTIVE).first()
     if active:
         checks.append(
@@ -285,6 +298,18 @@ def launch(
         raise LaunchRefused({}, f"Unknown mode {plan.mode}.")
     if len({r.vm_id for r in requests}) != len(requests):
         raise LaunchRefused({}, "A VM is listed twice.")
+    problem = (
+        reason_problem(plan.reason)
+        or nfs_server_problem(plan.nfs_server)
+        or nfs_export_problem(plan.nfs_export)
+        or datastore_problem(plan.datastore_name)
+        or vm_ids_problem([r.vm_id for r in requests])
+        or next(
+            (p for r in requests for p in map(path_problem, r.disk_mapping.values()) if p), None
+        )
+    )
+    if problem:
+        raise LaunchRefused({}, f"{problem} Nothing was changed on the platform.")
     results = preflight(connection, requests, plan)
     if not results["ok"]:
         failed = {

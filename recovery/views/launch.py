@@ -19,6 +19,14 @@ from platforms.clients import PlatformError
 from recovery.choices import Mode
 from recovery.models import Role
 from recovery.services.connections import client_for, usable_connections
+from recovery.services.launch_input import (
+    datastore_problem,
+    nfs_export_problem,
+    nfs_server_problem,
+    path_problem,
+    reason_problem,
+    vm_ids_problem,
+)
 from recovery.services.recoveries import (
     LaunchRefused,
     Plan,
@@ -147,8 +155,9 @@ def _step_vms(request, data, connection, context):
     context["q"] = search
     if request.method == "POST":
         chosen = request.POST.getlist("vm")
-        if not chosen:
-            context["errors"]["vms"] = "Choose at least one VM."
+        problem = vm_ids_problem(chosen)
+        if problem:
+            context["errors"]["vms"] = problem
         else:
             _save(request, vm_ids=chosen)
             return _next("vms")
@@ -188,25 +197,35 @@ def _step_source(request, data, connection, context):
             }
             for vm in vms
         }
-        if not server:
-            context["errors"]["nfs_server"] = "Enter the NFS server address."
-        if not export.startswith("/"):
-            context["errors"]["nfs_export"] = "Enter the export path, starting with /."
-        if not datastore:
-            context["errors"]["datastore_name"] = "Name the datastore."
-        if any(not path for disks in mapping.values() for path in disks.values()):
-            context["errors"]["mapping"] = "Map every disk to its backup file."
-        _save(
-            request, nfs_server=server, nfs_export=export, datastore_name=datastore, mapping=mapping
-        )
+        problems = {
+            "nfs_server": nfs_server_problem(server),
+            "nfs_export": nfs_export_problem(export),
+            "datastore_name": datastore_problem(datastore),
+            "mapping": next(
+                filter(None, (path_problem(p) for d in mapping.values() for p in d.values())),
+                None,
+            ),
+        }
+        context["errors"].update({name: text for name, text in problems.items() if text})
         if not context["errors"]:
+            _save(
+                request,
+                nfs_server=server,
+                nfs_export=export,
+                datastore_name=datastore,
+                mapping=mapping,
+            )
             return _next("source")
     export_dir = local_export_dir(server, export) if server and export else None
     context.update(
         {
             "nfs_server": server,
             "nfs_export": export,
-            "datastore_name": data.get("datastore_name") or suggestion,
+            "datastore_name": (
+                request.POST.get("datastore_name", "").strip()
+                if request.method == "POST"
+                else data.get("datastore_name") or suggestion
+            ),
             "vm_disks": [
                 (vm, [(disk, mapping.get(vm.id, {}).get(disk.id, "")) for disk in vm.disks])
                 for vm in vms
@@ -238,10 +257,12 @@ def _step_mode(request, data, connection, context):
 def _step_reason(request, data, connection, context):
     if request.method == "POST":
         reason = request.POST.get("reason", "").strip()
-        _save(request, reason=reason)
-        if not reason:
-            context["errors"]["reason"] = "Say why: the reason goes into the audit trail."
+        problem = reason_problem(reason)
+        if problem:
+            context["errors"]["reason"] = problem
+            context["data"] = {**data, "reason": reason}  # shown again, not kept
             return None
+        _save(request, reason=reason)
         return _next("reason")
     return None
 

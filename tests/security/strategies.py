@@ -111,3 +111,17 @@ def body() -> st.SearchStrategy[bytes]:
         st.binary(max_size=40),
         st.sampled_from(ODD_BODIES),
     )
+
+
+def perturbed(
+    base: dict[str, Any], fields: dict[str, st.SearchStrategy[Any]], most: int = 2
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid input with up to `most` of its fields replaced by drawn (mostly bad) values:
+    near-misses reach the checks deep inside, not just the first one."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        changed = draw(st.lists(st.sampled_from(sorted(fields)), max_size=most, unique=True))
+        return {**base, **{name: draw(fields[name]) for name in changed}}
+
+    return build()
