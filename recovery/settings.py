@@ -169,6 +169,8 @@ RQ = {
     "WORKER_CLASS": env_str("RQ_WORKER_CLASS") or "recovery.worker.Worker",
 }
 RQ_SCHEDULER_INTERVAL_SECONDS = env_float("RQ_SCHEDULER_INTERVAL_SECONDS", 0.1, minimum=0.01)
+# How long the scheduler's lock outlives a worker killed while holding it (another takes over).
+RQ_SCHEDULER_LOCK_SECONDS = env_int("RQ_SCHEDULER_LOCK_SECONDS", 5, minimum=2)
 
 # Recovery engine: how often a waiting step looks at the platform again (the first look after
 # the minimum; then when the task's progress says it ends, or backing off to the maximum when it
@@ -179,6 +181,8 @@ RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
 # A recovery nobody looked at for this long (its worker died, Redis lost its job) is resumed
 # by the reconciler.
 RECOVERY_STALE_SECONDS = env_float("RECOVERY_STALE_SECONDS", 60.0, minimum=0.5)
+# How often the workers run the reconciler (they start it again if Redis lost it).
+RECOVERY_RECONCILE_SECONDS = env_float("RECOVERY_RECONCILE_SECONDS", 60.0, minimum=0.5)
 # First back-off of a retried platform call (doubling, with jitter, within the call's budget).
 PLATFORM_RETRY_BASE_SECONDS = env_float("PLATFORM_RETRY_BASE_SECONDS", 0.5, minimum=0.01)
 # Where the console can read NFS exports itself, for preflight checks of backup files:

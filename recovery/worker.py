@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import close_old_connections
 from rq import SimpleWorker as RQSimpleWorker
@@ -19,6 +20,14 @@ from rq import Worker as RQWorker
 from rq.scheduler import RQScheduler
 
 from recovery.looks import enqueue_due_looks
+from recovery.periodic import keep_alive
+
+# One worker's scheduler holds the queue's lock. RQ's lock lasts 61 s and other workers try to
+# take it only with their maintenance, every 10 minutes: a worker SIGKILLed while holding it
+# stopped every scheduled look (and the reconciler) for that long. Ours lasts
+# RQ_SCHEDULER_LOCK_SECONDS, refreshed every second, and the other workers look for a free
+# lock every TAKE_OVER_EVERY_SECONDS.
+TAKE_OVER_EVERY_SECONDS = 1
 
 
 class FastScheduler(RQScheduler):
@@ -31,6 +40,21 @@ class FastScheduler(RQScheduler):
     def __init__(self, *args, tick: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.tick = tick
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        locks = super().acquire_locks(auto_start=False)
+        self._shorten_locks()
+        if self._acquired_locks and auto_start and not (self._process and self._process.is_alive()):
+            self.start()
+        return locks
+
+    def heartbeat(self) -> None:
+        super().heartbeat()
+        self._shorten_locks()
+
+    def _shorten_locks(self) -> None:
+        for name in self._acquired_locks:
+            self.connection.expire(self.get_locking_key(name), settings.RQ_SCHEDULER_LOCK_SECONDS)
 
     def enqueue_scheduled_jobs(self) -> None:
         super().enqueue_scheduled_jobs()
@@ -47,16 +71,43 @@ class FastScheduler(RQScheduler):
             if self._stop_requested:
                 self.stop()
                 break
-            if self.should_reacquire_locks:
-                self.acquire_locks()
-            if time.monotonic() - beat >= 1:  # lock refreshes as often as RQ's own
-                self.heartbeat()
-                beat = time.monotonic()
-            self.enqueue_scheduled_jobs()
+            try:
+                if self.should_reacquire_locks:
+                    self.acquire_locks()
+                if time.monotonic() - beat >= 1:  # lock refreshes as often as RQ's own
+                    self.heartbeat()
+                    if self._acquired_locks:
+                        keep_alive(self.connection)  # the reconciler, after Redis lost it
+                    beat = time.monotonic()
+                self.enqueue_scheduled_jobs()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+                # Redis restarting: RQ's scheduler would die here and come back only with the
+                # worker's maintenance, ten minutes later. Wait for Redis instead; the next
+                # heartbeat takes the lock again (a restarted Redis has none).
+                self.log.warning("Scheduler: Redis unreachable (%s); retrying in 1 s", error)
+                beat = 0.0
+                time.sleep(1)
+                continue
             time.sleep(self.tick)
 
 
 class _FastSchedulerMixin:
+    _next_take_over = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # An idle worker wakes this often, so it can take over a dead scheduler's lock.
+        return min(super().dequeue_timeout, TAKE_OVER_EVERY_SECONDS)  # type: ignore[misc]
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        super().heartbeat(*args, **kwargs)  # type: ignore[misc]
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is None or time.monotonic() < self._next_take_over:
+            return
+        self._next_take_over = time.monotonic() + TAKE_OVER_EVERY_SECONDS
+        if not (scheduler._process and scheduler._process.is_alive()):
+            scheduler.acquire_locks(auto_start=True)  # starts it if the lock was free
+
     def _start_scheduler(
         self,
         burst: bool = False,

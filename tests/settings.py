@@ -20,6 +20,7 @@ os.environ.setdefault("RECOVERY_POLL_MAX_SECONDS", "0.3")
 os.environ.setdefault("PLATFORM_RETRY_BASE_SECONDS", "0.05")
 os.environ.setdefault("RECOVERY_LEASE_SECONDS", "3")
 os.environ.setdefault("RECOVERY_STALE_SECONDS", "1")
+os.environ.setdefault("RECOVERY_RECONCILE_SECONDS", "2")
 # Never the machine's shared Redis on 6379: each test run gets its own server, and worker
 # processes the tests start inherit QRC_TEST_REDIS_URL to reach the same one.
 os.environ.setdefault("QRC_TEST_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")

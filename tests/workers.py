@@ -25,12 +25,15 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
-def start_worker(log: Path | None = None) -> subprocess.Popen[bytes]:
+def start_worker(
+    log: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """A real `rqworker` process on the test Redis and database (its output to `log`, if given)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
+        **(extra_env or {}),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     with open(log, "ab") if log else contextlib.nullcontext(subprocess.DEVNULL) as output:

@@ -14,12 +14,12 @@ from django.utils import timezone
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
 from recovery import engine
-from recovery.choices import ACTIVE, WAITING_FOR_OPERATOR
+from recovery.choices import ACTIVE, Mode
+from recovery.choices import Status as S
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 
 logger = logging.getLogger(__name__)
-RECONCILE_EVERY_SECONDS = 60
 # Sent with `orphans` (the list orphan_datastores() returns) after each check: notifications
 # tell the owning team (connection_id, team_id say which).
 orphans_found = Signal()
@@ -30,9 +30,17 @@ def stale_recoveries(now=None):
     grace = timedelta(
         seconds=max(settings.RECOVERY_STALE_SECONDS, 2 * settings.RECOVERY_POLL_MAX_SECONDS)
     )
+    # Where the engine stops for a person; ready and running-from-backup are only passed
+    # through when the plan powers on and merges by itself, and a worker that died between
+    # those steps left the recovery there with no job.
+    at_rest = (
+        Q(status=S.FAILED)
+        | Q(status=S.READY, power_on=False)
+        | (Q(status=S.RUNNING_FROM_BACKUP) & ~Q(mode=Mode.RESTORE, auto_merge=True))
+    )
     return (
         Recovery.objects.filter(status__in=ACTIVE)
-        .exclude(status__in=WAITING_FOR_OPERATOR)
+        .exclude(at_rest)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .filter(
             Q(next_check_at__lt=now - grace)
@@ -86,11 +94,15 @@ def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dic
     return {"resumed": resumed, "orphan_datastores": orphans}
 
 
-def schedule_reconciler(delay: float = RECONCILE_EVERY_SECONDS) -> None:
+def schedule_reconciler(delay: float | None = None) -> None:
+    """Run the reconciler in `delay` seconds (RECOVERY_RECONCILE_SECONDS by default)."""
     import django_rq
 
-    from recovery import tasks
+    from recovery import periodic, tasks
 
+    if delay is None:
+        delay = settings.RECOVERY_RECONCILE_SECONDS
     queue = django_rq.get_queue("default")
     # One fixed job id: scheduling it again replaces it instead of adding a second loop.
     queue.enqueue_in(timedelta(seconds=delay), tasks.reconcile, job_id="qrc-reconciler")
+    periodic.mark_scheduled(queue.connection, "qrc-reconciler", delay)

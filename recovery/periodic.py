@@ -1,0 +1,47 @@
+"""Self-rescheduling jobs that must never stop, kept alive by the workers' scheduler.
+
+The reconciler runs as an RQ job that schedules its own next run (one fixed job id). Its next
+run lives only in Redis, so a Redis restarted without persistence, or flushed, or a run that
+crashed before rescheduling, would end the loop for good, and with it the resumption of every
+recovery whose look was lost the same way. Each loop marks itself alive in a Redis key that
+expires well after its next run is due; the scheduler (recovery.worker) looks once a second
+and starts again any loop whose mark is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+# job id -> the function that schedules it (called with delay=seconds).
+PERIODIC_JOBS = {
+    "qrc-reconciler": "recovery.services.reconcile.schedule_reconciler",
+}
+# How soon a loop found dead runs again.
+RESTART_DELAY_SECONDS = 1.0
+
+
+def alive_key(job_id: str) -> str:
+    return f"qrc:periodic:{job_id}"
+
+
+def mark_scheduled(connection: Any, job_id: str, delay: float) -> None:
+    """Called by the loop each time it schedules its next run, `delay` seconds from now."""
+    connection.set(alive_key(job_id), time.time(), ex=int(2 * delay + 60))
+
+
+def keep_alive(connection: Any) -> list[str]:
+    """Start again every periodic job whose loop is gone; returns their ids."""
+    restarted = []
+    for job_id, path in PERIODIC_JOBS.items():
+        if connection.exists(alive_key(job_id)):
+            continue
+        logger.warning("periodic job %s was not scheduled (Redis lost it?): starting it", job_id)
+        import_string(path)(delay=RESTART_DELAY_SECONDS)
+        restarted.append(job_id)
+    return restarted
