@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
+import redis
 
+from recovery.devstack.redis import port_is_open, start_redis, stop_process
 from tests.labclient import LabClient, LabProcess, start_lab
-from tests.reliability.support import Figures, WorkerPool
+from tests.reliability.support import Figures, WorkerPool, wait_until
 
 FAST_LAB = ("--task-seconds", "0.05", "--merge-seconds", "0.3")
 
@@ -46,3 +53,42 @@ def own_lab(tmp_path) -> Iterator[LabProcess]:
     process = start_lab(tmp_path / "lab", "--vms", "30", *FAST_LAB)
     yield process
     process.stop()
+
+
+class RedisControl:
+    """The test run's private Redis, which a test may flush, or stop and start again."""
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        self.url = url
+        self.port = urlparse(url).port or 6379
+        self.workdir = workdir
+        self.started: list[subprocess.Popen[bytes]] = []
+        self.restarts = 0
+        self.flushes = 0
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    def flush(self) -> None:
+        self.client().flushall()
+        self.flushes += 1
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        """Stop the server (nothing is persisted: every key is lost) and start a new one."""
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            self.client().shutdown(nosave=True)
+        wait_until(lambda: not port_is_open("127.0.0.1", self.port), 10, "Redis to stop")
+        time.sleep(down_seconds)
+        self.started.append(start_redis(self.workdir / f"restart-{self.restarts}", self.port))
+        self.restarts += 1
+
+    def stop_started(self) -> None:
+        for process in self.started:
+            stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def redis_control(private_redis: str, tmp_path_factory) -> Iterator[RedisControl]:
+    control = RedisControl(private_redis, tmp_path_factory.mktemp("redis-restarts"))
+    yield control
+    control.stop_started()  # before private_redis stops (its own process is gone already)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery.choices import Status
+from recovery.choices import Mode, Status
 from recovery.models import AuditAction, AuditEvent, Recovery
 from tests.labclient import LabClient
 from tests.workers import kill_worker, start_worker
@@ -35,8 +35,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, tick: fl
 class WorkerPool:
     """Real `rqworker` processes, restarted when they die (as systemd's Restart=always would)."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.log_dir = log_dir
+        self.env = dict(env or {})  # settings of these workers only (e.g. a shorter lease)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.started = 0
         self.killed = 0
@@ -45,7 +46,8 @@ class WorkerPool:
     def start(self, count: int = 1) -> None:
         for _ in range(count):
             self.started += 1
-            self.processes.append(start_worker(self.log_dir / f"worker-{self.started}.log"))
+            log = self.log_dir / f"worker-{self.started}.log"
+            self.processes.append(start_worker(log, self.env))
 
     def kill(self, process: subprocess.Popen[bytes] | None = None) -> None:
         """SIGKILL one worker (the first by default) and its scheduler, by process group."""
@@ -65,6 +67,13 @@ class WorkerPool:
         for process in self.processes:
             kill_worker(process)
         self.processes.clear()
+
+    def log_count(self, text: str) -> int:
+        """Lines of the workers' logs that contain `text`."""
+        return sum(
+            path.read_text(errors="replace").count(text)
+            for path in self.log_dir.glob("worker-*.log")
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         text = []
@@ -157,7 +166,8 @@ class PlatformRecord:
 
     def assert_each_action_once(self, recoveries: list[Recovery], datastores: set[str]) -> None:
         """Exactly one successful attach and detach per datastore; one rebase per disk, one start
-        and one merge per VM; every failed task was one the lab was told to fail."""
+        and one merge (restore) or one power-off and delete (verify) per VM; every failed task
+        was one the lab was told to fail."""
         unexpected = [t for t in self.failed_tasks() if not t["injected_failure"]]
         assert not unexpected, unexpected
         done: Counter[tuple[str, str]] = Counter()
@@ -172,10 +182,17 @@ class PlatformRecord:
         for name in datastores:
             expected[("attach", name)] = expected[("detach", name)] = 1
         for recovery in recoveries:
+            vm = recovery.vm_name
             for disk_id in recovery.disk_mapping:
-                expected[("rebase", f"{recovery.vm_name}/{disk_id}")] = 1
-            expected[("start", recovery.vm_name)] = 1
-            expected[("merge", recovery.vm_name)] = 1
+                expected[("rebase", f"{vm}/{disk_id}")] = 1
+            expected[("start", vm)] = 1
+            if recovery.power_off_first:
+                expected[("stop", vm)] += 1  # (only VMs that were running are asked to)
+            if recovery.mode == Mode.RESTORE:
+                expected[("merge", vm)] = 1
+            else:  # verify-only teardown: power off, delete
+                expected[("stop", vm)] += 1
+                expected[("delete", vm)] = 1
         extra = {key: n for key, n in done.items() if n != expected.get(key)}
         missing = {key: 1 for key in expected if key not in done}
         assert not extra and not missing, {"not once": extra, "missing": missing}

@@ -7,7 +7,6 @@ import pytest
 
 from recovery.models import Recovery
 from recovery.services import recoveries as actions
-from recovery.services.reconcile import schedule_reconciler
 from tests.recovery.engine_helpers import lab_connection, start
 from tests.reliability.support import (
     PlatformRecord,
@@ -61,7 +60,6 @@ def test_fifty_recoveries_complete_through_transient_faults_and_failed_tasks(
         {"path": API, "kind": "task_failure", "count": 0, "rate": 0.05, "once": True, "seed": SEED},
     )
     pool.start(2)
-    schedule_reconciler(delay=1)
     operator_retries = []
 
     def operator_retries_injected_failures(recovery: Recovery) -> None:
