@@ -41,7 +41,8 @@ def _day(value: str, end: bool = False) -> datetime | None:
 def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
     team = current_team(request)
     params = {
-        key: request.GET.get(key, "").strip()[:200]
+        # No stored text holds a NUL (PostgreSQL refuses one even in a query): drop it.
+        key: request.GET.get(key, "").replace("\x00", "").strip()[:200]
         for key in ("from", "to", "actor", "action", "connection", "recovery", "q")
     }
     rows = AuditEvent.objects.filter(team=team)

@@ -30,6 +30,8 @@ def filter_recoveries(
         recoveries = recoveries.filter(connection_id=int(connection))
     if mode in Mode.values:
         recoveries = recoveries.filter(mode=mode)
+    # No stored text holds a NUL (PostgreSQL refuses one even in a query): drop it.
+    search = search.replace("\x00", "")
     if search:
         recoveries = recoveries.filter(
             Q(vm_name__icontains=search) | Q(reason__icontains=search) | Q(vm_id=search)
