@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench lint fmt system-deps clean help
+.PHONY: run test test-slow bench lint fmt system-deps clean help
 
 help:
 	@echo "make run    start Redis, RQ workers, the lab platform and the web server on http://127.0.0.1:8000/"
 	@echo "            (LAB=0 make run: without the lab platform)"
-	@echo "make test   lint and the whole test suite (own Redis; nothing assumed running)"
+	@echo "make test   lint and the test suite without the slow tests (own Redis; nothing assumed running)"
+	@echo "make test-slow  only the slow tests (@pytest.mark.slow: long fault, crash and outage scenarios)"
+	@echo "            (either takes PYTEST_ARGS, e.g. PYTEST_ARGS='-k redis -s')"
 	@echo "make bench  benchmarks (overhead, 200-VM batch, dashboard, live updates, merge) into var/bench/results.json"
 	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
 
@@ -30,9 +32,14 @@ run: $(STAMP)
 	@sh .ci/system-deps redis-server qemu-img:qemu-utils
 	@$(BIN)/python -m recovery.devstack
 
+# Slow tests (minutes of real time each) run in `make test-slow`, not here.
 test: $(STAMP) lint
 	@sh .ci/system-deps chromium qemu-img:qemu-utils
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	@sh .ci/system-deps qemu-img:qemu-utils
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 # Measurements, not tests: figures go to var/bench/results.json (docs/performance.md).
 bench: $(STAMP)

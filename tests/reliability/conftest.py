@@ -13,9 +13,17 @@ import redis
 
 from recovery.devstack.redis import port_is_open, start_redis, stop_process
 from tests.labclient import LabClient, LabProcess, start_lab
-from tests.reliability.support import Figures, WorkerPool, wait_until
+from tests.reliability.support import REPORTED, Figures, WorkerPool, wait_until
 
 FAST_LAB = ("--task-seconds", "0.05", "--merge-seconds", "0.3")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Each scenario's figures at the end of the run, also without -s."""
+    if REPORTED:
+        terminalreporter.section("reliability figures")
+        for line in REPORTED:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from tests.workers import kill_worker, start_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_DIR = ROOT / "var" / "reliability"
+REPORTED: list[str] = []  # this session's figures, for the terminal summary
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, tick: float = 0.05) -> Any:
@@ -267,5 +268,6 @@ class Figures:
         self.values["wall time s"] = round(time.monotonic() - self.started, 1)
         text = ", ".join(f"{key}: {value}" for key, value in self.values.items())
         print(f"\n[reliability] {self.name}: {text}")
+        REPORTED.append(f"{self.name}: {text}")
         FIGURES_DIR.mkdir(parents=True, exist_ok=True)
         (FIGURES_DIR / f"{self.name}.json").write_text(json.dumps(self.values, indent=1) + "\n")

@@ -145,8 +145,10 @@ def test_workers_killed_inside_every_platform_call_are_replaced_without_a_second
 @pytest.mark.parametrize(
     ("stop_at", "plan", "flag"),
     [
-        (Status.READY, {"power_on": False}, "power_on"),
-        (Status.RUNNING_FROM_BACKUP, {"auto_merge": False}, "auto_merge"),
+        pytest.param(Status.READY, {"power_on": False}, "power_on", id="ready"),
+        pytest.param(
+            Status.RUNNING_FROM_BACKUP, {"auto_merge": False}, "auto_merge", id="from-backup"
+        ),
     ],
 )
 def test_a_recovery_left_between_two_steps_that_call_nothing_is_resumed(
