@@ -99,10 +99,10 @@ class _FastSchedulerMixin:
         # An idle worker wakes this often, so it can take over a dead scheduler's lock.
         return min(super().dequeue_timeout, TAKE_OVER_EVERY_SECONDS)  # type: ignore[misc]
 
-    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
-        super().heartbeat(*args, **kwargs)  # type: ignore[misc]
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)  # type: ignore[misc]
         scheduler = getattr(self, "scheduler", None)
-        if scheduler is None or time.monotonic() < self._next_take_over:
+        if pipeline is not None or scheduler is None or time.monotonic() < self._next_take_over:
             return
         self._next_take_over = time.monotonic() + TAKE_OVER_EVERY_SECONDS
         if not (scheduler._process and scheduler._process.is_alive()):
