@@ -32,15 +32,6 @@ def schedule_look(queue: Any, recovery_id: int, delay: float) -> None:
     queue.connection.zadd(looks_key(queue), {str(recovery_id): time.time() + delay}, lt=True)
 
 
-def pending_looks(queue: Any) -> dict[int, float]:
-    """Recovery id -> seconds until its look (negative: overdue)."""
-    now = time.time()
-    return {
-        int(member): score - now
-        for member, score in queue.connection.zrange(looks_key(queue), 0, -1, withscores=True)
-    }
-
-
 def enqueue_due_looks(queue: Any, batch: int = 500) -> int:
     """Queue a job for every look that is due; returns how many."""
     from recovery import tasks

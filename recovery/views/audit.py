@@ -38,6 +38,11 @@ def _day(value: str, end: bool = False) -> datetime | None:
     return timezone.make_aware(moment)
 
 
+def keyset_cursor(row: AuditEvent) -> str:
+    """The `before` parameter of the page that starts after `row` (newest first)."""
+    return f"{row.time.isoformat()}_{row.pk}"
+
+
 def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
     team = current_team(request)
     params = {
@@ -86,7 +91,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
-    next_cursor = f"{page[-1].time.isoformat()}_{page[-1].pk}" if more and page else ""
+    next_cursor = keyset_cursor(page[-1]) if more and page else ""
     query = urlencode({key: value for key, value in params.items() if value})
     context = {
         "rows": page,

@@ -121,9 +121,9 @@ def seed(recoveries: int, audit_rows: int) -> dict:
 def deep_cursor(depth: int) -> str:
     """The audit page's keyset cursor `depth` rows down (what "Older" links carry)."""
     from recovery.models import AuditEvent
+    from recovery.views.audit import keyset_cursor
 
-    row = AuditEvent.objects.order_by("-time", "-pk").only("time", "pk")[depth]
-    return f"{row.time.isoformat()}_{row.pk}"
+    return keyset_cursor(AuditEvent.objects.order_by("-time", "-pk").only("time", "pk")[depth])
 
 
 def measure(seeded: dict, requests: int) -> dict:

@@ -20,7 +20,13 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from tests.bench.stack import NFS_EXPORT, NFS_SERVER, ROOT, Stack, bench_stack, save_result
+from tests.bench.stack import (
+    ROOT,
+    Stack,
+    bench_stack,
+    restore_plan,
+    save_result,
+)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "bench-password-1"
@@ -64,17 +70,11 @@ def start_web(stack: Stack, port: int) -> subprocess.Popen[bytes]:
 
 def one_recovery(stack: Stack, page, base: str, run: int) -> list[float]:
     from recovery.models import RecoveryEvent
-    from recovery.services.recoveries import Plan, VMRequest, launch
+    from recovery.services.recoveries import VMRequest, launch
 
     stack.reset_lab()
     vm_id = stack.lab_client.server_named("db-01")["id"]
-    plan = Plan(
-        mode="restore",
-        nfs_server=NFS_SERVER,
-        nfs_export=NFS_EXPORT,
-        datastore_name=f"qr-live-{run}",
-        reason="live update benchmark",
-    )
+    plan = restore_plan(f"qr-live-{run}", "live update benchmark")
     (recovery,) = launch(stack.team, stack.connection, stack.user, [VMRequest(vm_id)], plan)
     page.goto(f"{base}/recoveries/{recovery.pk}/")
     deadline = time.monotonic() + 120

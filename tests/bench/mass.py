@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from tests.bench.overhead import bare_script
-from tests.bench.stack import NFS_EXPORT, NFS_SERVER, Stack, bench_stack, save_result
+from tests.bench.stack import Stack, bench_stack, restore_plan, save_result
 
 
 def stopped_vms(stack: Stack, count: int) -> list[dict[str, Any]]:
@@ -33,18 +33,12 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
     from django.db.models import Max
 
     from recovery.models import Recovery
-    from recovery.services.recoveries import Plan, VMRequest, launch
+    from recovery.services.recoveries import VMRequest, launch
 
     stack.reset_lab()
     stack.lab_settings(merge_seconds=merge_seconds)
     vms = stopped_vms(stack, count)
-    plan = Plan(
-        mode="restore",
-        nfs_server=NFS_SERVER,
-        nfs_export=NFS_EXPORT,
-        datastore_name=f"qr-mass-{label}",
-        reason="mass recovery benchmark",
-    )
+    plan = restore_plan(f"qr-mass-{label}", "mass recovery benchmark")
     busy_before = stack.worker_busy_seconds()
     started = time.time()
     recoveries = launch(

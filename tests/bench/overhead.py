@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.bench.stack import NFS_EXPORT, NFS_SERVER, Stack, bench_stack, save_result
+from tests.bench.stack import NFS_EXPORT, NFS_SERVER, Stack, bench_stack, restore_plan, save_result
 
 VM_NAME = "db-01"
 TIGHT_POLL = 0.02
@@ -72,16 +72,10 @@ def console(stack: Stack, run: int) -> tuple[float, float]:
     from django.utils import timezone
 
     from recovery.models import Recovery
-    from recovery.services.recoveries import Plan, VMRequest, launch
+    from recovery.services.recoveries import VMRequest, launch
 
     vm_id = stack.lab_client.server_named(VM_NAME)["id"]  # read before the clock starts
-    plan = Plan(
-        mode="restore",
-        nfs_server=NFS_SERVER,
-        nfs_export=NFS_EXPORT,
-        datastore_name=f"qr-console-{run}",
-        reason="overhead benchmark",
-    )
+    plan = restore_plan(f"qr-console-{run}", "overhead benchmark")
     launched = timezone.now()
     (recovery,) = launch(stack.team, stack.connection, stack.user, [VMRequest(vm_id)], plan)
     deadline = time.monotonic() + 300

@@ -69,6 +69,19 @@ class Stack:
         self.lab_client.admin("POST", "settings", values)
 
 
+def restore_plan(datastore_name: str, reason: str) -> Any:
+    """A restore-mode plan from the lab's NFS export, as the launch wizard would make it."""
+    from recovery.services.recoveries import Plan
+
+    return Plan(
+        mode="restore",
+        nfs_server=NFS_SERVER,
+        nfs_export=NFS_EXPORT,
+        datastore_name=datastore_name,
+        reason=reason,
+    )
+
+
 def revision() -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
