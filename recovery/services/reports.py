@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import DateTimeField, FloatField, Func, QuerySet, Value
+from django.core.cache import cache
+from django.db import connection as db
+from django.db.models import DateTimeField, FloatField, Func, Max, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from recovery.choices import Status as S
 from recovery.models import Recovery, RecoveryEvent, Team
+
+# Long enough for a manager's visit; the key changes with every recovery change anyway.
+REPORT_CACHE_SECONDS = 120
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -60,6 +65,7 @@ class Report:
     longest_from_backup: tuple[Recovery, timedelta] | None = None
     failures: list[tuple[str, str, int]] = field(default_factory=list)  # step, cause, count
     start: datetime | None = None
+    computed_at: datetime | None = None
 
     def recoveries(self, team: Team) -> QuerySet[Recovery]:
         """The period's recoveries, oldest first (the CSV export iterates them)."""
@@ -84,8 +90,30 @@ class Seconds(Func):
 
 
 def build(team: Team, days: int) -> Report:
+    """The period's report, computed once and reused until a recovery changes or a minute
+    passes (then "longest from backup", which counts up to now, is a minute old at most)."""
     now = timezone.now()
-    since = (now - timedelta(days=days - 1)).date()
+    # Everything a report reads is written with a new row: a launch adds a Recovery, and
+    # every status change (with its times and error) adds a RecoveryEvent. The newest ids of
+    # both say whether anything changed, in two index lookups.
+    newest_recovery = Recovery.objects.aggregate(pk=Max("pk"))["pk"]
+    newest_event = RecoveryEvent.objects.aggregate(pk=Max("pk"))["pk"]
+    key = ":".join(
+        str(part)
+        for part in (
+            "report", team.pk, days, timezone.get_current_timezone_name(),
+            now.strftime("%Y%m%d%H%M"), newest_recovery, newest_event,
+        )
+    )  # fmt: skip
+    report = cache.get(key)
+    if report is None:
+        report = compute(team, days, now)
+        cache.set(key, report, timeout=REPORT_CACHE_SECONDS)
+    return report
+
+
+def compute(team: Team, days: int, now: datetime) -> Report:
+    since = timezone.localdate(now) - timedelta(days=days - 1)
     start = timezone.make_aware(datetime.combine(since, time.min))
     # Local midnights as seconds after the first: a day is found by bisection, right across
     # DST changes, without the database or Python parsing a datetime per row.
@@ -116,7 +144,13 @@ def build(team: Team, days: int) -> Report:
         "pk", "status", "connection_name", "mode", "since_start_s", "running_s", "merged_s",
         "from_backup_s",
     )  # fmt: skip
-    for pk, status, connection, mode, since_start, running, merged, from_backup in rows:
+    # Read on a plain cursor: at 10,000 rows, Django's per-value converters cost more than
+    # the query itself.
+    sql, params = rows.query.sql_with_params()
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    for pk, status, connection_name, mode, since_start, running, merged, from_backup in fetched:
         day = bisect_right(edges, since_start)
         total += 1
         launched[day] += 1
@@ -127,7 +161,7 @@ def build(team: Team, days: int) -> Report:
             completed += 1
         if running is None:
             continue
-        values = groups[(connection, mode)]
+        values = groups[(connection_name, mode)]
         values["running"].append(running)
         if merged is not None:
             values["merged"].append(merged)
@@ -167,6 +201,7 @@ def build(team: Team, days: int) -> Report:
         ),
         failures=[(step, cause, n) for (step, cause), n in causes.most_common(20)],
         start=start,
+        computed_at=now,
     )
 
 

@@ -110,3 +110,98 @@ def test_recoveries_are_counted_on_their_local_day(personas, settings, zone):
     assert counts[today - timedelta(days=2)] == (1, 0)
     assert counts[today - timedelta(days=1)] == (1, 1)
     assert sum(launched for launched, _ in counts.values()) == 2 == report.total
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_database_percentiles_match_the_nearest_rank_in_python(personas, seed):
+    """The database ranks each (connection, mode) group; the figures are those of percentile()."""
+    import random
+
+    from recovery.services.reports import build
+
+    rng = random.Random(seed)
+    connections = [ConnectionFactory(team=personas.team, name=f"C{n}") for n in range(2)]
+    launched = timezone.now() - timedelta(days=2)
+    expected: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    longest = ("", -1.0)
+    for n in range(rng.randint(15, 40)):
+        connection, mode = rng.choice(connections), rng.choice(["restore", "verify"])
+        running = rng.choice([None, rng.randint(1, 50), rng.randint(1, 5000) / 7])
+        merged = running + rng.randint(0, 900) if running and rng.random() < 0.7 else None
+        recovery = Recovery.objects.create(
+            team=personas.team, connection=connection, connection_name=connection.name,
+            vm_id=f"v{n}", vm_name=f"v{n}", nfs_server="n", nfs_export="/e",
+            datastore_name="d", reason="r", mode=mode, status="completed",
+        )  # fmt: skip
+        at = launched + timedelta(minutes=n)
+        Recovery.objects.filter(pk=recovery.pk).update(
+            launched_at=at,
+            recovered_at=at + timedelta(seconds=running) if running else None,
+            merged_at=at + timedelta(seconds=merged) if merged else None,
+            completed_at=at + timedelta(seconds=merged or running or 1),
+        )
+        if running:
+            values = expected.setdefault((connection.name, mode), ([], []))
+            values[0].append(running)
+            if merged:
+                values[1].append(merged)
+            if (merged or running) - running > longest[1]:
+                longest = (f"v{n}", (merged or running) - running)
+    report = build(personas.team, 7)
+
+    def figures(values: list[float]) -> tuple:
+        return tuple(
+            None if v is None else round(v, 2)
+            for v in (percentile(values, 0.5), percentile(values, 0.9), max(values, default=None))
+        )
+
+    got = {
+        (group["connection"], group["mode"].lower().split()[0]): (
+            (group["running"].count, *figures_of(group["running"])),
+            (group["merged"].count, *figures_of(group["merged"])),
+        )
+        for group in report.rto_groups
+    }
+    want = {
+        (connection, mode): (
+            (len(running), *figures(running)),
+            (len(merged), *figures(merged)),
+        )
+        for (connection, mode), (running, merged) in expected.items()
+    }
+    assert got == want
+    assert report.total == Recovery.objects.filter(team=personas.team).count()
+    if longest[1] >= 0:
+        recovery, duration = report.longest_from_backup
+        assert round(duration.total_seconds(), 2) == round(longest[1], 2)
+
+
+def figures_of(stats) -> tuple:
+    return tuple(
+        None if v is None else round(v, 2) for v in (stats.median, stats.p90, stats.maximum)
+    )
+
+
+def test_a_report_is_reused_until_a_recovery_changes(
+    history, django_assert_num_queries, monkeypatch
+):
+    """Reused while nothing changed; a launch or a status change shows on the next visit."""
+    from recovery import workflow
+    from recovery.services.reports import build
+
+    team = history.team
+    frozen = timezone.now()  # the same minute throughout: only changes may refresh it
+    monkeypatch.setattr(timezone, "now", lambda: frozen)
+    first = build(team, 30)
+    with django_assert_num_queries(2):  # the two newest ids, nothing else
+        assert build(team, 30) == first
+    queued = Recovery.objects.create(
+        team=team, connection=Recovery.objects.filter(team=team).first().connection,
+        connection_name="SCP-A", vm_id="e", vm_name="e", nfs_server="n", nfs_export="/e",
+        datastore_name="d", reason="r",
+    )  # fmt: skip
+    launched = build(team, 30)
+    assert launched.total == first.total + 1
+    assert launched.failed == first.failed
+    workflow.transition(queued, "failed", "attach refused", failed_status="attaching")
+    assert build(team, 30).failed == first.failed + 1
