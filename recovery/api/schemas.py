@@ -9,6 +9,7 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from recovery.choices import Mode, Status
+from recovery.services.launch_input import MAX_VMS
 
 ModeName = Literal["restore", "verify"]
 StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
@@ -226,7 +227,7 @@ class VmRequestIn(Schema):
 
 class LaunchIn(Schema):
     connection_id: int
-    vms: list[VmRequestIn] = Field(..., min_length=1, max_length=100)
+    vms: list[VmRequestIn] = Field(..., min_length=1, max_length=MAX_VMS)
     mode: ModeName = Mode.RESTORE.value
     nfs_server: str | None = Field(
         None, max_length=255, description="Default: the connection's default NFS server."

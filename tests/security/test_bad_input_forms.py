@@ -422,3 +422,14 @@ def test_search_and_filter_parameters_of_any_shape_never_fail(personas):
 
     check()
     print(f"\nsearch and filter parameters: {seen.pop('inputs')} queries: {dict(seen)}")
+
+
+def test_a_launch_takes_a_whole_site_but_not_an_unbounded_list():
+    """200 VMs in one launch (the mass-recovery batch) pass; past MAX_VMS is refused."""
+    from recovery.services.launch_input import MAX_VMS, vm_ids_problem
+
+    assert vm_ids_problem([f"vm-{n}" for n in range(200)]) is None
+    assert vm_ids_problem([f"vm-{n}" for n in range(MAX_VMS)]) is None
+    assert vm_ids_problem([f"vm-{n}" for n in range(MAX_VMS + 1)]) == (
+        f"Choose at most {MAX_VMS} VMs in one launch."
+    )
