@@ -122,8 +122,12 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
         # seconds, so that its progress shows.
         recovery.check_interval = 0
         return min(high, max(0.05, remaining))
-    # No progress to go by: start short, back off to a ceiling.
-    delay = min(high, max(low, recovery.check_interval * 1.5 if recovery.check_interval else low))
+    # No progress to go by: start short (a merge a little later), back off to a ceiling.
+    first = low
+    if wait.task_key == "merge":
+        first = max(low, settings.RECOVERY_MERGE_FIRST_LOOK_SECONDS)
+    previous = recovery.check_interval
+    delay = min(high, max(first, previous * 1.5 if previous else first))
     recovery.check_interval = delay
     return delay
 

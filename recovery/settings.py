@@ -177,6 +177,11 @@ RQ_SCHEDULER_LOCK_SECONDS = env_int("RQ_SCHEDULER_LOCK_SECONDS", 5, minimum=2)
 # reports none), and how long a worker's lease on a recovery lasts.
 RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 0.5, minimum=0.05)
 RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 30.0, minimum=0.1)
+# A merge copies whole disks: its first look waits this long, so that it sees progress to time
+# the next look by (a look at 0.5 s sees 0% of any merge over 50 s, and costs one more look).
+RECOVERY_MERGE_FIRST_LOOK_SECONDS = env_float(
+    "RECOVERY_MERGE_FIRST_LOOK_SECONDS", 2.0, minimum=0.05
+)
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
 # A recovery nobody looked at for this long (its worker died, Redis lost its job) is resumed
 # by the reconciler.

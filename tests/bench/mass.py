@@ -39,7 +39,7 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
     stack.lab_settings(merge_seconds=merge_seconds)
     vms = stopped_vms(stack, count)
     plan = restore_plan(f"qr-mass-{label}", "mass recovery benchmark")
-    busy_before = stack.worker_busy_seconds()
+    busy_before, jobs_before = stack.worker_busy_seconds(), stack.worker_jobs()
     started = time.time()
     recoveries = launch(
         stack.team, stack.connection, stack.user, [VMRequest(vm["id"]) for vm in vms], plan
@@ -58,6 +58,7 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
     # The last job's busy time lands in RQ a moment after its row is saved.
     time.sleep(1)
     busy = stack.worker_busy_seconds() - busy_before
+    jobs = stack.worker_jobs() - jobs_before
     failed = [r for r in rows if r.status != "completed"]
     if failed:
         raise RuntimeError(f"{len(failed)} ended badly, e.g. {failed[0].pk}: {failed[0].step}")
@@ -70,6 +71,10 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
         "all_completed_s": round(last["done"].timestamp() - started, 2),
         "worker_busy_s": round(busy, 2),
         "busy_per_recovery_s": round(busy / count, 4),
+        # Looks (and other jobs) per recovery: if these stay flat while busy time grows, the
+        # growth is contention (the lab's merges share these cores), not more work.
+        "jobs_per_recovery": round(jobs / count, 2),
+        "busy_per_job_ms": round(1000 * busy / max(jobs, 1), 1),
         "attaches": sum(1 for e in effects if e["action"] == "attach"),
         "rebases": sum(1 for e in effects if e["action"] == "rebase"),
         "merges": sum(1 for e in effects if e["action"] == "merge"),
@@ -104,7 +109,9 @@ def main() -> None:
             print(
                 f"merge {merge:>4.0f} s: launch call {run['launch_call_s']} s, all running "
                 f"after {run['all_running_s']} s, all completed after {run['all_completed_s']} s, "
-                f"busy {run['busy_per_recovery_s']} s per recovery, speed-up {run['speed_up']}x",
+                f"busy {run['busy_per_recovery_s']} s per recovery "
+                f"({run['jobs_per_recovery']} jobs of {run['busy_per_job_ms']} ms), "
+                f"speed-up {run['speed_up']}x",
                 flush=True,
             )
     base = runs[0]["busy_per_recovery_s"]

@@ -62,6 +62,15 @@ class Stack:
         queue = django_rq.get_queue("default")
         return sum(w.total_working_time for w in Worker.all(connection=queue.connection))
 
+    def worker_jobs(self) -> int:
+        """Jobs the workers have run (RQ's successful and failed counts)."""
+        import django_rq
+        from rq import Worker
+
+        queue = django_rq.get_queue("default")
+        workers = Worker.all(connection=queue.connection)
+        return sum(w.successful_job_count + w.failed_job_count for w in workers)
+
     def reset_lab(self) -> None:
         self.lab_client.admin("POST", "reset")
 
