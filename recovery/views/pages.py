@@ -13,11 +13,22 @@ from recovery.models import Recovery, Role
 from recovery.services.connections import usable_connections
 from recovery.tenancy import current_membership, current_team, team_view
 
-GROUPS = {
-    "active": Q(status__in=[s for s in ACTIVE if s != S.FAILED]),
-    "failed": Q(status=S.FAILED),
-    "done": Q(status__in=[S.COMPLETED, S.CANCELLED]),
+GROUP_STATUSES = {
+    "active": [s for s in ACTIVE if s != S.FAILED],
+    "failed": [S.FAILED],
+    "done": [S.COMPLETED, S.CANCELLED],
 }
+GROUPS = {name: Q(status__in=statuses) for name, statuses in GROUP_STATUSES.items()}
+
+
+def group_counts(recoveries: QuerySet[Recovery]) -> dict[str, int]:
+    """Recoveries per group of the list's header, from one count per status: the (team,
+    status) index answers that alone, where a filtered count per group read every row."""
+    per_status = dict(recoveries.values_list("status").annotate(n=Count("pk")).order_by())
+    return {
+        name: sum(per_status.get(status, 0) for status in statuses)
+        for name, statuses in GROUP_STATUSES.items()
+    }
 
 
 def filter_recoveries(
@@ -49,7 +60,7 @@ def filter_recoveries(
 def home(request: HttpRequest) -> HttpResponse:
     team = current_team(request)
     everything = Recovery.objects.filter(team=team)
-    counts = everything.aggregate(**{name: Count("pk", filter=q) for name, q in GROUPS.items()})
+    counts = group_counts(everything)
     group = request.GET.get("group", "")
     connection = request.GET.get("connection", "")
     mode = request.GET.get("mode", "")
