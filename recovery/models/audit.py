@@ -97,6 +97,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["team", "-time", "-id"]),
             # A recovery's own trail, newest first (its detail page polls it).
             models.Index(fields=["recovery_id", "-time", "-id"], name="audit_recovery_newest"),
+            # The audit page filtered by action (with or without a text search) walks only
+            # that action's rows, newest first: half the time of the team-wide walk at 100k.
+            models.Index(
+                fields=["team", "action", "-time", "-id"], name="audit_team_action_newest"
+            ),
         ]
 
     def __str__(self) -> str:
