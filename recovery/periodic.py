@@ -1,9 +1,10 @@
 """Self-rescheduling jobs that must never stop, kept alive by the workers' scheduler.
 
-The reconciler runs as an RQ job that schedules its own next run (one fixed job id). Its next
-run lives only in Redis, so a Redis restarted without persistence, or flushed, or a run that
-crashed before rescheduling, would end the loop for good, and with it the resumption of every
-recovery whose look was lost the same way. Each loop marks itself alive in a Redis key that
+The reconciler, the drills' tick and the notifications' watch each run as an RQ job that
+schedules its own next run (one fixed job id). Their next run lives only in Redis, so a Redis
+restarted without persistence, or flushed, or a run that crashed before rescheduling, would end
+the loop for good: no recovery whose look was lost would resume, no scheduled drill would start,
+no stalled merge would be reported. Each loop marks itself alive in a Redis key that
 expires well after its next run is due; the scheduler (recovery.worker) looks once a second
 and starts again any loop whose mark is gone.
 """
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 # job id -> the function that schedules it (called with delay=seconds).
 PERIODIC_JOBS = {
     "qrc-reconciler": "recovery.services.reconcile.schedule_reconciler",
+    "qrc-drills-tick": "recovery.drills.runner.schedule_tick",
+    "qrc-notifications-watch": "recovery.notifications.watch.schedule_watch",
 }
 # How soon a loop found dead runs again.
 RESTART_DELAY_SECONDS = 1.0

@@ -94,10 +94,13 @@ def enqueue_progress(run_id: int, delay: float = 0) -> None:
 
 
 def schedule_tick(delay: float | None = None) -> None:
+    from recovery import periodic
     from recovery.drills import tasks
 
     seconds = settings.DRILL_TICK_SECONDS if delay is None else delay
-    _queue().enqueue_in(timedelta(seconds=seconds), tasks.tick, job_id=TICK_JOB_ID)
+    queue = _queue()
+    queue.enqueue_in(timedelta(seconds=seconds), tasks.tick, job_id=TICK_JOB_ID)
+    periodic.mark_scheduled(queue.connection, TICK_JOB_ID, seconds)
 
 
 # --- creating runs ------------------------------------------------------------------------

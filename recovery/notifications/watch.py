@@ -175,8 +175,10 @@ def watch(now: datetime | None = None) -> dict[str, Any]:
 def schedule_watch(delay: float = WATCH_EVERY_SECONDS) -> None:
     import django_rq
 
+    from recovery import periodic
     from recovery.notifications import tasks
 
     queue = django_rq.get_queue("default")
     # One fixed job id: scheduling again replaces the job rather than starting a second loop.
     queue.enqueue_in(timedelta(seconds=delay), tasks.watch, job_id=WATCH_JOB_ID)
+    periodic.mark_scheduled(queue.connection, WATCH_JOB_ID, delay)

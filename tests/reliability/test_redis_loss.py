@@ -11,6 +11,7 @@ import pytest
 
 from recovery.choices import PLATFORM_BUSY, Status
 from recovery.models import Recovery
+from recovery.periodic import PERIODIC_JOBS, alive_key
 from tests.recovery.engine_helpers import lab_connection, start
 from tests.reliability.support import PlatformRecord, stopped_vms, wait_for_recoveries, wait_until
 
@@ -61,4 +62,8 @@ def test_twenty_recoveries_survive_losing_redis(
     figures["reconciler loop (re)started by the workers"] = pool.log_count(
         "periodic job qrc-reconciler was not"
     )
+    # The drills' tick and the notifications' watch were lost with the rest: both run again.
+    alive = [job_id for job_id in PERIODIC_JOBS if redis_control.client().exists(alive_key(job_id))]
+    assert alive == list(PERIODIC_JOBS), alive
+    figures["periodic loops running again"] = len(alive)
     figures.report()
