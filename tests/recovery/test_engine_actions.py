@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import logging
+from io import StringIO
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
 from recovery.choices import Status
 from recovery.inline import run_jobs_until
-from recovery.models import Recovery
+from recovery.models import AuditAction, AuditEvent, Recovery
 from recovery.services import recoveries as actions
 from tests.recovery.engine_helpers import effects, lab_connection, run, start
 
@@ -109,6 +112,25 @@ def test_the_recover_command_runs_a_recovery_to_completion(personas, lab, capsys
     recovery = Recovery.objects.get()
     assert recovery.status == Status.COMPLETED
     assert ("Recovery" in out and "queued" in out and "Detaching" in out) or "detached" in out
+
+
+@pytest.mark.parametrize("verbosity, shown", [(1, False), (2, True)])
+def test_the_recover_command_shows_platform_calls_only_when_asked(
+    personas, lab, caplog, verbosity, shown
+):
+    connection = lab_connection(
+        personas.team, lab, default_nfs_server="192.0.2.50", default_nfs_export="/backup"
+    )
+    caplog.set_level(logging.INFO)
+    call_command(
+        "recover", "--connection", connection.name, "--vm", "app-01", "--mode", "verify",
+        "--reason", "drill", "--inline", "--timeout", "60", "--verbosity", str(verbosity),
+        stdout=StringIO(),
+    )  # fmt: skip
+    calls = [r for r in caplog.records if r.name == "recovery.platform_calls"]
+    assert bool(calls) is shown
+    assert AuditEvent.objects.filter(action=AuditAction.PLATFORM_CALL).count() > 5  # kept
+    assert logging.getLogger("recovery.platform_calls").level == logging.NOTSET  # restored
 
 
 def test_the_reconciler_resumes_a_recovery_whose_jobs_were_lost(personas, lab, private_redis):

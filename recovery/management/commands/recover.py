@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -56,6 +59,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600)
 
     def handle(self, *args, **o) -> None:
+        with _platform_calls_quiet(o["verbosity"] < 2):
+            self._recover(o)
+
+    def _recover(self, o: dict) -> None:
         connection = self._connection(o["connection"], o["team"])
         server = o["nfs_server"] or connection.default_nfs_server
         export = o["nfs_export"] or connection.default_nfs_export
@@ -147,3 +154,19 @@ class Command(BaseCommand):
                 raise CommandError(f"No VM {name!r} on {connection.name}.")
             chosen.append(match)
         return chosen
+
+
+@contextmanager
+def _platform_calls_quiet(quiet: bool) -> Iterator[None]:
+    """Keep one INFO line per platform call off the terminal unless asked (-v 2).
+
+    Each call is in the audit trail already; on a terminal they drown the progress lines.
+    """
+    logger = logging.getLogger("recovery.platform_calls")
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
