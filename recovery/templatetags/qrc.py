@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -32,8 +34,6 @@ def duration_short(value) -> str:
 @register.filter
 def seconds_short(value) -> str:
     """Seconds (a float) shown like durations; a dash when there is none."""
-    from datetime import timedelta
-
     return "—" if value is None else duration_short(timedelta(seconds=value))
 
 
@@ -57,3 +57,13 @@ def stamp(value: datetime | None, kind: str = "second") -> str:
     if kind == "iso":
         return value.isoformat()
     return value.strftime(_STAMPS[kind])
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """'3 minutes ago', or 'just now' in the first minute (timesince says '0 minutes')."""
+    if not isinstance(value, datetime):
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):  # also a moment ahead of our clock
+        return "just now"
+    return f"{timesince(value)} ago"

@@ -36,3 +36,18 @@ def test_stamp_matches_the_date_filter_in_the_current_time_zone(kind, zone):
 
 def test_stamp_of_nothing_is_empty():
     assert Template("{% load qrc %}[{{ missing|stamp:'clock' }}]").render(Context({})) == "[]"
+
+
+@pytest.mark.parametrize(
+    "seconds_before, shown",
+    [(0, "just now"), (59, "just now"), (-30, "just now"), (61, "1 minute ago"),
+     (3 * 3600 + 120, "3 hours, 2 minutes ago")],
+)  # fmt: skip
+def test_ago_says_just_now_in_the_first_minute_then_how_long(seconds_before, shown):
+    moment = timezone.now() - timezone.timedelta(seconds=seconds_before)
+    rendered = Template("{% load qrc %}{{ moment|ago }}").render(Context({"moment": moment}))
+    assert rendered.replace("\xa0", " ") == shown  # timesince keeps number and unit together
+
+
+def test_ago_of_nothing_is_empty():
+    assert Template("{% load qrc %}[{{ moment|ago }}]").render(Context({"moment": None})) == "[]"
