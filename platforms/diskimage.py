@@ -29,10 +29,18 @@ class DiskImageInfo:
         if self.format == "qcow2" and (self.cluster_size or 0) < MIN_CLUSTER_SIZE:
             return (
                 f"{self.path.name} is qcow2 with {(self.cluster_size or 0) // 1024} KiB clusters; "
-                "quick recovery needs at least 64 KiB. Convert it with "
-                "`qemu-img convert -O qcow2 -o cluster_size=65536`."
+                "quick recovery needs at least 64 KiB."
             )
         return None
+
+    @property
+    def fix(self) -> str:
+        """What to do about `problem`: the command that makes a usable copy."""
+        usable = f"{self.path.stem}-64k{self.path.suffix}"
+        return (
+            f"Make a copy with 64 KiB clusters (qemu-img convert -O qcow2 -o cluster_size=65536 "
+            f"{self.path.name} {usable}) and map {usable}."
+        )
 
 
 class NotADiskImage(ValueError):

@@ -118,7 +118,7 @@ def _check_files(vm: Any, mapping: dict[str, str], export: Path) -> list[Check]:
             checks.append(Check(name, False, str(error), "Use a raw or qcow2 file."))
             continue
         if info.problem:
-            checks.append(Check(name, False, info.problem, "Convert it with 64 KiB clusters."))
+            checks.append(Check(name, False, info.problem, info.fix))
             continue
         if info.virtual_size < sizes.get(disk_id, 0) * MIB:
             checks.append(

@@ -37,6 +37,11 @@ def test_a_running_vm_is_refused_with_the_fix(connection, lab):
 def test_a_backup_with_32k_clusters_is_refused_naming_the_disk(connection, lab):
     text = _refusal(connection, lab, ["broken-01"])
     assert "Backup file of ide0" in text and "32 KiB clusters" in text and "64 KiB" in text
+    # The fix is the command for this very file, and what to map afterwards.
+    assert (
+        "qemu-img convert -O qcow2 -o cluster_size=65536 ide0.qcow2 ide0-64k.qcow2) "
+        "and map ide0-64k.qcow2." in text
+    )
 
 
 def test_a_missing_backup_file_is_refused(connection, lab):
