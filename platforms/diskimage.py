@@ -29,17 +29,18 @@ class DiskImageInfo:
         if self.format == "qcow2" and (self.cluster_size or 0) < MIN_CLUSTER_SIZE:
             return (
                 f"{self.path.name} is qcow2 with {(self.cluster_size or 0) // 1024} KiB clusters; "
-                "quick recovery needs at least 64 KiB."
+                f"quick recovery needs at least {MIN_CLUSTER_SIZE // 1024} KiB."
             )
         return None
 
     @property
     def fix(self) -> str:
         """What to do about `problem`: the command that makes a usable copy."""
-        usable = f"{self.path.stem}-64k{self.path.suffix}"
+        kib = MIN_CLUSTER_SIZE // 1024
+        usable = f"{self.path.stem}-{kib}k{self.path.suffix}"
         return (
-            f"Make a copy with 64 KiB clusters (qemu-img convert -O qcow2 -o cluster_size=65536 "
-            f"{self.path.name} {usable}) and map {usable}."
+            f"Make a copy with {kib} KiB clusters (qemu-img convert -O qcow2 -o "
+            f"cluster_size={MIN_CLUSTER_SIZE} {self.path.name} {usable}) and map {usable}."
         )
 
 

@@ -63,7 +63,8 @@ def test_twenty_recoveries_survive_losing_redis(
         "periodic job qrc-reconciler was not"
     )
     # The drills' tick and the notifications' watch were lost with the rest: both run again.
-    alive = [job_id for job_id in PERIODIC_JOBS if redis_control.client().exists(alive_key(job_id))]
+    redis = redis_control.client()
+    alive = [job_id for job_id in PERIODIC_JOBS if redis.exists(alive_key(job_id))]
     assert alive == list(PERIODIC_JOBS), alive
     figures["periodic loops running again"] = len(alive)
     figures.report()
