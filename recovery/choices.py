@@ -10,10 +10,18 @@ class Mode(models.TextChoices):
     VERIFY = "verify", "Verify only"
 
 
+class Target(models.TextChoices):
+    """Which VM's disks are rebased onto the backup."""
+
+    NEW_VM = "new_vm", "New VM"
+    IN_PLACE = "in_place", "In place"
+
+
 class Status(models.TextChoices):
     QUEUED = "queued", "Queued"
     POWERING_OFF = "powering_off", "Powering off"
     ATTACHING = "attaching", "Attaching datastore"
+    CREATING_VM = "creating_vm", "Creating the new VM"
     REBASING = "rebasing", "Rebasing disks"
     READY = "ready", "Ready (recovered, powered off)"
     POWERING_ON = "powering_on", "Powering on"
@@ -36,9 +44,12 @@ WAITING_FOR_OPERATOR = frozenset({Status.READY, Status.RUNNING_FROM_BACKUP, Stat
 # Counted against the connection's concurrency limit.
 PLATFORM_BUSY = frozenset(
     {
-        Status.POWERING_OFF, Status.ATTACHING, Status.REBASING, Status.POWERING_ON,
-        Status.MERGING, Status.MERGED, Status.DETACHING, Status.CANCELLING, Status.CLEANING_UP,
+        Status.POWERING_OFF, Status.ATTACHING, Status.CREATING_VM, Status.REBASING,
+        Status.POWERING_ON, Status.MERGING, Status.MERGED, Status.DETACHING, Status.CANCELLING,
+        Status.CLEANING_UP,
     }
 )  # fmt: skip
-# Before any disk is rebased: cancelling only has to undo the attach.
-BEFORE_REBASE = frozenset({Status.QUEUED, Status.POWERING_OFF, Status.ATTACHING})
+# Before any disk is rebased: cancelling only has to undo the attach (and the VM it created).
+BEFORE_REBASE = frozenset(
+    {Status.QUEUED, Status.POWERING_OFF, Status.ATTACHING, Status.CREATING_VM}
+)

@@ -24,6 +24,8 @@ class HCIClient(SCPClient):
     SERVERS = f"{PREFIX}/vms"
     SERVER = PREFIX + "/vms/{id}"
     SERVER_V1 = PREFIX + "/vms/{id}"
+    SERVER_CONFIG = PREFIX + "/vms/{id}/config"
+    CREATE_SERVER = f"{PREFIX}/vms"
     START = PREFIX + "/vms/{id}/actions/poweron"
     STOP = PREFIX + "/vms/{id}/actions/poweroff"
     REBASE = PREFIX + "/vms/{id}/actions/rebasebackingfile"

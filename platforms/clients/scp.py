@@ -7,7 +7,16 @@ from urllib.parse import quote
 
 from platforms.clients.base import PlatformClient
 from platforms.clients.errors import PlatformError
-from platforms.clients.types import Cluster, Host, Page, PlatformInfo, Server, Storage, Task
+from platforms.clients.types import (
+    Cluster,
+    CreatedVM,
+    Host,
+    Page,
+    PlatformInfo,
+    Server,
+    Storage,
+    Task,
+)
 
 
 class SCPClient(PlatformClient):
@@ -23,6 +32,8 @@ class SCPClient(PlatformClient):
     SERVERS = "/janus/20240725/servers"
     SERVER = "/janus/20240725/servers/{id}"
     SERVER_V1 = "/janus/20180725/servers/{id}"
+    SERVER_CONFIG = "/janus/20180725/servers/{id}/config"
+    CREATE_SERVER = "/janus/20220725/servers"
     START = "/janus/20180725/servers/{id}/start"
     STOP = "/janus/20180725/servers/{id}/stop"
     REBASE = "/janus/20180725/servers/{id}/rebase-backing-file"
@@ -79,6 +90,20 @@ class SCPClient(PlatformClient):
         with self.reading("GET", path):
             return Server.parse(self.call("GET", path))
 
+    def vm_config(self, vm_id: str) -> Server:
+        """The VM's configuration: shape, disks (DiskConfig) and NICs, to copy into a new VM."""
+        path = self.SERVER_CONFIG.format(id=_segment(vm_id))
+        with self.reading("GET", path):
+            return Server.parse(self.call("GET", path))
+
+    def cluster_of(self, vm: Server) -> Cluster | None:
+        """The cluster a VM runs on: SCP names it by its resource pool (az_id), not by id."""
+        clusters = self.clusters()
+        for cluster in clusters:
+            if vm.az_id and cluster.az_id == vm.az_id:
+                return cluster
+        return clusters[0] if len(clusters) == 1 else None
+
     def task(self, task_id: str) -> Task:
         path = self.TASK.format(id=_segment(task_id))
         with self.reading("GET", path):
@@ -93,9 +118,31 @@ class SCPClient(PlatformClient):
         body = {"force": 1 if force else 0}
         return self._task_id("POST", self.STOP.format(id=_segment(vm_id)), body, client_token)
 
-    def delete_vm(self, vm_id: str, *, client_token: str | None = None) -> str:
+    def create_vm(self, body: dict[str, Any], *, client_token: str | None = None) -> CreatedVM:
+        """Create one VM (CreateServerRequest20220725); its id comes back with the task."""
+        data = self.call("POST", self.CREATE_SERVER, body, client_token=client_token)
+        with self.reading("POST", self.CREATE_SERVER):
+            uuids = data.get("uuids") if isinstance(data, dict) else None
+            if not isinstance(uuids, list) or len(uuids) != 1 or not isinstance(uuids[0], str):
+                raise PlatformError(
+                    "The platform accepted the VM creation but did not name exactly one new VM.",
+                    permanent=True, kind="protocol", method="POST", path=self.CREATE_SERVER,
+                )  # fmt: skip
+            task_id = data.get("task_id")
+            return CreatedVM(task_id=str(task_id or ""), vm_id=uuids[0])
+
+    def delete_vm(self, vm_id: str, *, client_token: str | None = None) -> str | None:
+        """Delete a VM for good (force: no recycle bin). The task id, or None (HTTP 204).
+
+        Sangfor documents 204 for this call: no body, so no task; the caller follows the VM
+        until the platform answers 404.
+        """
         path = self.SERVER_V1.format(id=_segment(vm_id))
-        return self._task_id("DELETE", path, {"force": 1}, client_token)
+        data = self.call("DELETE", path, {"force": 1}, client_token=client_token)
+        task_id = data.get("task_id") if isinstance(data, dict) else None
+        if isinstance(task_id, str | int) and not isinstance(task_id, bool) and task_id != "":
+            return str(task_id)
+        return None
 
     def attach_nfs(
         self,

@@ -20,6 +20,7 @@ class Disk:
     storage_id: str
     storage_name: str
     backing_file: str
+    preallocate: str = ""
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Disk:
@@ -29,6 +30,26 @@ class Disk:
             storage_id=str(raw.get("storage_id") or ""),
             storage_name=str(raw.get("storage_name") or ""),
             backing_file=str(raw.get("backing_file") or ""),
+            preallocate=str(raw.get("preallocate") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A VM's network interface (Network2024 / NetworkConfig)."""
+
+    vif_id: str
+    model: str
+    connected: bool
+    mac_address: str = ""
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Nic:
+        return cls(
+            vif_id=str(raw.get("vif_id") or ""),
+            model=str(raw.get("model") or ""),
+            connected=raw.get("connect") not in (0, "0", "", None, False),
+            mac_address=str(raw.get("mac_address") or ""),
         )
 
 
@@ -43,6 +64,10 @@ class Server:
     cores: int = 0
     memory_mb: int = 0
     disks: tuple[Disk, ...] = field(default_factory=tuple)
+    az_id: str = ""
+    host_id: str = ""
+    sockets: int = 0
+    networks: tuple[Nic, ...] = field(default_factory=tuple)
 
     @property
     def is_running(self) -> bool:
@@ -64,6 +89,10 @@ class Server:
             cores=int(raw.get("cores") or 0),
             memory_mb=int(raw.get("memory_mb") or 0),
             disks=tuple(Disk.parse(disk) for disk in raw.get("disks") or []),
+            az_id=str(raw.get("az_id") or ""),
+            host_id=str(raw.get("host_id") or ""),
+            sockets=int(raw.get("sockets") or 0),
+            networks=tuple(Nic.parse(nic) for nic in raw.get("networks") or []),
         )
 
 
@@ -76,6 +105,7 @@ class Storage:
     total_mb: int
     used_mb: int
     target: str = ""
+    cluster_id: str = ""
 
     @property
     def is_nfs(self) -> bool:
@@ -91,7 +121,13 @@ class Storage:
             total_mb=int(raw.get("total_mb") or 0),
             used_mb=int(raw.get("used_mb") or 0),
             target=str(raw.get("target") or ""),
+            cluster_id=str(raw.get("cluster_id") or ""),
         )
+
+    @property
+    def is_usable(self) -> bool:
+        """Mounted and online: "normal"/"ok" in Sangfor's status enum."""
+        return self.status.lower() in ("normal", "ok")
 
 
 @dataclass(frozen=True)
@@ -101,6 +137,7 @@ class Cluster:
     type: str
     status: str
     version: str = ""
+    az_id: str = ""
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Cluster:
@@ -110,6 +147,7 @@ class Cluster:
             type=str(raw.get("type", "")),
             status=str(raw.get("status", "")),
             version=str(raw.get("version") or ""),
+            az_id=str(raw.get("az_id") or ""),
         )
 
 
@@ -146,6 +184,11 @@ class Task:
     def succeeded(self) -> bool:
         return self.status == "finish"
 
+    @property
+    def failed(self) -> bool:
+        """Ended without doing its work: failure, or canceled on the platform."""
+        return self.status in ("failure", "canceled")
+
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Task:
         return cls(
@@ -173,3 +216,11 @@ class Page(Generic[T]):
     page_num: int
     page_size: int
     next_page_num: int | None
+
+
+@dataclass(frozen=True)
+class CreatedVM:
+    """The answer to a VM creation: its task, and the new VM's id (known at once)."""
+
+    task_id: str
+    vm_id: str

@@ -168,6 +168,7 @@ class RecoveryOut(Schema):
     nfs_server: str
     nfs_export: str
     datastore_name: str
+    target: TargetOut
     rto_running_seconds: float | None = Field(None, description="Launch to running from backup.")
     rto_merged_seconds: float | None = Field(None, description="Launch to merged.")
     is_active: bool
@@ -217,12 +218,65 @@ class BatchOut(Schema):
     recoveries: list[RecoveryOut]
 
 
+class DiskShapeIn(Schema):
+    id: str = Field(..., pattern=r"^(ide|scsi|virtio|sata)[0-9]{1,2}$", examples=["ide0"])
+    size_mb: int = Field(..., ge=1, le=64 * 1024 * 1024)
+
+
+class ShapeIn(Schema):
+    """The new VM's shape when the source VM is gone and no template is named."""
+
+    cores: int = Field(..., ge=1, le=512)
+    sockets: int = Field(1, ge=1, le=64)
+    memory_mb: int = Field(..., ge=64, le=16 * 1024 * 1024)
+    disks: list[DiskShapeIn] = Field(..., min_length=1, max_length=64)
+
+
 class VmRequestIn(Schema):
     vm_id: str = Field(..., min_length=1, max_length=100)
     disk_mapping: dict[str, str] = Field(
         default_factory=dict,
         description="disk id -> backup file path on the export; empty: <vm name>/<disk id>.qcow2",
     )
+    confirm_vm_name: str = Field(
+        "",
+        max_length=200,
+        description="In place only: the VM's name, given again to confirm that its current "
+        "disks are replaced by the backup.",
+    )
+    vm_name: str = Field(
+        "", max_length=200, description="New VM of a source that is gone: the source's name."
+    )
+    shape: ShapeIn | None = Field(
+        None, description="New VM of a source that is gone: cores, memory and disks."
+    )
+
+
+class NewVmTargetIn(Schema):
+    kind: Literal["new_vm"] = "new_vm"
+    connect_network: bool = Field(
+        False,
+        description="Restore only: NICs connected like the source (IP/MAC conflict while the "
+        "source runs). Verify-only is always disconnected.",
+    )
+    cluster_id: str = Field("", max_length=100, description="Default: the source VM's cluster.")
+    storage_id: str = Field(
+        "", max_length=100, description="Every disk on this datastore; default: the source's."
+    )
+    template_vm_id: str = Field(
+        "", max_length=100, description="Copy the shape from this VM instead of the source."
+    )
+
+
+class InPlaceTargetIn(Schema):
+    kind: Literal["in_place"]
+
+
+class TargetOut(Schema):
+    kind: Literal["new_vm", "in_place"]
+    new_vm_name: str = Field("", description="New VM: <source>-qr<recovery id>.")
+    new_vm_id: str = Field("", description="New VM: its platform id, once created.")
+    network_connected: bool = False
 
 
 class LaunchIn(Schema):
@@ -236,12 +290,20 @@ class LaunchIn(Schema):
         None, max_length=500, description="Default: the connection's default export."
     )
     datastore_name: str | None = Field(
-        None, max_length=100, description="Default: qr-<MMDD-HHMM>-<first VM id>."
+        None, max_length=100, description="Default: qr-<MMDD-HHMM>-<first VM name>."
     )
     reason: str = Field(..., min_length=1, max_length=2000, description="Goes to the audit trail.")
     power_on: bool = True
     auto_merge: bool = True
-    power_off_first: bool = False
+    power_off_first: bool = Field(
+        False, description="In place only: shut the VM down gracefully first."
+    )
+    target: NewVmTargetIn | InPlaceTargetIn = Field(
+        default_factory=NewVmTargetIn,
+        discriminator="kind",
+        description="new_vm (the default; always for verify) or in_place (restore only, each "
+        "VM confirmed by name with confirm_vm_name).",
+    )
     dry_run: bool = Field(False, description="Run the preflight only; nothing changes.")
 
     @field_validator("reason")
@@ -263,15 +325,22 @@ class PreflightVmOut(Schema):
     vm_id: str
     vm_name: str | None
     disk_mapping: dict[str, str]
+    cluster_id: str
+    datastore_name: str
+    new_vm: dict[str, Any] = Field(
+        ..., description="New VM: its shape, placement and NICs (empty in place)."
+    )
     checks: list[CheckOut]
 
 
 class PreflightOut(Schema):
     ok: bool
+    target: Literal["new_vm", "in_place"]
     nfs_server: str
     nfs_export: str
     datastore_name: str
     datastore: CheckOut
+    datastores: dict[str, CheckOut] = Field(..., description="One per cluster of the VMs.")
     vms: list[PreflightVmOut]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from platforms.models import PlatformConnection
 from recovery.models import AuditEvent, Batch, Recovery, Team
 from recovery.services import progress
-from recovery.services.recoveries import Check
+from recovery.services.checks import Check
 from recovery.views.recoveries import available_actions
 
 
@@ -70,6 +70,12 @@ def recovery(item: Recovery) -> dict[str, Any]:
         "nfs_server": item.nfs_server,
         "nfs_export": item.nfs_export,
         "datastore_name": item.datastore_name,
+        "target": {
+            "kind": item.target,
+            "new_vm_name": item.target_vm_name if item.is_new_vm else "",
+            "new_vm_id": item.created_vm_id,
+            "network_connected": any(n.get("connect") for n in item.new_vm.get("networks", [])),
+        },
         "rto_running_seconds": seconds(item.rto_running),
         "rto_merged_seconds": seconds(item.rto_merged),
         "is_active": item.is_active,

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from platforms.clients import PlatformError
 from recovery import audit
-from recovery.choices import Mode
+from recovery.choices import Mode, Target
 from recovery.choices import Status as S
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.drills.paths import TemplateError, mapping_for
@@ -40,6 +40,7 @@ from recovery.services import recoveries as actions
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.recoveries import (
     LaunchRefused,
+    NewVMOptions,
     Plan,
     VMRequest,
     launch,
@@ -303,6 +304,9 @@ def _launch(run: DrillRun) -> str:
         datastore_name=run.datastore_name,
         reason=f"Drill {drill.name}, run {run.pk} ({run.get_trigger_display().lower()})",
         power_on=True, auto_merge=False, power_off_first=False,
+        # Always a new VM with every NIC disconnected: the drill's VM is never touched, and
+        # the same drill runs again and again.
+        target=Target.NEW_VM, new_vm=NewVMOptions(connect_network=False),
     )  # fmt: skip
     try:
         results = preflight(
@@ -310,11 +314,12 @@ def _launch(run: DrillRun) -> str:
         )
     except PlatformError as error:
         return f"The platform could not be read during preflight: {error.message}"
-    if not results["datastore"].ok:
-        return f"Preflight: {results['datastore'].message}"
+    bad_datastore = next((c for c in results.datastores.values() if not c.ok), None)
+    if bad_datastore is not None:
+        return f"Preflight: {bad_datastore.message}"
     passing = []
-    for item, result in zip(candidates, results["vms"], strict=True):
-        failed = [check for check in result["checks"] if not check.ok]
+    for item, result in zip(candidates, results.vms, strict=True):
+        failed = [check for check in result.checks if not check.ok]
         if failed:
             _settle(item, "Preflight: " + "; ".join(_check_text(check) for check in failed))
             item.save()

@@ -32,6 +32,7 @@ class AuditAction(models.TextChoices):
     RECOVERY_ACKNOWLEDGE = "recovery.acknowledge", "Failure acknowledged"
     RECOVERY_STEP = "recovery.step", "Recovery step"
     PLATFORM_CALL = "platform.call", "Platform call"
+    GUARD_REFUSED = "guard.refused", "Destructive call refused"
     AUDIT_CHECKPOINT = "audit.checkpoint", "Audit rows archived and pruned"
     API_TOKEN_CREATE = "api_token.create", "API token created"
     API_TOKEN_REVOKE = "api_token.revoke", "API token revoked"

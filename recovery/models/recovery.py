@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from recovery.choices import ACTIVE, TERMINAL, WAITING_FOR_OPERATOR, Mode, Status
+from recovery.choices import ACTIVE, TERMINAL, WAITING_FOR_OPERATOR, Mode, Status, Target
 
 
 class Batch(models.Model):
@@ -44,10 +44,20 @@ class Recovery(models.Model):
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="recoveries"
     )
+    # The source VM: the one whose backup is recovered (it may be running, or gone).
     vm_id = models.CharField(max_length=100)
     vm_name = models.CharField(max_length=200)
     disks = models.JSONField(default=list, help_text="The VM's disks at launch.")
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.RESTORE)
+    target = models.CharField(max_length=10, choices=Target.choices, default=Target.NEW_VM)
+    # In place only: the VM's name as the operator typed it to confirm; the guard checks it.
+    confirmed_vm_name = models.CharField(max_length=200, blank=True)
+    new_vm = models.JSONField(
+        default=dict, blank=True, help_text="New VM only: name, placement, shape and NICs."
+    )
+    # What this recovery created on the platform: the only VM and datastore it may destroy.
+    created_vm_id = models.CharField(max_length=100, blank=True)
+    mounted_datastore = models.BooleanField(default=False)
     disk_mapping = models.JSONField(default=dict, help_text="disk id -> backup file path")
     nfs_server = models.CharField(max_length=255)
     nfs_export = models.CharField(max_length=500)
@@ -107,6 +117,19 @@ class Recovery(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery of {self.vm_name}"
+
+    @property
+    def is_new_vm(self) -> bool:
+        return self.target == Target.NEW_VM
+
+    @property
+    def target_vm_id(self) -> str:
+        """The VM whose disks run from the backup: the new one (once created) or the source."""
+        return self.created_vm_id if self.is_new_vm else self.vm_id
+
+    @property
+    def target_vm_name(self) -> str:
+        return str(self.new_vm.get("name") or "") if self.is_new_vm else self.vm_name
 
     @property
     def is_terminal(self) -> bool:

@@ -34,6 +34,8 @@ class TimelineStep:
 
 def timeline(recovery: Recovery) -> list[TimelineStep]:
     steps = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
+    if recovery.is_new_vm:
+        steps.insert(steps.index(S.REBASING), S.CREATING_VM)
     if recovery.status in (S.CANCELLING, S.CANCELLED) or recovery.cancel_from:
         steps = [*steps[:-1], S.CANCELLING, S.CANCELLED]
     entered: dict[str, datetime] = {S.QUEUED: recovery.launched_at}

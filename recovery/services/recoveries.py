@@ -6,21 +6,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from platforms import diskimage
-from platforms.clients import PlatformClient, PlatformError
 from platforms.models import PlatformConnection
 from recovery import audit, engine
-from recovery.choices import ACTIVE, BEFORE_REBASE, Mode
+from recovery.choices import ACTIVE, BEFORE_REBASE, Mode, Target
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Batch, Recovery, Team
-from recovery.services.connections import client_for
+from recovery.services.backup_files import default_path, local_export_dir
+from recovery.services.checks import Check
 from recovery.services.launch_input import (
     datastore_problem,
     nfs_export_problem,
@@ -29,37 +25,22 @@ from recovery.services.launch_input import (
     reason_problem,
     vm_ids_problem,
 )
+from recovery.services.plan import (
+    NewVMOptions,
+    Plan,
+    Preflight,
+    VMPreflight,
+    VMRequest,
+    VMShape,
+    new_vm_name,
+    preflight,
+)
 from recovery.workflow import note, transition
 
-MIB = 1024 * 1024
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    message: str
-    fix: str = ""
-
-
-@dataclass
-class VMRequest:
-    vm_id: str
-    disk_mapping: dict[str, str] = field(default_factory=dict)  # empty: the default layout
-
-
-@dataclass
-class Plan:
-    """What the operator asked for; the same for every VM of a batch."""
-
-    mode: str
-    nfs_server: str
-    nfs_export: str
-    datastore_name: str
-    reason: str
-    power_on: bool = True
-    auto_merge: bool = True
-    power_off_first: bool = False
+__all__ = [
+    "ActionRefused", "Check", "LaunchRefused", "NewVMOptions", "Plan", "Preflight",
+    "VMRequest", "VMShape", "default_path", "launch", "local_export_dir", "preflight",
+]  # fmt: skip
 
 
 class LaunchRefused(Exception):
@@ -71,221 +52,6 @@ class LaunchRefused(Exception):
 
 class ActionRefused(Exception):
     pass
-
-
-def default_path(vm_name: str, disk_id: str) -> str:
-    """Where a backup application following the lab's layout puts a disk's file."""
-    return f"{vm_name}/{disk_id}.qcow2"
-
-
-def local_export_dir(nfs_server: str, nfs_export: str) -> Path | None:
-    """The export as this machine sees it, when configured (NFS_EXPORT_MOUNTS)."""
-    mounts: dict[str, str] = settings.NFS_EXPORT_MOUNTS
-    found = mounts.get(f"{nfs_server}:{nfs_export.rstrip('/') or '/'}")
-    return Path(found) if found else None
-
-
-def _check_files(vm: Any, mapping: dict[str, str], export: Path) -> list[Check]:
-    checks = []
-    sizes = {disk.id: disk.size_mb for disk in vm.disks}
-    for disk_id, path in mapping.items():
-        name = f"Backup file of {disk_id}"
-        relative = Path(path)
-        if relative.is_absolute() or ".." in relative.parts:
-            checks.append(
-                Check(
-                    name,
-                    False,
-                    f"{path} must be relative to the export, without '..'.",
-                    "Fix the path.",
-                )
-            )
-            continue
-        target = export / relative
-        if not target.is_file():
-            checks.append(
-                Check(
-                    name,
-                    False,
-                    f"{path} is not on the export.",
-                    "Check the backup job's output path, or map another file.",
-                )
-            )
-            continue
-        try:
-            info = diskimage.inspect(target)
-        except (diskimage.NotADiskImage, OSError) as error:
-            checks.append(Check(name, False, str(error), "Use a raw or qcow2 file."))
-            continue
-        if info.problem:
-            checks.append(Check(name, False, info.problem, info.fix))
-            continue
-        if info.virtual_size < sizes.get(disk_id, 0) * MIB:
-            checks.append(
-                Check(
-                    name,
-                    False,
-                    f"{path} holds {info.virtual_size // MIB} MiB; "
-                    f"disk {disk_id} is {sizes[disk_id]} MiB.",
-                    "Map the backup of this disk, not of a smaller one.",
-                )
-            )
-            continue
-        detail = f"{info.format}" + (
-            f", {info.cluster_size // 1024} KiB clusters" if info.cluster_size else ""
-        )
-        checks.append(Check(name, True, f"{path}: {detail}, {info.virtual_size // MIB} MiB"))
-    return checks
-
-
-def preflight_vm(
-    client: PlatformClient, connection: PlatformConnection, request: VMRequest, plan: Plan
-) -> tuple[list[Check], Any, dict[str, str]]:
-    """Checks for one VM; nothing on the platform changes. Returns checks, VM, final mapping."""
-    checks: list[Check] = []
-    try:
-        vm = client.vm(request.vm_id)
-    except PlatformError as error:
-        if error.status == 404:
-            return (
-                [
-                    Check(
-                        "VM exists",
-                        False,
-                        f"No VM {request.vm_id} on {connection.name}.",
-                        "Pick a VM from the inventory.",
-                    )
-                ],
-                None,
-                {},
-            )
-        raise
-    checks.append(Check("VM exists", True, f"{vm.name} ({len(vm.disks)} disk(s))"))
-    if vm.is_stopped:
-        checks.append(Check("VM powered off", True, f"{vm.name} is off"))
-    elif plan.power_off_first:
-        checks.append(
-            Check("VM powered off", True, f"{vm.name} is on; it will be shut down gracefully first")
-        )
-    else:
-        checks.append(
-            Check(
-                "VM powered off",
-                False,
-                f"{vm.name} is running.",
-                "Power it off, or choose 'shut down gracefully first'.",
-            )
-        )
-    if vm.instant_vm:
-        checks.append(
-            Check(
-                "Not already recovered",
-                False,
-                f"{vm.name} already runs from a backup.",
-                "Finish or merge that recovery first.",
-            )
-        )
-    mapping = dict(request.disk_mapping) or {
-        disk.id: default_path(vm.name, disk.id) for disk in vm.disks
-    }
-    disk_ids = {disk.id for disk in vm.disks}
-    unknown = sorted(set(mapping) - disk_ids)
-    unmapped = sorted(disk_ids - set(mapping))
-    if unknown or unmapped:
-        problems = []
-        if unmapped:
-            problems.append(f"not mapped: {', '.join(unmapped)}")
-        if unknown:
-            problems.append(f"not disks of {vm.name}: {', '.join(unknown)}")
-        checks.append(
-            Check(
-                "Every disk mapped",
-                False,
-                "; ".join(problems) + ".",
-                "Map each disk to its backup file.",
-            )
-        )
-    else:
-        checks.append(
-            Check(
-                "Every disk mapped",
-                True,
-                ", ".join(f"{d} → {p}" for d, p in sorted(mapping.items())),
-            )
-        )
-    bad_paths = [problem for problem in map(path_problem, mapping.values()) if problem]
-    if bad_paths:
-        # Checked here whether or not the console can read the export: such a path must never
-        # reach the platform (it would refuse the rebase with the datastore already mounted).
-        checks.append(Check("Backup file paths", False, " ".join(bad_paths), "Fix the path."))
-    active = Recovery.objects.filter(connection=connection, vm_id=vm.id, status__in=ACTIVE).first()
-    if active:
-        checks.append(
-            Check(
-                "No other recovery of the VM",
-                False,
-                f"{vm.name} is already under recovery ({active.get_status_display()}).",
-                "Finish or cancel that recovery first.",
-            )
-        )
-    else:
-        checks.append(Check("No other recovery of the VM", True, "none active"))
-    export = local_export_dir(plan.nfs_server, plan.nfs_export)
-    if export is not None and not (unknown or unmapped):
-        checks.extend(_check_files(vm, mapping, export))
-    elif export is None:
-        checks.append(
-            Check(
-                "Backup files",
-                True,
-                "The export is not readable from the console; "
-                "the platform checks the files when it rebases.",
-            )
-        )
-    return checks, vm, mapping
-
-
-def preflight_datastore(
-    client: PlatformClient, connection: PlatformConnection, plan: Plan
-) -> Check:
-    existing = client.find_datastore(plan.datastore_name)
-    if existing is None:
-        return Check("Datastore name", True, f"{plan.datastore_name} is free; it will be mounted")
-    target = f"{plan.nfs_server}:{plan.nfs_export}"
-    if existing.target and existing.target != target:
-        return Check(
-            "Datastore name",
-            False,
-            f"{plan.datastore_name} is taken by {existing.target}.",
-            "Choose another datastore name.",
-        )
-    return Check(
-        "Datastore name",
-        True,
-        f"{plan.datastore_name} is already mounted from {target}; it will be shared",
-    )
-
-
-def preflight(
-    connection: PlatformConnection, requests: list[VMRequest], plan: Plan
-) -> dict[str, Any]:
-    client = client_for(connection)
-    try:
-        results: dict[str, Any] = {
-            "datastore": preflight_datastore(client, connection, plan),
-            "vms": [],
-        }
-        for request in requests:
-            checks, vm, mapping = preflight_vm(client, connection, request, plan)
-            results["vms"].append(
-                {"request": request, "vm": vm, "mapping": mapping, "checks": checks}
-            )
-    finally:
-        client.close()
-    results["ok"] = results["datastore"].ok and all(
-        all(c.ok for c in item["checks"]) for item in results["vms"]
-    )
-    return results
 
 
 def launch(
@@ -302,7 +68,7 @@ def launch(
         reason_problem(plan.reason)
         or nfs_server_problem(plan.nfs_server)
         or nfs_export_problem(plan.nfs_export)
-        or datastore_problem(plan.datastore_name)
+        or (datastore_problem(plan.datastore_name) if plan.datastore_name else None)
         or vm_ids_problem([r.vm_id for r in requests])
         or next(
             (p for r in requests for p in map(path_problem, r.disk_mapping.values()) if p), None
@@ -310,13 +76,14 @@ def launch(
     )
     if problem:
         raise LaunchRefused({}, f"{problem} Nothing was changed on the platform.")
+    if plan.target not in Target.values:
+        raise LaunchRefused({}, f"Unknown target {plan.target}.")
+    if plan.target == Target.IN_PLACE and plan.mode != Mode.RESTORE:
+        raise LaunchRefused({}, "Verify-only always runs in a new VM; nothing was changed.")
     results = preflight(connection, requests, plan)
-    if not results["ok"]:
-        failed = {
-            item["vm"].name if item["vm"] else item["request"].vm_id: item["checks"]
-            for item in results["vms"]
-        }
-        failed["datastore"] = [results["datastore"]]
+    if not results.ok:
+        failed: dict[str, list[Check]] = {item.vm_name: item.checks for item in results.vms}
+        failed["datastore"] = list(results.datastores.values())
         raise LaunchRefused(failed, _preflight_refusal(failed))
     created = []
     # One id for the whole launch: the request's, or a new one from the command line.
@@ -328,38 +95,8 @@ def launch(
                 batch = Batch.objects.create(
                     team=team, connection=connection, reason=plan.reason, launched_by=user
                 )
-            for item in results["vms"]:
-                vm = item["vm"]
-                recovery = Recovery.objects.create(
-                    team=team, connection=connection, connection_name=connection.name, batch=batch,
-                    vm_id=vm.id, vm_name=vm.name,
-                    disks=[
-                        {"id": d.id, "size_mb": d.size_mb, "storage_id": d.storage_id}
-                        for d in vm.disks
-                    ],
-                    mode=plan.mode, disk_mapping=item["mapping"], nfs_server=plan.nfs_server,
-                    nfs_export=plan.nfs_export, datastore_name=plan.datastore_name,
-                    power_on=plan.power_on, auto_merge=plan.auto_merge,
-                    power_off_first=plan.power_off_first, reason=plan.reason, launched_by=user,
-                    step="Queued", correlation_id=correlation,
-                )  # fmt: skip
-                who = getattr(user, "username", "") or "system"
-                note(recovery, f"Launched by {who} ({Mode(plan.mode).label}): {plan.reason}")
-                audit.record(
-                    AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
-                    message=f"{Mode(plan.mode).label} of {recovery.vm_name} through "
-                    f"{connection.name}: {plan.reason}",
-                    data={
-                        "mode": plan.mode,
-                        "vm_id": recovery.vm_id,
-                        "disk_mapping": recovery.disk_mapping,
-                        "nfs": f"{plan.nfs_server}:{plan.nfs_export}",
-                        "datastore": plan.datastore_name,
-                        "reason": plan.reason,
-                        "batch": recovery.batch_id,
-                    },
-                    correlation_id=recovery.correlation_id, recovery_id=recovery.pk,
-                )  # fmt: skip
+            for item in results.vms:
+                recovery = _create(team, connection, batch, user, plan, item, correlation)
                 created.append(recovery)
             for recovery in created:
                 transaction.on_commit(lambda pk=recovery.pk: engine.enqueue(pk))
@@ -367,6 +104,53 @@ def launch(
         # Another launch of the same VM committed between our preflight and our insert.
         raise LaunchRefused({}, _taken_refusal(connection, requests)) from None
     return created
+
+
+def _create(
+    team: Team, connection: PlatformConnection, batch: Batch | None, user: Any, plan: Plan,
+    item: VMPreflight, correlation: str,
+) -> Recovery:  # fmt: skip
+    """One queued recovery from its VM's preflight, with its launch event and audit row."""
+    vm, in_place = item.vm, plan.target == Target.IN_PLACE
+    disks = (
+        [{"id": d.id, "size_mb": d.size_mb, "storage_id": d.storage_id} for d in vm.disks]
+        if vm is not None
+        else [{"id": d["id"], "size_mb": d["size_mb"]} for d in item.new_vm.get("disks", [])]
+    )
+    recovery = Recovery.objects.create(
+        team=team, connection=connection, connection_name=connection.name, batch=batch,
+        vm_id=item.request.vm_id, vm_name=item.vm_name, disks=disks, mode=plan.mode,
+        target=plan.target, confirmed_vm_name=item.request.confirm_vm_name if in_place else "",
+        disk_mapping=item.mapping, nfs_server=plan.nfs_server, nfs_export=plan.nfs_export,
+        datastore_name=item.datastore_name, cluster_id=item.cluster_id,
+        power_on=plan.power_on, auto_merge=plan.auto_merge,
+        power_off_first=plan.power_off_first and in_place, reason=plan.reason,
+        launched_by=user, step="Queued", correlation_id=correlation,
+    )  # fmt: skip
+    if not in_place:
+        recovery.new_vm = {**item.new_vm, "name": new_vm_name(item.vm_name, recovery.pk)}
+        recovery.save(update_fields=["new_vm"])
+    who = getattr(user, "username", "") or "system"
+    where = (
+        f"in place over {recovery.vm_name}"
+        if in_place
+        else f"into a new VM {recovery.new_vm['name']}"
+    )
+    note(recovery, f"Launched by {who} ({Mode(plan.mode).label}, {where}): {plan.reason}")
+    audit.record(
+        AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
+        message=f"{Mode(plan.mode).label} of {recovery.vm_name} {where} through "
+        f"{connection.name}: {plan.reason}",
+        data={
+            "mode": plan.mode, "target": plan.target, "vm_id": recovery.vm_id,
+            "new_vm": recovery.new_vm, "disk_mapping": recovery.disk_mapping,
+            "nfs": f"{plan.nfs_server}:{plan.nfs_export}",
+            "datastore": recovery.datastore_name, "cluster_id": recovery.cluster_id,
+            "reason": plan.reason, "batch": recovery.batch_id,
+        },
+        correlation_id=recovery.correlation_id, recovery_id=recovery.pk,
+    )  # fmt: skip
+    return recovery
 
 
 def _preflight_refusal(failed: dict[str, list[Check]]) -> str:
@@ -479,23 +263,37 @@ def finish_verification(recovery: Recovery, user: Any) -> None:
         recovery,
         {S.READY, S.RUNNING_FROM_BACKUP},
         "The VM must be recovered before it can be verified.",
-        S.CLEANING_UP, f"{user} finished the verification: power off, delete the VM, detach",
+        S.CLEANING_UP,
+        f"{user} finished the verification: power off and delete the VM the console created, "
+        "detach",
         AuditAction.RECOVERY_FINISH, user,
     )  # fmt: skip
 
 
+def cancel_refusal(recovery: Recovery) -> str | None:
+    """Why `recovery` cannot be cancelled now, or None: the one rule buttons and actions read."""
+    phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
+    if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
+        return _cancel_refusal(recovery)
+    if phase in (S.MERGED, S.DETACHING):
+        return (
+            "The merge is done: the VM runs from production storage. Retry the detach "
+            "to finish the recovery."
+        )
+    if not recovery.is_new_vm and phase not in BEFORE_REBASE:
+        return (
+            "The VM's disks now run from the backup: cancelling would leave it broken. "
+            "Start (or retry) the merge to finish the recovery."
+        )
+    return None
+
+
 def cancel(recovery: Recovery, user: Any) -> None:
     with _holding(recovery):
+        refusal = cancel_refusal(recovery)
+        if refusal:
+            raise ActionRefused(refusal)
         phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-        if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
-            raise ActionRefused(_cancel_refusal(recovery))
-        if phase not in BEFORE_REBASE and recovery.mode == Mode.RESTORE:
-            raise ActionRefused(
-                "The VM's disks now run from the backup: cancelling would leave it broken. "
-                "Start (or retry) the merge to finish the recovery."
-            )
-        if phase in (S.REBASING, S.MERGING, S.MERGED, S.DETACHING):
-            raise ActionRefused(_cancel_refusal(recovery))
         transition(recovery, S.CANCELLING, f"{user} cancelled", cancel_from=phase)
         _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
 
@@ -534,6 +332,7 @@ def retry(recovery: Recovery, user: Any) -> None:
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     S.POWERING_OFF: ("stop",),
     S.ATTACHING: ("attach",),
+    S.CREATING_VM: ("create",),
     S.REBASING: ("rebase",),
     S.POWERING_ON: ("start",),
     S.MERGING: ("merge",),

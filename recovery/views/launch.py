@@ -12,11 +12,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from platforms import diskimage
 from platforms.clients import PlatformError
-from recovery.choices import Mode
+from recovery.choices import Mode, Target
 from recovery.models import Role
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.launch_input import (
@@ -27,8 +26,10 @@ from recovery.services.launch_input import (
     reason_problem,
     vm_ids_problem,
 )
+from recovery.services.plan import default_datastore_name
 from recovery.services.recoveries import (
     LaunchRefused,
+    NewVMOptions,
     Plan,
     VMRequest,
     default_path,
@@ -55,10 +56,22 @@ MODE_HELP = {
         "depends on the NFS share: keep it reachable."
     ),
     Mode.VERIFY: (
-        "Runs the VM from the backup to check it boots, never merges; when you finish, the "
-        "console powers it off, deletes the recovered VM and detaches the share."
+        "Creates a new VM with every NIC disconnected and runs it from the backup to check it "
+        "boots; never merges. When you finish, the console powers off and deletes the VM it "
+        "created and detaches the share. The original VM is never touched."
     ),
 }
+TARGET_HELP = {
+    Target.NEW_VM: (
+        "The console creates a VM with the source's shape on its cluster and runs the backup "
+        "there. The source VM may be running, stopped or gone; it is never touched."
+    ),
+    Target.IN_PLACE: (
+        "Restore only. The chosen VM's own disks are replaced by the backup: what they hold "
+        "now is lost. The VM must be off (or shut down first), and you confirm it by name."
+    ),
+}
+CONFIRM_CHECK = "In place: current disks replaced"
 
 
 def _data(request: HttpRequest) -> dict[str, Any]:
@@ -183,7 +196,7 @@ def _step_source(request, data, connection, context):
         return None
     finally:
         client.close()
-    suggestion = f"qr-{timezone.now():%m%d-%H%M}-{vms[0].name}"[:60]
+    suggestion = default_datastore_name(vms[0].name)
     mapping = data.get("mapping") or {
         vm.id: {disk.id: default_path(vm.name, disk.id) for disk in vm.disks} for vm in vms
     }
@@ -238,17 +251,27 @@ def _step_source(request, data, connection, context):
 
 def _step_mode(request, data, connection, context):
     context["modes"] = [(value, label, MODE_HELP[value]) for value, label in Mode.choices]
+    context["targets"] = [(value, label, TARGET_HELP[value]) for value, label in Target.choices]
     if request.method == "POST":
         mode = request.POST.get("mode")
+        target = request.POST.get("target") or Target.NEW_VM
         if mode not in Mode.values:
             context["errors"]["mode"] = "Choose restore or verify-only."
             return None
+        if target not in Target.values or (target == Target.IN_PLACE and mode != Mode.RESTORE):
+            context["errors"]["target"] = (
+                "Verify-only always runs in a new VM: choose 'New VM', or restore mode."
+            )
+            return None
+        in_place = target == Target.IN_PLACE
         _save(
             request,
             mode=mode,
+            target=target,
+            connect_network=bool(request.POST.get("connect_network")) and mode == Mode.RESTORE,
             power_on=bool(request.POST.get("power_on")),
             auto_merge=bool(request.POST.get("auto_merge")),
-            power_off_first=bool(request.POST.get("power_off_first")),
+            power_off_first=bool(request.POST.get("power_off_first")) and in_place,
         )
         return _next("mode")
     return None
@@ -277,11 +300,17 @@ def _plan(data: dict[str, Any]) -> Plan:
         power_on=data.get("power_on", True),
         auto_merge=data.get("auto_merge", True),
         power_off_first=data.get("power_off_first", False),
+        target=data.get("target", Target.NEW_VM),
+        new_vm=NewVMOptions(connect_network=data.get("connect_network", False)),
     )
 
 
 def _step_preflight(request, data, connection, context):
-    requests = [VMRequest(vm_id, data["mapping"].get(vm_id, {})) for vm_id in data["vm_ids"]]
+    # In place, each VM is confirmed by its name, typed on this page next to the Launch button.
+    confirm = {vm_id: request.POST.get(f"confirm-{vm_id}", "").strip() for vm_id in data["vm_ids"]}
+    requests = [
+        VMRequest(vm_id, data["mapping"].get(vm_id, {}), confirm[vm_id]) for vm_id in data["vm_ids"]
+    ]
     if request.method == "POST":
         try:
             created = launch(current_team(request), connection, request.user, requests, _plan(data))
@@ -295,7 +324,14 @@ def _step_preflight(request, data, connection, context):
                 return redirect("recovery-detail", pk=created[0].pk)
             return redirect("batch-detail", pk=created[0].batch_id)
     try:
-        context["results"] = preflight(connection, requests, _plan(data))
+        results = preflight(connection, requests, _plan(data))
     except PlatformError as error:
         context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+        return None
+    context["results"] = results
+    context["in_place"] = data.get("target") == Target.IN_PLACE
+    # Launchable once confirmed: every check passes but the confirmation still to be typed.
+    context["launchable"] = all(c.ok for c in results.datastores.values()) and all(
+        check.ok or check.name == CONFIRM_CHECK for item in results.vms for check in item.checks
+    )
     return None

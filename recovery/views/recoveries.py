@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from recovery.choices import BEFORE_REBASE, Mode
+from recovery.choices import Mode
 from recovery.choices import Status as S
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services import progress
@@ -39,28 +39,25 @@ def available_actions(recovery: Recovery) -> list[dict[str, str]]:
                 "the merge cannot be cancelled once started.",
             )
         )
+    created = recovery.target_vm_name if recovery.is_new_vm else ""
     if status in (S.READY, S.RUNNING_FROM_BACKUP) and recovery.mode == Mode.VERIFY:
         actions.append(
             _action(
                 "finish",
                 "Finish verification",
-                f"Finish the verification? {vm} is powered off and deleted, "
-                "then the NFS datastore is detached.",
+                f"Finish the verification? {created or vm}, the VM the console created, is "
+                f"powered off and deleted, then the NFS datastore is detached. {vm} is not "
+                "touched.",
             )
         )
     if status == S.FAILED:
         step = S(recovery.failed_status or S.QUEUED).label.lower()
         actions.append(_action("retry", f"Retry: {step}", f"Retry the failed step ({step})?"))
-    phase = recovery.failed_status if status == S.FAILED else status
-    cancellable = phase in BEFORE_REBASE or (
-        recovery.mode == Mode.VERIFY and phase in (S.READY, S.RUNNING_FROM_BACKUP, S.POWERING_ON)
-    )
-    if cancellable and status in {*BEFORE_REBASE, S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}:
-        what = (
-            "The NFS datastore is detached if no other recovery uses it."
-            if phase in BEFORE_REBASE
-            else f"{vm} is powered off and deleted, then the datastore is detached."
-        )
+    if service.cancel_refusal(recovery) is None:
+        what = "The NFS datastore is detached if the console mounted it and no other recovery "
+        what += "uses it."
+        if created:
+            what = f"{created}, the VM the console created, is deleted (if made). " + what
         label = "Clean up" if status == S.FAILED else "Cancel"
         actions.append(_action("cancel", label, f"Cancel this recovery? {what}", danger=True))
     if status == S.FAILED and not recovery.acknowledged_at:

@@ -6,7 +6,6 @@ from typing import Literal
 
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from ninja import Field, Header, Query, Router
 
 from recovery.api import auth, idempotency, serializers
@@ -19,13 +18,16 @@ from recovery.api.schemas import (
     ErrorOut,
     LaunchIn,
     LaunchOut,
+    NewVmTargetIn,
     PreflightOut,
     RecoveryDetailOut,
     RecoveryPage,
+    VmRequestIn,
 )
 from recovery.models import Batch, Recovery, Role
 from recovery.services import recoveries as service
 from recovery.services.connections import usable_connections
+from recovery.services.plan import NewVMOptions, VMShape
 from recovery.tenancy import current_membership, current_team, get_for_team
 from recovery.views.pages import filter_recoveries
 from recovery.views.recoveries import ACTIONS
@@ -136,7 +138,7 @@ def launch_recoveries(
     team = current_team(request)
     connection = get_object_or_404(usable_connections(team), pk=body.connection_id)
     plan = _plan(body, connection)
-    requests = [service.VMRequest(vm.vm_id, dict(vm.disk_mapping)) for vm in body.vms]
+    requests = [_vm_request(vm) for vm in body.vms]
     if body.dry_run:
         return _preflight(connection, requests, plan)
     key = idempotency_key
@@ -181,8 +183,21 @@ def _plan(body: LaunchIn, connection) -> service.Plan:
             "invalid_request",
             f"Give {' and '.join(missing)}: the connection {connection} has no default.",
         )
-    datastore = (body.datastore_name or "").strip() or _default_datastore(body.vms[0].vm_id)
+    datastore = (body.datastore_name or "").strip()  # "": the plan's default
+    target = body.target
+    new_vm = (
+        NewVMOptions(
+            connect_network=target.connect_network,
+            cluster_id=target.cluster_id,
+            storage_id=target.storage_id,
+            template_vm_id=target.template_vm_id,
+        )
+        if isinstance(target, NewVmTargetIn)
+        else NewVMOptions()
+    )
     return service.Plan(
+        target=target.kind,
+        new_vm=new_vm,
         mode=body.mode,
         nfs_server=nfs_server,
         nfs_export=nfs_export,
@@ -194,25 +209,40 @@ def _plan(body: LaunchIn, connection) -> service.Plan:
     )
 
 
-def _default_datastore(vm_id: str) -> str:
-    return f"qr-{timezone.now():%m%d-%H%M}-{vm_id}"[:60]
+def _vm_request(vm: VmRequestIn) -> service.VMRequest:
+    shape = (
+        VMShape(
+            cores=vm.shape.cores,
+            sockets=vm.shape.sockets,
+            memory_mb=vm.shape.memory_mb,
+            disks=[(disk.id, disk.size_mb) for disk in vm.shape.disks],
+        )
+        if vm.shape is not None
+        else None
+    )
+    return service.VMRequest(vm.vm_id, dict(vm.disk_mapping), vm.confirm_vm_name, shape, vm.vm_name)
 
 
 def _preflight(connection, requests: list[service.VMRequest], plan: service.Plan) -> dict:
     results = service.preflight(connection, requests, plan)
     return {
-        "ok": results["ok"],
+        "ok": results.ok,
+        "target": plan.target,
         "nfs_server": plan.nfs_server,
         "nfs_export": plan.nfs_export,
         "datastore_name": plan.datastore_name,
-        "datastore": serializers.check(results["datastore"]),
+        "datastore": serializers.check(results.datastore),
+        "datastores": {name: serializers.check(c) for name, c in results.datastores.items()},
         "vms": [
             {
-                "vm_id": item["request"].vm_id,
-                "vm_name": item["vm"].name if item["vm"] else None,
-                "disk_mapping": item["mapping"],
-                "checks": [serializers.check(c) for c in item["checks"]],
+                "vm_id": item.request.vm_id,
+                "vm_name": item.vm.name if item.vm else None,
+                "disk_mapping": item.mapping,
+                "cluster_id": item.cluster_id,
+                "datastore_name": item.datastore_name,
+                "new_vm": item.new_vm,
+                "checks": [serializers.check(c) for c in item.checks],
             }
-            for item in results["vms"]
+            for item in results.vms
         ],
     }

@@ -13,11 +13,11 @@ from django.db.models import Q
 
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
-from recovery.choices import Mode
+from recovery.choices import Mode, Target
 from recovery.inline import run_jobs_until, settled
 from recovery.models import Recovery
 from recovery.services.connections import client_for
-from recovery.services.recoveries import LaunchRefused, Plan, VMRequest, launch
+from recovery.services.recoveries import LaunchRefused, NewVMOptions, Plan, VMRequest, launch
 from recovery.templatetags.qrc import duration_short
 
 
@@ -41,13 +41,30 @@ class Command(BaseCommand):
         parser.add_argument("--nfs-server", help="default: the connection's")
         parser.add_argument("--nfs-export", help="default: the connection's")
         parser.add_argument(
-            "--datastore", default="", help="NFS datastore name (default qr-<first VM>)"
+            "--datastore", default="", help="NFS datastore name (default qr-<MMDD-HHMM>-<first VM>)"
         )
         parser.add_argument("--reason", required=True)
         parser.add_argument("--user", default="", help="username recorded as launcher")
         parser.add_argument("--no-power-on", action="store_true")
         parser.add_argument("--no-auto-merge", action="store_true")
-        parser.add_argument("--power-off-first", action="store_true")
+        parser.add_argument(
+            "--in-place",
+            action="store_true",
+            help="restore over the VM's own disks (default: a new VM); needs --confirm-vm-name",
+        )
+        parser.add_argument(
+            "--confirm-vm-name",
+            default="",
+            help="in place: the VM's name again, to confirm its current disks are replaced",
+        )
+        parser.add_argument(
+            "--power-off-first", action="store_true", help="in place: shut the VM down first"
+        )
+        parser.add_argument(
+            "--connect-network",
+            action="store_true",
+            help="restore into a new VM with its NICs connected (default: disconnected)",
+        )
         parser.add_argument(
             "--wait", action="store_true", help="follow until done or waiting for you"
         )
@@ -72,14 +89,23 @@ class Command(BaseCommand):
         mapping = dict(item.split("=", 1) for item in o["disk"] if "=" in item)
         if mapping and len(vms) > 1:
             raise CommandError("--disk applies to a single VM.")
+        if o["in_place"] and not o["confirm_vm_name"]:
+            raise CommandError(
+                "An in-place restore replaces the VM's current disks: give its name again with "
+                "--confirm-vm-name."
+            )
+        if o["in_place"] and len(vms) > 1:
+            raise CommandError("--in-place confirms one VM by name: recover one VM at a time.")
         plan = Plan(
             mode=o["mode"], nfs_server=server, nfs_export=export,
-            datastore_name=o["datastore"] or f"qr-{vms[0].name}", reason=o["reason"],
+            datastore_name=o["datastore"], reason=o["reason"],
             power_on=not o["no_power_on"], auto_merge=not o["no_auto_merge"],
             power_off_first=o["power_off_first"],
+            target=Target.IN_PLACE if o["in_place"] else Target.NEW_VM,
+            new_vm=NewVMOptions(connect_network=o["connect_network"]),
         )  # fmt: skip
         user = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
-        requests = [VMRequest(vm.id, mapping) for vm in vms]
+        requests = [VMRequest(vm.id, mapping, o["confirm_vm_name"]) for vm in vms]
         try:
             recoveries = launch(connection.team, connection, user, requests, plan)
         except LaunchRefused as refused:
@@ -88,7 +114,12 @@ class Command(BaseCommand):
                 lines += [f"  {subject}: {c.name}: {c.message} {c.fix}" for c in checks if not c.ok]
             raise CommandError("\n".join(lines)) from None
         for recovery in recoveries:
-            self.stdout.write(f"Recovery {recovery.pk} of {recovery.vm_name} queued.")
+            where = (
+                f"into the new VM {recovery.target_vm_name}"
+                if recovery.is_new_vm
+                else f"in place over {recovery.vm_name}"
+            )
+            self.stdout.write(f"Recovery {recovery.pk} of {recovery.vm_name} {where} queued.")
         ids = [r.pk for r in recoveries]
         if o["inline"]:
             run_jobs_until(ids, lambda rs: self._report(rs) or settled(rs), o["timeout"])

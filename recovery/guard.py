@@ -1,0 +1,118 @@
+"""The one guard in front of every destructive platform call.
+
+The console never stops, rebases, merges or deletes a VM it did not create, and never
+unmounts a datastore it did not mount, apart from the steps of an in-place restore that the
+operator confirmed by the VM's name. The engine only ever holds a `GuardedClient`: its
+destructive methods ask `allowed()` first, and a refusal fails the step with an audit row
+instead of reaching the platform. Reads and creations pass through; anything else the
+client may grow later is not reachable through the guard until it is listed here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from platforms.clients import PlatformClient
+from recovery import audit
+from recovery.choices import Target
+from recovery.models import AuditAction, Recovery
+
+logger = logging.getLogger(__name__)
+
+# Calls that change nothing that exists: reads, creating a VM, mounting a datastore.
+PASS_THROUGH = frozenset(
+    {
+        "vm", "vm_config", "vms", "vms_page", "task", "clusters", "cluster_of", "hosts",
+        "datastores", "find_datastore", "platform_info", "create_vm", "attach_nfs", "close",
+    }
+)  # fmt: skip
+VM_ACTIONS = {
+    "stop_vm": "stop",
+    "rebase_disks": "rebase",
+    "start_vm": "power on",
+    "start_merge": "merge",
+    "delete_vm": "delete",
+}
+
+
+class GuardRefused(Exception):
+    """A destructive call on something this recovery did not create; never sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def vm_allowed(recovery: Recovery, action: str, vm_id: str) -> bool:
+    if not vm_id:
+        return False
+    if recovery.created_vm_id and vm_id == recovery.created_vm_id:
+        return vm_id != recovery.vm_id or recovery.target == Target.NEW_VM
+    # The confirmed in-place restore: the source VM's own disks, never a delete.
+    return (
+        recovery.target == Target.IN_PLACE
+        and action != "delete"
+        and vm_id == recovery.vm_id
+        and bool(recovery.confirmed_vm_name)
+        and recovery.confirmed_vm_name == recovery.vm_name
+    )
+
+
+def datastore_allowed(recovery: Recovery, datastore_id: str) -> bool:
+    """Only a datastore a recovery of this connection mounted (itself, its batch, the one it
+    shared a mount with); one that was mounted before is used, never unmounted."""
+    if not datastore_id:
+        return False
+    return Recovery.objects.filter(
+        connection_id=recovery.connection_id, datastore_id=datastore_id, mounted_datastore=True
+    ).exists()
+
+
+def _refuse(recovery: Recovery, action: str, kind: str, target: str) -> GuardRefused:
+    message = (
+        f"The console refused to {action} {kind} {target}: this recovery did not create it"
+        + (" (and an in-place restore was not confirmed for it)" if kind == "VM" else "")
+        + "."
+    )
+    logger.warning("guard refused: recovery %s, %s %s %s", recovery.pk, action, kind, target)
+    audit.record(
+        AuditAction.GUARD_REFUSED,
+        team=recovery.team_id,
+        obj=recovery,
+        message=message,
+        data={"action": action, "kind": kind, "target": target, "status": recovery.status},
+        correlation_id=recovery.correlation_id,
+        recovery_id=recovery.pk,
+    )
+    return GuardRefused(message)
+
+
+class GuardedClient:
+    """A platform client as the engine sees it: destructive calls checked by the guard."""
+
+    def __init__(self, client: PlatformClient, recovery: Recovery) -> None:
+        self._client = client
+        self._recovery = recovery
+
+    def __getattr__(self, name: str) -> Any:
+        if name in PASS_THROUGH:
+            return getattr(self._client, name)
+        if name in VM_ACTIONS:
+            return self._vm_action(name)
+        raise AttributeError(f"{name} is not a call the recovery engine may make")
+
+    def _vm_action(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def guarded(vm_id: str, *args: Any, **kwargs: Any) -> Any:
+            if not vm_allowed(self._recovery, VM_ACTIONS[name], vm_id):
+                raise _refuse(self._recovery, VM_ACTIONS[name], "VM", vm_id)
+            return method(vm_id, *args, **kwargs)
+
+        return guarded
+
+    def detach_datastore(self, datastore_id: str, cluster_id: str, **kwargs: Any) -> str:
+        if not datastore_allowed(self._recovery, datastore_id):
+            raise _refuse(self._recovery, "unmount", "datastore", datastore_id)
+        return self._client.detach_datastore(datastore_id, cluster_id, **kwargs)

@@ -1,0 +1,110 @@
+"""What every step handler works with: the step context, its outcomes and its one task idiom."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from platforms.clients import PlatformError
+from platforms.clients.types import Server, Task
+from recovery.guard import GuardedClient
+from recovery.models import Recovery
+from recovery.workflow import note, transition
+
+MOVED = "moved"
+STOP = "stop"
+RETRY_ADVICE = "Fix the cause named above, then retry the step; or clean up."
+
+
+@dataclass
+class Wait:
+    """Look again later; `reason` is shown to people when it is not routine."""
+
+    reason: str = ""
+    seconds: float | None = None  # None: the adaptive interval
+    task: Any = None  # the platform task waited for: its progress times the next look
+    task_key: str = ""
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.advice = advice
+
+
+def task_failed(task: Task, what: str, advice: str) -> StepFailed:
+    detail = task.description or "no reason given"
+    if task.status == "canceled":
+        return StepFailed(f"{what} was canceled on the platform: {detail}", advice)
+    return StepFailed(f"{what} failed on the platform: {detail}", advice)
+
+
+@dataclass
+class Step:
+    recovery: Recovery
+    client: GuardedClient
+
+    def token(self, key: str) -> str:
+        """The X-Client-Token of action `key`, saved before the call is made."""
+        tokens = self.recovery.client_tokens
+        if key not in tokens:
+            tokens[key] = str(uuid.uuid4())
+            self.recovery.save(update_fields=["client_tokens"])
+        return tokens[key]
+
+    def asked(self, key: str) -> bool:
+        """Whether action `key` was sent (its token saved), whatever the platform answered."""
+        return key in self.recovery.client_tokens
+
+    def remember_task(self, key: str, task_id: str) -> None:
+        self.recovery.task_ids[key] = task_id
+        self.recovery.task_started[key] = time.time()
+        self.recovery.save(update_fields=["task_ids", "task_started"])
+
+    def task(self, key: str) -> Task | None:
+        task_id = self.recovery.task_ids.get(key)
+        return self.client.task(task_id) if task_id else None
+
+    def wait_for(self, task: Any, key: str, reason: str = "") -> Wait:
+        """Look again when `task` (of step `key`) should have ended."""
+        return Wait(reason, task=task, task_key=key)
+
+    def run_task(
+        self, key: str, start: Callable[[str], str], what: str, advice: str, started: str = ""
+    ) -> Wait | None:
+        """Start the platform task of `key` once (its token saved first), then follow it.
+
+        Returns a Wait while the task runs, None once it has finished; a failed or canceled
+        task fails the step with `what` and `advice`.
+        """
+        task = self.task(key)
+        if task is None:
+            self.remember_task(key, start(self.token(key)))
+            if started:
+                note(self.recovery, started)
+            return Wait(task_key=key)
+        if task.failed:
+            raise task_failed(task, what, advice)
+        if not task.succeeded:
+            return self.wait_for(task, key)
+        return None
+
+    def vm(self) -> Server | None:
+        """The target VM (the new one, or the source in place); None when there is none."""
+        vm_id = self.recovery.target_vm_id
+        if not vm_id:
+            return None
+        try:
+            return self.client.vm(vm_id)
+        except PlatformError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def move(self, to: str, message: str = "", **fields: Any) -> str:
+        transition(self.recovery, to, message, **fields)
+        return MOVED

@@ -1,0 +1,328 @@
+"""The recovery flow, one handler per status, each looking at the platform before it acts.
+
+Sangfor's numbered flow: mount the NFS datastore on the target VM's cluster, create the new
+VM (unless in place), rebase each of its disks onto its backup file, power it on, and in
+restore mode merge and unmount. Teardown and cancel live in recovery.teardown.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from platforms.clients import PlatformError
+from platforms.clients.types import Server
+from platforms.models import PlatformConnection
+from recovery.choices import PLATFORM_BUSY, Mode
+from recovery.choices import Status as S
+from recovery.models import Recovery
+from recovery.stepkit import RETRY_ADVICE, STOP, Step, StepFailed, Wait, task_failed
+from recovery.teardown import step_cancelling, step_cleaning_up, step_detaching
+from recovery.workflow import note
+
+VM_GONE = "The VM no longer exists on the platform."
+
+
+def _backed(vm: Server, disk_id: str, datastore_id: str, path: str) -> bool:
+    for disk in vm.disks:
+        if disk.id == disk_id:
+            backing = disk.backing_file
+            return bool(backing) and backing.endswith(path) and datastore_id in backing
+    return False
+
+
+def step_queued(step: Step) -> Wait | str:
+    recovery = step.recovery
+    with transaction.atomic():
+        # One gate per connection: the row lock makes concurrent workers take turns.
+        connection = PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        siblings = Recovery.objects.filter(connection=connection)
+        busy = siblings.filter(status__in=PLATFORM_BUSY).count()
+        ahead = siblings.filter(status=S.QUEUED, launched_at__lt=recovery.launched_at).count()
+        limit = connection.max_concurrent_recoveries
+        if busy + ahead >= limit:
+            reason = f"Queued: {busy} of {limit} recoveries on {connection.name} are at work" + (
+                f", {ahead} ahead in the queue" if ahead else ""
+            )
+            return Wait(reason, seconds=min(5.0, settings.RECOVERY_POLL_MAX_SECONDS))
+        # Only an in-place restore ever stops a VM before it starts: the source itself.
+        in_place_stop = recovery.power_off_first and not recovery.is_new_vm
+        return step.move(S.POWERING_OFF if in_place_stop else S.ATTACHING)
+
+
+def step_powering_off(step: Step) -> Wait | str:
+    vm = step.vm()
+    if vm is None:
+        raise StepFailed(VM_GONE, "Check the VM, then launch again.")
+    if vm.is_stopped:
+        return step.move(S.ATTACHING, f"{vm.name} is powered off")
+    waiting = step.run_task(
+        "stop",
+        lambda token: step.client.stop_vm(vm.id, force=False, client_token=token),
+        "Shutting the VM down",
+        "Shut it down from the guest, then retry.",
+        f"Asked the platform to shut {vm.name} down gracefully",
+    )
+    return waiting or Wait("The shutdown finished; waiting for the VM to read as off")
+
+
+def _after_attach(recovery: Recovery) -> str:
+    return S.CREATING_VM if recovery.is_new_vm else S.REBASING
+
+
+def step_attaching(step: Step) -> Wait | str:
+    recovery, client = step.recovery, step.client
+    datastore = client.find_datastore(recovery.datastore_name)
+    task = step.task("attach")
+    if datastore is not None and (task is None or task.succeeded):
+        if recovery.cluster_id and datastore.cluster_id not in ("", recovery.cluster_id):
+            raise StepFailed(
+                f"Datastore {datastore.name} is mounted on another cluster than the VM's.",
+                "Cancel, then launch again with another datastore name.",
+            )
+        if not datastore.is_usable:
+            return Wait(f"Datastore {datastore.name} is {datastore.status} on the platform")
+        return step.move(
+            _after_attach(recovery),
+            f"NFS datastore {datastore.name} is attached ({datastore.id})",
+            datastore_id=datastore.id,
+            cluster_id=recovery.cluster_id or datastore.cluster_id,
+            mounted_datastore=task is not None,
+        )
+    if task is not None:
+        if task.failed:
+            raise task_failed(
+                task,
+                f"Mounting NFS {recovery.nfs_server}:{recovery.nfs_export}",
+                "Check that the cluster hosts can reach the NFS server and export, then retry.",
+            )
+        if task.succeeded:
+            # Finished between our two reads, or the platform lists it a little later.
+            return Wait("The mount finished; waiting for the datastore to be listed")
+        return step.wait_for(task, "attach")
+    with transaction.atomic():
+        # One mount per datastore name: under the connection's row lock, the first recovery to
+        # save its attach token claims the call, and the others wait for the datastore. (The
+        # token is saved before the call, the task id only after it: claiming by task id let
+        # two workers both mount while the first call was still under way.)
+        PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        attaching = Recovery.objects.filter(
+            connection_id=recovery.connection_id,
+            datastore_name=recovery.datastore_name,
+            status=S.ATTACHING,
+            client_tokens__has_key="attach",
+        ).exclude(pk=recovery.pk)
+        if attaching.exists():
+            return Wait(f"Another recovery is mounting {recovery.datastore_name}; sharing it")
+        token = step.token("attach")
+    if not recovery.cluster_id:  # launched before placements were recorded
+        clusters = client.clusters()
+        if len(clusters) != 1:
+            raise StepFailed("The VM's cluster is not known.", "Cancel, then launch again.")
+        recovery.cluster_id = clusters[0].id
+        recovery.save(update_fields=["cluster_id"])
+    try:
+        task_id = client.attach_nfs(
+            recovery.cluster_id,
+            recovery.datastore_name,
+            recovery.nfs_server,
+            recovery.nfs_export,
+            client_token=token,
+        )
+    except PlatformError as error:
+        if error.status == 409:  # someone attached it between our look and our call
+            return Wait(seconds=0.5)
+        raise
+    step.remember_task("attach", task_id)
+    note(
+        recovery,
+        f"Mounting NFS {recovery.nfs_server}:{recovery.nfs_export} as {recovery.datastore_name}",
+    )
+    return Wait()
+
+
+def create_body(recovery: Recovery) -> dict:
+    """The CreateServerRequest20220725 of the recovery's new VM: powered off, blank disks."""
+    spec = recovery.new_vm
+    disks = [
+        {key: disk[key] for key in ("id", "size_mb", "storage_id") if key in disk}
+        | {"type": "new_disk"}
+        for disk in spec["disks"]
+    ]
+    return {
+        "name": spec["name"],
+        "description": f"Quick Recovery Console: recovery {recovery.pk} of {recovery.vm_name}",
+        "az_id": spec["az_id"],
+        "cores": spec["cores"],
+        "sockets": spec["sockets"],
+        "memory_mb": spec["memory_mb"],
+        # [I] required by the schema; "" = no image: the disks are rebased onto the backup.
+        "image_id": "",
+        "type": "vm",
+        "power_on": 0,
+        "disks": disks,
+        "networks": [
+            {"vif_id": nic["vif_id"], "model": nic["model"], "connect": nic["connect"]}
+            for nic in spec["networks"]
+        ],
+        "advance_param": {"boot_disk": disks[0]["id"], "boot_order": "c", "onboot": 0},
+    }
+
+
+def step_creating_vm(step: Step) -> Wait | str:
+    recovery, client = step.recovery, step.client
+    name = recovery.new_vm["name"]
+    if not recovery.created_vm_id and step.asked("create"):
+        # A worker died inside the call: the platform may have made it. Look it up by its
+        # name (unique to this recovery) before asking again with the same token.
+        found = [vm for vm in client.vms(search=name) if vm.name == name]
+        if len(found) > 1:
+            raise StepFailed(
+                f"The platform lists {len(found)} VMs named {name}.",
+                "Delete the extra ones on the platform, then retry.",
+            )
+        if found:
+            recovery.created_vm_id = found[0].id
+            recovery.save(update_fields=["created_vm_id"])
+    if not recovery.created_vm_id:
+        created = client.create_vm(create_body(recovery), client_token=step.token("create"))
+        recovery.created_vm_id = created.vm_id  # recorded the moment the platform answers
+        recovery.save(update_fields=["created_vm_id"])
+        if created.task_id:
+            step.remember_task("create", created.task_id)
+        note(recovery, f"Creating {name} ({created.vm_id}), powered off, on the source's cluster")
+        return Wait(task_key="create")
+    task = step.task("create")
+    if task is not None and task.failed:
+        raise task_failed(task, f"Creating {name}", "Retry; or cancel to delete what was made.")
+    if task is not None and not task.succeeded:
+        return step.wait_for(task, "create")
+    vm = step.vm()
+    if vm is None:
+        if task is None:  # retried after a failed create the platform cleaned up: again
+            recovery.created_vm_id = ""
+            recovery.client_tokens.pop("create", None)
+            recovery.save(update_fields=["created_vm_id", "client_tokens"])
+            return Wait(seconds=0.05)
+        raise StepFailed(f"{name} was created but the platform no longer lists it.", RETRY_ADVICE)
+    if not vm.is_stopped:
+        return Wait(f"The platform reports {name} as {vm.status}; waiting for it to be ready")
+    nics = len(vm.networks)
+    return step.move(S.REBASING, f"Created {vm.name} ({vm.id}) with {nics} NIC(s)")
+
+
+def step_rebasing(step: Step) -> Wait | str:
+    recovery = step.recovery
+    # The task first, then the VM: read the other way round, a task that ends in between
+    # would look finished while the VM still looked unchanged.
+    task = step.task("rebase")
+    if task is not None and not task.is_done:
+        return step.wait_for(task, "rebase")
+    if task is not None and task.failed:
+        raise task_failed(
+            task, "Rebasing the disks", "Check the backup files named above, then retry."
+        )
+    vm = step.vm()
+    if vm is None:
+        raise StepFailed(VM_GONE, "Clean up, then launch again.")
+    pending = [
+        disk_id
+        for disk_id, path in recovery.disk_mapping.items()
+        if not _backed(vm, disk_id, recovery.datastore_id, path)
+    ]
+    if not pending:
+        return step.move(
+            S.READY, f"All {len(recovery.disk_mapping)} disk(s) run from the backup files"
+        )
+    if task is not None:
+        raise StepFailed(
+            f"The platform finished the rebase but disk(s) {', '.join(pending)} are not backed "
+            "by their backup files.",
+            RETRY_ADVICE,
+        )
+    if vm.is_running:
+        raise StepFailed(
+            f"{vm.name} is powered on; its disks can only be rebased while it is off.",
+            "Power it off (or relaunch with 'power off first'), then retry.",
+        )
+    disks = [(d, recovery.datastore_id, recovery.disk_mapping[d]) for d in pending]
+    step.remember_task(
+        "rebase", step.client.rebase_disks(vm.id, disks, client_token=step.token("rebase"))
+    )
+    note(recovery, f"Rebasing {', '.join(pending)} of {vm.name} onto the backup files")
+    return Wait()
+
+
+def step_ready(step: Step) -> Wait | str:
+    if step.recovery.power_on:
+        return step.move(S.POWERING_ON)
+    return STOP
+
+
+def step_powering_on(step: Step) -> Wait | str:
+    task = step.task("start")
+    if task is not None and task.failed:
+        raise task_failed(task, "Powering on", "Check the VM on the platform, then retry.")
+    vm = step.vm()
+    if vm is None:
+        raise StepFailed(VM_GONE, "Clean up, then launch again.")
+    if vm.is_running:
+        return step.move(S.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
+    if task is None:
+        step.remember_task("start", step.client.start_vm(vm.id, client_token=step.token("start")))
+    return step.wait_for(task, "start")
+
+
+def step_running_from_backup(step: Step) -> Wait | str:
+    recovery = step.recovery
+    if recovery.mode == Mode.RESTORE and recovery.auto_merge:
+        return step.move(S.MERGING)
+    return STOP
+
+
+def step_merging(step: Step) -> Wait | str:
+    recovery = step.recovery
+    task = step.task("merge")
+    if task is None:
+        vm = step.vm()
+        if vm is not None and not vm.instant_vm:
+            return step.move(S.MERGED, "The VM no longer depends on the backup")
+        token = step.token("merge")
+        step.remember_task(
+            "merge", step.client.start_merge(recovery.target_vm_id, client_token=token)
+        )
+        note(recovery, "Merging the backup data into production storage")
+        return Wait()
+    if task.failed:
+        raise task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
+    progress = max(0, min(task.progress, 100))
+    if progress != recovery.merge_progress:
+        recovery.merge_progress = progress
+        recovery.save(update_fields=["merge_progress"])
+    if not task.succeeded:
+        return step.wait_for(task, "merge")
+    vm = step.vm()
+    if vm is not None and vm.instant_vm:
+        return Wait("Merge finished; waiting for the platform to release the VM from the backup")
+    return step.move(S.MERGED, "Merged: the VM runs from production storage")
+
+
+def step_merged(step: Step) -> Wait | str:
+    return step.move(S.DETACHING)
+
+
+HANDLERS = {
+    S.QUEUED: step_queued,
+    S.POWERING_OFF: step_powering_off,
+    S.ATTACHING: step_attaching,
+    S.CREATING_VM: step_creating_vm,
+    S.REBASING: step_rebasing,
+    S.READY: step_ready,
+    S.POWERING_ON: step_powering_on,
+    S.RUNNING_FROM_BACKUP: step_running_from_backup,
+    S.MERGING: step_merging,
+    S.MERGED: step_merged,
+    S.DETACHING: step_detaching,
+    S.CLEANING_UP: step_cleaning_up,
+    S.CANCELLING: step_cancelling,
+}

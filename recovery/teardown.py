@@ -1,0 +1,158 @@
+"""Undoing what a recovery did, in the documented safe order, and only what it did.
+
+Power off and delete the VM the console created, then unmount the datastore if a recovery of
+this connection mounted it and no other active recovery still uses it (last one out). A VM
+or datastore that was there before is left alone; the guard (recovery.guard) refuses it
+anyway, so these steps never have to be trusted on that.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from platforms.clients import PlatformError
+from platforms.models import PlatformConnection
+from recovery.choices import ACTIVE
+from recovery.choices import Status as S
+from recovery.guard import datastore_allowed
+from recovery.models import Recovery
+from recovery.stepkit import Step, Wait, task_failed
+from recovery.workflow import note
+
+
+def release_datastore(step: Step, done: str) -> Wait | str:
+    """Detach the NFS datastore unless another active recovery still uses it (last one out)."""
+    recovery, client = step.recovery, step.client
+    if not recovery.owns_detach:
+        if not recovery.datastore_id:
+            return step.move(done, "No datastore to detach")
+        if not datastore_allowed(recovery, recovery.datastore_id):
+            return step.move(
+                done,
+                f"Datastore {recovery.datastore_name} left mounted: it was mounted before this "
+                "recovery, and the console only unmounts what it mounted",
+            )
+        with transaction.atomic():
+            PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+            # By name, not id: queued recoveries of the batch do not know the id yet, and
+            # detaching under them made them mount the datastore a second time.
+            others = Recovery.objects.filter(
+                connection_id=recovery.connection_id,
+                datastore_name=recovery.datastore_name,
+                status__in=ACTIVE,
+            ).exclude(pk=recovery.pk)
+            owner = others.filter(owns_detach=True).exists()
+            users = others.exclude(status__in=[S.DETACHING, S.CLEANING_UP, S.CANCELLING]).count()
+            if owner or users:
+                left = (
+                    "another recovery detaches it"
+                    if owner
+                    else f"{users} other recovery(ies) still use it"
+                )
+                return step.move(done, f"Datastore {recovery.datastore_name} left attached: {left}")
+            recovery.owns_detach = True
+            recovery.save(update_fields=["owns_detach"])
+    task = step.task("detach")
+    if task is not None:
+        if task.failed:
+            raise task_failed(
+                task, "Detaching the datastore", "Detach it on the platform, or retry."
+            )
+        if task.succeeded:
+            return step.move(done, f"Datastore {recovery.datastore_name} detached")
+        return step.wait_for(task, "detach")
+    if client.find_datastore(recovery.datastore_name) is None:
+        return step.move(done, f"Datastore {recovery.datastore_name} is already detached")
+    try:
+        task_id = client.detach_datastore(
+            recovery.datastore_id, recovery.cluster_id, client_token=step.token("detach")
+        )
+    except PlatformError as error:
+        if error.status == 400 and "in use" in error.platform_message:
+            # The platform names VMs still backed on it: never force; look again later. It did
+            # nothing, and it would replay this answer to the same X-Client-Token for 15
+            # minutes: the next try is a new request with a new token.
+            recovery.client_tokens.pop("detach", None)
+            recovery.save(update_fields=["client_tokens"])
+            return Wait(f"The datastore is still in use on the platform ({error.platform_message})")
+        raise
+    step.remember_task("detach", task_id)
+    return Wait()
+
+
+def _find_created(step: Step) -> None:
+    """A create whose answer was lost (worker killed mid-call): find the VM by its name."""
+    recovery = step.recovery
+    if recovery.created_vm_id or not recovery.is_new_vm or not step.asked("create"):
+        return
+    name = recovery.new_vm.get("name", "")
+    found = [vm for vm in step.client.vms(search=name) if vm.name == name]
+    if len(found) == 1:
+        recovery.created_vm_id = found[0].id
+        recovery.save(update_fields=["created_vm_id"])
+
+
+def remove_created_vm(step: Step) -> Wait | None:
+    """Power off and delete the VM this recovery created; None once it is gone (or none)."""
+    recovery = step.recovery
+    _find_created(step)
+    if not recovery.created_vm_id:
+        return None
+    create = step.task("create")
+    if create is not None and not create.is_done:
+        return Wait("Waiting for the platform to finish creating the VM before deleting it")
+    vm = step.vm()
+    if vm is None:
+        return None
+    if step.asked("delete"):
+        # Sangfor answers the delete with 204 and no task: follow the VM until it is gone.
+        task = step.task("delete")
+        if task is not None and task.failed:
+            raise task_failed(task, "Deleting the VM", "Delete it on the platform, then retry.")
+        return Wait(f"Waiting for the platform to delete {vm.name}", task=task, task_key="delete")
+    if not vm.is_stopped:
+        return step.run_task(
+            "teardown_stop",
+            lambda token: step.client.stop_vm(vm.id, force=False, client_token=token),
+            "Powering off",
+            "Power the VM off on the platform, then retry.",
+            f"Powering {vm.name} off",
+        ) or Wait(f"Waiting for {vm.name} to read as off")
+    task_id = step.client.delete_vm(vm.id, client_token=step.token("delete"))
+    if task_id:
+        step.remember_task("delete", task_id)
+    note(recovery, f"Deleting {vm.name}, the VM the console created for this recovery")
+    return Wait(task_key="delete")
+
+
+def teardown(step: Step, done: str) -> Wait | str:
+    """Verify-mode teardown in the documented safe order: power off, delete the VM, detach."""
+    waiting = remove_created_vm(step)
+    return waiting or release_datastore(step, done)
+
+
+def step_detaching(step: Step) -> Wait | str:
+    return release_datastore(step, S.COMPLETED)
+
+
+def step_cleaning_up(step: Step) -> Wait | str:
+    return teardown(step, S.COMPLETED)
+
+
+def step_cancelling(step: Step) -> Wait | str:
+    recovery = step.recovery
+    attach = step.task("attach")
+    if attach is not None and not attach.is_done:
+        return Wait("Waiting for the mount to finish before undoing it")
+    if not recovery.datastore_id:
+        datastore = step.client.find_datastore(recovery.datastore_name)
+        if datastore is not None:
+            # Ours to release if we mounted it, or if a recovery of this connection did and
+            # left it attached for us (we were queued behind it); never a stranger's.
+            recovery.datastore_id = datastore.id
+            recovery.mounted_datastore = attach is not None and attach.succeeded
+            recovery.cluster_id = recovery.cluster_id or datastore.cluster_id
+            recovery.save(update_fields=["datastore_id", "mounted_datastore", "cluster_id"])
+    if not recovery.datastore_id and not (recovery.created_vm_id or step.asked("create")):
+        return step.move(S.CANCELLED, "Cancelled before anything changed on the platform")
+    return teardown(step, S.CANCELLED)
