@@ -22,10 +22,16 @@ def connection(personas, lab):
     return lab_connection(personas.team, lab, name="Lab SCP")
 
 
-def body_for(connection, lab, *names, **fields):
+def body_for(connection, lab, *names, in_place=False, **fields):
+    """A launch body; in_place restores over each VM's own disks, confirmed by its name."""
+    vms = [{"vm_id": lab.server_named(name)["id"]} for name in names]
+    if in_place:
+        for vm, name in zip(vms, names, strict=True):
+            vm["confirm_vm_name"] = name
+        fields["target"] = {"kind": "in_place"}
     return {
         "connection_id": connection.pk,
-        "vms": [{"vm_id": lab.server_named(name)["id"]} for name in names],
+        "vms": vms,
         "nfs_server": NFS_SERVER,
         "nfs_export": NFS_EXPORT,
         "datastore_name": "qr-api",
@@ -55,8 +61,11 @@ def test_a_dry_run_runs_the_preflight_and_changes_nothing(personas, api_as, judg
     [vm] = data["vms"]
     assert vm["vm_name"] == "app-01" and all(check["ok"] for check in vm["checks"])
     assert vm["disk_mapping"]  # the default layout, filled in
-    _, data = _launch(api, judge, body_for(connection, lab, "web-01", dry_run=True), status=200)
-    assert data["ok"] is False
+    assert data["target"] == "new_vm" and vm["new_vm"]["cores"] and vm["cluster_id"]
+    assert all(nic["connect"] == 0 for nic in vm["new_vm"]["networks"])
+    body = body_for(connection, lab, "web-01", in_place=True, dry_run=True)
+    _, data = _launch(api, judge, body, status=200)
+    assert data["ok"] is False and data["target"] == "in_place"
     failing = [c for c in data["vms"][0]["checks"] if not c["ok"]]
     assert [c["name"] for c in failing] == ["VM powered off"] and failing[0]["fix"]
     assert Recovery.objects.count() == 0 and effects(lab) == []
@@ -101,7 +110,10 @@ def test_several_vms_are_one_batch(personas, api_as, judge, lab, connection):
 
 def test_a_failed_preflight_is_a_409_with_the_checks(personas, api_as, judge, lab, connection):
     _, data = _launch(
-        api_as("operator"), judge, body_for(connection, lab, "web-01", "app-01"), status=409
+        api_as("operator"),
+        judge,
+        body_for(connection, lab, "web-01", "app-01", in_place=True),
+        status=409,
     )
     assert data["code"] == "launch_refused" and "nothing was changed" in data["message"]
     web = data["checks"]["web-01"]
@@ -327,3 +339,33 @@ def test_datastores_are_listed(personas, api_as, judge, lab, connection):
     data = judge.check(response, "GET", "/api/v1/connections/{connection_id}/datastores")
     assert data["count"] == len(data["items"]) >= 1
     assert all(item["name"] and item["type"] for item in data["items"])
+
+
+def test_in_place_needs_each_vm_confirmed_by_name(personas, api_as, judge, lab, connection):
+    api = api_as("operator")
+    body = body_for(connection, lab, "app-01", in_place=True)
+    body["vms"][0]["confirm_vm_name"] = "app-1"
+    _, data = _launch(api, judge, body, status=409)
+    [check] = [c for c in data["checks"]["app-01"] if not c["ok"]]
+    assert "replaced by the backup" in check["message"] and "app-01" in check["fix"]
+    body = body_for(connection, lab, "app-01", in_place=True, mode="verify")
+    _, data = _launch(api, judge, body, status=409)
+    assert "Verify-only always runs in a new VM" in data["message"]
+    assert Recovery.objects.count() == 0 and effects(lab) == []
+    _, data = _launch(api, judge, body_for(connection, lab, "app-01", in_place=True))
+    [created] = data["recoveries"]
+    assert created["target"] == {
+        "kind": "in_place", "new_vm_name": "", "new_vm_id": "", "network_connected": False,
+    }  # fmt: skip
+
+
+def test_a_new_vm_shows_its_name_and_id_in_the_detail(personas, api_as, judge, lab, connection):
+    api = api_as("operator")
+    _, data = _launch(api, judge, body_for(connection, lab, "web-01", mode="verify"))
+    pk = data["recoveries"][0]["id"]
+    assert data["recoveries"][0]["target"]["new_vm_name"] == f"web-01-qr{pk}"
+    _until(pk, Status.RUNNING_FROM_BACKUP)
+    detail = judge.check(api.get(f"{LAUNCH}/{pk}"), "GET", "/api/v1/recoveries/{recovery_id}")
+    assert detail["target"]["kind"] == "new_vm" and detail["target"]["new_vm_id"]
+    assert detail["target"]["network_connected"] is False
+    assert lab.server_named("web-01")["status"] == "running"

@@ -24,6 +24,7 @@ from tests.bench.stack import (
     ROOT,
     Stack,
     bench_stack,
+    in_place,
     restore_plan,
     save_result,
 )
@@ -70,12 +71,12 @@ def start_web(stack: Stack, port: int) -> subprocess.Popen[bytes]:
 
 def one_recovery(stack: Stack, page, base: str, run: int) -> list[float]:
     from recovery.models import RecoveryEvent
-    from recovery.services.recoveries import VMRequest, launch
+    from recovery.services.recoveries import launch
 
     stack.reset_lab()
-    vm_id = stack.lab_client.server_named("db-01")["id"]
+    vm = stack.lab_client.server_named("db-01")
     plan = restore_plan(f"qr-live-{run}", "live update benchmark")
-    (recovery,) = launch(stack.team, stack.connection, stack.user, [VMRequest(vm_id)], plan)
+    (recovery,) = launch(stack.team, stack.connection, stack.user, [in_place(vm)], plan)
     page.goto(f"{base}/recoveries/{recovery.pk}/")
     deadline = time.monotonic() + 120
     while not recovery.is_terminal:

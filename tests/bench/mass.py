@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from tests.bench.overhead import bare_script
-from tests.bench.stack import Stack, bench_stack, restore_plan, save_result
+from tests.bench.stack import Stack, bench_stack, in_place, restore_plan, save_result
 
 
 def stopped_vms(stack: Stack, count: int) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
     from django.db.models import Max
 
     from recovery.models import Recovery
-    from recovery.services.recoveries import VMRequest, launch
+    from recovery.services.recoveries import launch
 
     stack.reset_lab()
     stack.lab_settings(merge_seconds=merge_seconds)
@@ -42,7 +42,7 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
     busy_before, jobs_before = stack.worker_busy_seconds(), stack.worker_jobs()
     started = time.time()
     recoveries = launch(
-        stack.team, stack.connection, stack.user, [VMRequest(vm["id"]) for vm in vms], plan
+        stack.team, stack.connection, stack.user, [in_place(vm) for vm in vms], plan
     )
     launch_seconds = time.time() - started
     ids = [r.pk for r in recoveries]

@@ -31,6 +31,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "reported",
             ),
         ]
+        if "new_vm_rto_ratio" in o:
+            out.append(
+                (
+                    "Time to running: verify into a new VM vs in-place restore of db-01",
+                    f"new VM {o['new_vm_rto_median_s']} s / in place "
+                    f"{o['in_place_rto_median_s']} s = {o['new_vm_rto_ratio']}",
+                    "reported (the create step)",
+                )
+            )
     if m := results.get("mass"):
         for run in m["runs"]:
             out.append(

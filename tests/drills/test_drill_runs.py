@@ -48,8 +48,12 @@ def test_a_due_drill_runs_once_and_reports_each_vm_passed_with_its_rto(personas,
         assert (cleanup.time - recovery.recovered_at).total_seconds() >= 1
     done = sorted(effect["action"] for effect in effects(lab))
     # One datastore for the batch: mounted by the first, detached by the last out.
-    recovered = ["attach", "rebase", "rebase", "start", "start"]
+    recovered = ["attach", "create", "create", "rebase", "rebase", "start", "start"]
     assert done == sorted([*recovered, "stop", "stop", "delete", "delete", "detach"])
+    # Each VM ran in a new VM of its own, which is what was stopped and deleted.
+    created = {item.recovery.created_vm_id for item in items}
+    assert {e["object_id"] for e in effects(lab) if e["action"] in ("stop", "delete")} == created
+    assert {item.vm_id for item in items}.isdisjoint(created)
     state = lab.admin("GET", "state")
     assert not [s for s in state["storages"].values() if s["type"] == "nfs"]
     trail = AuditEvent.objects.filter(correlation_id=run.correlation_id)
@@ -91,17 +95,34 @@ def test_a_lab_fault_fails_the_drill_with_the_reason_and_cleans_up(personas, lab
     assert "failed" in finished.message and "failure injected by the lab" in finished.message
 
 
-def test_a_vm_failing_preflight_fails_the_drill_while_the_others_run(personas, lab):
+def test_the_same_drill_runs_twice_and_passes_twice(personas, lab):
     connection = lab_connection(personas.team, lab)
-    drill = make_drill(personas.team, connection, lab, ["app-01", "web-01"])  # web-01 runs
+    drill = make_drill(personas.team, connection, lab, ["web-01"])  # web-01 is running
+    for _ in range(2):
+        run = finish(create_run(drill, DrillRun.Trigger.MANUAL))
+        assert run.status == DrillRun.Status.PASSED, run.summary
+    web = lab.server_named("web-01")
+    assert web["status"] == "running"
+    assert web["id"] not in {e["object_id"] for e in effects(lab) if e["action"] != "attach"}
+
+
+def test_a_vm_failing_preflight_fails_the_drill_while_the_others_run(
+    personas, lab, lab_process, settings
+):
+    settings.NFS_EXPORT_MOUNTS = {
+        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
+    }
+    connection = lab_connection(personas.team, lab)
+    drill = make_drill(personas.team, connection, lab, ["app-01", "broken-01"])
     run = finish(create_run(drill, DrillRun.Trigger.MANUAL))
     assert run.status == DrillRun.Status.FAILED
     items = {item.vm_name: item for item in run.vms.all()}
     assert items["app-01"].outcome == "passed" and items["app-01"].recovery is not None
-    web = items["web-01"]
-    assert web.outcome == "failed" and web.recovery is None
-    assert web.failure.startswith("Preflight: VM powered off: web-01 is running.")
-    assert run.summary.startswith("web-01: Preflight")
+    broken = items["broken-01"]
+    assert broken.outcome == "failed" and broken.recovery is None
+    assert broken.failure.startswith("Preflight: Backup file of ide0:")
+    assert "32 KiB clusters" in broken.failure
+    assert run.summary.startswith("broken-01: Preflight")
     assert [e["action"] for e in effects(lab, "rebase")] == ["rebase"]  # app-01 only
 
 

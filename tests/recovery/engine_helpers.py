@@ -33,12 +33,20 @@ def vm_ids(lab, *names: str) -> list[str]:
 
 
 def start(connection, lab, names, user=None, mappings=None, **plan_fields):
+    """Launch `names`; target="in_place" confirms each VM by its name, as an operator would."""
     mappings = mappings or {}
+    confirm = plan_fields.get("target") == "in_place"
     requests = [
-        VMRequest(vm_id, mappings.get(name, {}))
+        VMRequest(vm_id, mappings.get(name, {}), name if confirm else "")
         for vm_id, name in zip(vm_ids(lab, *names), names, strict=True)
     ]
     return launch(connection.team, connection, user, requests, plan(**plan_fields))
+
+
+def requests_log(lab, method=None):
+    """The lab's request log: (method, path, status) of every call it answered."""
+    items = lab.admin("GET", "requests")
+    return [r for r in items if method is None or r["method"] == method]
 
 
 def run(recoveries, done=settled, timeout=60):
@@ -48,3 +56,26 @@ def run(recoveries, done=settled, timeout=60):
 def effects(lab, action=None):
     items = lab.admin("GET", "effects")
     return [e for e in items if action is None or e["action"] == action]
+
+
+# What may destroy or change an existing VM or datastore, by path (SCP and the HCI dialect).
+_DESTRUCTIVE = (
+    ("DELETE", r"/(?:servers|vms)/([^/]+)$"),
+    ("POST", r"/(?:servers|vms)/([^/]+)/(?:stop|start|rebase-backing-file|merge-backup-data)$"),
+    ("POST", r"/vms/([^/]+)/actions/(?:poweroff|poweron|rebasebackingfile|startmergebackupdata)$"),
+    ("DELETE", r"/(?:storages|datastores)/([^/]+)$"),
+)
+
+
+def destructive_calls(lab):
+    """(path, object id) of every call the lab acted on that stops, rebases, merges, starts or
+    deletes a VM, or unmounts a datastore."""
+    import re
+
+    found = []
+    for entry in lab.admin("GET", "requests"):
+        for method, pattern in _DESTRUCTIVE:
+            match = re.search(pattern, entry["path"]) if entry["method"] == method else None
+            if match and (entry.get("status") or 0) < 400:
+                found.append((entry["path"], match.group(1)))
+    return found

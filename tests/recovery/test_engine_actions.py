@@ -48,18 +48,16 @@ def test_cancel_in_verify_mode_after_rebase_tears_down(personas, lab):
     [recovery] = run([recovery])
     assert recovery.status == Status.CANCELLED
     assert [e["action"] for e in effects(lab)] == [
-        "attach",
-        "rebase",
-        "start",
-        "stop",
-        "delete",
-        "detach",
-    ]
+        "attach", "create", "rebase", "start", "stop", "delete", "detach",
+    ]  # fmt: skip
+    assert {e["object_id"] for e in effects(lab) if e["action"] in ("stop", "delete")} == {
+        recovery.created_vm_id
+    }
 
 
-def test_cancel_is_refused_once_restore_mode_depends_on_the_backup(personas, lab):
+def test_cancel_is_refused_once_an_in_place_restore_depends_on_the_backup(personas, lab):
     connection = lab_connection(personas.team, lab)
-    [recovery] = start(connection, lab, ["app-01"], auto_merge=False)
+    [recovery] = start(connection, lab, ["app-01"], auto_merge=False, target="in_place")
     recovery = _until(recovery, Status.RUNNING_FROM_BACKUP)
     with pytest.raises(actions.ActionRefused, match="cancelling would leave it broken"):
         actions.cancel(recovery, "op")
@@ -112,6 +110,26 @@ def test_the_recover_command_runs_a_recovery_to_completion(personas, lab, capsys
     recovery = Recovery.objects.get()
     assert recovery.status == Status.COMPLETED
     assert ("Recovery" in out and "queued" in out and "Detaching" in out) or "detached" in out
+
+
+def test_the_recover_command_restores_in_place_only_when_confirmed_by_name(personas, lab, capsys):
+    from django.core.management.base import CommandError
+
+    connection = lab_connection(
+        personas.team, lab, default_nfs_server="192.0.2.50", default_nfs_export="/backup"
+    )
+    args = ["recover", "--connection", connection.name, "--vm", "app-01", "--reason", "INC-1",
+            "--inline", "--timeout", "60", "--in-place"]  # fmt: skip
+    with pytest.raises(CommandError, match="--confirm-vm-name"):
+        call_command(*args)
+    with pytest.raises(CommandError, match="replaced by the backup"):
+        call_command(*args, "--confirm-vm-name", "app-02")
+    assert not Recovery.objects.exists() and effects(lab) == []
+    call_command(*args, "--confirm-vm-name", "app-01")
+    recovery = Recovery.objects.get()
+    assert recovery.status == Status.COMPLETED and recovery.target == "in_place"
+    assert "in place over app-01" in capsys.readouterr().out
+    assert "create" not in [e["action"] for e in effects(lab)]
 
 
 @pytest.mark.parametrize("verbosity, shown", [(1, False), (2, True)])

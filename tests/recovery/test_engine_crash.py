@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The platform acts, then holds its answer: the worker is stuck in the call when it dies.
 HELD_STEPS = {
     "attach": "/storages/attachnfs$",
+    "create": "/janus/20220725/servers$",
     "rebase": "/rebase-backing-file$",
     "start": "/start$",
     "merge": "/merge-backup-data$",
@@ -63,10 +64,16 @@ def test_a_worker_killed_in_every_step_is_replaced_without_a_second_action(perso
     finally:
         _kill(worker)
     assert final.status == Status.COMPLETED, final.error_message
-    assert [e["action"] for e in effects(lab)] == ["attach", "rebase", "start", "merge", "detach"]
+    named = [s for s in lab.admin("GET", "state")["servers"].values()
+             if s["name"] == final.new_vm["name"]]  # fmt: skip
+    assert [s["id"] for s in named] == [final.created_vm_id]  # exactly one VM
+    assert [e["action"] for e in effects(lab)] == [
+        "attach", "create", "rebase", "start", "merge", "detach",
+    ]  # fmt: skip
     # Where the platform's state already showed the action done, the new worker did not call
     # again; where it called again, it repeated the dead worker's X-Client-Token.
     requests = lab.admin("GET", "requests")
-    for path in ("/rebase-backing-file", "/merge-backup-data", "/storages/attachnfs", "/start"):
+    for path in ("/rebase-backing-file", "/merge-backup-data", "/storages/attachnfs", "/start",
+                 "/janus/20220725/servers"):  # fmt: skip
         tokens = {r["client_token"] for r in requests if r["path"].endswith(path)}
         assert len(tokens) <= 1, path

@@ -9,6 +9,7 @@ from tests.recovery.engine_helpers import effects, lab_connection, run, start
 pytestmark = pytest.mark.django_db(transaction=True)
 STEP_PATHS = [
     "/storages/attachnfs$",
+    "/janus/20220725/servers$",
     "/rebase-backing-file$",
     "/start$",
     "/merge-backup-data$",
@@ -22,9 +23,9 @@ STEP_PATHS = [
 def test_transient_faults_at_every_step_change_nothing_but_time(personas, lab):
     for path in STEP_PATHS:
         lab.admin("POST", "faults", {"path": path, "kind": "http_503", "count": 2})
-    lab.admin(
-        "POST", "faults", {"path": "/rebase-backing-file$", "kind": "http_500", "when": "after"}
-    )
+    for path in ("/rebase-backing-file$", "/janus/20220725/servers$"):
+        # The platform acted, then its answer was lost: the retry must not act again.
+        lab.admin("POST", "faults", {"path": path, "kind": "http_500", "when": "after"})
     lab.admin(
         "POST",
         "faults",
@@ -34,11 +35,16 @@ def test_transient_faults_at_every_step_change_nothing_but_time(personas, lab):
     [recovery] = start(connection, lab, ["db-01"])
     [recovery] = run([recovery], timeout=90)
     assert recovery.status == Status.COMPLETED, recovery.error_message
-    assert [e["action"] for e in effects(lab)] == ["attach", "rebase", "start", "merge", "detach"]
+    assert [e["action"] for e in effects(lab)] == [
+        "attach", "create", "rebase", "start", "merge", "detach",
+    ]  # fmt: skip
+    named = [s for s in lab.admin("GET", "state")["servers"].values() if s["name"].endswith(
+        f"-qr{recovery.pk}")]  # fmt: skip
+    assert [s["id"] for s in named] == [recovery.created_vm_id]  # exactly one VM
     assert lab.admin("GET", "faults") == []  # every fault fired
     # Retried calls carried the token of their first attempt.
     requests = lab.admin("GET", "requests")
-    for path in ("/rebase-backing-file", "/merge-backup-data"):
+    for path in ("/rebase-backing-file", "/merge-backup-data", "/janus/20220725/servers"):
         tokens = {r["client_token"] for r in requests if r["path"].endswith(path)}
         assert len(tokens) == 1, (path, tokens)
 
@@ -69,7 +75,9 @@ def test_a_permanent_refusal_fails_with_the_message_and_retry_succeeds(personas,
     actions.retry(recovery, "op")
     [recovery] = run([recovery])
     assert recovery.status == Status.COMPLETED
-    assert [e["action"] for e in effects(lab)] == ["attach", "rebase", "start", "merge", "detach"]
+    assert [e["action"] for e in effects(lab)] == [
+        "attach", "create", "rebase", "start", "merge", "detach",
+    ]  # fmt: skip
 
 
 def test_an_unreachable_platform_is_waited_for_not_failed(personas, lab):

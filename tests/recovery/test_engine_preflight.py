@@ -29,9 +29,17 @@ def _refusal(connection, lab, names, **kwargs) -> str:
     return caught.value.message + "\n" + "\n".join(failing)
 
 
-def test_a_running_vm_is_refused_with_the_fix(connection, lab):
-    text = _refusal(connection, lab, ["web-01"])
+def test_a_running_vm_is_refused_in_place_with_the_fix(connection, lab):
+    text = _refusal(connection, lab, ["web-01"], target="in_place")
     assert "web-01: VM powered off: web-01 is running. Power it off, or choose" in text
+
+
+def test_a_running_vm_is_fine_for_a_new_vm_and_preflight_says_it_is_untouched(connection, lab):
+    [recovery] = start(connection, lab, ["web-01"], mode="verify")
+    checks = recovery.events.first().message
+    assert "into a new VM web-01-qr" in checks
+    assert recovery.new_vm["networks"] and not recovery.new_vm["networks"][0]["connect"]
+    assert effects(lab) == []  # launched, nothing done yet on the platform
 
 
 def test_a_backup_with_32k_clusters_is_refused_naming_the_disk(connection, lab):
@@ -75,7 +83,7 @@ def test_a_vm_already_under_recovery_is_refused(connection, lab):
 
 def test_a_reason_is_required_and_nothing_changes_on_refusal(connection, lab):
     assert "A reason is required" in _refusal(connection, lab, ["app-01"], reason="  ")
-    _refusal(connection, lab, ["web-01"])
+    _refusal(connection, lab, ["web-01"], target="in_place")
     assert effects(lab) == [] and Recovery.objects.count() == 0
 
 
