@@ -89,6 +89,27 @@ class LabClient:
         task_id = self.ok(method, path, body, client_token=str(uuid.uuid4()), **options)["task_id"]
         return self.wait(task_id)
 
+    def no_content(self, method: str, path: str, body: Any = None, **options: Any) -> None:
+        """A call the platform answers 204: no body at all."""
+        response = self.request(method, path, body, **options)
+        assert response.status_code == 204, (response.status_code, response.text)
+        assert response.content == b"" and "Content-Length" not in response.headers
+
+    def logged_task(self, method: str, path: str) -> str:
+        """The task id the lab logged for the last such call (a 204 answer carries none)."""
+        entries = [
+            entry
+            for entry in self.admin("GET", "requests")
+            if (entry["method"], entry["path"]) == (method, path) and entry["task_id"]
+        ]
+        return entries[-1]["task_id"]
+
+    def delete_server(self, server_id: str, body: Any = None) -> dict[str, Any]:
+        """Delete a VM (204) and wait for the task the lab ran for it; returns the task."""
+        path = f"/janus/20180725/servers/{server_id}"
+        self.no_content("DELETE", path, body, client_token=str(uuid.uuid4()))
+        return self.wait(self.logged_task("DELETE", path))
+
     def wait(self, task_id: str, timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

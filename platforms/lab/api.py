@@ -80,6 +80,13 @@ class Api:
     def server(self, call: Call) -> dict[str, Any]:
         return self.lab.server(call.path_params["server_id"], call.version)
 
+    def server_config(self, call: Call) -> dict[str, Any]:
+        return self.lab.server_config(call.path_params["server_id"])
+
+    def create_server(self, call: Call) -> dict[str, Any]:
+        task, server_id = self.lab.create_server(call.body, fail=call.fail_task)
+        return {"task_id": task, "uuids": [server_id]}
+
     def task(self, call: Call) -> dict[str, Any]:
         return self.lab.task(call.path_params["task_id"])
 
@@ -96,9 +103,9 @@ class Api:
         return {"task_id": task}
 
     def delete_server(self, call: Call) -> dict[str, Any]:
-        return {
-            "task_id": self.lab.delete_server(call.path_params["server_id"], fail=call.fail_task)
-        }
+        # Answered as an empty 204 (see shapes.DELETE_STATUS); the task id only reaches the log.
+        server_id = call.path_params["server_id"]
+        return {"task_id": self.lab.delete_server(server_id, call.body, fail=call.fail_task)}
 
     def attach_nfs(self, call: Call) -> dict[str, Any]:
         return {"task_id": self.lab.attach_nfs(call.body, fail=call.fail_task)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import struct
@@ -20,21 +21,33 @@ class DiskError(RuntimeError):
     pass
 
 
-def pattern_chunks(seed: str, size_mb: int) -> list[tuple[int, bytes]]:
-    """Deterministic data for a backup file: a few 256 KiB chunks spread over the disk."""
-    chunk = 256 * 1024
-    offsets = [0, size_mb * MIB // 3, size_mb * MIB // 2, size_mb * MIB - chunk]
+CHUNK = 256 * 1024
+CACHE_VERSION = "1"  # bump when the seeded data changes, so cached files are rebuilt
+
+
+def pattern_chunks(seed: str, size_mb: int, *, production: bool = False) -> list[tuple[int, bytes]]:
+    """Deterministic data: a few 256 KiB chunks spread over the disk.
+
+    Backups and production disks put theirs at different offsets (only offset 0 is shared),
+    so a disk that kept any of its own clusters after a rebase cannot compare equal to the
+    backup.
+    """
+    size = size_mb * MIB
+    if production:
+        offsets = [0, size // 4, size * 3 // 4]
+    else:
+        offsets = [0, size // 3, size // 2, size - CHUNK]
     chunks = []
     for number, offset in enumerate(offsets):
         block = hashlib.sha256(f"{seed}:{number}".encode()).digest()
-        chunks.append((offset - offset % chunk, block * (chunk // len(block))))
+        chunks.append((max(offset - offset % CHUNK, 0), block * (CHUNK // len(block))))
     return chunks
 
 
-def _write_raw(path: Path, size_mb: int, seed: str) -> None:
+def _write_raw(path: Path, size_mb: int, seed: str, *, production: bool = False) -> None:
     with path.open("wb") as handle:
         handle.truncate(size_mb * MIB)
-        for offset, data in pattern_chunks(seed, size_mb):
+        for offset, data in pattern_chunks(seed, size_mb, production=production):
             handle.seek(offset)
             handle.write(data)
 
@@ -44,11 +57,14 @@ class RealDisks:
 
     kind = "real"
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path | None = None) -> None:
         found = shutil.which("qemu-img")
         if not found:
             raise DiskError("qemu-img is not installed (Debian package qemu-utils).")
         self.qemu_img = found
+        # Seeded files are the same at every reset: build each once, then copy it (a copy
+        # takes well under a millisecond, a qemu-img run several).
+        self.cache_dir = cache_dir
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         result = subprocess.run(  # noqa: S603 - fixed argv
@@ -58,21 +74,23 @@ class RealDisks:
             raise DiskError(result.stderr.decode(errors="replace").strip() or "qemu-img failed")
         return result
 
-    def create_disk(self, path: Path, size_mb: int) -> None:
+    def _cached(self, path: Path, key: str, build: Callable[[Path], None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._run(
-            "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", str(path), f"{size_mb}M"
-        )
-
-    def create_backup(
-        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str
-    ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "raw":
-            _write_raw(path, size_mb, seed)
+        if self.cache_dir is None:
+            build(path)
             return
+        digest = hashlib.sha256(f"{CACHE_VERSION}/{key}".encode()).hexdigest()[:24]
+        cached = self.cache_dir / f"{digest}.qcow2"
+        if not cached.is_file():
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".partial")
+            build(partial)
+            os.replace(partial, cached)
+        shutil.copyfile(cached, path)
+
+    def _from_raw(self, path: Path, size_mb: int, seed: str, cluster_size: int, **kw: bool) -> None:
         raw = path.with_suffix(".tmp-raw")
-        _write_raw(raw, size_mb, seed)
+        _write_raw(raw, size_mb, seed, **kw)
         try:
             self._run(
                 "convert", "-q", "-f", "raw", "-O", "qcow2",
@@ -81,11 +99,53 @@ class RealDisks:
         finally:
             raw.unlink(missing_ok=True)
 
-    def rebase(self, disk: Path, backing: Path, backing_format: str) -> None:
-        # -u: only the header changes; the (empty) overlay now reads the backup's data.
+    def _empty(self, path: Path, size_mb: int) -> None:
         self._run(
-            "rebase", "-u", "-f", "qcow2", "-b", str(backing), "-F", backing_format, str(disk)
+            "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", str(path), f"{size_mb}M"
         )
+
+    def create_disk(self, path: Path, size_mb: int, seed: str | None = None) -> None:
+        """An empty qcow2 (64 KiB clusters), or one holding `seed`'s production data."""
+        if seed is None:
+            self._cached(path, f"empty/{size_mb}", lambda out: self._empty(out, size_mb))
+            return
+        self._cached(
+            path,
+            f"production/{seed}/{size_mb}",
+            lambda out: self._from_raw(out, size_mb, seed, 64 * 1024, production=True),
+        )
+
+    def create_backup(
+        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str, cache: bool = True
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "raw":
+            _write_raw(path, size_mb, seed)  # sparse: writing it is cheaper than copying it
+            return
+        build = lambda out: self._from_raw(out, size_mb, seed, cluster_size)  # noqa: E731
+        if cache:
+            self._cached(path, f"backup/{seed}/{size_mb}/{cluster_size}", build)
+        else:
+            build(path)
+
+    def rebase(
+        self, disk: Path, backing: Path, backing_format: str, size_mb: int | None = None
+    ) -> None:
+        """Point the disk at the backup through a fresh, empty overlay of `size_mb`.
+
+        The disk's own clusters are dropped: the VM then reads exactly the backup, never a mix
+        of its old data and the backup's. Without a size the overlay takes the backup's.
+        """
+        fresh = disk.with_suffix(".rebase-tmp")
+        size = [f"{size_mb}M"] if size_mb else []
+        try:
+            self._run(
+                "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536",
+                "-b", str(backing), "-F", backing_format, str(fresh), *size,
+            )  # fmt: skip
+            os.replace(fresh, disk)
+        finally:
+            fresh.unlink(missing_ok=True)
 
     def merge(self, disk: Path, progress: Callable[[float], None]) -> None:
         """Copy the backing data into the disk and drop the backing file, reporting 0..1."""
@@ -124,11 +184,11 @@ class VirtualDisks:
 
     kind = "virtual"
 
-    def create_disk(self, path: Path, size_mb: int) -> None:
+    def create_disk(self, path: Path, size_mb: int, seed: str | None = None) -> None:
         return None
 
     def create_backup(
-        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str
+        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str, cache: bool = True
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
@@ -142,7 +202,9 @@ class VirtualDisks:
             else:
                 handle.truncate(size_mb * MIB)
 
-    def rebase(self, disk: Path, backing: Path, backing_format: str) -> None:
+    def rebase(
+        self, disk: Path, backing: Path, backing_format: str, size_mb: int | None = None
+    ) -> None:
         return None
 
     def merge(self, disk: Path, progress: Callable[[float], None]) -> None:
@@ -155,9 +217,9 @@ class VirtualDisks:
         return None
 
 
-def make_backend(kind: str) -> RealDisks | VirtualDisks:
+def make_backend(kind: str, cache_dir: Path | None = None) -> RealDisks | VirtualDisks:
     if kind == "real":
-        return RealDisks()
+        return RealDisks(cache_dir)
     if kind == "virtual":
         return VirtualDisks()
     raise DiskError(f"Unknown disk mode {kind!r}; use real or virtual.")

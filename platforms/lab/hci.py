@@ -8,6 +8,8 @@ and bodies, envelope (V1), auth (the /janus schemes), task polling and answers m
 
 from __future__ import annotations
 
+from platforms.lab.shapes import DELETE_STATUS
+
 PREFIX = r"/hci/vt/api/v1"
 _VM = PREFIX + r"/vms/(?P<server_id>[^/]+)"
 
@@ -24,8 +26,10 @@ HCI_ROUTES: list[tuple[str, str, str, dict[str, object]]] = [
     ("GET", PREFIX + r"/datastores", "storages", {}),
     ("DELETE", PREFIX + r"/datastores/(?P<storage_id>[^/]+)", "detach_storage", {}),
     ("GET", PREFIX + r"/vms", "servers", {}),
+    ("POST", PREFIX + r"/vms", "create_server", {"status": 201}),  # [I] SCP's createServer body
     ("GET", _VM, "server", {}),
-    ("DELETE", _VM, "delete_server", {}),
+    ("GET", _VM + r"/config", "server_config", {}),  # [I] ServerConfig20180725
+    ("DELETE", _VM, "delete_server", {"status": DELETE_STATUS}),  # [I] 204, no body, as SCP
     ("POST", _VM + r"/actions/poweron", "start_server", {"status": 201}),
     ("POST", _VM + r"/actions/poweroff", "stop_server", {"status": 201}),
     ("GET", PREFIX + r"/tasks/(?P<task_id>[^/]+)", "task", {}),

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from platforms.lab import hci
+from platforms.lab.shapes import DELETE_STATUS
 
 _SERVER = r"/janus/20180725/servers/(?P<server_id>[^/]+)"
 
@@ -16,7 +17,7 @@ class Route:
     pattern: re.Pattern[str]
     handler: str
     public: bool = False
-    status: int = 200  # HTTP status of success
+    status: int = 200  # HTTP status of success; 204 is sent without a body
 
 
 def _route(method: str, path: str, handler: str, **options: object) -> Route:
@@ -35,7 +36,9 @@ SCP_ROUTES = [
     _route("DELETE", r"/janus/20180725/storages/(?P<storage_id>[^/]+)", "detach_storage"),
     _route("GET", r"/janus/(?:20180725|20240725)/servers", "servers"),
     _route("GET", r"/janus/(?:20180725|20240725)/servers/(?P<server_id>[^/]+)", "server"),
-    _route("DELETE", _SERVER, "delete_server"),
+    _route("POST", r"/janus/20220725/servers", "create_server", status=201),
+    _route("GET", _SERVER + "/config", "server_config"),
+    _route("DELETE", _SERVER, "delete_server", status=DELETE_STATUS),
     _route("POST", _SERVER + "/start", "start_server", status=201),
     _route("POST", _SERVER + "/stop", "stop_server", status=201),
     _route("POST", _SERVER + "/rebase-backing-file", "rebase"),

@@ -311,6 +311,12 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             lab.store.log_request(log)
 
     def _send(self, status: int, payload: Any) -> None:
+        if status == 204:
+            # No Content: no body and no Content-Length (RFC 9110 15.3.5); the payload (with
+            # its task id) was logged and is what an X-Client-Token replay answers, again empty.
+            self.send_response(204)
+            self.end_headers()
+            return
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -1,15 +1,37 @@
-"""How the lab renders its objects as JSON.
+"""How the lab renders its objects as JSON, and every choice of the lab's that is inferred [I].
 
-Field names follow Sangfor's SCP 6.11.1 spec; whatever the spec leaves open is an [I] choice
-from docs/sangfor-openapi.md, kept here in one place so it can be corrected when a real
-cluster disagrees (see docs/lab.md, "Assumptions").
+Field names follow Sangfor's SCP 6.11.1 spec (request schemas: schemas.py). Whatever the spec
+leaves open is an [I] choice, marked here and only here (the HCI dialect's live in hci.py), so
+it can be corrected when a real cluster disagrees; docs/lab.md "Assumptions" lists the same.
+
+Behaviour the lab infers (the values and texts are below):
+- [I] A VM's cluster is the cluster whose az_id is the VM's (VMs carry no cluster_id).
+- [I] attachnfs without attached_host_ids mounts on every host of the cluster.
+- [I] Rebase replaces a disk's content by a fresh, empty overlay of the disk's size whose
+  backing file is the backup: the VM reads exactly the backup. A backup bigger than the disk
+  fails the task. A merge then copies the backing data in (qemu-img rebase -b '').
+- [I] A created VM is listed at once with status `creating`, then `stopped` (`running` with
+  power_on 1) when its task ends; a failed create task leaves no VM. Duplicate names are
+  allowed. Its host is the cluster's host with the fewest VMs.
+- [I] A deleted VM shows `deleting` while its task runs, then is gone (404, not listed). A soft
+  delete keeps it in the state as recycled, with its disk files, and its disks still hold
+  their backing datastore (a recycle-bin VM can be restored); force 1 also removes the files.
+- [I] A VM that is `creating` or `deleting` refuses every action (400).
+- [I] Create: fields the lab does not model (cdroms, gpu, encryption, keypair, floatingip, usbs,
+  serials, tags, ip_info, ...) are checked for type and ignored; a non-empty backing_file,
+  copy or storage_file of a disk is refused rather than ignored (it would change the disk).
+- [I] Create: `uuids`, when given, names the new VM (one unused UUID).
+- [I] The VM config (GET /janus/20180725/servers/{id}/config, a path the notes give; the spec
+  has only its PUT) answers ServerConfig20180725; its networks carry NetworkConfig's fields
+  plus the NIC's own (vif_id, connect, model, mac_address, ...), as the 20240725 config example.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from platforms.lab.inventory import AZ_ID, AZ_NAME
+# --- [I] values and texts -------------------------------------------------------------------
 
 # [I] instant_vm is an integer in 2018-2021 schemas and the 20240725 config, a string in the
 # 20240725 list ("" when not quickly recovered).
@@ -33,25 +55,96 @@ def storage_in_use_message(server_ids: list[str]) -> str:
     return f"storage is in use by server(s): {', '.join(server_ids)}"
 
 
+# [I] Refusals about clusters, in Chinese as the platform answers; the exact texts are unknown.
+def not_on_vm_cluster_message(storage_name: str) -> str:
+    return f"数据存储 {storage_name} 未挂载到云主机所在的集群"
+
+
+def host_not_in_cluster_message(host_id: str, cluster_name: str) -> str:
+    return f"主机 {host_id} 不属于集群 {cluster_name}"
+
+
+def storage_not_in_cluster_message(storage_name: str, cluster_name: str) -> str:
+    return f"数据存储 {storage_name} 不属于集群 {cluster_name}"
+
+
+def busy_message(name: str, status: str) -> str:
+    doing = {"creating": "正在创建", "deleting": "正在删除"}[status]
+    return f"云主机 {name} {doing}，请稍后再试"  # noqa: RUF001 - the platform's punctuation
+
+
+# [I] A delete answers HTTP 204 with no body: the spec documents 204 (its example shows a task
+# id, which a 204 cannot carry). The lab still logs the task id in /_lab/requests.
+DELETE_STATUS = 204
+BLANK_IMAGE = ""  # [I] image_id "" creates a VM without an image; any other id is unknown (404)
+MODELLED_DISK_TYPE = "new_disk"  # [I] the only disk type the lab creates (blank disks)
+MAX_NAME = 64  # [I] a VM name has 1 to 64 characters
+COUNT = 1  # [I] `count`, when given, must be 1 (one VM per call)
+DISK_ID = re.compile(r"^(ide|scsi|virtio|sata)\d{1,2}$")  # [I] the buses of Sangfor's examples
+VIF_ID = re.compile(r"^net\d{1,2}$")  # [I] net0, net1, ...
+# [I] size_mb is a positive integer up to DiskConfig's 66060288 (63 TB); its lower bound
+# (1024) is not enforced, because the lab's backups are 64 MiB.
+MAX_DISK_MB = 66060288
+PREALLOCATE = ("off", "metadata", "full")  # [I] a string, as the schema says (its example: 0)
+DEFAULT_NIC_MODEL = "virtio"  # [I] as in every example
+MAC_PREFIX = "fe:fc:fe"  # [I] a MAC not given is generated with the prefix of the examples
+NETWORK_TYPE = "classic"  # [I] the lab has no VPCs: every NIC is on a classic network
+POWER_ON = (0, 1)  # [I] power_on is 0 or 1, as its example
+# [I] the cores must split evenly over the sockets; cores, sockets and memory_mb are positive.
+STORAGE_TYPE = {"vs": "Vs", "nfs": "nfs"}  # [I] a datastore type as the StorageType enum
+
+
+def is_stopped(status: str) -> int:
+    # [I] 1 only for a VM that is off and settled (stopped, or error after losing its disks).
+    return 1 if status in ("stopped", "error") else 0
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
 def disk_view(disk: dict[str, Any], storages: dict[str, Any], server_id: str) -> dict[str, Any]:
     storage = storages.get(disk["storage_id"], {})
     return {
         "id": disk["id"],
-        "type": "new_disk",
+        "type": disk.get("type", MODELLED_DISK_TYPE),
         "size_mb": disk["size_mb"],
         "size_gb": round(disk["size_mb"] / 1024, 3),
         "storage_id": disk["storage_id"],
         "storage_name": storage.get("name", ""),
         "storage_file": f"{disk['storage_id']}:{server_id}/{disk['id']}.qcow2",
         "backing_file": backing_file_value(disk["backing"]),
-        "preallocate": "off",
-        "use_virtio": 1,
+        "preallocate": disk.get("preallocate", "off"),
+        "use_virtio": disk.get("use_virtio", 1),
         "is_old_disk": 0,
-        "eagerly_scrub": 0,
+        "eagerly_scrub": disk.get("eagerly_scrub", 0),
         "label": "",
-        "storage_policy": "",
-        "io_usage_limit": {"bps_limit": 0, "iops_limit": 0, "qos_enable": 0},
+        "storage_policy": disk.get("storage_policy", ""),
+        "io_usage_limit": disk.get(
+            "io_usage_limit", {"bps_limit": 0, "iops_limit": 0, "qos_enable": 0}
+        ),
     }
+
+
+# DiskConfig, the disk of ServerConfig20180725.
+CONFIG_DISK_KEYS = (
+    "backing_file", "eagerly_scrub", "id", "is_old_disk", "label", "preallocate", "size_mb",
+    "storage_file", "storage_id", "storage_name", "storage_policy", "type", "use_virtio",
+)  # fmt: skip
+
+
+def nic_view(nic: dict[str, Any]) -> dict[str, Any]:
+    """NetworkInfoV1, the NIC of the VM list and detail."""
+    return {
+        "vif_id": nic["vif_id"], "connect": nic["connect"], "model": nic["model"],
+        "mac_address": nic["mac_address"], "name": nic.get("name", ""),
+        "network_type": NETWORK_TYPE, "device_id": "", "port_id": "", "cidr": "",
+        "ip_address": "", "ipv6_address": "", "custom_gateway_ip": "", "subnet_id": "",
+        "subnet_name": "", "subnet_gateway_ip": "", "vpc_id": "", "vpc_name": "",
+    }  # fmt: skip
+
+
+def _cluster(state: dict[str, Any], az_id: str) -> dict[str, Any]:
+    return next((c for c in state["clusters"] if c["az_id"] == az_id), {})
 
 
 def server_view(
@@ -64,10 +157,10 @@ def server_view(
         "name": server["name"],
         "status": server["status"],
         "power_state": "on" if running else "off",
-        "is_stopped": 0 if running else 1,
+        "is_stopped": is_stopped(server["status"]),
         "instant_vm": instant_vm_value(server["instant_vm"], version, detail=detail),
-        "az_id": AZ_ID,
-        "az_name": AZ_NAME,
+        "az_id": server["az_id"],
+        "az_name": _cluster(state, server["az_id"]).get("az_name", ""),
         "host_id": server["host_id"],
         "host_name": hosts.get(server["host_id"], {}).get("name", ""),
         "cores": server["cores"],
@@ -77,8 +170,9 @@ def server_view(
         "storage_mb": sum(disk["size_mb"] for disk in server["disks"]),
         "project_id": "lab-project",
         "os_type": server["os_type"],
+        "description": server.get("description", ""),
         "created_at": server["created_at"],
-        "networks": [],
+        "networks": [nic_view(nic) for nic in server["networks"]],
         "disks": [disk_view(d, state["storages"], server["id"]) for d in server["disks"]],
     }
     if not detail:
@@ -87,8 +181,46 @@ def server_view(
     return view
 
 
+def config_view(server: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """ServerConfig20180725, as far as the lab has the facts."""
+    base = server_view(server, state, "20180725", detail=True)
+    first = state["storages"].get(base["storage_id"], {})
+    # AdvanceParamConfig: the lab's defaults, then what the VM was created with.
+    advance = {
+        "abnormal_recovery": 0, "balloon_memory": 0, "cpu_hotplug": 0, "hugepage_memory": 0,
+        "mem_hotplug": 0, "onboot": 0, "real_use_vblk": 0, "schedopt": 0, "use_uuid": 0,
+        "use_vblk": 0, "boot_order": "c", "cpu_type": "", "dir": "", "storage_policy": "",
+        "uuid": "", "boot_disk": server["disks"][0]["id"] if server["disks"] else "",
+    }  # fmt: skip
+    advance.update({k: v for k, v in server.get("advance_param", {}).items() if k in advance})
+    networks = [
+        {**nic_view(nic), "floatingip_id": "", "host_tso": nic.get("host_tso", 0),
+         "label": nic.get("label", "")}
+        for nic in server["networks"]
+    ]  # fmt: skip
+    view = {
+        **{key: base[key] for key in ("id", "name", "status", "az_id", "az_name", "host_name")},
+        **{key: base[key] for key in ("cores", "sockets", "memory_mb", "os_type", "description")},
+        "instant_vm": 1 if server["instant_vm"] else 0,
+        "advance_param": advance,
+        "disks": [{key: disk[key] for key in CONFIG_DISK_KEYS} for disk in base["disks"]],
+        "networks": networks,
+        "storage_location": base["storage_id"],
+        "storage_name": first.get("name", ""),
+        "storage_type": STORAGE_TYPE.get(first.get("type", ""), first.get("type", "")),
+        "storage_tag_id": "", "storage_tag_name": "", "arch_type": "", "machine_type": "i440fx",
+        "backup": 0, "snap": 0, "derived": 0, "encrypted": 0, "cipher": "", "ha": 0,
+        "cdroms": [], "usbs": [], "dh_id": "", "dh_tag": "", "pool_tag": "", "group_id": "",
+        "group_id_path": "", "group_name": "", "image_name": "", "vm_type": "",
+        "os_installed": 0 if server.get("origin") == "api" else 1, "os_name": "",
+        "project_id": "lab-project", "project_name": "lab-project", "user_id": "",
+        "vtool_installed": 0,
+    }  # fmt: skip
+    return dict(sorted(view.items()))
+
+
 def storage_view(storage: dict[str, Any], state: dict[str, Any], used_mb: int) -> dict[str, Any]:
-    cluster = state["cluster"]
+    cluster = next(c for c in state["clusters"] if c["id"] == storage["cluster_id"])
     nfs = storage.get("nfs")
     return {
         "id": storage["id"],
@@ -102,7 +234,7 @@ def storage_view(storage: dict[str, Any], state: dict[str, Any], used_mb: int) -
         "cluster_id": cluster["id"],
         "cluster_name": cluster["name"],
         "cluster_type": cluster["type"],
-        "az_id": AZ_ID,
+        "az_id": cluster["az_id"],
         "host_ids": storage["host_ids"],
         "hosts_online_state": "ALL",
         "connected_hosts": len(storage["host_ids"]),
@@ -137,8 +269,15 @@ def task_view(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def cluster_view(cluster: dict[str, Any]) -> dict[str, Any]:
-    return dict(cluster)
+    # ClusterV20210725 has no az_name, and the production datastore is the lab's own note.
+    return {k: v for k, v in cluster.items() if k not in ("az_name", "production_storage_id")}
 
 
-def host_view(host: dict[str, Any]) -> dict[str, Any]:
-    return {**host, "az_name": AZ_NAME}
+def host_view(host: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    cluster = next(c for c in state["clusters"] if c["id"] == host["cluster_id"])
+    return {
+        **host,
+        "az_name": cluster["az_name"],
+        "cluster_name": cluster["name"],
+        "cluster_type": cluster["type"],
+    }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -109,7 +110,7 @@ def test_verify_mode_teardown_power_off_delete_unmount(lab):
     assert lab.request("DELETE", f"{SERVERS}/{server['id']}", {"force": 1}).status_code == 400
     assert lab.task("POST", f"{SERVERS}/{server['id']}/stop", {"force": 0})["status"] == "finish"
     files = _disk_files(lab, server["id"])
-    assert lab.task("DELETE", f"{SERVERS}/{server['id']}", {"force": 1})["status"] == "finish"
+    assert lab.delete_server(server["id"], {"force": 1})["status"] == "finish"
     assert lab.request("GET", f"{SERVERS}/{server['id']}").status_code == 404
     assert not any(__import__("os").path.exists(path) for path in files)
     unmount = lab.task(
@@ -120,3 +121,41 @@ def test_verify_mode_teardown_power_off_delete_unmount(lab):
     assert lab.admin("GET", "state")["forced_unmounts"] == []
     effects = [e["action"] for e in lab.admin("GET", "effects")]
     assert effects == ["attach", "rebase", "start", "stop", "delete", "detach"]
+
+
+def _compare(first: str, second: str) -> int:
+    """qemu-img compare: 0 identical, 1 different (2 is an error, never expected here)."""
+    return subprocess.run(["qemu-img", "compare", "-q", first, second], check=False).returncode
+
+
+def _has_data(path: str) -> bool:
+    """Whether the file holds data of its own."""
+    mapped = subprocess.run(
+        ["qemu-img", "map", "--output=json", path], capture_output=True, text=True, check=True
+    ).stdout
+    # depth 0: clusters of the file itself, not read through its backing file
+    return any(extent["data"] and extent["depth"] == 0 for extent in json.loads(mapped))
+
+
+def test_an_in_place_restore_replaces_the_disk_data_and_ends_identical_to_the_backup(lab):
+    server = lab.server_named("db-01")
+    files = _disk_files(lab, server["id"])
+    datastore = attach(lab)
+    export = lab.admin("GET", "state")["storages"][datastore["id"]]["dir"]
+    backups = [f"{export}/db-01/{disk_id}.qcow2" for disk_id in ("ide0", "ide1")]
+    # Before: each production disk holds data of its own, which is not the backup's.
+    for disk_file, backup in zip(files, backups, strict=True):
+        assert _has_data(disk_file) and _compare(disk_file, backup) == 1
+
+    rebase = lab.task(
+        "POST", f"{SERVERS}/{server['id']}/rebase-backing-file", rebase_body(lab, server, datastore)
+    )
+    assert rebase["status"] == "finish", rebase
+    # Quickly recovered: the VM reads exactly the backup, none of its old clusters.
+    for disk_file, backup in zip(files, backups, strict=True):
+        assert not _has_data(disk_file) and _compare(disk_file, backup) == 0
+
+    assert lab.task("POST", f"{SERVERS}/{server['id']}/merge-backup-data")["status"] == "finish"
+    for disk_file, backup in zip(files, backups, strict=True):
+        assert "backing file:" not in _qemu_info(disk_file)
+        assert _has_data(disk_file) and _compare(disk_file, backup) == 0

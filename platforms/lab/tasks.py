@@ -1,0 +1,324 @@
+"""The lab's asynchronous tasks: each action's work, run on a thread, its progress in the state.
+
+A task is recorded (and its effect logged) when the call is accepted; a worker then paces it
+over the configured seconds, does the work and ends it `finish` or `failure`. Unfinished tasks
+are resumed after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from platforms import diskimage
+from platforms.lab import inventory
+from platforms.lab.config import LabConfig
+from platforms.lab.disks import MIB, DiskError, RealDisks, VirtualDisks
+from platforms.lab.errors import TaskFailed, TaskGone
+from platforms.lab.store import Store
+
+logger = logging.getLogger(__name__)
+ACTIVE_TASK = ("waiting", "doing")
+
+
+class Tasks:
+    def __init__(
+        self,
+        config: LabConfig,
+        store: Store,
+        disks: RealDisks | VirtualDisks,
+        stopping: threading.Event,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.disks = disks
+        self.stopping = stopping
+
+    def new(
+        self,
+        state: dict[str, Any],
+        kind: str,
+        action: str,
+        target: dict[str, Any],
+        params: dict[str, Any],
+        fail: bool,
+        object_type: str = "server",
+        effect: dict[str, Any] | None = None,
+    ) -> str:
+        """Record a task (and its effect, with `effect`'s extra keys) and start its worker."""
+        task_id = str(uuid.uuid4())
+        state["tasks"][task_id] = {
+            "task_id": task_id,
+            "kind": kind,
+            "action": action,
+            "description": "",
+            "status": "waiting",
+            "progress": -2,
+            "begin_time": inventory.now_text(),
+            "end_time": "",
+            "object_id": target["id"],
+            "object_name": target.get("name", ""),
+            "object_type": object_type,
+            "params": params,
+            "injected_failure": fail,
+        }
+        recorded = {"time": time.time(), "action": kind, "object_id": target["id"]}
+        if object_type == "server":
+            # "seed" or "api": lets a test assert that nothing destructive reached a VM the
+            # client did not create.
+            recorded["origin"] = target.get("origin", "seed")
+        state["effects"].append(recorded | {"task_id": task_id} | (effect or {}))
+        # Start the worker once the state (and so the task) is visible to readers.
+        threading.Timer(0, self.launch, args=(task_id,)).start()
+        return task_id
+
+    def launch(self, task_id: str) -> None:
+        threading.Thread(target=self._run, args=(task_id,), daemon=True).start()
+
+    @contextmanager
+    def _live(self, task_id: str) -> Iterator[dict[str, Any]]:
+        """The state, for a task that is still in it: a reset (a fresh inventory with the same
+        VM ids) ends the workers of the tasks it dropped, before they touch its VMs."""
+        with self.store.change() as state:
+            if task_id not in state["tasks"]:
+                raise TaskGone(task_id)
+            yield state
+
+    def _update(self, task_id: str, **fields: Any) -> None:
+        with self._live(task_id) as state:
+            state["tasks"][task_id].update(fields)
+
+    def _run(self, task_id: str) -> None:
+        try:
+            self._work(task_id)
+        except TaskGone:
+            return
+
+    def _work(self, task_id: str) -> None:
+        with self._live(task_id) as state:
+            task = dict(state["tasks"][task_id])
+        duration = (
+            self.config.merge_seconds if task["kind"] == "merge" else self.config.task_seconds
+        )
+        self._update(task_id, status="doing", progress=max(task["progress"], 0))
+        try:
+            if task["injected_failure"]:
+                self.pace(task_id, duration)
+                raise TaskFailed(f"{task['action']} failed (failure injected by the lab)")
+            getattr(self, f"_do_{task['kind']}")(task, duration)
+        except TaskFailed as failure:
+            self._undo(task)
+            self._finish(task_id, "failure", str(failure))
+        except TaskGone:
+            raise
+        except Exception as error:  # a bug or a disk error: the task fails, the lab lives on
+            with self._live(task_id):
+                pass  # a KeyError of a task a reset dropped is no bug: TaskGone, silently
+            logger.exception("lab task %s failed", task_id)
+            self._undo(task)
+            self._finish(task_id, "failure", f"internal lab error: {error}")
+        else:
+            self._finish(task_id, "finish", "")
+
+    def _finish(self, task_id: str, status: str, description: str) -> None:
+        if self.stopping.is_set():
+            return  # resumed after the restart
+        self._update(
+            task_id,
+            status=status,
+            progress=100 if status == "finish" else -1,
+            description=description,
+            end_time=inventory.now_text(),
+        )
+
+    def _undo(self, task: dict[str, Any]) -> None:
+        """What a failed task leaves: a failed create no VM, a failed delete the VM as it was."""
+        if self.stopping.is_set() or task["kind"] not in ("create", "delete"):
+            return
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            if task["kind"] == "delete":
+                server["status"] = task["params"]["previous_status"]
+                return
+            server["deleted"] = True
+            files = [Path(disk["file"]) for disk in server["disks"]]
+        for path in files:
+            self.disks.remove(path)
+
+    def pace(self, task_id: str, duration: float, done: float = 0.0) -> None:
+        """Let a task take `duration` seconds, its progress rising with time."""
+        start = time.monotonic()
+        while not self.stopping.is_set():
+            elapsed = time.monotonic() - start
+            if elapsed >= duration:
+                return
+            fraction = done + (1 - done) * elapsed / duration
+            self._update(task_id, progress=min(99, int(fraction * 100)))
+            time.sleep(min(0.05, duration - elapsed))
+
+    # --- each kind's work -------------------------------------------------------------------
+
+    def _set_status(self, task: dict[str, Any], status: str) -> None:
+        with self._live(task["task_id"]) as state:
+            state["servers"][task["object_id"]]["status"] = status
+
+    def _do_start(self, task: dict[str, Any], duration: float) -> None:
+        self.pace(task["task_id"], duration)
+        self._set_status(task, "running")
+
+    def _do_stop(self, task: dict[str, Any], duration: float) -> None:
+        self.pace(task["task_id"], duration)
+        self._set_status(task, "stopped")
+
+    def _do_create(self, task: dict[str, Any], duration: float) -> None:
+        self.pace(task["task_id"], duration)
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            disks = [(Path(d["file"]), d["size_mb"]) for d in server["disks"]]
+            powered = server["power_on"]
+        for path, size_mb in disks:
+            try:
+                self.disks.create_disk(path, size_mb)
+            except DiskError as error:
+                raise TaskFailed(f"creating disk {path.name} failed: {error}") from None
+        if self.stopping.is_set():
+            return
+        self._set_status(task, "running" if powered else "stopped")
+
+    def _do_delete(self, task: dict[str, Any], duration: float) -> None:
+        self.pace(task["task_id"], duration)
+        if self.stopping.is_set():
+            return
+        force = task["params"]["force"]
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            server["deleted"] = True
+            server["recycled"] = not force
+            server["status"] = task["params"]["previous_status"]
+            files = [Path(disk["file"]) for disk in server["disks"]] if force else []
+        for path in files:
+            self.disks.remove(path)
+
+    def _do_attach(self, task: dict[str, Any], duration: float) -> None:
+        params = task["params"]
+        self.pace(task["task_id"], duration)
+        directory = self.config.export_dir(params["ip_address"], params["export_path"])
+        if directory is None or not directory.is_dir():
+            raise TaskFailed(
+                f"mounting NFS {params['ip_address']}:{params['export_path']} failed: "
+                "the export is not reachable from the cluster hosts"
+            )
+        with self._live(task["task_id"]) as state:
+            state["storages"].setdefault(
+                params["storage_id"],
+                {
+                    "id": params["storage_id"],
+                    "name": params["name"],
+                    "type": "nfs",
+                    "status": "normal",
+                    "total_mb": 2 * 1024 * 1024,
+                    "shared": 1,
+                    "cluster_id": params["cluster_id"],
+                    "host_ids": params["host_ids"],
+                    "description": params["description"],
+                    "nfs": {
+                        "ip_address": params["ip_address"],
+                        "export_path": params["export_path"],
+                    },
+                    "dir": str(directory),
+                },
+            )
+
+    def _do_detach(self, task: dict[str, Any], duration: float) -> None:
+        self.pace(task["task_id"], duration)
+        storage_id = task["object_id"]
+        with self._live(task["task_id"]) as state:
+            for server_id in task["params"]["forced_users"]:
+                server = state["servers"][server_id]
+                for disk in server["disks"]:
+                    if (disk["backing"] or {}).get("storage_id") == storage_id:
+                        disk["lost"] = True  # what a forced unmount does to a running VM
+                server["status"] = "error"
+            state["storages"].pop(storage_id, None)
+
+    def _do_rebase(self, task: dict[str, Any], duration: float) -> None:
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            work = []
+            for item in task["params"]["disks"]:
+                storage = state["storages"].get(item["storage_id"])
+                if storage is None:
+                    raise TaskFailed(f"datastore {item['storage_id']} is no longer attached")
+                disk = next(d for d in server["disks"] if d["id"] == item["disk_id"])
+                work.append((item, Path(storage["dir"]) / item["path"], disk))
+        checked = []
+        for item, backup, disk in work:
+            if not backup.is_file():
+                raise TaskFailed(f"backup file {item['path']} not found on the NFS datastore")
+            try:
+                info = diskimage.inspect(backup)
+            except diskimage.NotADiskImage as error:
+                raise TaskFailed(str(error)) from None
+            if info.problem:
+                raise TaskFailed(info.problem)
+            if info.virtual_size > disk["size_mb"] * MIB:
+                raise TaskFailed(
+                    f"backup file {item['path']} ({info.virtual_size // MIB} MiB) is larger "
+                    f"than disk {disk['id']} ({disk['size_mb']} MiB)"
+                )
+            checked.append((item, backup, disk, info.format))
+        self.pace(task["task_id"], duration)
+        for _, backup, disk, fmt in checked:
+            try:
+                self.disks.rebase(Path(disk["file"]), backup, fmt, disk["size_mb"])
+            except DiskError as error:
+                raise TaskFailed(f"rebase failed: {error}") from None
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            for item, _, _, fmt in checked:
+                disk = next(d for d in server["disks"] if d["id"] == item["disk_id"])
+                disk["backing"] = {
+                    "storage_id": item["storage_id"],
+                    "path": item["path"],
+                    "format": fmt,
+                }
+            server["instant_vm"] = True
+
+    def _do_merge(self, task: dict[str, Any], duration: float) -> None:
+        task_id = task["task_id"]
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            files = [Path(d["file"]) for d in server["disks"] if d["backing"]]
+        start = time.monotonic()
+        total = max(len(files), 1)
+
+        def report(done_disks: int, fraction: float) -> None:
+            copied = (done_disks + fraction) / total
+            paced = (time.monotonic() - start) / duration if duration > 0 else 1.0
+            self._update(task_id, progress=min(99, int(min(copied, paced) * 100)))
+
+        for number, disk_file in enumerate(files):
+            try:
+                self.disks.merge(disk_file, lambda fraction, n=number: report(n, fraction))
+            except DiskError as error:
+                raise TaskFailed(f"merge failed: {error}") from None
+            if self.stopping.is_set():
+                return
+        remaining = duration - (time.monotonic() - start)
+        if remaining > 0:
+            with self._live(task_id) as state:
+                done = state["tasks"][task_id]["progress"] / 100
+            self.pace(task_id, remaining, done=done)
+        if self.stopping.is_set():
+            return
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            for disk in server["disks"]:
+                disk["backing"] = None
+            server["instant_vm"] = False
