@@ -48,7 +48,8 @@ def vm_allowed(recovery: Recovery, action: str, vm_id: str) -> bool:
     if not vm_id:
         return False
     if recovery.created_vm_id and vm_id == recovery.created_vm_id:
-        return vm_id != recovery.vm_id or recovery.target == Target.NEW_VM
+        # A VM the console created is never the source: a row saying so is wrong, not a licence.
+        return vm_id != recovery.vm_id
     # The confirmed in-place restore: the source VM's own disks, never a delete.
     return (
         recovery.target == Target.IN_PLACE

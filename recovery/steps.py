@@ -87,7 +87,9 @@ def step_attaching(step: Step) -> Wait | str:
             f"NFS datastore {datastore.name} is attached ({datastore.id})",
             datastore_id=datastore.id,
             cluster_id=recovery.cluster_id or datastore.cluster_id,
-            mounted_datastore=task is not None,
+            # Ours if we sent the mount: a call is only made after a look found no datastore
+            # of that name (its answer may have been lost with a killed worker).
+            mounted_datastore=task is not None or step.asked("attach"),
         )
     if task is not None:
         if task.failed:
@@ -130,7 +132,9 @@ def step_attaching(step: Step) -> Wait | str:
             client_token=token,
         )
     except PlatformError as error:
-        if error.status == 409:  # someone attached it between our look and our call
+        if error.status == 409:  # someone attached it between our look and our call: theirs
+            recovery.client_tokens.pop("attach", None)
+            recovery.save(update_fields=["client_tokens"])
             return Wait(seconds=0.5)
         raise
     step.remember_task("attach", task_id)

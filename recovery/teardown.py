@@ -150,7 +150,9 @@ def step_cancelling(step: Step) -> Wait | str:
             # Ours to release if we mounted it, or if a recovery of this connection did and
             # left it attached for us (we were queued behind it); never a stranger's.
             recovery.datastore_id = datastore.id
-            recovery.mounted_datastore = attach is not None and attach.succeeded
+            recovery.mounted_datastore = (attach is not None and attach.succeeded) or (
+                attach is None and step.asked("attach")  # sent, its answer lost
+            )
             recovery.cluster_id = recovery.cluster_id or datastore.cluster_id
             recovery.save(update_fields=["datastore_id", "mounted_datastore", "cluster_id"])
     if not recovery.datastore_id and not (recovery.created_vm_id or step.asked("create")):

@@ -103,6 +103,29 @@ def lab(lab_process: LabProcess) -> LabClient:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _console_touches_only_what_it_created(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that drives the console against the lab: the invariant holds.
+
+    No stop, start, rebase, merge or delete of a VM a recovery did not create (bar confirmed
+    in-place steps), and no unmount of a datastore a recovery did not mount. The lab's own
+    contract tests drive the lab directly, so they are left out.
+    """
+    path = Path(str(request.node.fspath))
+    wanted = (
+        "lab" in request.fixturenames
+        and request.node.get_closest_marker("django_db") is not None
+        and path.parent.name != "lab"
+        and path.name != "test_bad_input_lab.py"
+    )
+    lab = request.getfixturevalue("lab") if wanted else None
+    yield
+    if lab is not None:
+        from tests.recovery.engine_helpers import assert_only_what_the_console_created_was_touched
+
+        assert_only_what_the_console_created_was_touched(lab)
+
+
 @pytest.fixture
 def admin_client_superuser(db) -> Client:
     client = Client()

@@ -296,7 +296,7 @@ def test_a_viewer_cannot_act_and_nothing_changes(personas, api_as, judge, lab, c
 def test_testing_a_connection_is_audited_as_api(personas, api_as, judge, lab, connection):
     response = api_as("operator").post(f"/api/v1/connections/{connection.pk}/test")
     data = judge.check(response, "POST", "/api/v1/connections/{connection_id}/test")
-    assert data["ok"] is True and data["counts"]["VM"] == 6 and data["version"]
+    assert data["ok"] is True and data["counts"]["VM"] == 8 and data["version"]
     row = AuditEvent.objects.get(action="connection.test")
     assert row.source == "api" and row.actor == personas.operator.user
     assert row.client_ip == "127.0.0.1"
@@ -322,11 +322,11 @@ def test_vms_come_in_pages_with_next_links(personas, api_as, judge, lab, connect
     names, pages = [], 0
     while url:
         data = judge.check(api.get(url), "GET", template)
-        assert data["count"] == 6
+        assert data["count"] == 8
         names += [vm["name"] for vm in data["items"]]
         url, pages = data["next"], pages + 1
     assert pages == 2 and sorted(names) == sorted(
-        ["web-01", "db-01", "app-01", "files-01", "legacy-01", "broken-01"]
+        ["web-01", "db-01", "app-01", "files-01", "legacy-01", "broken-01", "erp-01", "hr-01"]
     )
     db = json.loads(api.get(f"/api/v1/connections/{connection.pk}/vms?q=db-").content)
     assert [vm["name"] for vm in db["items"]] == ["db-01"] and len(db["items"][0]["disks"]) == 2

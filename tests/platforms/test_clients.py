@@ -52,14 +52,20 @@ def test_the_registry_finds_the_client_by_kind(lab):
 def test_both_kinds_and_both_auth_schemes_read_the_inventory(lab, kind, auth):
     client = _client(lab, kind, auth)
     vms = client.vms()
-    assert len(vms) == 6
+    assert len(vms) == 8
     db = next(vm for vm in vms if vm.name == "db-01")
     detail = client.vm(db.id)
     assert [disk.id for disk in detail.disks] == ["ide0", "ide1"]
     assert detail.is_stopped and not detail.instant_vm
-    assert client.clusters()[0].type == "hci"
-    assert len(client.hosts()) == 2
-    assert [s.type for s in client.datastores()] == ["vs"]
+    clusters = client.clusters()
+    assert [c.type for c in clusters] == ["hci", "hci"] and len({c.az_id for c in clusters}) == 2
+    assert client.cluster_of(detail) == clusters[0]
+    erp = client.vm(next(vm.id for vm in vms if vm.name == "erp-01"))
+    assert client.cluster_of(erp) == clusters[1]
+    assert len(client.hosts()) == 4
+    storages = client.datastores()
+    assert [s.type for s in storages] == ["vs", "vs"]
+    assert {s.cluster_id for s in storages} == {c.id for c in clusters}
     assert client.platform_info().version.startswith("SCP")
 
 
@@ -74,10 +80,10 @@ def test_pagination_follows_next_page_num_across_pages(lab):
         names = [vm.name for vm in client.vms()]
     finally:
         base.PAGE_SIZE = original
-    assert len(names) == 6 and len(set(names)) == 6
+    assert len(names) == 8 and len(set(names)) == 8
     assert [c.path for c in calls] == ["/janus/20240725/servers"] * 2
-    page = client.vms_page(page_num=1, page_size=4)
-    assert page.total == 6 and len(page.items) == 2 and page.next_page_num is None
+    page = client.vms_page(page_num=1, page_size=5)
+    assert page.total == 8 and len(page.items) == 3 and page.next_page_num is None
 
 
 def test_a_full_restore_through_the_client(lab):
@@ -165,7 +171,7 @@ def test_an_expired_token_is_renewed_once_transparently(lab):
     client = _client(lab, auth="password", calls=calls)
     client.vms()
     lab.admin("POST", "tokens/expire")
-    assert len(client.vms()) == 6
+    assert len(client.vms()) == 8
     logins = [c for c in calls if c.path == "/janus/authenticate"]
     assert len(logins) == 2
     assert any(c.status == 401 and c.error for c in calls)

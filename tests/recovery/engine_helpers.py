@@ -79,3 +79,29 @@ def destructive_calls(lab):
             if match and (entry.get("status") or 0) < 400:
                 found.append((entry["path"], match.group(1)))
     return found
+
+
+def assert_only_what_the_console_created_was_touched(lab):
+    """The invariant, read off the lab's request log: every stop, start, rebase, merge or
+    delete hit a VM a recovery created (or, all but delete, a confirmed in-place VM), and
+    every unmount a datastore a recovery mounted."""
+    from recovery.models import Recovery
+
+    created = set(
+        Recovery.objects.exclude(created_vm_id="").values_list("created_vm_id", flat=True)
+    )
+    in_place = set(
+        Recovery.objects.filter(target="in_place")
+        .exclude(confirmed_vm_name="")
+        .values_list("vm_id", flat=True)
+    )
+    mounted = set(
+        Recovery.objects.filter(mounted_datastore=True).values_list("datastore_id", flat=True)
+    )
+    for path, target in destructive_calls(lab):
+        if "/storages/" in path or "/datastores/" in path:
+            assert target in mounted, f"unmounted a datastore the console did not mount: {path}"
+        elif path.endswith(target):  # a VM delete
+            assert target in created, f"deleted a VM the console did not create: {path}"
+        else:
+            assert target in created | in_place, f"changed a VM it did not create: {path}"

@@ -179,9 +179,9 @@ def test_testing_the_lab_reports_counts_and_records_the_result(personas, lab):
     client = personas.client_for(personas.operator)
     response = client.post(reverse("connection-test", args=[connection.pk]), HTTP_HX_REQUEST="true")
     body = response.content.decode()
-    assert "Connected" in body and "6 VMs" in body and "2 hosts" in body
+    assert "Connected" in body and "8 VMs" in body and "4 hosts" in body and "2 clusters" in body
     connection.refresh_from_db()
-    assert connection.last_test_ok is True and "6 VMs" in connection.last_test_message
+    assert connection.last_test_ok is True and "8 VMs" in connection.last_test_message
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_inventory_pages_and_searches_vms_from_the_platform(personas, lab):
     body = client.get(url, {"section": "vms", "q": "db"}).content.decode()
     assert "db-01" in body and "web-01" not in body
     body = client.get(url, {"section": "vms"}).content.decode()
-    assert body.count("<tr>") == 7  # header + 6 VMs on one page of 20
+    assert body.count("<tr>") == 9  # header + 8 VMs (two clusters) on one page of 20
     body = client.get(url, {"section": "datastores"}).content.decode()
     assert "lab-virtual-storage" in body
     assert "lab-host-1" in client.get(url, {"section": "hosts"}).content.decode()

@@ -34,7 +34,8 @@ def _wait_for(predicate, timeout: float, what: str):
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    states = list(Recovery.objects.values_list("status", "step", "error_message", "wait_reason"))
+    raise AssertionError(f"timed out waiting for {what}: {states}")
 
 
 def test_a_worker_killed_in_every_step_is_replaced_without_a_second_action(personas, lab):

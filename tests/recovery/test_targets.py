@@ -185,6 +185,7 @@ def test_the_guard_refuses_to_delete_a_vm_the_recovery_did_not_create(personas, 
     [recovery] = start(connection, lab, ["app-01"], mode="verify")
     [recovery] = run([recovery], lambda rs: rs[0].status == Status.RUNNING_FROM_BACKUP)
     # As if a bug (or a tampered row) pointed the recovery at the source VM.
+    made = recovery.created_vm_id
     Recovery.objects.filter(pk=recovery.pk).update(created_vm_id=recovery.vm_id)
     recovery.refresh_from_db()
     source = _server(lab, recovery.vm_id)
@@ -195,3 +196,27 @@ def test_the_guard_refuses_to_delete_a_vm_the_recovery_did_not_create(personas, 
     assert AuditEvent.objects.filter(action=AuditAction.GUARD_REFUSED, recovery_id=recovery.pk)
     assert recovery.vm_id not in {target for _, target in destructive_calls(lab)}
     assert _server(lab, recovery.vm_id) == source
+    Recovery.objects.filter(pk=recovery.pk).update(created_vm_id=made)  # for the final check
+
+
+@pytest.mark.parametrize(
+    "where", ["queued", "attaching", "creating_vm", "ready", "running_from_backup", "failed"]
+)
+def test_cancel_at_each_step_of_a_new_vm_recovery_deletes_only_what_it_made(personas, lab, where):
+    lab.admin("POST", "settings", {"task_seconds": 0.4})
+    if where == "failed":
+        lab.admin("POST", "faults", {"path": "/start$", "kind": "task_failure"})
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["db-01"], power_on=where != "ready", auto_merge=False)
+    if where != "queued":
+        [recovery] = run([recovery], lambda rs: rs[0].status == where)
+    actions.cancel(recovery, personas.operator.user)
+    [recovery] = run([recovery])
+    assert recovery.status == Status.CANCELLED, recovery.error_message
+    source = lab.server_named("db-01")
+    assert source["status"] == "stopped" and not source["instant_vm"]
+    made = [e["object_id"] for e in effects(lab, "create")]
+    assert made == ([recovery.created_vm_id] if where not in ("queued", "attaching") else [])
+    assert all(not _alive(lab, vm_id) for vm_id in made)
+    assert {e["object_id"] for e in effects(lab, "delete")} == set(made)
+    assert not [s for s in lab.admin("GET", "state")["storages"].values() if s["type"] == "nfs"]

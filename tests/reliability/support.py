@@ -150,7 +150,11 @@ class PlatformRecord:
         return cls(lab.admin("GET", "requests"), state["tasks"], lab.admin("GET", "effects"))
 
     def succeeded(self) -> list[dict[str, Any]]:
-        return [e for e in self.effects if self.tasks[e["task_id"]]["status"] == "finish"]
+        return [
+            e
+            for e in self.effects
+            if e.get("task_id") in self.tasks and self.tasks[e["task_id"]]["status"] == "finish"
+        ]
 
     def failed_tasks(self) -> list[dict[str, Any]]:
         return [t for t in self.tasks.values() if t["status"] == "failure"]
@@ -166,9 +170,9 @@ class PlatformRecord:
         return sum(count - 1 for count in tokens.values())
 
     def assert_each_action_once(self, recoveries: list[Recovery], datastores: set[str]) -> None:
-        """Exactly one successful attach and detach per datastore; one rebase per disk, one start
-        and one merge (restore) or one power-off and delete (verify) per VM; every failed task
-        was one the lab was told to fail."""
+        """Exactly one successful attach and detach per datastore; one create of a new VM, one
+        rebase per disk, one start and one merge (restore) or one power-off and delete (verify)
+        per target VM; every failed task was one the lab was told to fail."""
         unexpected = [t for t in self.failed_tasks() if not t["injected_failure"]]
         assert not unexpected, unexpected
         done: Counter[tuple[str, str]] = Counter()
@@ -183,12 +187,14 @@ class PlatformRecord:
         for name in datastores:
             expected[("attach", name)] = expected[("detach", name)] = 1
         for recovery in recoveries:
-            vm = recovery.vm_name
+            vm = recovery.target_vm_name
+            if recovery.is_new_vm:
+                expected[("create", vm)] = 1
             for disk_id in recovery.disk_mapping:
                 expected[("rebase", f"{vm}/{disk_id}")] = 1
             expected[("start", vm)] = 1
             if recovery.power_off_first:
-                expected[("stop", vm)] += 1  # (only VMs that were running are asked to)
+                expected[("stop", vm)] += 1  # (in place; only VMs that were running are asked to)
             if recovery.mode == Mode.RESTORE:
                 expected[("merge", vm)] = 1
             else:  # verify-only teardown: power off, delete

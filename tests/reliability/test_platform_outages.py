@@ -61,7 +61,7 @@ def test_a_lab_restart_in_the_middle_of_a_merge_is_waited_out(personas, own_lab,
     record.assert_each_action_once([recovery], {"qr-restart"})
     [merge] = [t for t in record.tasks.values() if t["kind"] == "merge"]
     assert merge["status"] == "finish"  # the one merge task, resumed by the restarted lab
-    server = lab.server_named("db-01")
+    server = lab.server_named(recovery.target_vm_name)  # the new VM, restored
     assert server["status"] == "running"
     detail = lab.ok("GET", f"/janus/20240725/servers/{server['id']}")
     assert not detail["instant_vm"] and not any(d.get("backing_file") for d in detail["disks"])

@@ -32,6 +32,7 @@ HOLD_SECONDS = 8  # longer than a kill takes: the worker is in the call when it 
 WORKER_ENV = {"RECOVERY_LEASE_SECONDS": "1", "RQ_SCHEDULER_LOCK_SECONDS": "2"}
 UUID = "[0-9a-f-]{36}"
 STOP, DETACH = r"/servers/[^/]+/stop$", r"/storages/[0-9a-f]{32}$"
+CREATE = r"/janus/20220725/servers$"
 
 
 def _merge_task(lab) -> str:
@@ -61,18 +62,26 @@ TEARDOWN_KILLS = [
 ]
 
 
-def _kill_inside(lab, pool: WorkerPool, method: str, path: str, when: str) -> None:
-    """Hold the next matching call, wait until a worker makes it, SIGKILL that worker."""
-    rule = lab.admin(
+def _hold(lab, method: str, path: str, when: str) -> int:
+    """Hold the next matching call (before or after the platform acts); the rule's id."""
+    return lab.admin(
         "POST",
         "faults",
         {"path": path, "method": method, "kind": "timeout", "when": when, "seconds": HOLD_SECONDS},
     )["id"]
+
+
+def _kill_inside(lab, pool: WorkerPool, method: str, path: str, when: str) -> None:
+    """Hold the next matching call, wait until a worker makes it, SIGKILL that worker."""
+    _kill_when_held(lab, pool, _hold(lab, method, path, when), f"{method} {path}")
+
+
+def _kill_when_held(lab, pool: WorkerPool, rule: int, what: str) -> None:
     # A rule leaves the list when it fires: the call has arrived and is being held.
     wait_until(
         lambda: rule not in {r["id"] for r in lab.admin("GET", "faults")},
         60,
-        f"a worker to make {method} {path}",
+        f"a worker to make {what}",
     )
     pool.kill()
     pool.start()
@@ -94,16 +103,25 @@ def test_workers_killed_inside_every_platform_call_are_replaced_without_a_second
     connection = lab_connection(personas.team, lab, timeout_seconds=30)
     kills: list[str] = []
     try:
-        # Restore mode, a running VM shut down first: every restore step calls the platform.
+        # Restore mode in place, a running VM shut down first: every restore step calls the
+        # platform.
         [restore] = start(
-            connection, lab, ["web-01"], power_off_first=True, datastore_name="qr-kill-r"
-        )
+            connection, lab, ["web-01"], power_off_first=True, datastore_name="qr-kill-r",
+            target="in_place",
+        )  # fmt: skip
         pool.start()
         _kill_in_every_call(lab, pool, RESTORE_KILLS, kills)
         [restore] = wait_for_recoveries([restore.pk], 120, pool=pool)
 
-        # Verify mode: recovered, then torn down (power off, delete, detach) on request.
+        # Verify mode, into a new VM: killed inside its creation (before the platform made it,
+        # then after, its answer lost), recovered, then torn down on request (power off and
+        # delete the VM it made, detach).
+        first = _hold(lab, "POST", CREATE, "before")  # armed before the launch
         [verify] = start(connection, lab, ["app-01"], mode="verify", datastore_name="qr-kill-v")
+        _kill_when_held(lab, pool, first, "the create")
+        kills.append("create (before)")
+        _kill_inside(lab, pool, "POST", CREATE, "after")
+        kills.append("create (after)")
         wait_until(
             lambda: Recovery.objects.get(pk=verify.pk).status == Status.RUNNING_FROM_BACKUP,
             60,
@@ -129,11 +147,19 @@ def test_workers_killed_inside_every_platform_call_are_replaced_without_a_second
     record.assert_one_task_per_token()
     repeated = record.assert_retries_kept_their_token()
     # Every write killed before the platform acted was made again, with the same token.
-    assert repeated == sum(
-        1
-        for _, method, _, when in RESTORE_KILLS + TEARDOWN_KILLS
-        if when == "before" and method != "GET"
-    )
+    assert (
+        repeated
+        == sum(
+            1
+            for _, method, _, when in RESTORE_KILLS + TEARDOWN_KILLS
+            if when == "before" and method != "GET"
+        )
+        + 1
+    )  # the create killed before the platform acted
+    named = [s for s in lab.admin("GET", "state")["servers"].values()
+             if s["name"] == verify.new_vm["name"]]  # fmt: skip
+    assert [s["id"] for s in named] == [verify.created_vm_id]  # exactly one VM, deleted at the end
+    assert named[0].get("deleted") or named[0].get("recycled")
     figures["recoveries run"] = 2
     figures["kills survived"] = pool.killed
     figures["steps killed in"] = ", ".join(kills)
