@@ -16,8 +16,10 @@ def test_existing_recoveries_migrate_as_confirmed_in_place(personas):
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
     Recovery = old.get_model("recovery", "Recovery")
-    common = {"team_id": personas.team.pk, "connection_name": "lab", "nfs_server": "192.0.2.50",
-              "nfs_export": "/backup", "datastore_name": "qr-old", "reason": "before targets"}  # fmt: skip
+    common = {
+        "team_id": personas.team.pk, "connection_name": "lab", "nfs_server": "192.0.2.50",
+        "nfs_export": "/backup", "datastore_name": "qr-old", "reason": "before targets",
+    }  # fmt: skip
     mounted = Recovery.objects.create(
         vm_id="vm-a", vm_name="db-01", status="running_from_backup",
         task_ids={"attach": "t-1", "rebase": "t-2"}, **common,
