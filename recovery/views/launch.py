@@ -330,6 +330,8 @@ def _step_preflight(request, data, connection, context):
         return None
     context["results"] = results
     context["in_place"] = data.get("target") == Target.IN_PLACE
+    context["confirm_check"] = CONFIRM_CHECK
+    context["confirm_tried"] = request.method == "POST"
     # Launchable once confirmed: every check passes but the confirmation still to be typed.
     context["launchable"] = all(c.ok for c in results.datastores.values()) and all(
         check.ok or check.name == CONFIRM_CHECK for item in results.vms for check in item.checks

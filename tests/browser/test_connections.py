@@ -40,7 +40,7 @@ def test_an_admin_adds_the_lab_tests_it_and_browses_its_inventory(live_server, p
 
     page.click("button:text('Test connection')")
     page.wait_for_selector(".test-ok")
-    assert "6 VMs" in page.inner_text(".test-ok")
+    assert "8 VMs" in page.inner_text(".test-ok")
     assert "OK" in page.inner_text("#connection-status")
 
     page.click("[role=tab]:text('Datastores')")

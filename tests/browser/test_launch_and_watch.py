@@ -48,7 +48,7 @@ def _shot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def _wizard_to_preflight(page, vm_name, mode="restore"):
+def _wizard_to_preflight(page, vm_name, mode="restore", target="new_vm"):
     page.click("text=Launch a recovery")
     page.check("input[name=connection] >> nth=0")
     page.click("button:text('Next')")
@@ -59,6 +59,7 @@ def _wizard_to_preflight(page, vm_name, mode="restore"):
     _shot(page, "launch-source")
     page.click("button:text('Next')")
     page.check(f"input[name=mode][value={mode}]")
+    page.check(f"input[name=target][value={target}]")
     page.click("button:text('Next')")
     page.fill("#reason", "INC-4711: storage array lost")
     page.click("button:text('Next')")
@@ -112,7 +113,34 @@ def test_a_verify_only_recovery_is_finished_from_its_page(live_server, page, lab
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("button[data-action=finish]")
     page.wait_for_selector(".status-line:has-text('Completed')", timeout=30000)
-    assert "Deleting the recovered VM app-01" in page.inner_text(".events")
+    recovery = Recovery.objects.get()
+    events = page.inner_text(".events")
+    assert f"Deleting app-01-qr{recovery.pk}, the VM the console created" in events
+    target = page.inner_text("#target")
+    assert f"app-01-qr{recovery.pk}" in target and "disconnected" in target
+    assert lab.server_named("app-01")["status"] == "stopped"  # the source, as it was
+
+
+def test_an_in_place_restore_needs_the_vm_name_typed_at_preflight(
+    live_server, page, lab, ops, worker
+):
+    _sign_in(page, live_server, "otto")
+    _wizard_to_preflight(page, "app-01", target="in_place")
+    wizard = page.inner_text(".wizard")
+    assert "current disks of app-01 will be replaced by the backup" in wizard
+    assert page.locator(".check-bad").count() == 0  # to confirm, not failed
+    assert "Type its name below to confirm" in page.inner_text(".check-confirm")
+    page.fill("input[name^=confirm-]", "app-02")
+    page.click("button[data-action=launch]")
+    page.wait_for_selector("text=The name typed was not app-01")
+    assert Recovery.objects.count() == 0
+    _shot(page, "launch-in-place-confirm")
+    page.fill("input[name^=confirm-]", "app-01")
+    page.click("button[data-action=launch]")
+    page.wait_for_selector(".status-line:has-text('Completed')", timeout=60000)
+    recovery = Recovery.objects.get()
+    assert recovery.target == "in_place" and recovery.confirmed_vm_name == "app-01"
+    assert "In place" in page.inner_text("#target")
 
 
 def test_a_preflight_failure_is_shown_with_the_fix(live_server, page, lab, ops):
