@@ -109,7 +109,12 @@ def remove_created_vm(step: Step) -> Wait | None:
         task = step.task("delete")
         if task is not None and task.failed:
             raise task_failed(task, "Deleting the VM", "Delete it on the platform, then retry.")
-        return Wait(f"Waiting for the platform to delete {vm.name}", task=task, task_key="delete")
+        if (task is not None and not task.is_done) or vm.status == "deleting":
+            return Wait(
+                f"Waiting for the platform to delete {vm.name}", task=task, task_key="delete"
+            )
+        # Asked, yet neither deleting nor gone: the call never reached the platform (a worker
+        # killed inside it). Ask again with the same token, which the platform deduplicates.
     if not vm.is_stopped:
         return step.run_task(
             "teardown_stop",
@@ -118,10 +123,17 @@ def remove_created_vm(step: Step) -> Wait | None:
             "Power the VM off on the platform, then retry.",
             f"Powering {vm.name} off",
         ) or Wait(f"Waiting for {vm.name} to read as off")
-    task_id = step.client.delete_vm(vm.id, client_token=step.token("delete"))
+    again = step.asked("delete")
+    try:
+        task_id = step.client.delete_vm(vm.id, client_token=step.token("delete"))
+    except PlatformError as error:
+        if error.status == 404:  # gone between our look and our call
+            return None
+        raise
     if task_id:
         step.remember_task("delete", task_id)
-    note(recovery, f"Deleting {vm.name}, the VM the console created for this recovery")
+    if not again:
+        note(recovery, f"Deleting {vm.name}, the VM the console created for this recovery")
     return Wait(task_key="delete")
 
 
