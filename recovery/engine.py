@@ -186,8 +186,7 @@ def _run(handler: Callable[[Step], Wait | str], step: Step) -> Wait | str:
         fail(
             recovery,
             refused.message,
-            refused.advice
-            or "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
+            "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
             "hand, then acknowledge this recovery.",
         )
         return STOP

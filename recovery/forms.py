@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -9,16 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser
 
-from platforms.models import (
-    SECRET_FIELDS,
-    AuthMethod,
-    PlatformConnection,
-    nfs_source,
-    split_nfs_source,
-)
+from platforms.models import SECRET_FIELDS, AuthMethod, PlatformConnection
 from recovery.models import Membership, Role, Team
-from recovery.services.backup_files import mapping_problems
-from recovery.services.launch_input import nfs_export_problem, nfs_server_problem
 
 User = get_user_model()
 
@@ -164,29 +155,10 @@ class ConnectionForm(forms.ModelForm):
 
 
 class ShareForm(forms.Form):
-    """Offer a connection to another team, use only, perhaps for some VMs and sources only.
-    Nothing is usable until an admin of that team accepts."""
-
     team = forms.CharField(
         label="Team name",
         max_length=100,
         widget=forms.TextInput(attrs={"placeholder": "Team name"}),
-    )
-    vm_patterns = forms.CharField(
-        label="Only these VMs",
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2, "class": "mono", "placeholder": "db-*"}),
-        help_text="Name patterns (* and ?), one per line; empty: every VM.",
-    )
-    nfs_sources = forms.CharField(
-        label="Only these NFS sources",
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(
-            attrs={"rows": 2, "class": "mono", "placeholder": "192.0.2.50:/backup"}
-        ),
-        help_text="server:/export, one per line; empty: any source.",
     )
 
     def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:
@@ -201,71 +173,5 @@ class ShareForm(forms.Form):
         if team.pk == self.connection.team_id:
             raise forms.ValidationError("This team owns the connection already.")
         if self.connection.shares.filter(team=team).exists():
-            raise forms.ValidationError(
-                f"Already offered to {team}. Remove that share first to offer it again."
-            )
+            raise forms.ValidationError(f"Already shared with {team}.")
         return team
-
-    def clean_vm_patterns(self) -> str:
-        lines = _lines(self.cleaned_data["vm_patterns"])
-        for line in lines:
-            if len(line) > 100 or not SHARE_PATTERN.fullmatch(line):
-                raise forms.ValidationError(
-                    f"{line[:100]!r} is not a VM name pattern: letters, digits, . _ - and the "
-                    "wildcards * ? [ ], up to 100 characters."
-                )
-        if len(lines) > 50:
-            raise forms.ValidationError("Name at most 50 patterns.")
-        return "\n".join(lines)
-
-    def clean_nfs_sources(self) -> str:
-        sources = []
-        for line in _lines(self.cleaned_data["nfs_sources"]):
-            parts = split_nfs_source(line)
-            if parts is None:
-                raise forms.ValidationError(f"{line[:100]}: write it as server:/export.")
-            problem = nfs_server_problem(parts[0]) or nfs_export_problem(parts[1])
-            if problem:
-                raise forms.ValidationError(f"{line[:100]}: {problem}")
-            sources.append(nfs_source(*parts))
-        if len(sources) > 50:
-            raise forms.ValidationError("Name at most 50 NFS sources.")
-        return "\n".join(dict.fromkeys(sources))
-
-
-SHARE_PATTERN = re.compile(r"[A-Za-z0-9._\-*?\[\]!]+")
-
-
-def _lines(text: str) -> list[str]:
-    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
-
-
-class ExportMountsForm(forms.Form):
-    """Where this machine reads the connection's backup exports; its owner's admins edit it."""
-
-    export_mounts = forms.CharField(
-        label="Backup exports readable here",
-        required=False,
-        max_length=5000,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 3,
-                "class": "mono",
-                "placeholder": "192.0.2.50:/backup = /srv/qrc-exports/backup",
-            }
-        ),
-        help_text="server:/export = /local/directory, one per line, under a directory the "
-        "deployment allows (NFS_EXPORT_ROOTS). The launch wizard then lists the files and "
-        "preflight checks them. Symlinks are not followed.",
-    )
-
-    def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.connection = connection
-
-    def clean_export_mounts(self) -> str:
-        text = self.cleaned_data["export_mounts"].strip()
-        problems = mapping_problems(text, self.connection)
-        if problems:
-            raise forms.ValidationError(problems)
-        return text

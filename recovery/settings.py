@@ -190,25 +190,13 @@ RECOVERY_STALE_SECONDS = env_float("RECOVERY_STALE_SECONDS", 60.0, minimum=0.5)
 RECOVERY_RECONCILE_SECONDS = env_float("RECOVERY_RECONCILE_SECONDS", 60.0, minimum=0.5)
 # First back-off of a retried platform call (doubling, with jitter, within the call's budget).
 PLATFORM_RETRY_BASE_SECONDS = env_float("PLATFORM_RETRY_BASE_SECONDS", 0.5, minimum=0.01)
-# Where the console may read NFS exports itself (file picker, preflight of backup files):
-# each connection's admins map its exports ("server:/export = /local/dir", the connection's
-# export_mounts) to directories under one of these roots, so that nobody maps /etc.
-# Symlinks below a root are never followed.
-NFS_EXPORT_ROOTS = [Path(item) for item in env_list("NFS_EXPORT_ROOTS")]
-# Before per-connection mappings: "ip:/export=/local/dir" pairs, comma-separated. No longer
-# read when listing or checking files (it let every team read every export): migration
-# platforms 0002 and seed_demo copy each pair onto the connections whose default NFS source
-# it maps, and its directories count as allowed roots.
+# Where the console can read NFS exports itself, for preflight checks of backup files:
+# "ip:/export=/local/dir" pairs, comma-separated.
 NFS_EXPORT_MOUNTS = {
     key.strip(): value.strip()
     for key, _, value in (item.partition("=") for item in env_list("NFS_EXPORT_MOUNTS"))
     if key and value
 }
-for _root in [*NFS_EXPORT_ROOTS, *map(Path, NFS_EXPORT_MOUNTS.values())]:
-    if not _root.is_absolute():
-        raise ImproperlyConfigured(
-            f"NFS_EXPORT_ROOTS / NFS_EXPORT_MOUNTS: {_root} is not an absolute path."
-        )
 
 # JSON API (docs/api.md): requests per minute per token, and how long a launch's
 # Idempotency-Key and its response are kept.

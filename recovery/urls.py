@@ -25,12 +25,6 @@ urlpatterns = [
         connections.connection_unshare,
         name="connection-unshare",
     ),
-    path(
-        "connections/<int:pk>/exports/", connections.connection_exports, name="connection-exports"
-    ),
-    # A share offered to the current team: its admins accept or decline it (or stop using it).
-    path("shares/<int:pk>/accept/", connections.share_accept, name="share-accept"),
-    path("shares/<int:pk>/decline/", connections.share_decline, name="share-decline"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/chain/", audit.audit_chain_status, name="audit-chain"),
     path("reports/", reports.report, name="reports"),

@@ -37,7 +37,6 @@ from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.drills.paths import TemplateError, mapping_for
 from recovery.models import AuditAction, Recovery
 from recovery.services import recoveries as actions
-from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.recoveries import (
     LaunchRefused,
@@ -276,9 +275,7 @@ def _launch(run: DrillRun) -> str:
     if not drill.vms:
         return "The drill names no VM; edit it."
     day = run.started_at.astimezone(ZoneInfo(drill.timezone)).date()
-    # Only the exports the drill's team may read through this connection (its share's limits).
-    rules = access(drill.team, connection)
-    export_dir = local_export_dir(rules, drill.nfs_server, drill.nfs_export)
+    export_dir = local_export_dir(drill.nfs_server, drill.nfs_export)
     items: list[DrillRunVM] = []
     client = client_for(connection, team=drill.team)
     try:

@@ -18,7 +18,6 @@ from recovery.drills import runner
 from recovery.drills.forms import DrillForm
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.models import Role
-from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
 
@@ -47,8 +46,7 @@ def drill_list(request: HttpRequest) -> HttpResponse:
 
 
 def _inventory(connection: PlatformConnection, team: Any) -> tuple[list, str]:
-    """(id, name, label) of the connection's VMs (a borrowed one's: those its share allows), or
-    an error saying why they could not be read."""
+    """(id, name, label) of the connection's VMs, or an error saying why it could not be read."""
     client = client_for(connection, max_attempts=2, team=team)
     try:
         vms = client.vms()
@@ -56,10 +54,7 @@ def _inventory(connection: PlatformConnection, team: Any) -> tuple[list, str]:
         return [], f"{connection.name} could not be read: {error.message}. Try again in a moment."
     finally:
         client.close()
-    rules = access(team, connection)
-    return [
-        (vm.id, vm.name, f"{vm.name} ({_power(vm)})") for vm in vms if rules.allows_vm(vm.name)
-    ], ""
+    return [(vm.id, vm.name, f"{vm.name} ({_power(vm)})") for vm in vms], ""
 
 
 def _power(vm: Any) -> str:

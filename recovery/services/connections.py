@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
-from platforms.models import PlatformConnection, split_nfs_source
+from platforms.models import PlatformConnection
 from recovery.models import Team
-from recovery.services import access as access_rules
 
 logger = logging.getLogger("recovery.platform_calls")
 
@@ -24,8 +23,13 @@ def owned_connections(team: Team) -> QuerySet[PlatformConnection]:
     return PlatformConnection.objects.filter(team=team)
 
 
-# Owned, or shared with the team and accepted by its admins (recovery.services.access).
-usable_connections = access_rules.usable_connections
+def usable_connections(team: Team) -> QuerySet[PlatformConnection]:
+    """The team's own connections and those other teams share with it (use only)."""
+    return (
+        PlatformConnection.objects.filter(Q(team=team) | Q(shares__team=team))
+        .select_related("team")
+        .distinct()
+    )
 
 
 def log_call(record: CallRecord) -> None:
@@ -165,24 +169,6 @@ class Inventory:
     error: TestOutcome | None = None
 
 
-def _shared_vms_page(
-    client: PlatformClient, rules: access_rules.Access, search: str, page_num: int, size: int
-) -> Page[Server]:
-    """A page of the VMs a limited share allows: the platform pages all VMs, so the whole
-    list is read and filtered here (a page of the platform's would show gaps and a wrong
-    total, and name VMs the share does not cover)."""
-    allowed = [vm for vm in client.vms(search=search) if rules.allows_vm(vm.name)]
-    start = page_num * size
-    following = page_num + 1 if start + size < len(allowed) else None
-    return Page(allowed[start : start + size], len(allowed), page_num, size, following)
-
-
-def _shared_datastore(rules: access_rules.Access, target: str) -> bool:
-    """A datastore of an NFS source the share allows, or one that is not NFS at all."""
-    parts = split_nfs_source(target) if target else None
-    return parts is None or rules.allows_nfs(*parts)
-
-
 def read_inventory(
     connection: PlatformConnection,
     section: str,
@@ -198,20 +184,14 @@ def read_inventory(
     except SecretUnreadable as error:
         result.error = TestOutcome(False, "Stored credentials unreadable", str(error))
         return result
-    rules = access_rules.access(team, connection) if isinstance(team, Team) else None
     try:
         if section == "vms":
-            if rules is not None and rules.vm_patterns:
-                page = _shared_vms_page(client, rules, search, page_num, page_size)
-            else:
-                page = client.vms_page(page_num=page_num, page_size=page_size, search=search)
+            page = client.vms_page(page_num=page_num, page_size=page_size, search=search)
             # The list gives short disks; the detail gives backing files, per VM on this page.
             result.page = page
             result.rows = [client.vm(vm.id) for vm in page.items]
         elif section == "datastores":
             rows = client.datastores()
-            if rules is not None and rules.nfs_sources:
-                rows = [s for s in rows if _shared_datastore(rules, s.target)]
             result.rows = [s for s in rows if search.lower() in s.name.lower()] if search else rows
         elif section == "hosts":
             result.rows = client.hosts()

@@ -108,15 +108,6 @@ def _launch_step(persona: str, method: str, values: dict[str, str]) -> Expect:
     return (first if step == "connection" else later).expect(persona, method, values)
 
 
-def _offered_share(persona: str, method: str, values: dict[str, str]) -> Expect:
-    # The share is offered to Green Team (the "shared" persona's): only its admins decide on
-    # it; to everyone else's team it was never offered, so it is not there (404).
-    rule = TeamView(Role.ADMIN, 405, 302, names_team_objects=True, shared=True)
-    if persona == "admin" and method == "POST":
-        return NOT_FOUND
-    return rule.expect(persona, method, values)
-
-
 def _by_persona(table: dict[str, tuple[Expect, Expect]]) -> Callable[..., Expect]:
     def expect(persona: str, method: str, values: dict[str, str]) -> Expect:
         key = persona if persona in table else "signed-in"
@@ -149,9 +140,6 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "connection-inventory": TeamView(Role.VIEWER, 200, 200, names_team_objects=True, shared=True),
     "connection-share": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
     "connection-unshare": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
-    "connection-exports": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
-    "share-accept": _offered_share,
-    "share-decline": _offered_share,
     "audit": TeamView(Role.MANAGER, 200, 200),
     "audit-chain": TeamView(Role.MANAGER, 200, 200),
     "reports": TeamView(Role.MANAGER, 200, 200),
@@ -320,9 +308,6 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     "connection-inventory": {"pk": lambda w: [w.connection.pk]},
     "connection-share": {"pk": lambda w: [w.connection.pk]},
     "connection-unshare": {"pk": lambda w: [w.connection.pk], "share_pk": lambda w: [w.share.pk]},
-    "connection-exports": {"pk": lambda w: [w.connection.pk]},
-    "share-accept": {"pk": lambda w: [w.share.pk]},
-    "share-decline": {"pk": lambda w: [w.share.pk]},
     "launch-step": {"step": lambda w: list(STEPS)},
     "recovery-detail": {"pk": lambda w: [w.failed.pk, w.running.pk]},
     "batch-detail": {"pk": lambda w: [w.batch.pk]},

@@ -94,9 +94,7 @@ def build_world(personas: Personas) -> World:
         default_nfs_export="/cobalt-exports-7q",
     )
     shared_team = TeamFactory(name="Green Team")
-    share = ConnectionShare.objects.create(
-        connection=connection, team=shared_team, status="accepted"
-    )
+    share = ConnectionShare.objects.create(connection=connection, team=shared_team)
     shared = MembershipFactory(team=shared_team, user=UserFactory(username="gina"), role=Role.ADMIN)
     invited_user = UserFactory(username="cobalt_ivan_7q")
     invited_user.set_unusable_password()

@@ -140,7 +140,7 @@ def launch_recoveries(
     plan = _plan(body, connection)
     requests = [_vm_request(vm) for vm in body.vms]
     if body.dry_run:
-        return _preflight(connection, requests, plan, team=team)
+        return _preflight(connection, requests, plan)
     key = idempotency_key
     claimed = None
     if key is not None:
@@ -223,9 +223,8 @@ def _vm_request(vm: VmRequestIn) -> service.VMRequest:
     return service.VMRequest(vm.vm_id, dict(vm.disk_mapping), vm.confirm_vm_name, shape, vm.vm_name)
 
 
-def _preflight(connection, requests: list[service.VMRequest], plan: service.Plan, *, team) -> dict:
-    # The borrowing team's share limits show in a dry run as they would refuse a launch.
-    results = service.preflight(connection, requests, plan, team=team)
+def _preflight(connection, requests: list[service.VMRequest], plan: service.Plan) -> dict:
+    results = service.preflight(connection, requests, plan)
     return {
         "ok": results.ok,
         "target": plan.target,
