@@ -214,6 +214,7 @@ def test_two_admins_demoting_or_removing_each_other_at_once_leave_an_admin(
 def test_a_password_change_revokes_the_users_api_tokens(personas):
     raw = token_for(personas.operator)
     assert Api(raw).get("/api/v1/me").status_code == 200
+    elsewhere = personas.client_for(personas.operator)  # another browser, signed in before
     personas.client_for(personas.operator).post(
         reverse("password_change"),
         {"old_password": DEFAULT_PASSWORD, "new_password1": NEW_PASSWORD,
@@ -224,6 +225,7 @@ def test_a_password_change_revokes_the_users_api_tokens(personas):
     assert json.loads(response.content)["code"] == "token_revoked"
     row = AuditEvent.objects.get(action="api_token.revoke")
     assert row.team == personas.team and "password" in row.message
+    assert elsewhere.get(reverse("home")).status_code == 302  # its session ended too (Django)
 
 
 @pytest.mark.django_db
