@@ -6,10 +6,10 @@ from cryptography import x509
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils import timezone
+from django.contrib.auth.models import AbstractBaseUser
 
 from platforms.models import SECRET_FIELDS, AuthMethod, PlatformConnection
-from recovery.models import Invitation, Membership, Role, Team
+from recovery.models import Membership, Role, Team
 
 User = get_user_model()
 
@@ -25,20 +25,17 @@ class LoginForm(AuthenticationForm):
 
 
 class InviteForm(forms.Form):
-    """Invite someone by username. Only this team's own facts are errors (already a member,
-    already invited): whether the name or the e-mail exists elsewhere is never told."""
-
     username = forms.CharField(
         max_length=150,
-        help_text="They join only once they accept. Someone new chooses a password "
-        "through the invitation's link.",
+        help_text="An existing user joins as they are; a new one gets a set-password link.",
     )
-    email = forms.EmailField(required=False, help_text="Optional; kept with the invitation.")
+    email = forms.EmailField(required=False, help_text="Optional; stored on new users.")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.OPERATOR)
 
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
+        self.existing_user: AbstractBaseUser | None = None
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()
@@ -52,17 +49,15 @@ class InviteForm(forms.Form):
         username = cleaned.get("username")
         if not username:
             return cleaned
-        # Both are visible on this team's page anyway; the name is echoed as typed.
-        same = {"team": self.team, "user__username__iexact": username}
-        if Membership.objects.filter(**same).exists():
-            raise forms.ValidationError(f"{username} is already a member of {self.team}.")
-        if Invitation.objects.filter(
-            **same, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
-        ).exists():
+        user = User.objects.filter(username__iexact=username).first()
+        if user is not None and Membership.objects.filter(team=self.team, user=user).exists():
+            raise forms.ValidationError(f"{user.username} is already a member of {self.team}.")
+        email = cleaned.get("email")
+        if user is None and email and User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError(
-                f"{username} already has an open invitation to {self.team}: see Invitations "
-                "below (New link sends it again)."
+                "Another user already has that email address; invite them by their username."
             )
+        self.existing_user = user
         return cleaned
 
 

@@ -114,13 +114,11 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Throttled)
     def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
         wait = max(1, int(exc.wait or 1))
-        # recovery.api.auth.RateLimited names the limit reached (token, user or team).
-        default = f"Too many requests with this token; retry in {wait} s."
         response = error_response(
             request,
             429,
             "rate_limited",
-            getattr(exc, "message", "") or default,
+            f"Too many requests with this token; retry in {wait} s.",
             retry_after=wait,
         )
         response["Retry-After"] = str(wait)

@@ -132,7 +132,7 @@ def test_scrub_removes_credentials_but_keeps_the_client_token():
             lambda c, p, conn: c.post(
                 reverse("team-invite"), {"username": "nina", "role": "viewer"}
             ),
-            AuditAction.INVITATION_CREATE,
+            AuditAction.MEMBER_ADD,
         ),
         (
             lambda c, p, conn: c.post(

@@ -20,6 +20,8 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.test import Client
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from recovery.models import Role
 from recovery.views.launch import STEPS
@@ -124,10 +126,6 @@ def _token_revoke(persona: str, method: str, values: dict[str, str]) -> Expect:
 
 
 SIGNED_IN_ONLY = _by_persona({"anonymous": (LOGIN, LOGIN), "signed-in": (ok(200), ok(200))})
-# Team A's invitation is for someone who is none of the personas: a 404 to all who sign in.
-_someone_elses_invitation = _by_persona(
-    {"anonymous": (NOT_ALLOWED, LOGIN), "signed-in": (NOT_ALLOWED, NOT_FOUND)}
-)
 EVERYONE = _by_persona({"signed-in": (ok(200), ok(200))})
 
 # One entry per URL name of the app. A new view fails the test until it has one.
@@ -155,14 +153,7 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "team-invite": TeamView(Role.ADMIN, 405, 302),
     "team-member-role": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
     "team-member-remove": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
-    "team-invitation-link": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
-    "team-invitation-revoke": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
-    # The invited person's side (issue #15): their own list; an invitation for someone else
-    # is not there for anyone; a link that is not one shows the "does not work" page.
-    "invitations": SIGNED_IN_ONLY,
-    "invitation-accept": _someone_elses_invitation,
-    "invitation-decline": _someone_elses_invitation,
-    "invitation-join": _by_persona({"signed-in": (NOT_FOUND, NOT_FOUND)}),
+    "team-member-link": TeamView(Role.ADMIN, 405, 302, names_team_objects=True),
     # The POST names team A: only its members may switch to it.
     "team-switch": TeamView(Role.VIEWER, 405, 302, names_team_objects=True),
     # Accounts. Signed-in visitors are sent home from the sign-in page.
@@ -172,6 +163,8 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "password_change_done": _by_persona(
         {"anonymous": (LOGIN, LOGIN), "signed-in": (ok(200), NOT_ALLOWED)}
     ),
+    "password_reset_confirm": EVERYONE,  # a bad token: the "link is invalid" page
+    "password_reset_complete": _by_persona({"signed-in": (ok(200), NOT_ALLOWED)}),
     # API tokens (issue #10): each member manages their own; a new one is shown once (201).
     "api-tokens": TeamView(Role.VIEWER, 200, 201),
     "api-token-revoke": _token_revoke,
@@ -324,11 +317,7 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     },
     "team-member-role": {"pk": lambda w: [w.invited.pk]},
     "team-member-remove": {"pk": lambda w: [w.invited.pk]},
-    "team-invitation-link": {"pk": lambda w: [w.invitation.pk]},
-    "team-invitation-revoke": {"pk": lambda w: [w.invitation.pk]},
-    "invitation-accept": {"pk": lambda w: [w.invitation.pk]},
-    "invitation-decline": {"pk": lambda w: [w.invitation.pk]},
-    "invitation-join": {"secret": lambda w: ["not-an-invitation-secret"]},
+    "team-member-link": {"pk": lambda w: [w.invited.pk]},
     "api-token-revoke": {"pk": lambda w: [w.api_token.pk]},
     "notification-channel-edit": {"pk": lambda w: [w.channel.pk]},
     "notification-channel-delete": {"pk": lambda w: [w.channel.pk]},
@@ -338,6 +327,10 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     "drill-delete": {"pk": lambda w: [w.drill.pk]},
     "drill-run-now": {"pk": lambda w: [w.drill.pk]},
     "drill-run": {"pk": lambda w: [w.drill_run.pk]},
+    "password_reset_confirm": {
+        "uidb64": lambda w: [urlsafe_base64_encode(force_bytes(w.invited.user.pk))],
+        "token": lambda w: ["not-a-valid-token"],
+    },
 }
 # Parameters of the admin's and django-rq's URLs, whatever the URL.
 ADMIN_FILLERS: dict[str, Callable[[World], list[Any]]] = {

@@ -22,7 +22,6 @@ from recovery import audit
 from recovery.choices import Mode
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Batch, Membership, Recovery, RecoveryEvent, Role, Team
-from recovery.services import invitations
 from recovery.workflow import note
 from tests.conftest import Personas
 from tests.factories import ConnectionFactory, MembershipFactory, TeamFactory, UserFactory
@@ -54,8 +53,6 @@ class World:
     channel: Any
     drill: Any
     drill_run: Any
-    # An open invitation of team A, made by its admin, for someone in no team (issue #15).
-    invitation: Any = None
     markers: dict[str, str] = field(default_factory=dict)  # what -> text (team A only)
 
     @property
@@ -227,12 +224,6 @@ def build_world(personas: Personas) -> World:
     if api_token is not None:
         world.markers["API token name"] = api_token.name
         world.markers["API token prefix"] = api_token.prefix
-    world.invitation, _link = invitations.invite(
-        team=team, username="cobalt_ines_7q", email="ines-7q@cobalt.invalid", role=Role.OPERATOR,
-        by=personas.admin.user, request=None,
-    )  # fmt: skip
-    world.markers["invited username"] = world.invitation.username
-    world.markers["invited e-mail"] = world.invitation.email
     return world
 
 
