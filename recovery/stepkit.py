@@ -93,6 +93,23 @@ class Step:
             return self.wait_for(task, key)
         return None
 
+    def find_created_vm(self) -> None:
+        """A create whose answer was lost (worker killed mid-call): find the VM by its name,
+        unique to this recovery, and record it; several of that name is a failure."""
+        recovery = self.recovery
+        if recovery.created_vm_id or not recovery.is_new_vm or not self.asked("create"):
+            return
+        name = recovery.new_vm.get("name", "")
+        found = [vm for vm in self.client.vms(search=name) if vm.name == name]
+        if len(found) > 1:
+            raise StepFailed(
+                f"The platform lists {len(found)} VMs named {name}.",
+                "Delete the extra ones on the platform, then retry.",
+            )
+        if found:
+            recovery.created_vm_id = found[0].id
+            recovery.save(update_fields=["created_vm_id"])
+
     def vm(self) -> Server | None:
         """The target VM (the new one, or the source in place); None when there is none."""
         vm_id = self.recovery.target_vm_id

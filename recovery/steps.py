@@ -176,18 +176,8 @@ def create_body(recovery: Recovery) -> dict:
 def step_creating_vm(step: Step) -> Wait | str:
     recovery, client = step.recovery, step.client
     name = recovery.new_vm["name"]
-    if not recovery.created_vm_id and step.asked("create"):
-        # A worker died inside the call: the platform may have made it. Look it up by its
-        # name (unique to this recovery) before asking again with the same token.
-        found = [vm for vm in client.vms(search=name) if vm.name == name]
-        if len(found) > 1:
-            raise StepFailed(
-                f"The platform lists {len(found)} VMs named {name}.",
-                "Delete the extra ones on the platform, then retry.",
-            )
-        if found:
-            recovery.created_vm_id = found[0].id
-            recovery.save(update_fields=["created_vm_id"])
+    # A worker that died inside the call may have left a VM: found before asking again.
+    step.find_created_vm()
     if not recovery.created_vm_id:
         created = client.create_vm(create_body(recovery), client_token=step.token("create"))
         recovery.created_vm_id = created.vm_id  # recorded the moment the platform answers

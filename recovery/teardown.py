@@ -80,22 +80,10 @@ def release_datastore(step: Step, done: str) -> Wait | str:
     return Wait()
 
 
-def _find_created(step: Step) -> None:
-    """A create whose answer was lost (worker killed mid-call): find the VM by its name."""
-    recovery = step.recovery
-    if recovery.created_vm_id or not recovery.is_new_vm or not step.asked("create"):
-        return
-    name = recovery.new_vm.get("name", "")
-    found = [vm for vm in step.client.vms(search=name) if vm.name == name]
-    if len(found) == 1:
-        recovery.created_vm_id = found[0].id
-        recovery.save(update_fields=["created_vm_id"])
-
-
 def remove_created_vm(step: Step) -> Wait | None:
     """Power off and delete the VM this recovery created; None once it is gone (or none)."""
     recovery = step.recovery
-    _find_created(step)
+    step.find_created_vm()
     if not recovery.created_vm_id:
         return None
     create = step.task("create")

@@ -167,13 +167,11 @@ def preflight_vm(
     request: VMRequest,
     plan: Plan,
     clusters: list[Cluster],
+    template: Server | None = None,
 ) -> VMPreflight:
     """Checks for one VM; nothing on the platform changes."""
     vm = _source(client, request)
     new_vm = plan.target == Target.NEW_VM
-    template = None
-    if new_vm and plan.new_vm.template_vm_id:
-        template = _source(client, VMRequest(plan.new_vm.template_vm_id))
     checks = target_checks.source_checks(vm, request, plan, template, connection)
     name = vm.name if vm is not None else (request.name or request.vm_id)
     shape_from = template or vm
@@ -257,7 +255,10 @@ def preflight(connection: PlatformConnection, requests: list[VMRequest], plan: P
     client = client_for(connection)
     try:
         clusters = client.clusters()
-        vms = [preflight_vm(client, connection, r, plan, clusters) for r in requests]
+        template = None
+        if plan.target == Target.NEW_VM and plan.new_vm.template_vm_id:
+            template = _source(client, VMRequest(plan.new_vm.template_vm_id))
+        vms = [preflight_vm(client, connection, r, plan, clusters, template) for r in requests]
         if not plan.datastore_name and vms:
             plan.datastore_name = default_datastore_name(vms[0].vm_name)
         names = _datastore_names(plan.datastore_name, [v.cluster_id for v in vms])
