@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from platforms import crypto, sigv4
-from platforms.clients.config import ClientConfig
+from platforms.clients.config import ClientConfig, address
 
 SECRET_FIELDS = ("secret_key", "password")
 
@@ -57,6 +58,15 @@ class PlatformConnection(models.Model):
     )
     default_nfs_server = models.CharField("Default NFS server", max_length=255, blank=True)
     default_nfs_export = models.CharField("Default NFS export path", max_length=500, blank=True)
+    # "server:/export = /local/dir" lines: where this machine reads the connection's backup
+    # exports (file picker, preflight). Checked against settings.NFS_EXPORT_ROOTS on save and
+    # again on every use (recovery.services.backup_files), never trusted as stored.
+    export_mounts = models.TextField(
+        "Backup exports readable here",
+        blank=True,
+        help_text="One per line: server:/export = /local/directory (under the roots the "
+        "deployment allows).",
+    )
     last_test_ok = models.BooleanField(null=True, editable=False)
     last_test_message = models.CharField(max_length=500, blank=True, editable=False)
     last_tested_at = models.DateTimeField(null=True, editable=False)
@@ -74,6 +84,36 @@ class PlatformConnection(models.Model):
 
     def __str__(self) -> str:
         return self.name  # never credentials
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        fields = kwargs.get("update_fields")
+        if self.pk is not None and (fields is None or "base_url" in fields):
+            cleared = self._forget_secrets_if_moved()
+            if cleared and fields is not None:
+                kwargs["update_fields"] = {*fields, *(f"{name}_encrypted" for name in cleared)}
+        super().save(*args, **kwargs)
+
+    def _forget_secrets_if_moved(self) -> list[str]:
+        """Stored secrets belong to the address they were given for (scheme, host, port).
+
+        Pointed elsewhere, a connection keeps only the secrets set again with the move, so that
+        nobody reads a stored password back by pointing it at a server of their own (the form
+        asks for them; this catches every other way: the Django admin, a shell). A secret set
+        anew has a new ciphertext (Fernet is randomized); one left as stored has the old one.
+        """
+        columns = [f"{name}_encrypted" for name in SECRET_FIELDS]
+        stored = type(self).objects.filter(pk=self.pk).values("base_url", *columns).first()
+        if stored is None or address(stored["base_url"]) == address(self.base_url):
+            return []
+        cleared = [
+            name
+            for name in SECRET_FIELDS
+            if stored[f"{name}_encrypted"]
+            and getattr(self, f"{name}_encrypted") == stored[f"{name}_encrypted"]
+        ]
+        for name in cleared:
+            setattr(self, f"{name}_encrypted", "")
+        return cleared
 
     # --- secrets: write-only, decrypted only at the point of use -------------------------
 
@@ -120,6 +160,7 @@ class PlatformConnection(models.Model):
             ca_bundle=self.ca_bundle,
             timeout_seconds=float(self.timeout_seconds),
             ca_dir=settings.VAR_DIR / "ca",
+            connection_id=self.pk,
         )
 
     def record_test(self, ok: bool, message: str) -> None:
@@ -135,9 +176,76 @@ class PlatformConnection(models.Model):
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "url": self.display_url}
 
+    def label_for(self, team: Any) -> str:
+        """The name a team picks it by: a borrowed one names its owner, so that it never looks
+        like one of the team's own connections of the same name."""
+        team_id = getattr(team, "pk", team)
+        if team_id is None or team_id == self.team_id:
+            return self.name
+        return f"{self.name} (shared by {self.team.name})"
+
+    @property
+    def label(self) -> str:
+        """`label_for` the team it was listed for (recovery.services.access annotates
+        `borrowed`); the bare name when it was not listed for a team."""
+        if getattr(self, "borrowed", False):
+            return f"{self.name} (shared by {self.team.name})"
+        return self.name
+
+    def export_mount_lines(self) -> dict[str, str]:
+        """The stored "server:/export = /local/dir" lines as source -> directory, unchecked."""
+        return parse_export_mounts(self.export_mounts)[0]
+
+
+def nfs_source(server: str, export: str) -> str:
+    """One spelling of an NFS source: "server:/export", the host in lower case, no trailing /."""
+    return f"{server.strip().lower()}:{export.strip().rstrip('/') or '/'}"
+
+
+def split_nfs_source(text: str) -> tuple[str, str] | None:
+    """("server", "/export") of "server:/export" (an IPv6 server keeps its colons)."""
+    server, separator, rest = text.strip().partition(":/")
+    if not separator or not server.strip():
+        return None
+    return server.strip(), "/" + rest.strip()
+
+
+def parse_export_mounts(text: str) -> tuple[dict[str, str], list[str]]:
+    """("server:/export" -> local directory, problems) of an export-mounts text; syntax only."""
+    found: dict[str, str] = {}
+    problems = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        source, equals, directory = line.partition("=")
+        parts = split_nfs_source(source)
+        if not equals or parts is None or not directory.strip():
+            problems.append(
+                f"Line {number} ({line[:80]}) is not server:/export = /local/directory."
+            )
+            continue
+        key = nfs_source(*parts)
+        if key in found:
+            problems.append(f"Line {number} maps {key} a second time.")
+            continue
+        found[key] = directory.strip()
+    return found, problems
+
+
+class ShareStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for their admin"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+
 
 class ConnectionShare(models.Model):
-    """Another team may *use* this connection (launch recoveries), never read or edit it."""
+    """Another team may *use* this connection (launch recoveries), never read or edit it.
+
+    Offered by an admin of the owner, usable only once an admin of the receiving team accepts
+    (a connection pushed into a team unasked could be mistaken for one of its own), and
+    optionally limited to some VMs (name patterns) and some NFS sources.
+    """
 
     connection = models.ForeignKey(
         PlatformConnection, on_delete=models.CASCADE, related_name="shares"
@@ -146,11 +254,65 @@ class ConnectionShare(models.Model):
         "recovery.Team", on_delete=models.CASCADE, related_name="connection_shares"
     )
     created = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=10, choices=ShareStatus.choices, default=ShareStatus.PENDING
+    )
+    vm_patterns = models.TextField(
+        "VMs",
+        blank=True,
+        help_text="Name patterns, one per line (db-* , app-0?); empty: every VM.",
+    )
+    nfs_sources = models.TextField(
+        "NFS sources",
+        blank=True,
+        help_text="server:/export, one per line; empty: any source.",
+    )
+    offered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["connection", "team"], name="share_once_per_team"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[status.value for status in ShareStatus]),
+                name="share_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.connection} shared with {self.team}"
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.status == ShareStatus.ACCEPTED
+
+    def patterns(self) -> list[str]:
+        return [line.strip() for line in self.vm_patterns.splitlines() if line.strip()]
+
+    def sources(self) -> list[str]:
+        parts = (split_nfs_source(line) for line in self.nfs_sources.splitlines())
+        return [nfs_source(*found) for found in parts if found]
+
+    def allows_vm(self, name: str) -> bool:
+        """fnmatch-style and case-sensitive, like the platform's own names."""
+        patterns = self.patterns()
+        return not patterns or any(fnmatchcase(name, pattern) for pattern in patterns)
+
+    def allows_nfs(self, server: str, export: str) -> bool:
+        sources = self.sources()
+        return not sources or nfs_source(server, export) in sources
+
+    @property
+    def limits_text(self) -> str:
+        """The limits in one phrase, for pages and refusals."""
+        vms, sources = self.patterns(), self.sources()
+        parts = [
+            f"VMs {', '.join(vms)}" if vms else "every VM",
+            f"NFS {', '.join(sources)}" if sources else "any NFS source",
+        ]
+        return "; ".join(parts)

@@ -53,3 +53,6 @@ PLATFORM_BUSY = frozenset(
 BEFORE_REBASE = frozenset(
     {Status.QUEUED, Status.POWERING_OFF, Status.ATTACHING, Status.CREATING_VM}
 )
+# What undoing or finishing a recovery takes (teardown, the detach after a merge): all a team
+# may still do through a connection that is no longer shared with it.
+CLEANUP = frozenset({Status.MERGED, Status.DETACHING, Status.CLEANING_UP, Status.CANCELLING})

@@ -186,7 +186,8 @@ def _run(handler: Callable[[Step], Wait | str], step: Step) -> Wait | str:
         fail(
             recovery,
             refused.message,
-            "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
+            refused.advice
+            or "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
             "hand, then acknowledge this recovery.",
         )
         return STOP

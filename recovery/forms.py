@@ -1,15 +1,25 @@
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
-from platforms.models import SECRET_FIELDS, AuthMethod, PlatformConnection
-from recovery.models import Membership, Role, Team
+from platforms.clients.config import address
+from platforms.models import (
+    SECRET_FIELDS,
+    AuthMethod,
+    PlatformConnection,
+    nfs_source,
+    split_nfs_source,
+)
+from recovery.models import Invitation, Membership, Role, Team
+from recovery.services.backup_files import mapping_problems
+from recovery.services.launch_input import nfs_export_problem, nfs_server_problem
 
 User = get_user_model()
 
@@ -25,17 +35,20 @@ class LoginForm(AuthenticationForm):
 
 
 class InviteForm(forms.Form):
+    """Invite someone by username. Only this team's own facts are errors (already a member,
+    already invited): whether the name or the e-mail exists elsewhere is never told."""
+
     username = forms.CharField(
         max_length=150,
-        help_text="An existing user joins as they are; a new one gets a set-password link.",
+        help_text="They join only once they accept. Someone new chooses a password "
+        "through the invitation's link.",
     )
-    email = forms.EmailField(required=False, help_text="Optional; stored on new users.")
+    email = forms.EmailField(required=False, help_text="Optional; kept with the invitation.")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.OPERATOR)
 
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
-        self.existing_user: AbstractBaseUser | None = None
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()
@@ -49,15 +62,17 @@ class InviteForm(forms.Form):
         username = cleaned.get("username")
         if not username:
             return cleaned
-        user = User.objects.filter(username__iexact=username).first()
-        if user is not None and Membership.objects.filter(team=self.team, user=user).exists():
-            raise forms.ValidationError(f"{user.username} is already a member of {self.team}.")
-        email = cleaned.get("email")
-        if user is None and email and User.objects.filter(email__iexact=email).exists():
+        # Both are visible on this team's page anyway; the name is echoed as typed.
+        same = {"team": self.team, "user__username__iexact": username}
+        if Membership.objects.filter(**same).exists():
+            raise forms.ValidationError(f"{username} is already a member of {self.team}.")
+        if Invitation.objects.filter(
+            **same, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+        ).exists():
             raise forms.ValidationError(
-                "Another user already has that email address; invite them by their username."
+                f"{username} already has an open invitation to {self.team}: see Invitations "
+                "below (New link sends it again)."
             )
-        self.existing_user = user
         return cleaned
 
 
@@ -65,8 +80,18 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
+ADDRESS_CHANGED = (
+    "The address changed: type the secret again; stored secrets are never sent to a new address."
+)
+
+
 class ConnectionForm(forms.ModelForm):
-    """Create or edit a platform connection; secrets are write-only (blank keeps them)."""
+    """Create or edit a platform connection; secrets are write-only (blank keeps them).
+
+    Blank keeps a secret only while the address (scheme, host, port) stays: a stored secret is
+    never sent to a new address, or an admin could read it back by pointing the connection at a
+    server of their own and pressing Test. The model drops the ones not typed again.
+    """
 
     base_url = forms.URLField(
         label="Base URL",
@@ -97,13 +122,24 @@ class ConnectionForm(forms.ModelForm):
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
+        # Read before validation copies the new values onto the instance.
+        self.stored_url = self.instance.base_url if self.instance.pk else ""
+        self.stored_secrets = [
+            name for name in SECRET_FIELDS if self.instance.pk and self.instance.has_secret(name)
+        ]
         for name in SECRET_FIELDS:
-            stored = self.instance.pk and self.instance.has_secret(name)
             self.fields[name].help_text = (
-                "Set. Leave blank to keep it; type a new one to replace it."
-                if stored
+                "Set. Leave blank to keep it (a new host or port needs it typed again); type a "
+                "new one to replace it."
+                if name in self.stored_secrets
                 else "Not set."
             )
+
+    @property
+    def address_changed(self) -> bool:
+        """A stored connection now points at another scheme, host or port."""
+        url = (getattr(self, "cleaned_data", None) or {}).get("base_url")
+        return bool(self.stored_url and url and address(url) != address(self.stored_url))
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -134,14 +170,20 @@ class ConnectionForm(forms.ModelForm):
         if method == AuthMethod.AKSK:
             if not cleaned.get("access_key"):
                 self.add_error("access_key", "Enter the access key.")
-            if not cleaned.get("secret_key") and not self.instance.has_secret("secret_key"):
-                self.add_error("secret_key", "Enter the secret key.")
+            self._need_secret(cleaned, "secret_key", "Enter the secret key.")
         elif method == AuthMethod.PASSWORD:
             if not cleaned.get("username"):
                 self.add_error("username", "Enter the username.")
-            if not cleaned.get("password") and not self.instance.has_secret("password"):
-                self.add_error("password", "Enter the password.")
+            self._need_secret(cleaned, "password", "Enter the password.")
         return cleaned
+
+    def _need_secret(self, cleaned: dict, name: str, missing: str) -> None:
+        if cleaned.get(name):
+            return
+        if name not in self.stored_secrets:
+            self.add_error(name, missing)
+        elif self.address_changed:
+            self.add_error(name, ADDRESS_CHANGED)
 
     def save(self, commit: bool = True) -> PlatformConnection:
         connection = super().save(commit=False)
@@ -155,10 +197,29 @@ class ConnectionForm(forms.ModelForm):
 
 
 class ShareForm(forms.Form):
+    """Offer a connection to another team, use only, perhaps for some VMs and sources only.
+    Nothing is usable until an admin of that team accepts."""
+
     team = forms.CharField(
         label="Team name",
         max_length=100,
         widget=forms.TextInput(attrs={"placeholder": "Team name"}),
+    )
+    vm_patterns = forms.CharField(
+        label="Only these VMs",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "mono", "placeholder": "db-*"}),
+        help_text="Name patterns (* and ?), one per line; empty: every VM.",
+    )
+    nfs_sources = forms.CharField(
+        label="Only these NFS sources",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "class": "mono", "placeholder": "192.0.2.50:/backup"}
+        ),
+        help_text="server:/export, one per line; empty: any source.",
     )
 
     def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:
@@ -173,5 +234,71 @@ class ShareForm(forms.Form):
         if team.pk == self.connection.team_id:
             raise forms.ValidationError("This team owns the connection already.")
         if self.connection.shares.filter(team=team).exists():
-            raise forms.ValidationError(f"Already shared with {team}.")
+            raise forms.ValidationError(
+                f"Already offered to {team}. Remove that share first to offer it again."
+            )
         return team
+
+    def clean_vm_patterns(self) -> str:
+        lines = _lines(self.cleaned_data["vm_patterns"])
+        for line in lines:
+            if len(line) > 100 or not SHARE_PATTERN.fullmatch(line):
+                raise forms.ValidationError(
+                    f"{line[:100]!r} is not a VM name pattern: letters, digits, . _ - and the "
+                    "wildcards * ? [ ], up to 100 characters."
+                )
+        if len(lines) > 50:
+            raise forms.ValidationError("Name at most 50 patterns.")
+        return "\n".join(lines)
+
+    def clean_nfs_sources(self) -> str:
+        sources = []
+        for line in _lines(self.cleaned_data["nfs_sources"]):
+            parts = split_nfs_source(line)
+            if parts is None:
+                raise forms.ValidationError(f"{line[:100]}: write it as server:/export.")
+            problem = nfs_server_problem(parts[0]) or nfs_export_problem(parts[1])
+            if problem:
+                raise forms.ValidationError(f"{line[:100]}: {problem}")
+            sources.append(nfs_source(*parts))
+        if len(sources) > 50:
+            raise forms.ValidationError("Name at most 50 NFS sources.")
+        return "\n".join(dict.fromkeys(sources))
+
+
+SHARE_PATTERN = re.compile(r"[A-Za-z0-9._\-*?\[\]!]+")
+
+
+def _lines(text: str) -> list[str]:
+    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+
+
+class ExportMountsForm(forms.Form):
+    """Where this machine reads the connection's backup exports; its owner's admins edit it."""
+
+    export_mounts = forms.CharField(
+        label="Backup exports readable here",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "class": "mono",
+                "placeholder": "192.0.2.50:/backup = /srv/qrc-exports/backup",
+            }
+        ),
+        help_text="server:/export = /local/directory, one per line, under a directory the "
+        "deployment allows (NFS_EXPORT_ROOTS). The launch wizard then lists the files and "
+        "preflight checks them. Symlinks are not followed.",
+    )
+
+    def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = connection
+
+    def clean_export_mounts(self) -> str:
+        text = self.cleaned_data["export_mounts"].strip()
+        problems = mapping_problems(text, self.connection)
+        if problems:
+            raise forms.ValidationError(problems)
+        return text

@@ -6,6 +6,11 @@ operator confirmed by the VM's name. The engine only ever holds a `GuardedClient
 destructive methods ask `allowed()` first, and a refusal fails the step with an audit row
 instead of reaching the platform. Reads and creations pass through; anything else the
 client may grow later is not reachable through the guard until it is listed here.
+
+The guard also holds the share-ended rule for the engine: a call that carries a recovery
+forward (mount, create, stop the source, rebase, power on, merge) is made only while the
+recovery's team may still operate the connection (recovery.services.access); a borrowed
+connection whose share ended lets the engine clean up and nothing else.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import Any
 
 from platforms.clients import PlatformClient
 from recovery import audit
-from recovery.choices import Target
+from recovery.choices import CLEANUP, Target
 from recovery.models import AuditAction, Recovery
+from recovery.services.access import Use, recovery_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,10 @@ PASS_THROUGH = frozenset(
         "datastores", "find_datastore", "platform_info", "create_vm", "attach_nfs", "close",
     }
 )  # fmt: skip
+# Calls that carry a recovery forward; in a clean-up state (teardown's own stop) they do not.
+FORWARD = frozenset(
+    {"attach_nfs", "create_vm", "stop_vm", "rebase_disks", "start_vm", "start_merge"}
+)
 VM_ACTIONS = {
     "stop_vm": "stop",
     "rebase_disks": "rebase",
@@ -39,9 +49,10 @@ VM_ACTIONS = {
 class GuardRefused(Exception):
     """A destructive call on something this recovery did not create; never sent."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, advice: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.advice = advice  # "": the engine's advice for a refused destructive call
 
 
 def vm_allowed(recovery: Recovery, action: str, vm_id: str) -> bool:
@@ -97,11 +108,30 @@ class GuardedClient:
         self._recovery = recovery
 
     def __getattr__(self, name: str) -> Any:
+        if name in FORWARD and self._recovery.status not in CLEANUP:
+            self._may_operate(name)
         if name in PASS_THROUGH:
             return getattr(self._client, name)
         if name in VM_ACTIONS:
             return self._vm_action(name)
         raise AttributeError(f"{name} is not a call the recovery engine may make")
+
+    def _may_operate(self, name: str) -> None:
+        recovery = self._recovery
+        refused = recovery_refusal(recovery, Use.OPERATE)
+        if refused is None:
+            return
+        logger.warning("guard refused: recovery %s, %s: %s", recovery.pk, name, refused.message)
+        audit.record(
+            AuditAction.GUARD_REFUSED,
+            team=recovery.team_id,
+            obj=recovery,
+            message=f"The console refused to go on ({name}): {refused.message}",
+            data={"action": name, "kind": "share", "status": recovery.status},
+            correlation_id=recovery.correlation_id,
+            recovery_id=recovery.pk,
+        )
+        raise GuardRefused(refused.message, refused.fix)
 
     def _vm_action(self, name: str) -> Any:
         method = getattr(self._client, name)

@@ -14,11 +14,23 @@ from recovery.looks import enqueue_due_looks
 from recovery.models import Recovery
 
 
+class InlineWorker(SimpleWorker):
+    """RQ's SimpleWorker without its command channel: nobody sends commands to a worker that
+    lives for one burst, and stopping the channel's listener could take up to a minute
+    (recovery.worker._PromptStopMixin)."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 def run_jobs_until(
     recovery_ids: list[int], done: Callable[[list[Recovery]], bool], timeout: float = 60
 ) -> list[Recovery]:
     queue = django_rq.get_queue("default")
-    worker = SimpleWorker([queue], connection=queue.connection)
+    worker = InlineWorker([queue], connection=queue.connection)
     scheduler = RQScheduler([queue], connection=queue.connection)
     deadline = time.monotonic() + timeout
     while True:

@@ -121,6 +121,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Refuses every sign-in from an address that failed too often, whatever the username.
+    "recovery.ratelimit.AddressThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -132,8 +134,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Invitation links are password-reset tokens: valid for 3 days, single use.
-PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_SECONDS", 3 * 24 * 3600, minimum=600)
+# Invitations to a team (and their links) stay open this long; docs/architecture.md, Tenancy.
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7, minimum=1)
 
 # Failed logins: 5 failures lock that username from that IP for 15 minutes.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -144,6 +146,10 @@ AXES_LOCKOUT_CALLABLE = "recovery.views.auth.locked_out"
 AXES_VERBOSE = False
 # Behind a reverse proxy, name the header that carries the client address.
 AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("CLIENT_IP_HEADERS", ["REMOTE_ADDR"])
+# And per address whatever the username (recovery.ratelimit): one password tried against many
+# usernames is refused after this many failures, until the window ends.
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
+LOGIN_ADDRESS_WINDOW_MINUTES = env_int("LOGIN_ADDRESS_WINDOW_MINUTES", 15, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -190,17 +196,32 @@ RECOVERY_STALE_SECONDS = env_float("RECOVERY_STALE_SECONDS", 60.0, minimum=0.5)
 RECOVERY_RECONCILE_SECONDS = env_float("RECOVERY_RECONCILE_SECONDS", 60.0, minimum=0.5)
 # First back-off of a retried platform call (doubling, with jitter, within the call's budget).
 PLATFORM_RETRY_BASE_SECONDS = env_float("PLATFORM_RETRY_BASE_SECONDS", 0.5, minimum=0.01)
-# Where the console can read NFS exports itself, for preflight checks of backup files:
-# "ip:/export=/local/dir" pairs, comma-separated.
+# Where the console may read NFS exports itself (file picker, preflight of backup files):
+# each connection's admins map its exports ("server:/export = /local/dir", the connection's
+# export_mounts) to directories under one of these roots, so that nobody maps /etc.
+# Symlinks below a root are never followed.
+NFS_EXPORT_ROOTS = [Path(item) for item in env_list("NFS_EXPORT_ROOTS")]
+# Before per-connection mappings: "ip:/export=/local/dir" pairs, comma-separated. No longer
+# read when listing or checking files (it let every team read every export): migration
+# platforms 0002 and seed_demo copy each pair onto the connections whose default NFS source
+# it maps, and its directories count as allowed roots.
 NFS_EXPORT_MOUNTS = {
     key.strip(): value.strip()
     for key, _, value in (item.partition("=") for item in env_list("NFS_EXPORT_MOUNTS"))
     if key and value
 }
+for _root in [*NFS_EXPORT_ROOTS, *map(Path, NFS_EXPORT_MOUNTS.values())]:
+    if not _root.is_absolute():
+        raise ImproperlyConfigured(
+            f"NFS_EXPORT_ROOTS / NFS_EXPORT_MOUNTS: {_root} is not an absolute path."
+        )
 
-# JSON API (docs/api.md): requests per minute per token, and how long a launch's
-# Idempotency-Key and its response are kept.
+# JSON API (docs/api.md): requests per minute per token, per user (all their tokens: making
+# more tokens buys no more) and per team, and how long a launch's Idempotency-Key and its
+# response are kept.
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600, minimum=1)
+API_USER_REQUESTS_PER_MINUTE = env_int("API_USER_REQUESTS_PER_MINUTE", 600, minimum=1)
+API_TEAM_REQUESTS_PER_MINUTE = env_int("API_TEAM_REQUESTS_PER_MINUTE", 3000, minimum=1)
 API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=1)
 
 # --- Notifications and drills (docs/notifications.md, docs/drills.md) -----------------------

@@ -1,4 +1,4 @@
-"""Sign-in events into the audit trail."""
+"""Sign-in events into the audit trail, and failures into the per-address sign-in limit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from recovery import audit
+from recovery import audit, ratelimit
 from recovery.models import AuditAction
 
 
@@ -26,6 +26,8 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def _login_failed(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
+    # Per address whatever the username: axes only counts per (username, address).
+    ratelimit.count_signin_failure(request)
     # Only the username: Django masks the password, and we do not keep even the mask.
     username = str(credentials.get("username", ""))[:150]
     audit.record(

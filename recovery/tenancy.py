@@ -15,8 +15,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
-from recovery.models import Membership, Role, Team
+from recovery.models import Invitation, Membership, Role, Team
 
 SESSION_TEAM_KEY = "current_team_id"
 M = TypeVar("M", bound=Model)
@@ -54,7 +55,11 @@ def current_membership(request: HttpRequest) -> Membership | None:
     for membership in memberships:
         if membership.team_id == wanted:
             return membership
-    # No choice made yet, or the user has left that team: the first team by name.
+    # A new session (just signed in), or the user has left that team: the team they chose
+    # last, never merely the first by name (a team that has just added them would win).
+    used = [m for m in memberships if m.last_used is not None]
+    if used:
+        return max(used, key=lambda m: m.last_used)
     return memberships[0]
 
 
@@ -71,6 +76,9 @@ def switch_team(request: HttpRequest, team_id: int) -> Membership:
         Membership.objects.select_related("team"), user=request.user, team_id=team_id
     )
     request.session[SESSION_TEAM_KEY] = membership.team_id
+    # Remembered per user, not per session: the next sign-in starts here.
+    membership.last_used = timezone.now()
+    Membership.objects.filter(pk=membership.pk).update(last_used=membership.last_used)
     if hasattr(request, _MEMBERSHIPS_ATTR):
         delattr(request, _MEMBERSHIPS_ATTR)
     return membership
@@ -83,7 +91,31 @@ def team_context(request: HttpRequest) -> dict[str, Any]:
     return {
         "user_memberships": user_memberships(request),
         "current_membership": current_membership(request),
+        "open_invitations": open_invitations(request),
     }
+
+
+_INVITATIONS_ATTR = "_qrc_invitations"
+
+
+def open_invitations(request: HttpRequest) -> list[Invitation]:
+    """Invitations waiting for this user's answer, read once per request (every page shows
+    them, so that nobody joins a team without seeing and accepting it)."""
+    if not request.user.is_authenticated:
+        return []
+    cached = getattr(request, _INVITATIONS_ATTR, None)
+    if cached is None:
+        cached = list(
+            Invitation.objects.filter(
+                user=request.user,
+                status=Invitation.Status.PENDING,
+                expires_at__gt=timezone.now(),
+            )
+            .select_related("team", "invited_by")
+            .order_by("created")
+        )
+        setattr(request, _INVITATIONS_ATTR, cached)
+    return cached
 
 
 def team_view(role: Role = Role.VIEWER) -> Callable[[Callable[..., HttpResponse]], Callable]:

@@ -4,7 +4,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from recovery.views import audit, auth, connections, launch, pages, recoveries, reports, team
+from recovery.views import (
+    audit,
+    auth,
+    connections,
+    invitations,
+    launch,
+    pages,
+    recoveries,
+    reports,
+    team,
+)
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -25,6 +35,12 @@ urlpatterns = [
         connections.connection_unshare,
         name="connection-unshare",
     ),
+    path(
+        "connections/<int:pk>/exports/", connections.connection_exports, name="connection-exports"
+    ),
+    # A share offered to the current team: its admins accept or decline it (or stop using it).
+    path("shares/<int:pk>/accept/", connections.share_accept, name="share-accept"),
+    path("shares/<int:pk>/decline/", connections.share_decline, name="share-decline"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/chain/", audit.audit_chain_status, name="audit-chain"),
     path("reports/", reports.report, name="reports"),
@@ -41,7 +57,21 @@ urlpatterns = [
     path("team/invite/", team.invite_member, name="team-invite"),
     path("team/members/<int:pk>/role/", team.change_role, name="team-member-role"),
     path("team/members/<int:pk>/remove/", team.remove_member, name="team-member-remove"),
-    path("team/members/<int:pk>/link/", team.new_password_link, name="team-member-link"),
+    path("team/invitations/<int:pk>/link/", team.invitation_link, name="team-invitation-link"),
+    path(
+        "team/invitations/<int:pk>/revoke/",
+        team.invitation_revoke,
+        name="team-invitation-revoke",
+    ),
+    # The invited person's side: their open invitations, and the one-time link.
+    path("invitations/", invitations.invitation_list, name="invitations"),
+    path("invitations/<int:pk>/accept/", invitations.invitation_accept, name="invitation-accept"),
+    path(
+        "invitations/<int:pk>/decline/",
+        invitations.invitation_decline,
+        name="invitation-decline",
+    ),
+    path("invitations/join/<str:secret>/", invitations.invitation_join, name="invitation-join"),
     path("teams/switch/", team.switch, name="team-switch"),
     path("notifications/", include("recovery.notifications.urls")),
     path("drills/", include("recovery.drills.urls")),
@@ -57,16 +87,6 @@ urlpatterns = [
         "accounts/password/done/",
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
-    ),
-    path(
-        "accounts/set-password/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
-        name="password_reset_confirm",
-    ),
-    path(
-        "accounts/set-password/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
     ),
     # The JSON API (recovery.api) and the page where members manage their API tokens.
     path("api/v1/", include("recovery.api.urls")),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import threading
 import time
 from datetime import UTC, datetime
@@ -52,27 +55,60 @@ def encrypt_password(modulus_hex: str, password: str) -> str:
 
 
 class TokenCache:
-    """Tokens shared by the clients of one process, keyed by platform and user."""
+    """Login tokens of one process, one per connection, bound to its address and credentials.
+
+    A token is found only by the scope it was put under (the connection) together with the
+    fingerprint of what logged in (base URL, username, password): another connection, even one
+    with the same URL and username, logs in itself, so a wrong password fails as it should, and
+    a changed URL or password drops the old token instead of using it. Fingerprints are HMACs
+    under a key made at start-up, so the cache never holds a password or anything that could
+    be checked against one outside this process.
+    """
 
     def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._key = secrets.token_bytes(32)
+        # scope -> (fingerprint, token, expires at)
+        self._tokens: dict[str, tuple[str, str, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> str | None:
+    def fingerprint(self, base_url: str, username: str, password: str) -> str:
+        # Length-prefixed, so no two different triples share a message.
+        message = b"".join(
+            len(part).to_bytes(4, "big") + part
+            for part in (base_url.encode(), username.encode(), password.encode())
+        )
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def get(self, scope: str, fingerprint: str) -> str | None:
         with self._lock:
-            found = self._tokens.get(key)
-        if found and found[1] > time.time() + 60:
-            return found[0]
+            found = self._tokens.get(scope)
+            if found and found[0] != fingerprint:
+                # The connection's URL or credentials changed: the old login is not theirs.
+                del self._tokens[scope]
+                return None
+        if found and found[2] > time.time() + 60:
+            return found[1]
         return None
 
-    def put(self, key: tuple[str, str], token: str, expires_at: float) -> None:
+    def put(self, scope: str, fingerprint: str, token: str, expires_at: float) -> None:
         with self._lock:
-            self._tokens[key] = (token, expires_at)
+            self._tokens[scope] = (fingerprint, token, expires_at)
 
-    def drop(self, key: tuple[str, str], token: str) -> None:
+    def drop(self, scope: str, token: str) -> None:
         with self._lock:
-            if self._tokens.get(key, ("",))[0] == token:
-                del self._tokens[key]
+            found = self._tokens.get(scope)
+            if found and found[1] == token:
+                del self._tokens[scope]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+def token_scope(connection_id: int | None, fingerprint: str) -> str:
+    """A connection's own slot; a config built without a connection (tests, tools) gets the
+    slot of its exact credentials, which no connection's client ever looks in."""
+    return f"connection:{connection_id}" if connection_id is not None else f"bare:{fingerprint}"
 
 
 TOKENS = TokenCache()

@@ -14,7 +14,13 @@ from typing import Any
 
 import requests
 
-from platforms.clients.auth import TOKENS, AkSkAuth, encrypt_password, parse_expiry
+from platforms.clients.auth import (
+    TOKENS,
+    AkSkAuth,
+    encrypt_password,
+    parse_expiry,
+    token_scope,
+)
 from platforms.clients.config import ClientConfig
 from platforms.clients.errors import PlatformError, is_permanent_status
 
@@ -71,7 +77,8 @@ class PlatformClient:
             if config.auth_method == "aksk"
             else None
         )
-        self._token_key = (self.base_url, config.username)
+        self._token_print = TOKENS.fingerprint(self.base_url, config.username, config.password)
+        self._token_scope = token_scope(config.connection_id, self._token_print)
 
     def close(self) -> None:
         self.session.close()
@@ -142,6 +149,8 @@ class PlatformClient:
                     headers=headers,
                     auth=auth,
                     verify=self.verify,
+                    # Never follow: a redirect would carry the body (a login) to another address.
+                    allow_redirects=False,
                     timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
                 )
             except requests.RequestException as exc:
@@ -149,7 +158,7 @@ class PlatformClient:
             status = response.status_code
             if status == 401 and self._signer is None and not relogged:
                 # The token expired or was revoked: log in again once, transparently.
-                TOKENS.drop(self._token_key, headers["Authorization"][6:])
+                TOKENS.drop(self._token_scope, headers["Authorization"][6:])
                 error_text = "token rejected; logging in again"
                 return self._attempt(method, path, body, params, client_token, attempt, True)
             data = self._unwrap(response, method, path)
@@ -210,6 +219,14 @@ class PlatformClient:
     @staticmethod
     def _unwrap(response: requests.Response, method: str, path: str) -> Any:
         status = response.status_code
+        if 300 <= status < 400:
+            where = response.headers.get("Location", "")[:200] or "an address it did not name"
+            raise PlatformError(
+                f"The platform answered HTTP {status}, a redirect to {where}. The console does "
+                "not follow redirects, so credentials never go to an address you did not set: "
+                "if that is the platform's real OpenAPI address, make it the base URL.",
+                permanent=True, kind="redirect", status=status, method=method, path=path,
+            )  # fmt: skip
         try:
             payload = response.json() if response.content else {}
         except (ValueError, RecursionError):
@@ -258,7 +275,7 @@ class PlatformClient:
     # --- token login ------------------------------------------------------------------
 
     def _token(self) -> str:
-        cached = TOKENS.get(self._token_key)
+        cached = TOKENS.get(self._token_scope, self._token_print)
         if cached:
             return cached
         public = self._plain("GET", "/janus/public-key")
@@ -274,7 +291,7 @@ class PlatformClient:
             if not isinstance(token_id, str | int) or isinstance(token_id, bool) or not token_id:
                 raise TypeError("token id")
             expires = parse_expiry(token.get("expires"))
-        TOKENS.put(self._token_key, str(token_id), expires)
+        TOKENS.put(self._token_scope, self._token_print, str(token_id), expires)
         return str(token_id)
 
     def _plain(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -287,6 +304,7 @@ class PlatformClient:
                 data=json.dumps(body).encode() if body is not None else None,
                 headers={"Content-Type": "application/json"},
                 verify=self.verify,
+                allow_redirects=False,
                 timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
             )  # fmt: skip
         except requests.RequestException as exc:

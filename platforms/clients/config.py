@@ -3,6 +3,24 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def address(url: str) -> tuple[str, str, int | None]:
+    """Where a base URL's requests go: (scheme, host, port), default ports filled in.
+
+    Stored secrets belong to this address: a new one must be given the secrets again, while a
+    path-only change keeps them (the same server).
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # an unreadable port: compare the whole host:port text instead
+        return scheme, parts.netloc.rpartition("@")[2].lower(), None
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,8 @@ class ClientConfig:
     ca_dir: Path | None = None
     retry_budget_seconds: float = 20.0
     max_attempts: int = 4
+    # The PlatformConnection this is built from: its login tokens are its own, never another's.
+    connection_id: int | None = None
 
     def verify(self) -> bool | str:
         """requests' `verify`: False, True, or the path of a file holding the custom CA bundle."""

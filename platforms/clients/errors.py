@@ -6,7 +6,7 @@ class PlatformError(Exception):
 
     `permanent` tells the caller whether trying again can help: 4xx answers other than
     401/408/429 are permanent; 5xx, 429, timeouts and connection errors are transient.
-    `kind` says where it went wrong: dns, connect, tls, timeout, http, protocol.
+    `kind` says where it went wrong: dns, connect, tls, timeout, http, protocol, redirect.
     """
 
     def __init__(

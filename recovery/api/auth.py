@@ -8,19 +8,16 @@ cookies are not accepted here at all.
 
 from __future__ import annotations
 
-import time
-
-import django_rq
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.errors import Throttled
 from ninja.security import HttpBearer
-from redis.exceptions import RedisError
 
-from recovery import audit
+from recovery import audit, ratelimit
 from recovery.api import tokens
 from recovery.api.errors import ApiError
-from recovery.models import Role, Source
+from recovery.api.models import ApiToken
+from recovery.models import Membership, Role, Source
 from recovery.tenancy import pin_membership
 
 RATE_WINDOW_SECONDS = 60
@@ -51,7 +48,7 @@ class TokenAuth(HttpBearer):
         pin_membership(request, membership)
         # Services record audit rows without a request: the context says where they came from.
         audit.current_source.set(Source.API)
-        _throttle(result.token.pk)
+        _throttle(result.token, membership)
         if not membership.has_role(self.role):
             raise ApiError(
                 403,
@@ -64,23 +61,46 @@ class TokenAuth(HttpBearer):
         return result
 
 
-def _throttle(token_id: int) -> None:
-    """A fixed window per token in Redis, shared by every web process."""
-    limit = getattr(settings, "API_REQUESTS_PER_MINUTE", 600)
-    window = int(time.time() // RATE_WINDOW_SECONDS)
-    key = f"qrc:api-rate:{token_id}:{window}"
-    try:
-        connection = django_rq.get_connection("default")
-        pipe = connection.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, RATE_WINDOW_SECONDS * 2)
-        count = pipe.execute()[0]
-    except RedisError:
+class RateLimited(Throttled):
+    """A 429 that says which limit was reached (recovery.api.errors renders it)."""
+
+    def __init__(self, wait: int, message: str) -> None:
+        super().__init__(wait)
+        self.message = message
+
+
+def _throttle(token: ApiToken, membership: Membership) -> None:
+    """Fixed windows in Redis per token, per user and per team, shared by every web process.
+
+    Per token alone, a user could make as many tokens as they like and multiply their share;
+    the user's window counts all their tokens together, and the team's all its members'.
+    """
+    team = membership.team
+    counts = ratelimit.hit(
+        [
+            ("api-token", str(token.pk), settings.API_REQUESTS_PER_MINUTE),
+            ("api-user", str(token.user_id), settings.API_USER_REQUESTS_PER_MINUTE),
+            ("api-team", str(team.pk), settings.API_TEAM_REQUESTS_PER_MINUTE),
+        ],
+        RATE_WINDOW_SECONDS,
+    )
+    if counts is None:
         # Redis down: the engine is down too, but reads should still answer; fail open.
         return
-    if count > limit:
-        wait = RATE_WINDOW_SECONDS - int(time.time()) % RATE_WINDOW_SECONDS
-        raise Throttled(wait)
+    over = next((count for count in counts if count.over), None)
+    if over is None:
+        return
+    whose = {
+        "api-token": "this token",
+        "api-user": f"your account ({membership.user}, all tokens together)",
+        "api-team": f"team {team} (all members' tokens together)",
+    }[over.scope]
+    wait = over.retry_after
+    raise RateLimited(
+        wait,
+        f"Too many requests for {whose}: {over.limit} a minute. Retry in {wait} s; "
+        "ask an administrator if this job needs more.",
+    )
 
 
 viewer = TokenAuth(Role.VIEWER)

@@ -114,11 +114,13 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Throttled)
     def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
         wait = max(1, int(exc.wait or 1))
+        # recovery.api.auth.RateLimited names the limit reached (token, user or team).
+        default = f"Too many requests with this token; retry in {wait} s."
         response = error_response(
             request,
             429,
             "rate_limited",
-            f"Too many requests with this token; retry in {wait} s.",
+            getattr(exc, "message", "") or default,
             retry_after=wait,
         )
         response["Retry-After"] = str(wait)

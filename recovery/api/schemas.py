@@ -77,6 +77,15 @@ class ConnectionOut(Schema):
     kind: Literal["scp", "hci"]
     owned: bool = Field(..., description="False: another team shares it with yours, use only.")
     owner_team: str
+    label: str = Field(
+        ..., description='The name to show: "Lab SCP (shared by Team A)" for a shared one.'
+    )
+    shared_vm_patterns: list[str] | None = Field(
+        None, description="Shared ones only: the VM name patterns allowed ([]: every VM)."
+    )
+    shared_nfs_sources: list[str] | None = Field(
+        None, description='Shared ones only: the "server:/export" sources allowed ([]: any).'
+    )
     base_url: str | None = Field(None, description="Owned connections only.")
     auth_method: Literal["aksk", "password"] | None = Field(None, description="Owned only.")
     credentials_set: bool | None = Field(None, description="Owned only; never the values.")

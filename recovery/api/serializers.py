@@ -8,6 +8,7 @@ from typing import Any
 from platforms.models import PlatformConnection
 from recovery.models import AuditEvent, Batch, Recovery, Team
 from recovery.services import progress
+from recovery.services.access import access
 from recovery.services.checks import Check
 from recovery.views.recoveries import available_actions
 
@@ -24,6 +25,7 @@ def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
         "kind": item.kind,
         "owned": owned,
         "owner_team": item.team.name,
+        "label": item.label_for(team),
         "max_concurrent_recoveries": item.max_concurrent_recoveries,
         "default_nfs_server": item.default_nfs_server,
         "default_nfs_export": item.default_nfs_export,
@@ -31,6 +33,9 @@ def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
         "last_test_message": item.last_test_message,
         "last_tested_at": item.last_tested_at,
     }
+    if not owned:
+        rules = access(team, item)
+        data.update(shared_vm_patterns=rules.vm_patterns, shared_nfs_sources=rules.nfs_sources)
     if owned:
         # A share is use-only: the borrowing team never sees where or how it connects.
         secret = "secret_key" if item.auth_method == "aksk" else "password"

@@ -77,24 +77,56 @@ def create_token(
     return token, raw
 
 
-def revoke_token(token: ApiToken, *, by: Any, request: HttpRequest | None = None) -> bool:
-    """Revoke `token` (False when it already was); takes effect on the next request."""
+def revoke_token(
+    token: ApiToken,
+    *,
+    by: Any,
+    request: HttpRequest | None = None,
+    reason: str = "",
+) -> bool:
+    """Revoke `token` (False when it already was); takes effect on the next request.
+
+    `reason` says why, when it was not someone pressing Revoke (a password change, the end
+    of the membership); it goes into the audit row.
+    """
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=by
+        revoked_at=timezone.now(), revoked_by=by if getattr(by, "pk", None) else None
     )
     if not updated:
         return False
     token.refresh_from_db()
+    who = f" by {by}" if by else ""
     audit.record(
         AUDIT_REVOKE,
         team=token.team_id,
         actor=by,
         request=request,
         obj=token,
-        message=f"API token {token.name} ({token.prefix}…) of {token.user} revoked by {by}",
-        data={"name": token.name, "prefix": token.prefix, "owner": token.user.get_username()},
+        message=f"API token {token.name} ({token.prefix}…) of {token.user} revoked{who}"
+        + (f": {reason}" if reason else ""),
+        data={
+            "name": token.name,
+            "prefix": token.prefix,
+            "owner": token.user.get_username(),
+            "reason": reason,
+        },
     )
     return True
+
+
+def revoke_all(
+    *,
+    user: Any,
+    team: Any = None,
+    by: Any = None,
+    request: HttpRequest | None = None,
+    reason: str,
+) -> int:
+    """Revoke every live token of `user` (in `team` only, when given), each one audited."""
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True).select_related("user")
+    if team is not None:
+        live = live.filter(team=team)
+    return sum(revoke_token(token, by=by, request=request, reason=reason) for token in live)
 
 
 @dataclass
@@ -119,6 +151,27 @@ def authenticate(raw: str) -> Grant | Refusal:
         return Refusal(
             "token_invalid", "Unknown API token. Check it was copied whole, or create a new one."
         )
+    # The role is read now, not when the token was made: a role change or a removal from
+    # the team applies to the very next request.
+    membership = (
+        Membership.objects.select_related("team", "user")
+        .filter(team_id=token.team_id, user_id=token.user_id)
+        .first()
+    )
+    # Checked before "revoked": ending a membership revokes its tokens, and the holder should
+    # hear why. A token made for an earlier membership stays dead when the user is invited
+    # back; the date check also catches any removal that skipped the revocation (a bulk delete).
+    if membership is None:
+        return Refusal(
+            "membership_ended",
+            f"{token.user} is no longer a member of {token.team}, so this token no longer works.",
+        )
+    if membership.created > token.created:
+        return Refusal(
+            "membership_ended",
+            f"API token {token.prefix}… was made before {token.user} left {token.team} and "
+            "does not work for the new membership; create a new one.",
+        )
     if token.revoked_at is not None:
         return Refusal("token_revoked", f"API token {token.prefix}… was revoked; create a new one.")
     now = timezone.now()
@@ -130,18 +183,6 @@ def authenticate(raw: str) -> Grant | Refusal:
         )
     if not token.user.is_active:
         return Refusal("token_invalid", "The account this token belongs to is disabled.")
-    # The role is read now, not when the token was made: a role change or a removal from
-    # the team applies to the very next request.
-    membership = (
-        Membership.objects.select_related("team", "user")
-        .filter(team_id=token.team_id, user_id=token.user_id)
-        .first()
-    )
-    if membership is None:
-        return Refusal(
-            "membership_ended",
-            f"{token.user} is no longer a member of {token.team}, so this token no longer works.",
-        )
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return Grant(token, membership)

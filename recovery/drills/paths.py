@@ -2,7 +2,7 @@
 
 Dates take a strftime format ({date:%Y%m%d}); bare, they read 2025-01-31. A path with a
 wildcard (* ? [) picks the newest matching file, which needs the export readable from the
-console (NFS_EXPORT_MOUNTS), the same place the launch wizard's file picker reads.
+console (the connection's backup exports), the same place the launch wizard's file picker reads.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import string
 from datetime import date, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from recovery.services.backup_files import symlink_on_the_way
 
 PLACEHOLDERS = ("vm", "vm_id", "disk", "date", "yesterday")
 DATE_PLACEHOLDERS = ("date", "yesterday")
@@ -59,10 +61,16 @@ def resolve(path: str, export_dir: Path | None) -> str:
         return path
     if export_dir is None:
         raise TemplateError(
-            f"{path} has a wildcard, but the console cannot read this export "
-            "(NFS_EXPORT_MOUNTS); name the files without wildcards."
+            f"{path} has a wildcard, but the console cannot read this export (an admin of "
+            "the connection maps it under 'Backup exports readable here'); name the files "
+            "without wildcards."
         )
-    matches = [found for found in export_dir.glob(path) if found.is_file()]
+    # Symlinks are never followed (backup_files): a link could point at another team's files.
+    matches = [
+        found
+        for found in export_dir.glob(path)
+        if not symlink_on_the_way(export_dir, found) and found.is_file()
+    ]
     if not matches:
         raise TemplateError(f"No file on the export matches {path}.")
     newest = max(matches, key=lambda found: found.stat().st_mtime)

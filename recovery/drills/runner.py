@@ -37,6 +37,7 @@ from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.drills.paths import TemplateError, mapping_for
 from recovery.models import AuditAction, Recovery
 from recovery.services import recoveries as actions
+from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.recoveries import (
     LaunchRefused,
@@ -275,9 +276,12 @@ def _launch(run: DrillRun) -> str:
     if not drill.vms:
         return "The drill names no VM; edit it."
     day = run.started_at.astimezone(ZoneInfo(drill.timezone)).date()
-    export_dir = local_export_dir(drill.nfs_server, drill.nfs_export)
+    # Only the exports the drill's team may read through this connection (its share's limits).
+    rules = access(drill.team, connection)
+    export_dir = local_export_dir(rules, drill.nfs_server, drill.nfs_export)
     items: list[DrillRunVM] = []
-    client = client_for(connection, team=drill.team)
+    # Audited for the drill's team and whoever pressed "Run now" (no one when scheduled).
+    client = client_for(connection, team=drill.team, actor=run.triggered_by)
     try:
         for ref in drill.vms:
             item = DrillRunVM(run=run, vm_id=ref["id"], vm_name=ref["name"])
@@ -310,8 +314,9 @@ def _launch(run: DrillRun) -> str:
     )  # fmt: skip
     try:
         results = preflight(
-            connection, [VMRequest(i.vm_id, i.disk_mapping) for i in candidates], plan
-        )
+            connection, [VMRequest(i.vm_id, i.disk_mapping) for i in candidates], plan,
+            team=drill.team, actor=run.triggered_by,
+        )  # fmt: skip
     except PlatformError as error:
         return f"The platform could not be read during preflight: {error.message}"
     bad_datastore = next((c for c in results.datastores.values() if not c.ok), None)

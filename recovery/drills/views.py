@@ -18,6 +18,7 @@ from recovery.drills import runner
 from recovery.drills.forms import DrillForm
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.models import Role
+from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
 
@@ -45,16 +46,20 @@ def drill_list(request: HttpRequest) -> HttpResponse:
     return render(request, "drills/drill_list.html", context)
 
 
-def _inventory(connection: PlatformConnection, team: Any) -> tuple[list, str]:
-    """(id, name, label) of the connection's VMs, or an error saying why it could not be read."""
-    client = client_for(connection, max_attempts=2, team=team)
+def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[list, str]:
+    """(id, name, label) of the connection's VMs (a borrowed one's: those its share allows), or
+    an error saying why they could not be read."""
+    client = client_for(connection, max_attempts=2, team=team, actor=actor)
     try:
         vms = client.vms()
     except PlatformError as error:
         return [], f"{connection.name} could not be read: {error.message}. Try again in a moment."
     finally:
         client.close()
-    return [(vm.id, vm.name, f"{vm.name} ({_power(vm)})") for vm in vms], ""
+    rules = access(team, connection)
+    return [
+        (vm.id, vm.name, f"{vm.name} ({_power(vm)})") for vm in vms if rules.allows_vm(vm.name)
+    ], ""
 
 
 def _power(vm: Any) -> str:
@@ -87,7 +92,7 @@ def _form_page(request: HttpRequest, drill: Drill | None) -> HttpResponse:
             "connections": usable_connections(team).order_by("name"),
         }
         return render(request, "drills/choose_connection.html", context)
-    inventory, platform_error = _inventory(connection, team)
+    inventory, platform_error = _inventory(connection, team, request.user)
     form = DrillForm(
         request.POST or None, instance=drill, team=team, connection=connection, inventory=inventory
     )

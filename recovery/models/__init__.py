@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from recovery.models.audit import AuditAction, AuditEvent, Source
 from recovery.models.recovery import Batch, Recovery, RecoveryEvent
-from recovery.models.team import Membership, Role, Team
+from recovery.models.team import Invitation, Membership, Role, Team
 
 __all__ = [
     "AuditAction",
     "AuditEvent",
     "Batch",
+    "Invitation",
     "Membership",
     "Recovery",
     "RecoveryEvent",

@@ -1,15 +1,31 @@
-"""Backup files as the console sees them: default paths, the readable export, their checks."""
+"""Backup files as the console sees them: default paths, the readable export, their checks.
+
+An export is readable here only through the connection's own mappings ("server:/export =
+/local/dir", edited by its owner's admins), only under a root the deployment allows
+(settings.NFS_EXPORT_ROOTS), only for the NFS sources the team may use (a borrowed
+connection's share limits them), and never through a symlink: listing skips symlinked files
+and directories, and inspecting refuses a path with a symlink anywhere below the root.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
 from platforms import diskimage
+from platforms.models import PlatformConnection, nfs_source, parse_export_mounts
+from recovery.services.access import Access
 from recovery.services.checks import Check
 
 MIB = 1024 * 1024
+LIST_LIMIT = 500  # files shown in the picker
+SCAN_LIMIT = 20_000  # directory entries looked at, at most, for one listing
+SCAN_DEPTH = 8  # directory levels below the export
 
 
 def default_path(vm_name: str, disk_id: str) -> str:
@@ -17,11 +33,143 @@ def default_path(vm_name: str, disk_id: str) -> str:
     return f"{vm_name}/{disk_id}.qcow2"
 
 
-def local_export_dir(nfs_server: str, nfs_export: str) -> Path | None:
-    """The export as this machine sees it, when configured (NFS_EXPORT_MOUNTS)."""
-    mounts: dict[str, str] = settings.NFS_EXPORT_MOUNTS
-    found = mounts.get(f"{nfs_server}:{nfs_export.rstrip('/') or '/'}")
-    return Path(found) if found else None
+def allowed_roots() -> list[Path]:
+    """Where mappings may point: NFS_EXPORT_ROOTS, and the directories of the older
+    NFS_EXPORT_MOUNTS (the deployment named them itself)."""
+    roots = [*settings.NFS_EXPORT_ROOTS, *map(Path, settings.NFS_EXPORT_MOUNTS.values())]
+    return [Path(os.path.abspath(root)) for root in roots]
+
+
+def symlink_free(directory: Path) -> Path | None:
+    """`directory` resolved, when it lies under an allowed root and no part of it below that
+    root is a symlink (the root itself may be one: the deployment chose it); else None. It
+    need not exist: callers check that it is a directory."""
+    plain = Path(os.path.abspath(directory))
+    for root in allowed_roots():
+        if not plain.is_relative_to(root):
+            continue
+        try:
+            real_root = root.resolve(strict=True)
+        except OSError:
+            continue
+        candidate = real_root / plain.relative_to(root)
+        if not symlink_on_the_way(real_root, candidate):
+            return candidate
+    return None
+
+
+def mapping_problems(text: str, connection: PlatformConnection) -> list[str]:
+    """Why an export-mounts text cannot be saved for `connection` (empty: it can)."""
+    mounts, problems = parse_export_mounts(text)
+    roots = allowed_roots()
+    if mounts and not roots:
+        return [
+            "This deployment allows no directory for backup exports (NFS_EXPORT_ROOTS is "
+            "empty); ask whoever runs the console to set it."
+        ]
+    claimed = _claimed_elsewhere(connection)
+    for source, directory in mounts.items():
+        path = Path(directory)
+        if not path.is_absolute():
+            problems.append(f"{source}: {directory} is not an absolute path.")
+            continue
+        real = symlink_free(path)
+        if real is None:
+            problems.append(
+                f"{source}: {directory} is not under an allowed root "
+                f"({', '.join(map(str, roots))}), or a symlink is on the way."
+            )
+        elif not real.is_dir():
+            problems.append(f"{source}: {directory} is not a directory here (is it mounted?).")
+        elif any(real.is_relative_to(other) or other.is_relative_to(real) for other in claimed):
+            problems.append(
+                f"{source}: {directory} is mapped by another team's connection. Ask that team "
+                "to share their connection with this NFS source instead."
+            )
+    return problems
+
+
+def _claimed_elsewhere(connection: PlatformConnection) -> list[Path]:
+    """Directories other teams' connections map: one team's exports are never another's."""
+    others = PlatformConnection.objects.exclude(team_id=connection.team_id).exclude(
+        export_mounts=""
+    )
+    found = []
+    for other in others:
+        for directory in other.export_mount_lines().values():
+            real = symlink_free(Path(directory)) if Path(directory).is_absolute() else None
+            if real is not None:
+                found.append(real)
+    return found
+
+
+@dataclass(frozen=True)
+class Export:
+    directory: Path | None  # where the export is readable; None when it is not
+    problem: str = ""  # why a mapped export is not used, for the page to say
+
+
+def readable_export(access: Access, nfs_server: str, nfs_export: str) -> Export:
+    """The export as this machine sees it, for this team, through this connection."""
+    if not nfs_server or not nfs_export or not access.usable:
+        return Export(None)
+    if not access.allows_nfs(nfs_server, nfs_export):
+        return Export(None, f"{nfs_server}:{nfs_export} is not shared with {access.team}.")
+    directory = access.connection.export_mount_lines().get(nfs_source(nfs_server, nfs_export))
+    if not directory:
+        return Export(None)
+    real = symlink_free(Path(directory)) if Path(directory).is_absolute() else None
+    if real is None or not real.is_dir():
+        return Export(
+            None,
+            f"The mapping of {nfs_server}:{nfs_export} points outside the allowed roots, "
+            "through a symlink or at nothing; an admin of the connection fixes it.",
+        )
+    return Export(real)
+
+
+def local_export_dir(access: Access, nfs_server: str, nfs_export: str) -> Path | None:
+    return readable_export(access, nfs_server, nfs_export).directory
+
+
+def list_files(directory: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """The disk images on the export, for the picker: symlinks are skipped, not followed."""
+    files: list[dict[str, Any]] = []
+    budget = [SCAN_LIMIT]
+    for path in sorted(_walk(directory, 0, budget))[:limit]:
+        try:
+            info = diskimage.inspect(path)
+        except (diskimage.NotADiskImage, OSError):
+            continue
+        files.append(
+            {
+                "path": str(path.relative_to(directory)),
+                "format": info.format,
+                "size_mib": info.virtual_size // MIB,
+                "cluster_kib": (info.cluster_size or 0) // 1024,
+                "problem": info.problem,
+            }
+        )
+    return files
+
+
+def _walk(directory: Path, depth: int, budget: list[int]) -> list[Path]:
+    found: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return found
+    for entry in entries:
+        budget[0] -= 1
+        if budget[0] < 0:
+            break
+        if entry.is_symlink():
+            continue  # never followed: it could lead anywhere, another team's export too
+        if entry.is_dir(follow_symlinks=False) and depth < SCAN_DEPTH:
+            found += _walk(Path(entry.path), depth + 1, budget)
+        elif entry.is_file(follow_symlinks=False):
+            found.append(Path(entry.path))
+    return found
 
 
 def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) -> list[Check]:
@@ -41,6 +189,16 @@ def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) ->
             )
             continue
         target = export / relative
+        if symlink_on_the_way(export, target):
+            checks.append(
+                Check(
+                    name,
+                    False,
+                    f"{path} is (or lies under) a symlink; the console does not follow them.",
+                    "Map the file itself, not a link to it.",
+                )
+            )
+            continue
         if not target.is_file():
             checks.append(
                 Check(
@@ -54,7 +212,7 @@ def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) ->
         try:
             info = diskimage.inspect(target)
         except (diskimage.NotADiskImage, OSError) as error:
-            checks.append(Check(name, False, str(error), "Use a raw or qcow2 file."))
+            checks.append(Check(name, False, _unreadable(path, error), "Use a raw or qcow2 file."))
             continue
         if info.problem:
             checks.append(Check(name, False, info.problem, info.fix))
@@ -75,3 +233,22 @@ def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) ->
         )
         checks.append(Check(name, True, f"{path}: {detail}, {info.virtual_size // MIB} MiB"))
     return checks
+
+
+def symlink_on_the_way(base: Path, target: Path) -> bool:
+    """Whether a part of `target` below `base` that exists is a symlink."""
+    current = base
+    for part in target.relative_to(base).parts:
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return True
+        except OSError:
+            return False  # missing from here on: "not on the export" says it better
+    return False
+
+
+def _unreadable(path: str, error: Exception) -> str:
+    if isinstance(error, diskimage.NotADiskImage):
+        return str(error)
+    return f"{path} could not be read: {getattr(error, 'strerror', None) or error}."

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
-from platforms.models import PlatformConnection
+from platforms.models import AuthMethod, PlatformConnection, split_nfs_source
 from recovery.models import Team
+from recovery.services import access as access_rules
 
 logger = logging.getLogger("recovery.platform_calls")
 
@@ -23,13 +24,8 @@ def owned_connections(team: Team) -> QuerySet[PlatformConnection]:
     return PlatformConnection.objects.filter(team=team)
 
 
-def usable_connections(team: Team) -> QuerySet[PlatformConnection]:
-    """The team's own connections and those other teams share with it (use only)."""
-    return (
-        PlatformConnection.objects.filter(Q(team=team) | Q(shares__team=team))
-        .select_related("team")
-        .distinct()
-    )
+# Owned, or shared with the team and accepted by its admins (recovery.services.access).
+usable_connections = access_rules.usable_connections
 
 
 def log_call(record: CallRecord) -> None:
@@ -41,7 +37,9 @@ def log_call(record: CallRecord) -> None:
     )  # fmt: skip
 
 
-def audit_call(record: CallRecord, *, team: Any, connection: Any, recovery: Any = None) -> None:
+def audit_call(
+    record: CallRecord, *, team: Any, connection: Any, actor: Any = None, recovery: Any = None
+) -> None:
     from recovery import audit
     from recovery.models import AuditAction
 
@@ -49,6 +47,7 @@ def audit_call(record: CallRecord, *, team: Any, connection: Any, recovery: Any 
     audit.record(
         AuditAction.PLATFORM_CALL,
         team=team,
+        actor=actor,
         obj=connection,
         message=f"{record.method} {record.path} → {record.status or record.error}",
         data=dataclasses.asdict(record),
@@ -60,20 +59,31 @@ def audit_call(record: CallRecord, *, team: Any, connection: Any, recovery: Any 
 def client_for(
     connection: PlatformConnection,
     *,
-    max_attempts: int | None = None,
     team: Any = None,
+    actor: Any = None,
     recovery: Any = None,
+    max_attempts: int | None = None,
     **options: Any,
 ) -> PlatformClient:
-    """A client for `connection` whose every call is logged and lands in the audit trail."""
+    """A client for `connection` whose every call is logged and audited for whoever acts.
+
+    Rows go to the chain of the team that acts, naming the user who acts: the web request's or
+    API token's team and user; for a worker, the recovery's team and launcher. Never the
+    owner's by default: a team using a shared connection finds its calls in its own trail, and
+    the owner's trail holds only what its own people did. Hence no fallback: say who acts.
+    """
+    if recovery is not None:
+        team = recovery.team_id if team is None else team
+        actor = recovery.launched_by if actor is None else actor
+    if team is None:
+        raise ValueError("client_for needs the acting team: pass team= (and actor=) or recovery=")
     config = connection.client_config()
     if max_attempts is not None:
         config = dataclasses.replace(config, max_attempts=max_attempts)
     options.setdefault("retry_base_seconds", settings.PLATFORM_RETRY_BASE_SECONDS)
-    audit_team = team if team is not None else getattr(recovery, "team_id", connection.team_id)
 
     def hook(record: CallRecord) -> None:
-        audit_call(record, team=audit_team, connection=connection, recovery=recovery)
+        audit_call(record, team=team, connection=connection, actor=actor, recovery=recovery)
 
     return get_client(config, hook, **options)
 
@@ -125,15 +135,32 @@ def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, 
             f"The address does not answer the {connection.kind.upper()} OpenAPI. "
             f"Is it an {other} platform? Change the kind, or check the base URL."
         )
+    if error.kind == "redirect":
+        return "Redirected elsewhere", error.message
     if error.kind == "protocol":
         return "Not a Sangfor OpenAPI", error.message
     return error.message, "Try again; if it persists, check the platform's status."
 
 
-def test_connection(connection: PlatformConnection, *, team: Any = None) -> TestOutcome:
+def missing_secret(connection: PlatformConnection) -> TestOutcome | None:
+    """The outcome when the secret its sign-in needs is not stored (nothing is sent then)."""
+    aksk = connection.auth_method == AuthMethod.AKSK
+    if connection.has_secret("secret_key" if aksk else "password"):
+        return None
+    return TestOutcome(False, f"No {'secret key' if aksk else 'password'} stored", (
+        "Stored secrets are cleared when a connection's address (scheme, host or port) "
+        "changes. Edit the connection and type the secret again."
+    ))  # fmt: skip
+
+
+def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = None) -> TestOutcome:
     """Log in, read the version and count the inventory; say precisely what failed."""
+    missing = missing_secret(connection)
+    if missing is not None:
+        connection.record_test(False, f"{missing.headline}. {missing.advice}")
+        return missing
     try:
-        client = client_for(connection, max_attempts=1, team=team)
+        client = client_for(connection, max_attempts=1, team=team, actor=actor)
     except SecretUnreadable as error:
         return TestOutcome(False, "Stored credentials unreadable", str(error))
     try:
@@ -169,6 +196,24 @@ class Inventory:
     error: TestOutcome | None = None
 
 
+def _shared_vms_page(
+    client: PlatformClient, rules: access_rules.Access, search: str, page_num: int, size: int
+) -> Page[Server]:
+    """A page of the VMs a limited share allows: the platform pages all VMs, so the whole
+    list is read and filtered here (a page of the platform's would show gaps and a wrong
+    total, and name VMs the share does not cover)."""
+    allowed = [vm for vm in client.vms(search=search) if rules.allows_vm(vm.name)]
+    start = page_num * size
+    following = page_num + 1 if start + size < len(allowed) else None
+    return Page(allowed[start : start + size], len(allowed), page_num, size, following)
+
+
+def _shared_datastore(rules: access_rules.Access, target: str) -> bool:
+    """A datastore of an NFS source the share allows, or one that is not NFS at all."""
+    parts = split_nfs_source(target) if target else None
+    return parts is None or rules.allows_nfs(*parts)
+
+
 def read_inventory(
     connection: PlatformConnection,
     section: str,
@@ -176,22 +221,34 @@ def read_inventory(
     search: str = "",
     page_num: int = 0,
     page_size: int = 20,
-    team: Any = None,
+    team: Any,
+    actor: Any = None,
 ) -> Inventory:
     result = Inventory(section)
+    result.error = missing_secret(connection)
+    if result.error is not None:
+        return result
     try:
-        client = client_for(connection, max_attempts=2, retry_base_seconds=0.2, team=team)
+        client = client_for(
+            connection, max_attempts=2, retry_base_seconds=0.2, team=team, actor=actor
+        )
     except SecretUnreadable as error:
         result.error = TestOutcome(False, "Stored credentials unreadable", str(error))
         return result
+    rules = access_rules.access(team, connection) if isinstance(team, Team) else None
     try:
         if section == "vms":
-            page = client.vms_page(page_num=page_num, page_size=page_size, search=search)
+            if rules is not None and rules.vm_patterns:
+                page = _shared_vms_page(client, rules, search, page_num, page_size)
+            else:
+                page = client.vms_page(page_num=page_num, page_size=page_size, search=search)
             # The list gives short disks; the detail gives backing files, per VM on this page.
             result.page = page
             result.rows = [client.vm(vm.id) for vm in page.items]
         elif section == "datastores":
             rows = client.datastores()
+            if rules is not None and rules.nfs_sources:
+                rows = [s for s in rows if _shared_datastore(rules, s.target)]
             result.rows = [s for s in rows if search.lower() in s.name.lower()] if search else rows
         elif section == "hosts":
             result.rows = client.hosts()

@@ -17,9 +17,10 @@ from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Cluster, Server
 from platforms.models import PlatformConnection
 from recovery.choices import ACTIVE, Mode, Target
-from recovery.models import Recovery
+from recovery.models import Recovery, Team
 from recovery.services import target_checks
-from recovery.services.backup_files import check_files, default_path, local_export_dir
+from recovery.services.access import Access, Use, access
+from recovery.services.backup_files import check_files, default_path, readable_export
 from recovery.services.checks import Check
 from recovery.services.connections import client_for
 from recovery.services.launch_input import path_problem
@@ -161,16 +162,30 @@ def _source(client: PlatformClient, request: VMRequest) -> Server | None:
         raise
 
 
+def share_check(rules: Access, plan: Plan, vm: Server | None) -> Check | None:
+    """A failed check when the team's share of a borrowed connection does not cover this VM
+    or this NFS source; None when it does (or the connection is the team's own)."""
+    name = vm.name if vm is not None else None
+    refused = rules.refusal(Use.LAUNCH, vm_name=name, nfs=(plan.nfs_server, plan.nfs_export))
+    return Check("Shared for this use", False, refused.message, refused.fix) if refused else None
+
+
 def preflight_vm(
     client: PlatformClient,
     connection: PlatformConnection,
     request: VMRequest,
     plan: Plan,
     clusters: list[Cluster],
+    rules: Access | None = None,
     template: Server | None = None,
 ) -> VMPreflight:
     """Checks for one VM; nothing on the platform changes."""
+    rules = rules or access(connection.team, connection)
     vm = _source(client, request)
+    refused = share_check(rules, plan, vm)
+    if refused is not None:
+        # Not even its name or shape is shown: the share does not cover it.
+        return VMPreflight(request, None, request.vm_id, {}, [refused])
     new_vm = plan.target == Target.NEW_VM
     checks = target_checks.source_checks(vm, request, plan, template, connection)
     name = vm.name if vm is not None else (request.name or request.vm_id)
@@ -206,15 +221,15 @@ def preflight_vm(
         if active
         else Check("No other recovery of the VM", True, "none active")
     )
-    export = local_export_dir(plan.nfs_server, plan.nfs_export)
-    if export is not None and set(mapping) == set(disk_sizes):
-        checks.extend(check_files(disk_sizes, mapping, export))
-    elif export is None:
+    export = readable_export(rules, plan.nfs_server, plan.nfs_export)
+    if export.directory is not None and set(mapping) == set(disk_sizes):
+        checks.extend(check_files(disk_sizes, mapping, export.directory))
+    elif export.directory is None:
         checks.append(
             Check(
                 "Backup files",
                 True,
-                "The export is not readable from the console; "
+                f"{export.problem or 'The export is not readable from the console'}; "
                 "the platform checks the files when it rebases.",
             )
         )
@@ -250,15 +265,27 @@ def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_i
     )
 
 
-def preflight(connection: PlatformConnection, requests: list[VMRequest], plan: Plan) -> Preflight:
-    """Every check of a launch; fills in the plan's defaults (the datastore name)."""
-    client = client_for(connection)
+def preflight(
+    connection: PlatformConnection,
+    requests: list[VMRequest],
+    plan: Plan,
+    *,
+    team: Team | None = None,
+    actor: Any = None,
+) -> Preflight:
+    """Every check of a launch by `team` (default: the connection's owner); fills in the
+    plan's defaults (the datastore name). Its platform calls are audited for `team` and
+    `actor` (the user who launches), in that team's chain."""
+    rules = access(team or connection.team, connection)
+    client = client_for(connection, team=rules.team, actor=actor)
     try:
         clusters = client.clusters()
         template = None
         if plan.target == Target.NEW_VM and plan.new_vm.template_vm_id:
             template = _source(client, VMRequest(plan.new_vm.template_vm_id))
-        vms = [preflight_vm(client, connection, r, plan, clusters, template) for r in requests]
+        vms = [
+            preflight_vm(client, connection, r, plan, clusters, rules, template) for r in requests
+        ]
         if not plan.datastore_name and vms:
             plan.datastore_name = default_datastore_name(vms[0].vm_name)
         names = _datastore_names(plan.datastore_name, [v.cluster_id for v in vms])

@@ -56,7 +56,8 @@ def orphan_datastores() -> list[dict[str, Any]]:
         owned = set(
             connection.recoveries.filter(status__in=ACTIVE).values_list("datastore_name", flat=True)
         )
-        client = client_for(connection, max_attempts=1)
+        # The reconciler looks on the owner's behalf: no one else asked.
+        client = client_for(connection, max_attempts=1, team=connection.team_id)
         try:
             for datastore in client.datastores(type="nfs"):
                 if datastore.name not in owned:

@@ -12,9 +12,10 @@ from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
 from recovery import audit, engine
-from recovery.choices import ACTIVE, BEFORE_REBASE, Mode, Target
+from recovery.choices import ACTIVE, BEFORE_REBASE, CLEANUP, Mode, Target
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Batch, Recovery, Team
+from recovery.services.access import Use, recovery_refusal
 from recovery.services.backup_files import default_path, local_export_dir
 from recovery.services.checks import Check
 from recovery.services.launch_input import (
@@ -80,7 +81,7 @@ def launch(
         raise LaunchRefused({}, f"Unknown target {plan.target}.")
     if plan.target == Target.IN_PLACE and plan.mode != Mode.RESTORE:
         raise LaunchRefused({}, "Verify-only always runs in a new VM; nothing was changed.")
-    results = preflight(connection, requests, plan)
+    results = preflight(connection, requests, plan, team=team, actor=user)
     if not results.ok:
         failed: dict[str, list[Check]] = {item.vm_name: item.checks for item in results.vms}
         failed["datastore"] = list(results.datastores.values())
@@ -228,7 +229,22 @@ def _act(
             _audit(recovery, action, user, message)
 
 
+def operate_refusal(recovery: Recovery) -> str | None:
+    """Why the recovery's team may no longer carry it on (power on, merge, retry a step that
+    is not a clean-up) through its connection, or None. Cleaning up is always allowed."""
+    cleaning_up = recovery.status == S.FAILED and recovery.failed_status in CLEANUP
+    refused = recovery_refusal(recovery, Use.CLEAN_UP if cleaning_up else Use.OPERATE)
+    return str(refused) if refused else None
+
+
+def _may_operate(recovery: Recovery) -> None:
+    refusal = operate_refusal(recovery)
+    if refusal:
+        raise ActionRefused(refusal)
+
+
 def power_on(recovery: Recovery, user: Any) -> None:
+    _may_operate(recovery)
     _act(
         recovery,
         {S.READY},
@@ -243,6 +259,7 @@ def power_on(recovery: Recovery, user: Any) -> None:
 def start_merge(recovery: Recovery, user: Any) -> None:
     if recovery.mode != Mode.RESTORE:
         raise ActionRefused("A verify-only recovery never merges; finish the verification instead.")
+    _may_operate(recovery)
     _act(
         recovery,
         {S.RUNNING_FROM_BACKUP},
@@ -313,6 +330,7 @@ def retry(recovery: Recovery, user: Any) -> None:
     with _holding(recovery):
         if recovery.status != S.FAILED:
             raise ActionRefused("Only a failed recovery can be retried.")
+        _may_operate(recovery)
         step = recovery.failed_status or S.QUEUED
         # The failed step's platform call is made afresh: a new task and a new token.
         tasks, tokens = dict(recovery.task_ids), dict(recovery.client_tokens)

@@ -18,10 +18,17 @@ class LoginView(auth_views.LoginView):
 
 
 def locked_out(
-    request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """What django-axes answers once a username is locked for this client address."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    """What django-axes answers once sign-in is locked: for this username from this client
+    address (axes), or for every username from this address (recovery.ratelimit)."""
+    address = getattr(request, "qrc_address_refusal", None)
+    if address is not None:
+        minutes = max(1, -(-address.retry_after // 60))
+    else:
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     form = LoginForm(request, data=None)
     if request.method == "POST":
         form = LoginForm(request, initial={"username": request.POST.get("username", "")})
@@ -31,6 +38,7 @@ def locked_out(
         {
             "form": form,
             "locked_out": True,
+            "address_locked": address is not None,
             "lockout_minutes": minutes,
         },
         status=429,

@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from platforms.models import ConnectionShare, PlatformConnection
+from platforms.models import ConnectionShare, PlatformConnection, ShareStatus, split_nfs_source
 from recovery import audit
 from recovery.choices import ACTIVE
-from recovery.forms import ConnectionForm, ShareForm
+from recovery.forms import ConnectionForm, ExportMountsForm, ShareForm
 from recovery.models import AuditAction, Role
 from recovery.services import connections as service
+from recovery.services.access import access, pending_shares
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
 
 
@@ -37,6 +39,9 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             "connections": connections,
             "team": team,
             "is_admin": current_membership(request).has_role(Role.ADMIN),
+            # Offered to this team, not usable until one of its admins accepts.
+            "pending": list(pending_shares(team)),
+            "own_names": {c.name.lower() for c in connections if not c.borrowed},
         },
     )
 
@@ -63,16 +68,27 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ConnectionForm(
         request.POST or None, request.FILES or None, instance=connection, team=connection.team
     )
+    before = connection.display_url  # the form copies the new URL onto the instance
     if request.method == "POST" and form.is_valid():
         form.save()
         # Field names only: values may be secrets, and the form knows which changed.
         changed = sorted(form.changed_data)
+        data: dict = {"changed_fields": changed}
+        message = f"Connection {connection} changed: {', '.join(changed) or 'nothing'}"
+        if form.address_changed:
+            # Where it points is what matters (hosts, never paths or user info), and that the
+            # secrets stored for the old address went with it.
+            data["address"] = {"from": before, "to": connection.display_url}
+            data["secrets_cleared"] = form.stored_secrets
+            message += f"; now {connection.display_url} (was {before}), stored secrets cleared"
         audit.record(
             AuditAction.CONNECTION_UPDATE, team=connection.team, request=request, obj=connection,
-            message=f"Connection {connection} changed: {', '.join(changed) or 'nothing'}",
-            data={"changed_fields": changed},
+            message=message, data=data,
         )  # fmt: skip
-        messages.success(request, f"Connection {connection} saved.")
+        moved = " It now points elsewhere: only the secrets typed now are kept."
+        messages.success(
+            request, f"Connection {connection} saved.{moved if form.address_changed else ''}"
+        )
         return redirect("connection-detail", pk=connection.pk)
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "connection": connection}
@@ -103,28 +119,51 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view(role=Role.VIEWER)
 def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = _usable(request, pk)
+    context = _detail_context(request, _usable(request, pk))
+    return render(request, "recovery/connection_detail.html", context)
+
+
+def _detail_context(
+    request: HttpRequest,
+    connection: PlatformConnection,
+    exports_form: ExportMountsForm | None = None,
+) -> dict:
     team = current_team(request)
     owned = connection.team_id == team.pk
     membership = current_membership(request)
-    context = {
+    is_admin = owned and membership.has_role(Role.ADMIN)
+    rules = access(team, connection)
+    if is_admin and exports_form is None:
+        exports_form = ExportMountsForm(
+            initial={"export_mounts": connection.export_mounts}, connection=connection
+        )
+    return {
         "connection": connection,
+        "label": connection.label_for(team),
         "owned": owned,
-        "is_admin": owned and membership.has_role(Role.ADMIN),
+        "is_admin": is_admin,
         "can_test": membership.has_role(Role.OPERATOR),
         "sections": service.INVENTORY_SECTIONS,
         "section": request.GET.get("section", "vms"),
         "share_form": ShareForm(connection=connection) if owned else None,
-        "shares": connection.shares.select_related("team") if owned else [],
+        "shares": connection.shares.select_related("team", "decided_by") if owned else [],
+        "my_share": rules.share if rules.borrowed else None,
+        "exports_form": exports_form if is_admin else None,
+        # The sources a member can read here: all of an own connection's, a borrowed one's
+        # only where its share allows them (server:/export only, never the local directory).
+        "readable_sources": [
+            source
+            for source in connection.export_mount_lines()
+            if rules.allows_nfs(*(split_nfs_source(source) or ("", "")))
+        ],
     }
-    return render(request, "recovery/connection_detail.html", context)
 
 
 @require_POST
 @team_view(role=Role.OPERATOR)
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _usable(request, pk)
-    outcome = service.test_connection(connection, team=current_team(request))
+    outcome = service.test_connection(connection, team=current_team(request), actor=request.user)
     audit.record(
         AuditAction.CONNECTION_TEST, team=current_team(request), request=request, obj=connection,
         message=f"Tested {connection}: {connection.last_test_message}",
@@ -152,10 +191,25 @@ def connection_inventory(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         page_num = 0
     inventory = service.read_inventory(
-        connection, section, search=search, page_num=page_num, team=current_team(request)
-    )
+        connection, section, search=search, page_num=page_num, team=current_team(request),
+        actor=request.user,
+    )  # fmt: skip
     context = {"connection": connection, "inventory": inventory, "section": section, "q": search}
     return render(request, "recovery/_inventory.html", context)
+
+
+def _share_audit(share: ConnectionShare, request: HttpRequest, message: str, state: str) -> None:
+    """One row in the owner's chain and one in the receiving team's: both admins answer for it."""
+    data = {
+        "shared_with": share.team.name, "owner": share.connection.team.name, "state": state,
+        "shared": share.is_accepted, "vm_patterns": share.patterns(),
+        "nfs_sources": share.sources(),
+    }  # fmt: skip
+    for team in (share.connection.team, share.team):
+        audit.record(
+            AuditAction.CONNECTION_SHARE, team=team, request=request, obj=share.connection,
+            message=message, data=data,
+        )  # fmt: skip
 
 
 @require_POST
@@ -163,20 +217,24 @@ def connection_inventory(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_share(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _owned(request, pk)
     form = ShareForm(request.POST, connection=connection)
-    if form.is_valid():
-        ConnectionShare.objects.create(connection=connection, team=form.cleaned_data["team"])
-        audit.record(
-            AuditAction.CONNECTION_SHARE, team=connection.team, request=request, obj=connection,
-            message=f"{connection} shared with {form.cleaned_data['team']} (use only)",
-            data={"shared_with": form.cleaned_data["team"].name, "shared": True},
-        )  # fmt: skip
-        messages.success(
-            request,
-            f"{connection} is shared with {form.cleaned_data['team']}: they can use it for "
-            "recoveries, never see or change its credentials.",
-        )
-    else:
-        messages.error(request, " ".join(form.errors.get("team", ["Name a team."])))
+    if not form.is_valid():
+        errors = [error for field in form.errors.values() for error in field]
+        messages.error(request, " ".join(errors) or "Name a team.")
+        return redirect("connection-detail", pk=connection.pk)
+    share = ConnectionShare.objects.create(
+        connection=connection, team=form.cleaned_data["team"], offered_by=request.user,
+        vm_patterns=form.cleaned_data["vm_patterns"], nfs_sources=form.cleaned_data["nfs_sources"],
+    )  # fmt: skip
+    _share_audit(
+        share, request,
+        f"{connection} offered to {share.team} (use only: {share.limits_text})",
+        "offered",
+    )  # fmt: skip
+    messages.success(
+        request,
+        f"{connection} is offered to {share.team} (use only: {share.limits_text}). An admin of "
+        f"{share.team} has to accept it before anyone there can use it.",
+    )
     return redirect("connection-detail", pk=connection.pk)
 
 
@@ -187,11 +245,113 @@ def connection_unshare(request: HttpRequest, pk: int, share_pk: int) -> HttpResp
     share = connection.shares.filter(pk=share_pk).select_related("team").first()
     if share is None:
         raise Http404
+    active = connection.recoveries.filter(team=share.team, status__in=ACTIVE).count()
     share.delete()
-    audit.record(
-        AuditAction.CONNECTION_SHARE, team=connection.team, request=request, obj=connection,
-        message=f"{connection} no longer shared with {share.team}",
-        data={"shared_with": share.team.name, "shared": False},
+    share.status = ShareStatus.DECLINED  # what the audit row says it is now: not usable
+    _share_audit(share, request, f"{connection} no longer shared with {share.team}", "removed")
+    left = (
+        f" {share.team} has {active} active recovery(ies) through it: they can only clean "
+        "them up (cancel, finish, acknowledge) now."
+        if active
+        else ""
+    )
+    messages.success(request, f"{connection} is no longer shared with {share.team}.{left}")
+    return redirect("connection-detail", pk=connection.pk)
+
+
+def _offered(request: HttpRequest, pk: int) -> ConnectionShare:
+    """A share offered to the current team (404 otherwise, also for another team's)."""
+    return get_object_or_404(
+        ConnectionShare.objects.select_related("connection", "connection__team", "team"),
+        pk=pk, team=current_team(request),
     )  # fmt: skip
-    messages.success(request, f"{connection} is no longer shared with {share.team}.")
+
+
+@require_POST
+@team_view(role=Role.ADMIN)
+def share_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    share = _offered(request, pk)
+    connection, owner = share.connection, share.connection.team
+    if share.status != ShareStatus.PENDING:
+        messages.error(
+            request,
+            f"{connection} (shared by {owner}) is {share.get_status_display().lower()} already. "
+            + (
+                "To use it after all, ask an admin of the owner to remove the share and offer "
+                "it again."
+                if share.status == ShareStatus.DECLINED
+                else ""
+            ),
+        )
+        return redirect("connection-list")
+    share.status = ShareStatus.ACCEPTED
+    share.decided_by, share.decided_at = request.user, timezone.now()
+    share.save(update_fields=["status", "decided_by", "decided_at"])
+    _share_audit(
+        share, request,
+        f"{share.team} accepted {connection} from {owner} (use only: {share.limits_text})",
+        "accepted",
+    )  # fmt: skip
+    label = connection.label_for(share.team)
+    same_name = PlatformConnection.objects.filter(team=share.team, name__iexact=connection.name)
+    messages.success(
+        request,
+        f"{label} can now be used for recoveries ({share.limits_text})."
+        + (
+            f" Your own {connection.name} stays as it is; this one always shows its owner."
+            if same_name.exists()
+            else ""
+        ),
+    )
+    return redirect("connection-list")
+
+
+@require_POST
+@team_view(role=Role.ADMIN)
+def share_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Decline an offer, or stop using a share accepted before."""
+    share = _offered(request, pk)
+    connection, owner = share.connection, share.connection.team
+    if share.status == ShareStatus.DECLINED:
+        messages.error(request, f"{connection} (shared by {owner}) is declined already.")
+        return redirect("connection-list")
+    was = share.status
+    share.status = ShareStatus.DECLINED
+    share.decided_by, share.decided_at = request.user, timezone.now()
+    share.save(update_fields=["status", "decided_by", "decided_at"])
+    verb = "declined" if was == ShareStatus.PENDING else "stopped using"
+    _share_audit(share, request, f"{share.team} {verb} {connection} from {owner}", verb)
+    active = connection.recoveries.filter(team=share.team, status__in=ACTIVE).count()
+    left = (
+        f" {active} active recovery(ies) through it can only be cleaned up now." if active else ""
+    )
+    messages.success(request, f"You {verb} {connection} (shared by {owner}).{left}")
+    return redirect("connection-list")
+
+
+@require_POST
+@team_view(role=Role.ADMIN)
+def connection_exports(request: HttpRequest, pk: int) -> HttpResponse:
+    """Where this machine reads the connection's backup exports (file picker, preflight)."""
+    connection = _owned(request, pk)
+    form = ExportMountsForm(request.POST, connection=connection)
+    if not form.is_valid():
+        context = _detail_context(request, connection, exports_form=form)
+        return render(request, "recovery/connection_detail.html", context, status=400)
+    before = connection.export_mount_lines()
+    connection.export_mounts = form.cleaned_data["export_mounts"]
+    connection.save(update_fields=["export_mounts", "updated"])
+    after = connection.export_mount_lines()
+    audit.record(
+        AuditAction.CONNECTION_UPDATE, team=connection.team, request=request, obj=connection,
+        message=f"Connection {connection} changed: backup exports readable here "
+        f"({', '.join(after) or 'none'})",
+        data={"changed_fields": ["export_mounts"], "exports": after, "before": before},
+    )  # fmt: skip
+    messages.success(
+        request,
+        f"{connection}: {len(after)} backup export(s) readable here."
+        if after
+        else f"{connection}: no backup export is readable here now.",
+    )
     return redirect("connection-detail", pk=connection.pk)

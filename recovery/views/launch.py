@@ -13,10 +13,12 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from platforms import diskimage
 from platforms.clients import PlatformError
+from platforms.models import split_nfs_source
 from recovery.choices import Mode, Target
 from recovery.models import Role
+from recovery.services.access import Access, Use, access
+from recovery.services.backup_files import list_files, readable_export
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.launch_input import (
     datastore_problem,
@@ -34,7 +36,6 @@ from recovery.services.recoveries import (
     VMRequest,
     default_path,
     launch,
-    local_export_dir,
     preflight,
 )
 from recovery.tenancy import current_team, team_view
@@ -91,24 +92,13 @@ def _connection(request: HttpRequest, data: dict[str, Any]):
 
 
 def _export_files(directory: Path, limit: int = 500) -> list[dict[str, Any]]:
-    files = []
-    for path in sorted(directory.rglob("*")):
-        if not path.is_file() or len(files) >= limit:
-            continue
-        try:
-            info = diskimage.inspect(path)
-        except (diskimage.NotADiskImage, OSError):
-            continue
-        files.append(
-            {
-                "path": str(path.relative_to(directory)),
-                "format": info.format,
-                "size_mib": info.virtual_size // (1024 * 1024),
-                "cluster_kib": (info.cluster_size or 0) // 1024,
-                "problem": info.problem,
-            }
-        )
-    return files
+    """The picker's files: symlinks skipped, headers read capped (backup_files.list_files)."""
+    return list_files(directory, limit)
+
+
+def _rules(request: HttpRequest, connection) -> Access:
+    """What the current team may do with the wizard's connection: its VMs, its NFS sources."""
+    return access(current_team(request), connection)
 
 
 @team_view(role=Role.OPERATOR)
@@ -166,17 +156,20 @@ def _step_connection(request, data, connection, context):
 def _step_vms(request, data, connection, context):
     search = request.GET.get("q", "").strip()[:100]
     context["q"] = search
+    rules = _rules(request, connection)
+    context["vm_patterns"] = rules.vm_patterns
     if request.method == "POST":
         chosen = request.POST.getlist("vm")
-        problem = vm_ids_problem(chosen)
+        problem = vm_ids_problem(chosen) or _vms_not_shared(request, connection, rules, chosen)
         if problem:
             context["errors"]["vms"] = problem
         else:
             _save(request, vm_ids=chosen)
             return _next("vms")
-    client = client_for(connection, max_attempts=2)
+    client = client_for(connection, max_attempts=2, team=current_team(request), actor=request.user)
     try:
-        context["vms"] = client.vms(search=search)
+        # A borrowed connection shows only the VMs its share allows.
+        context["vms"] = [vm for vm in client.vms(search=search) if rules.allows_vm(vm.name)]
     except PlatformError as error:
         context["errors"]["platform"] = f"The platform could not be read: {error.message}"
         context["vms"] = []
@@ -185,10 +178,40 @@ def _step_vms(request, data, connection, context):
     return None
 
 
+def _vms_not_shared(request: HttpRequest, connection, rules: Access, chosen: list[str]) -> str:
+    """Why some chosen VMs are not covered by the team's share ("" when all are)."""
+    if not rules.vm_patterns:
+        return ""
+    client = client_for(connection, max_attempts=2, team=current_team(request), actor=request.user)
+    try:
+        allowed = {vm.id for vm in client.vms() if rules.allows_vm(vm.name)}
+    except PlatformError as error:
+        return f"The platform could not be read: {error.message}. Try again."
+    finally:
+        client.close()
+    if set(chosen) <= allowed:
+        return ""
+    return (
+        f"{rules.owner} shares {connection.name} for VMs {', '.join(rules.vm_patterns)} only; "
+        "choose among the VMs listed."
+    )
+
+
+def _default_source(connection, rules: Access) -> tuple[str, str]:
+    """The connection's default NFS source, or a borrowed one's first allowed source."""
+    server, export = connection.default_nfs_server, connection.default_nfs_export
+    if rules.nfs_sources and not (server and export and rules.allows_nfs(server, export)):
+        server, export = split_nfs_source(rules.nfs_sources[0]) or ("", "")
+    return server, export
+
+
 def _step_source(request, data, connection, context):
-    server = data.get("nfs_server") or connection.default_nfs_server
-    export = data.get("nfs_export") or connection.default_nfs_export
-    client = client_for(connection, max_attempts=2)
+    rules = _rules(request, connection)
+    default_server, default_export = _default_source(connection, rules)
+    server = data.get("nfs_server") or default_server
+    export = data.get("nfs_export") or default_export
+    context["nfs_sources"] = rules.nfs_sources
+    client = client_for(connection, max_attempts=2, team=current_team(request), actor=request.user)
     try:
         vms = [client.vm(vm_id) for vm_id in data["vm_ids"]]
     except PlatformError as error:
@@ -219,6 +242,9 @@ def _step_source(request, data, connection, context):
                 None,
             ),
         }
+        if not (problems["nfs_server"] or problems["nfs_export"]):
+            refused = rules.refusal(Use.LAUNCH, nfs=(server, export))
+            problems["nfs_export"] = str(refused) if refused else None
         context["errors"].update({name: text for name, text in problems.items() if text})
         if not context["errors"]:
             _save(
@@ -229,7 +255,9 @@ def _step_source(request, data, connection, context):
                 mapping=mapping,
             )
             return _next("source")
-    export_dir = local_export_dir(server, export) if server and export else None
+    readable = readable_export(rules, server, export)
+    export_dir = readable.directory
+    context["export_problem"] = readable.problem
     context.update(
         {
             "nfs_server": server,
@@ -324,7 +352,9 @@ def _step_preflight(request, data, connection, context):
                 return redirect("recovery-detail", pk=created[0].pk)
             return redirect("batch-detail", pk=created[0].batch_id)
     try:
-        results = preflight(connection, requests, _plan(data))
+        results = preflight(
+            connection, requests, _plan(data), team=current_team(request), actor=request.user
+        )
     except PlatformError as error:
         context["errors"]["platform"] = f"The platform could not be read: {error.message}"
         return None

@@ -26,11 +26,15 @@ def available_actions(recovery: Recovery) -> list[dict[str, str]]:
     """The actions this state allows, each with the sentence its confirmation shows."""
     actions = []
     status, vm = recovery.status, recovery.vm_name
-    if status == S.READY:
+    # A borrowed connection whose share ended: only the clean-up actions are offered.
+    carry_on = status not in (S.READY, S.RUNNING_FROM_BACKUP, S.FAILED) or not (
+        service.operate_refusal(recovery)
+    )
+    if status == S.READY and carry_on:
         actions.append(
             _action("power-on", "Power on", f"Power on {vm}? It will run from the backup files.")
         )
-    if status == S.RUNNING_FROM_BACKUP and recovery.mode == Mode.RESTORE:
+    if status == S.RUNNING_FROM_BACKUP and recovery.mode == Mode.RESTORE and carry_on:
         actions.append(
             _action(
                 "merge",
@@ -50,7 +54,7 @@ def available_actions(recovery: Recovery) -> list[dict[str, str]]:
                 "touched.",
             )
         )
-    if status == S.FAILED:
+    if status == S.FAILED and carry_on:
         step = S(recovery.failed_status or S.QUEUED).label.lower()
         actions.append(_action("retry", f"Retry: {step}", f"Retry the failed step ({step})?"))
     if service.cancel_refusal(recovery) is None:
@@ -86,6 +90,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
         "from_backup_for": progress.running_from_backup_for(recovery),
         "actions": available_actions(recovery) if can_act else [],
         "can_act": can_act,
+        "share_ended": service.operate_refusal(recovery) if not recovery.is_terminal else None,
     }
 
 

@@ -136,7 +136,7 @@ def test_anonymous_requests_to_every_operation_are_401_json(world, judge, client
 
 def test_a_shared_connection_is_usable_but_its_details_stay_hidden(personas, api_as, world, lab):
     red = lab_connection(personas.other_team, lab, name="conn-red-shared")
-    ConnectionShare.objects.create(connection=red, team=personas.team)
+    ConnectionShare.objects.create(connection=red, team=personas.team, status="accepted")
     api = api_as("operator")
     listed = json.loads(api.get("/api/v1/connections").content)["items"]
     shared = next(c for c in listed if c["name"] == "conn-red-shared")

@@ -8,7 +8,7 @@ import pytest
 
 from recovery.models import Recovery, Role
 from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory, UserFactory
-from tests.recovery.engine_helpers import lab_connection, start
+from tests.recovery.engine_helpers import lab_connection, map_lab_export, start
 from tests.workers import kill_worker, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,14 +24,12 @@ def worker() -> Iterator[None]:
 
 @pytest.fixture
 def ops(lab, lab_process, settings):
-    settings.NFS_EXPORT_MOUNTS = {
-        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
-    }
     team = TeamFactory(name="Ops")
     operator = MembershipFactory(team=team, user=UserFactory(username="otto"), role=Role.OPERATOR)
     connection = lab_connection(
         team, lab, name="Lab SCP", default_nfs_server="192.0.2.50", default_nfs_export="/backup"
     )
+    map_lab_export(connection, lab_process, settings)
     return team, operator, connection
 
 

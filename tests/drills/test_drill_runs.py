@@ -15,7 +15,7 @@ from recovery.drills.runner import create_run, tick
 from recovery.models import AuditEvent
 from recovery.notifications.models import EventType, Notification
 from tests.drills.helpers import finish, make_drill
-from tests.recovery.engine_helpers import effects, lab_connection
+from tests.recovery.engine_helpers import effects, lab_connection, map_lab_export
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,10 +109,8 @@ def test_the_same_drill_runs_twice_and_passes_twice(personas, lab):
 def test_a_vm_failing_preflight_fails_the_drill_while_the_others_run(
     personas, lab, lab_process, settings
 ):
-    settings.NFS_EXPORT_MOUNTS = {
-        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
-    }
     connection = lab_connection(personas.team, lab)
+    map_lab_export(connection, lab_process, settings)
     drill = make_drill(personas.team, connection, lab, ["app-01", "broken-01"])
     run = finish(create_run(drill, DrillRun.Trigger.MANUAL))
     assert run.status == DrillRun.Status.FAILED

@@ -16,6 +16,15 @@ def lab_connection(team, lab, **fields):
     )
 
 
+def map_lab_export(connection, lab_process, settings) -> None:
+    """Let the console read the lab's NFS export through `connection` (its backup exports,
+    under an allowed root), as an admin of its team would set it up."""
+    root = lab_process.state_dir / "exports"
+    settings.NFS_EXPORT_ROOTS = [root]
+    connection.export_mounts = f"{NFS_SERVER}:{NFS_EXPORT} = {root / 'backup'}"
+    connection.save(update_fields=["export_mounts"])
+
+
 def plan(**overrides) -> Plan:
     values = {
         "mode": "restore",

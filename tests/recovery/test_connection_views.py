@@ -20,7 +20,7 @@ def connection(personas):
 def user_of_shared_team(personas, connection):
     """An admin of a third team that Blue shares its connection with, use only."""
     green = TeamFactory(name="Green Team")
-    ConnectionShare.objects.create(connection=connection, team=green)
+    ConnectionShare.objects.create(connection=connection, team=green, status="accepted")
     return MembershipFactory(team=green, user=UserFactory(username="gina"), role="admin")
 
 
@@ -155,9 +155,12 @@ def test_an_admin_shares_and_unshares(personas, admin_client, connection):
     response = admin_client.post(
         reverse("connection-share", args=[connection.pk]), {"team": "red team"}, follow=True
     )
-    assert "is shared with Red Team" in response.content.decode()
+    assert "is offered to Red Team" in response.content.decode()
     share = ConnectionShare.objects.get(connection=connection)
     outsider = personas.client_for(personas.outsider)
+    # Not usable until an admin of Red Team accepts it.
+    assert outsider.get(reverse("connection-detail", args=[connection.pk])).status_code == 404
+    outsider.post(reverse("share-accept", args=[share.pk]))
     assert outsider.get(reverse("connection-detail", args=[connection.pk])).status_code == 200
     response = admin_client.post(
         reverse("connection-share", args=[connection.pk]), {"team": "Nope"}, follow=True

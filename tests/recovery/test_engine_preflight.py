@@ -4,17 +4,16 @@ import pytest
 
 from recovery.models import Recovery
 from recovery.services.recoveries import LaunchRefused
-from tests.recovery.engine_helpers import effects, lab_connection, start
+from tests.recovery.engine_helpers import effects, lab_connection, map_lab_export, start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def connection(personas, lab, lab_process, settings):
-    settings.NFS_EXPORT_MOUNTS = {
-        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
-    }
-    return lab_connection(personas.team, lab)
+    connection = lab_connection(personas.team, lab)
+    map_lab_export(connection, lab_process, settings)
+    return connection
 
 
 def _refusal(connection, lab, names, **kwargs) -> str:

@@ -4,19 +4,17 @@ import pytest
 from django.urls import reverse
 
 from recovery.models import Recovery
-from tests.recovery.engine_helpers import effects, lab_connection
+from tests.recovery.engine_helpers import effects, lab_connection, map_lab_export
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def wizard(personas, lab, lab_process, settings):
-    settings.NFS_EXPORT_MOUNTS = {
-        "192.0.2.50:/backup": str(lab_process.state_dir / "exports" / "backup")
-    }
     connection = lab_connection(
         personas.team, lab, default_nfs_server="192.0.2.50", default_nfs_export="/backup"
     )
+    map_lab_export(connection, lab_process, settings)
     return personas.client_for(personas.operator), connection
 
 

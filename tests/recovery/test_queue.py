@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import django_rq
 import pytest
-from rq import SimpleWorker
 
+from recovery.inline import InlineWorker
 from tests.jobs import describe_team
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +23,9 @@ def test_a_job_enqueued_in_a_transaction_waits_for_the_commit_then_runs(
     callbacks[0]()
     assert queue.count == 1
 
-    # A real worker against the private Redis; SimpleWorker runs the job in this process,
+    # Our real worker against the private Redis; it runs the job in this process,
     # inside the test's transaction, so it reads the rows the test created.
-    worker = SimpleWorker([queue], connection=queue.connection)
+    worker = InlineWorker([queue], connection=queue.connection)
     assert worker.work(burst=True)
     job = queue.fetch_job(queue.finished_job_registry.get_job_ids()[0])
     assert job.return_value() == "Blue Team has 4 members"

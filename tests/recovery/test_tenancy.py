@@ -4,7 +4,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from recovery.models import Membership, Role
+from recovery.models import Invitation, Membership, Role
 from recovery.tenancy import get_for_team, user_memberships
 from tests.factories import MembershipFactory, UserFactory
 
@@ -43,12 +43,19 @@ def test_another_teams_member_is_a_404_on_every_member_action(personas):
     for name, data in [
         ("team-member-role", {"role": "viewer"}),
         ("team-member-remove", {}),
-        ("team-member-link", {}),
     ]:
         response = client.post(reverse(name, args=[foreign]), data)
         assert response.status_code == 404, name
     personas.outsider.refresh_from_db()
     assert personas.outsider.role == Role.ADMIN
+    # And another team's invitations: neither a new link nor a revocation.
+    red = personas.client_for(personas.outsider)
+    red.post(reverse("team-invite"), {"username": "dan", "role": "operator"})
+    invitation = Invitation.objects.get(team=personas.other_team)
+    for name in ("team-invitation-link", "team-invitation-revoke"):
+        assert client.post(reverse(name, args=[invitation.pk])).status_code == 404, name
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.PENDING
 
 
 def test_the_team_page_lists_only_this_teams_members(personas):

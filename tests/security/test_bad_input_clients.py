@@ -63,7 +63,7 @@ def _outcome(operation: Callable[[Any], Any], client: Any) -> str:
         operation(client)
     except PlatformError as error:
         assert error.message.strip() and "Traceback" not in error.message, error.message
-        assert error.kind in {"http", "protocol", "timeout", "connect", "dns", "tls"}
+        assert error.kind in {"http", "protocol", "redirect", "timeout", "connect", "dns", "tls"}
         return f"PlatformError/{error.kind}"
     finally:
         client.close()

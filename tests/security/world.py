@@ -22,6 +22,7 @@ from recovery import audit
 from recovery.choices import Mode
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Batch, Membership, Recovery, RecoveryEvent, Role, Team
+from recovery.services import invitations
 from recovery.workflow import note
 from tests.conftest import Personas
 from tests.factories import ConnectionFactory, MembershipFactory, TeamFactory, UserFactory
@@ -53,6 +54,8 @@ class World:
     channel: Any
     drill: Any
     drill_run: Any
+    # An open invitation of team A, made by its admin, for someone in no team (issue #15).
+    invitation: Any = None
     markers: dict[str, str] = field(default_factory=dict)  # what -> text (team A only)
 
     @property
@@ -94,7 +97,9 @@ def build_world(personas: Personas) -> World:
         default_nfs_export="/cobalt-exports-7q",
     )
     shared_team = TeamFactory(name="Green Team")
-    share = ConnectionShare.objects.create(connection=connection, team=shared_team)
+    share = ConnectionShare.objects.create(
+        connection=connection, team=shared_team, status="accepted"
+    )
     shared = MembershipFactory(team=shared_team, user=UserFactory(username="gina"), role=Role.ADMIN)
     invited_user = UserFactory(username="cobalt_ivan_7q")
     invited_user.set_unusable_password()
@@ -224,6 +229,12 @@ def build_world(personas: Personas) -> World:
     if api_token is not None:
         world.markers["API token name"] = api_token.name
         world.markers["API token prefix"] = api_token.prefix
+    world.invitation, _link = invitations.invite(
+        team=team, username="cobalt_ines_7q", email="ines-7q@cobalt.invalid", role=Role.OPERATOR,
+        by=personas.admin.user, request=None,
+    )  # fmt: skip
+    world.markers["invited username"] = world.invitation.username
+    world.markers["invited e-mail"] = world.invitation.email
     return world
 
 

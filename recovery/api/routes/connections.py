@@ -65,7 +65,7 @@ def get_connection(request: HttpRequest, connection_id: int):
 def test_connection(request: HttpRequest, connection_id: int):
     connection = usable(request, connection_id)
     team = current_team(request)
-    outcome = service.test_connection(connection, team=team)
+    outcome = service.test_connection(connection, team=team, actor=request.user)
     audit.record(
         AuditAction.CONNECTION_TEST, team=team, request=request, source=Source.API,
         obj=connection, message=f"Tested {connection}: {connection.last_test_message}",
@@ -82,7 +82,9 @@ def test_connection(request: HttpRequest, connection_id: int):
 
 def _inventory(request: HttpRequest, connection_id: int, section: str, **options):
     connection = usable(request, connection_id)
-    result = service.read_inventory(connection, section, team=current_team(request), **options)
+    result = service.read_inventory(
+        connection, section, team=current_team(request), actor=request.user, **options
+    )
     if result.error is not None:
         raise ApiError(
             502, "platform_error", f"{result.error.headline}. {result.error.advice}".strip()

@@ -140,7 +140,7 @@ def launch_recoveries(
     plan = _plan(body, connection)
     requests = [_vm_request(vm) for vm in body.vms]
     if body.dry_run:
-        return _preflight(connection, requests, plan)
+        return _preflight(connection, requests, plan, team=team, actor=request.user)
     key = idempotency_key
     claimed = None
     if key is not None:
@@ -223,8 +223,11 @@ def _vm_request(vm: VmRequestIn) -> service.VMRequest:
     return service.VMRequest(vm.vm_id, dict(vm.disk_mapping), vm.confirm_vm_name, shape, vm.vm_name)
 
 
-def _preflight(connection, requests: list[service.VMRequest], plan: service.Plan) -> dict:
-    results = service.preflight(connection, requests, plan)
+def _preflight(
+    connection, requests: list[service.VMRequest], plan: service.Plan, *, team, actor
+) -> dict:
+    # The borrowing team's share limits show in a dry run as they would refuse a launch.
+    results = service.preflight(connection, requests, plan, team=team, actor=actor)
     return {
         "ok": results.ok,
         "target": plan.target,

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -85,7 +86,8 @@ class Command(BaseCommand):
         export = o["nfs_export"] or connection.default_nfs_export
         if not server or not export:
             raise CommandError("Name the NFS server and export (--nfs-server, --nfs-export).")
-        vms = self._vms(connection, o["vm"])
+        user = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
+        vms = self._vms(connection, o["vm"], user)
         mapping = dict(item.split("=", 1) for item in o["disk"] if "=" in item)
         if mapping and len(vms) > 1:
             raise CommandError("--disk applies to a single VM.")
@@ -104,7 +106,6 @@ class Command(BaseCommand):
             target=Target.IN_PLACE if o["in_place"] else Target.NEW_VM,
             new_vm=NewVMOptions(connect_network=o["connect_network"]),
         )  # fmt: skip
-        user = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
         requests = [VMRequest(vm.id, mapping, o["confirm_vm_name"]) for vm in vms]
         try:
             recoveries = launch(connection.team, connection, user, requests, plan)
@@ -170,8 +171,9 @@ class Command(BaseCommand):
         return matches[0]
 
     @staticmethod
-    def _vms(connection: PlatformConnection, names: list[str]):
-        client = client_for(connection)
+    def _vms(connection: PlatformConnection, names: list[str], user: Any):
+        # The command launches for the connection's own team, as --user when given.
+        client = client_for(connection, team=connection.team_id, actor=user)
         try:
             inventory = client.vms()
         except PlatformError as error:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
-from platforms.models import ConnectionShare, PlatformConnection
+from platforms.models import ConnectionShare, PlatformConnection, ShareStatus
 from recovery.models import Membership, Role, Team
 
 DEMO_TEAMS = ["Demo Operations", "Demo Lab"]
@@ -73,10 +75,16 @@ class Command(BaseCommand):
             default_nfs_export=DEFAULT_NFS_EXPORT,
         )
         connection.set_secret("secret_key", defaults.secret_key)
+        # The lab's export as make run mounts it (NFS_EXPORT_MOUNTS): the wizard lists its files.
+        source = f"{DEFAULT_NFS_SERVER}:{DEFAULT_NFS_EXPORT}"
+        local = settings.NFS_EXPORT_MOUNTS.get(source)
+        connection.export_mounts = f"{source} = {local}" if local else ""
         connection.save()
+        # Accepted on the spot: the demo admin is an admin of both teams.
         ConnectionShare.objects.create(
-            connection=connection, team=Team.objects.get(name="Demo Operations")
-        )
+            connection=connection, team=Team.objects.get(name="Demo Operations"),
+            status=ShareStatus.ACCEPTED, decided_at=timezone.now(),
+        )  # fmt: skip
 
     @staticmethod
     def _stored_password(path: Path | None) -> str | None:

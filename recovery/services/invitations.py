@@ -1,0 +1,252 @@
+"""Invitations to a team: made by its admins, answered by the person invited.
+
+Nobody becomes a member without saying yes. An invitation names an account: one that exists
+(matched case-insensitively), or one it creates, without a password. Its one-time link sets
+that first password, and so accepts, only while the account is one this team's invitation
+created and belongs to no team: a link can never take over somebody else's account.
+
+What the inviting admin sees is the same whether the account existed, had a password or
+shared the e-mail address typed: the invitation keeps the username and e-mail as typed, and
+every invitation gets a link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from recovery import audit
+from recovery.models import AuditAction, Invitation, Membership, Role, Team
+
+User = get_user_model()
+Status = Invitation.Status
+
+
+class InvitationRefused(Exception):
+    """An answer that cannot be given, with what to do instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _expiry() -> Any:
+    return timezone.now() + timedelta(days=settings.INVITATION_DAYS)
+
+
+def _new_secret() -> tuple[str, str]:
+    raw = secrets.token_urlsafe(32)
+    return raw, digest(raw)
+
+
+def invite(
+    *, team: Team, username: str, email: str, role: Role, by: Any, request: HttpRequest
+) -> tuple[Invitation, str]:
+    """A pending invitation and its link's secret (shown once, stored only as a digest)."""
+    raw, link_digest = _new_secret()
+    with transaction.atomic():
+        user, created = _account_for(team, username, email)
+        now = timezone.now()
+        # An expired invitation no longer counts as the open one (one per person and team).
+        Invitation.objects.filter(
+            team=team, user=user, status=Status.PENDING, expires_at__lte=now
+        ).update(status=Status.EXPIRED, closed_at=now)
+        invitation = Invitation.objects.create(
+            team=team, user=user, username=username, email=email, role=role, invited_by=by,
+            created_account=created, link_digest=link_digest, expires_at=_expiry(),
+        )  # fmt: skip
+        # Nothing here says whether the account was new: the team's managers read this.
+        audit.record(
+            AuditAction.INVITATION_CREATE, team=team, request=request, obj=invitation,
+            message=f"{username} invited as {invitation.role_enum.label.lower()}",
+            data={"username": username, "role": invitation.role,
+                  "expires_at": invitation.expires_at.isoformat()},
+        )  # fmt: skip
+    return invitation, raw
+
+
+def _account_for(team: Team, username: str, email: str) -> tuple[AbstractBaseUser, bool]:
+    """The account the invitation names, and whether this team's invitations created it."""
+    user = User.objects.filter(username__iexact=username).first()
+    if user is None:
+        # The e-mail goes on a new account only when nobody has it; the answer is the same.
+        taken = bool(email) and User.objects.filter(email__iexact=email).exists()
+        user = User(username=username, email="" if taken else email)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # the same name invited at the same moment elsewhere
+            user = User.objects.get(username__iexact=username)
+        else:
+            return user, True
+    # Made by an earlier invitation of this team (revoked or expired unused): still ours.
+    earlier = Invitation.objects.filter(team=team, user=user, created_account=True).exists()
+    return user, earlier and _unclaimed(user)
+
+
+def _unclaimed(user: AbstractBaseUser) -> bool:
+    """Nobody has signed in with it and no team has it: setting its password takes nothing
+    from anyone."""
+    return (
+        user.is_active
+        and not user.has_usable_password()
+        and not Membership.objects.filter(user=user).exists()
+    )
+
+
+def new_link(invitation: Invitation, *, by: Any, request: HttpRequest) -> str:
+    """A fresh link (the old one stops working) and another INVITATION_DAYS to answer."""
+    raw, link_digest = _new_secret()
+    with transaction.atomic():
+        updated = Invitation.objects.filter(pk=invitation.pk, status=Status.PENDING).update(
+            link_digest=link_digest, expires_at=_expiry()
+        )
+        if not updated:
+            raise InvitationRefused(
+                f"The invitation of {invitation.username} was already answered or revoked; "
+                "invite them again if they should join."
+            )
+        invitation.refresh_from_db()
+        audit.record(
+            AuditAction.INVITATION_LINK, team=invitation.team_id, request=request,
+            obj=invitation, message=f"New invitation link for {invitation.username}",
+            data={"username": invitation.username,
+                  "expires_at": invitation.expires_at.isoformat()},
+        )  # fmt: skip
+    return raw
+
+
+def by_link(raw: str) -> Invitation | None:
+    """The open invitation this link belongs to, or None (unknown, used, expired, revoked)."""
+    if not raw or len(raw) > 100:
+        return None
+    invitation = (
+        Invitation.objects.select_related("team", "user", "invited_by")
+        .filter(link_digest=digest(raw))
+        .first()
+    )
+    return invitation if invitation is not None and invitation.is_open else None
+
+
+def may_set_password(invitation: Invitation) -> bool:
+    """True when this invitation's link may choose its account's first password."""
+    return invitation.is_open and invitation.created_account and _unclaimed(invitation.user)
+
+
+def _locked(invitation: Invitation) -> Invitation:
+    """The invitation re-read under a row lock, so that two answers cannot both count."""
+    return (
+        Invitation.objects.select_for_update().select_related("team", "user").get(pk=invitation.pk)
+    )
+
+
+def _still_open(invitation: Invitation) -> None:
+    if not invitation.is_open:
+        raise InvitationRefused(
+            f"This invitation to {invitation.team} is no longer open: it was answered, revoked "
+            "or has expired. Ask an admin of the team for a new one."
+        )
+
+
+def accept(invitation: Invitation, *, user: Any, request: HttpRequest) -> Membership:
+    with transaction.atomic():
+        invitation = _locked(invitation)
+        if invitation.user_id != user.pk:
+            raise InvitationRefused(
+                f"This invitation is for {invitation.username}; sign in as them to accept it."
+            )
+        _still_open(invitation)
+        membership, _ = Membership.objects.get_or_create(
+            team=invitation.team, user=user, defaults={"role": invitation.role}
+        )
+        # The user chose this team just now: their next sign-in starts in it.
+        Membership.objects.filter(pk=membership.pk).update(last_used=timezone.now())
+        _close(invitation, Status.ACCEPTED)
+        audit.record(
+            AuditAction.INVITATION_ACCEPT, team=invitation.team, actor=user, request=request,
+            obj=invitation,
+            message=f"{user} accepted the invitation and joined as {membership.role}",
+            data={"username": user.get_username(), "role": membership.role},
+        )  # fmt: skip
+    return membership
+
+
+def set_password_and_accept(
+    invitation: Invitation, *, password_form: Any, request: HttpRequest
+) -> Membership:
+    """The link of an invitation that created the account: choose its password, join."""
+    with transaction.atomic():
+        invitation = _locked(invitation)
+        if not may_set_password(invitation):
+            raise InvitationRefused(LINK_CANNOT_SET_IT.format(username=invitation.username))
+        user = password_form.save()  # the fresh password hash: the session is bound to it
+        return accept(invitation, user=user, request=request)
+
+
+LINK_CANNOT_SET_IT = (
+    "This link cannot choose a password for {username}: it does that only for an account "
+    "this invitation created, before it is used or joins any team. If you already have an "
+    "account, sign in with it to accept or decline."
+)
+
+
+def decline(invitation: Invitation, *, user: Any, request: HttpRequest) -> None:
+    with transaction.atomic():
+        invitation = _locked(invitation)
+        if invitation.user_id != user.pk:
+            raise InvitationRefused(f"This invitation is for {invitation.username}.")
+        _still_open(invitation)
+        _close(invitation, Status.DECLINED)
+        audit.record(
+            AuditAction.INVITATION_DECLINE, team=invitation.team, actor=user, request=request,
+            obj=invitation, message=f"{user} declined the invitation",
+            data={"username": user.get_username(), "role": invitation.role},
+        )  # fmt: skip
+
+
+def revoke(invitation: Invitation, *, by: Any, request: HttpRequest) -> None:
+    """An admin of the inviting team takes the invitation back (expired ones too)."""
+    with transaction.atomic():
+        invitation = _locked(invitation)
+        if invitation.status != Status.PENDING:
+            raise InvitationRefused(
+                f"The invitation of {invitation.username} was already "
+                f"{invitation.get_status_display().lower()}; nothing to revoke."
+            )
+        _close(invitation, Status.REVOKED)
+        audit.record(
+            AuditAction.INVITATION_REVOKE, team=invitation.team, actor=by, request=request,
+            obj=invitation, message=f"Invitation of {invitation.username} revoked",
+            data={"username": invitation.username, "role": invitation.role},
+        )  # fmt: skip
+
+
+def _close(invitation: Invitation, status: str) -> None:
+    invitation.status = status
+    invitation.closed_at = timezone.now()
+    invitation.link_digest = None  # a used or closed link never works again
+    invitation.save(update_fields=["status", "closed_at", "link_digest"])
+
+
+def pending_for_team(team: Team) -> list[Invitation]:
+    """The team page's list: every invitation not answered yet, expired ones included (an
+    admin renews them with a new link, or revokes them)."""
+    return list(
+        Invitation.objects.filter(team=team, status=Status.PENDING)
+        .select_related("invited_by")
+        .order_by("created")
+    )
