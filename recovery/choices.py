@@ -34,9 +34,11 @@ class Status(models.TextChoices):
     CANCELLING = "cancelling", "Cancelling"
     CLEANING_UP = "cleaning_up", "Cleaning up"
     CANCELLED = "cancelled", "Cancelled"
+    # Failed, then given up to manual handling: nothing undone, what is left listed.
+    HANDED_OVER = "handed_over", "Handed over"
 
 
-TERMINAL = frozenset({Status.COMPLETED, Status.CANCELLED})
+TERMINAL = frozenset({Status.COMPLETED, Status.CANCELLED, Status.HANDED_OVER})
 # Not terminal: a failed recovery still holds its VM until it is retried or cleaned up.
 ACTIVE = frozenset(set(Status) - TERMINAL)
 # Waiting for a person, not for the platform: no job is scheduled in these.

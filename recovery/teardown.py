@@ -36,11 +36,18 @@ def release_datastore(step: Step, done: str) -> Wait | str:
             PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
             # By name, not id: queued recoveries of the batch do not know the id yet, and
             # detaching under them made them mount the datastore a second time.
-            others = Recovery.objects.filter(
-                connection_id=recovery.connection_id,
-                datastore_name=recovery.datastore_name,
-                status__in=ACTIVE,
-            ).exclude(pk=recovery.pk)
+            # A failed recovery pins nothing: it waits for a person, who may never come back
+            # to it. If its VM really still runs from the datastore, the platform refuses the
+            # unmount ("in use") and this step waits; it never forces.
+            others = (
+                Recovery.objects.filter(
+                    connection_id=recovery.connection_id,
+                    datastore_name=recovery.datastore_name,
+                    status__in=ACTIVE,
+                )
+                .exclude(pk=recovery.pk)
+                .exclude(status=S.FAILED)
+            )
             owner = others.filter(owns_detach=True).exists()
             users = others.exclude(status__in=[S.DETACHING, S.CLEANING_UP, S.CANCELLING]).count()
             if owner or users:

@@ -8,6 +8,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from recovery import audit
+from recovery.choices import TERMINAL
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Recovery, RecoveryEvent
 
@@ -37,9 +38,11 @@ TRANSITIONS: dict[str, set[str]] = {
         S.DETACHING,
         S.CLEANING_UP,
         S.CANCELLING,
+        S.HANDED_OVER,
     },
     S.COMPLETED: set(),
     S.CANCELLED: set(),
+    S.HANDED_OVER: set(),
 }
 
 
@@ -67,7 +70,7 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     if to == S.MERGED and recovery.merged_at is None:
         recovery.merged_at = now
         recovery.merge_progress = 100
-    if to in (S.COMPLETED, S.CANCELLED):
+    if to in TERMINAL:
         recovery.completed_at = now
     for name, value in fields.items():
         setattr(recovery, name, value)

@@ -15,7 +15,8 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 
 from platforms.clients import PlatformError
 from platforms.crypto import SecretUnreadable
-from recovery.services.recoveries import ActionRefused, LaunchRefused
+from recovery.services.actions import ActionRefused
+from recovery.services.recoveries import LaunchRefused
 
 logger = logging.getLogger("recovery.api")
 

@@ -13,7 +13,9 @@ from recovery.services.launch_input import MAX_VMS
 
 ModeName = Literal["restore", "verify"]
 StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
-ActionName = Literal["power-on", "merge", "finish", "cancel", "retry", "acknowledge"]
+ActionName = Literal[
+    "power-on", "merge", "finish", "cancel", "retry", "hand-over", "acknowledge"
+]  # fmt: skip
 
 
 class ErrorDetail(Schema):

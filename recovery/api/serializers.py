@@ -7,10 +7,9 @@ from typing import Any
 
 from platforms.models import PlatformConnection
 from recovery.models import AuditEvent, Batch, Recovery, Team
-from recovery.services import progress
+from recovery.services import actions, progress
 from recovery.services.access import access
 from recovery.services.checks import Check
-from recovery.views.recoveries import available_actions
 
 
 def seconds(value: timedelta | None) -> float | None:
@@ -111,7 +110,7 @@ def recovery_detail(item: Recovery, *, can_act: bool) -> dict[str, Any]:
         ],
         "merge_eta_seconds": seconds(progress.merge_eta(item)),
         "running_from_backup_seconds": seconds(progress.running_from_backup_for(item)),
-        "actions": [a["name"] for a in available_actions(item)] if can_act else [],
+        "actions": [a.name for a in actions.available(item)] if can_act else [],
     }
 
 

@@ -36,7 +36,7 @@ from recovery.choices import Status as S
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.drills.paths import TemplateError, mapping_for
 from recovery.models import AuditAction, Recovery
-from recovery.services import recoveries as actions
+from recovery.services import actions
 from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.recoveries import (

@@ -58,6 +58,11 @@ class Recovery(models.Model):
     # What this recovery created on the platform: the only VM and datastore it may destroy.
     created_vm_id = models.CharField(max_length=100, blank=True)
     mounted_datastore = models.BooleanField(default=False)
+    left_on_platform = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Handed over: what was left on the platform (kind, id, name, state, what).",
+    )
     disk_mapping = models.JSONField(default=dict, help_text="disk id -> backup file path")
     nfs_server = models.CharField(max_length=255)
     nfs_export = models.CharField(max_length=500)

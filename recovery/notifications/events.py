@@ -60,6 +60,8 @@ def recovery_data(recovery: Recovery, status: str | None = None) -> dict[str, An
         }
         if failed
         else None,
+        # Handed over: what the console left on the platform for a person to handle.
+        "left_on_platform": list(recovery.left_on_platform or []),
         "url": absolute(reverse("recovery-detail", args=[recovery.pk])),
         # Launched by a scheduled drill (its run id), so receivers can tell drills apart.
         "drill_run_id": _drill_run_id(recovery.correlation_id or ""),
@@ -84,6 +86,9 @@ def summary_for(event: str, recovery: dict[str, Any] | None, extra: str = "") ->
         error = recovery["error"] or {}
         step = Status(error["step"]).label if error.get("step") else "a step"
         return f"Recovery of {vm} failed at {step}: {error.get('message', '')}".strip()
+    if event == EventType.HANDED_OVER:
+        left = recovery.get("left_on_platform") or []
+        return f"Recovery of {vm} handed over: {len(left)} item(s) left on the platform"
     if event == EventType.MERGE_STALLED:
         return f"The merge of {vm} has not moved from {recovery['merge_progress']}% {extra}"
     if event == EventType.RUNNING_TOO_LONG:

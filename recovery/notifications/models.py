@@ -18,6 +18,7 @@ class EventType(models.TextChoices):
     RUNNING_FROM_BACKUP = "recovery.running_from_backup", "Recovery running from backup"
     COMPLETED = "recovery.completed", "Recovery completed"
     FAILED = "recovery.failed", "Recovery failed"
+    HANDED_OVER = "recovery.handed_over", "Recovery handed over to manual handling"
     MERGE_STALLED = "recovery.merge_stalled", "Merge stalled"
     RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"
     ORPHAN_DATASTORE = "datastore.orphaned", "Datastore left attached with no owner"

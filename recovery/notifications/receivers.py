@@ -24,6 +24,8 @@ def _event_for(recovery: Any, event: Any) -> tuple[str, str] | None:
         return EventType.RUNNING_FROM_BACKUP, str(recovery.pk)
     if recovery.status == Status.COMPLETED:
         return EventType.COMPLETED, str(recovery.pk)
+    if recovery.status == Status.HANDED_OVER:
+        return EventType.HANDED_OVER, str(recovery.pk)
     if recovery.status == Status.FAILED:
         # Each failure is its own occurrence (retried and failed again: a new notification);
         # the event row written with it names it.

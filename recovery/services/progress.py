@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from recovery.choices import Mode
+from recovery.choices import TERMINAL, Mode
 from recovery.choices import Status as S
 from recovery.models import Recovery
 
@@ -58,9 +58,7 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
             state = "pending"
         following = next((entered.get(s) for s in steps[index + 1 :] if entered.get(s)), None)
         end = following if state == "done" else (now if state in ("current", "failed") else None)
-        duration = (
-            end - started if started and end and status not in (S.COMPLETED, S.CANCELLED) else None
-        )
+        duration = end - started if started and end and status not in TERMINAL else None
         result.append(TimelineStep(status, S(status).label, state, started, duration))
     return result
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
 from recovery import audit, engine
-from recovery.choices import ACTIVE, BEFORE_REBASE, CLEANUP, Mode, Target
-from recovery.choices import Status as S
+from recovery.choices import ACTIVE, Mode, Target
 from recovery.models import AuditAction, Batch, Recovery, Team
-from recovery.services.access import Use, recovery_refusal
+from recovery.services.actions import (
+    ActionRefused,
+    acknowledge,
+    cancel,
+    cancel_refusal,
+    finish_verification,
+    operate_refusal,
+    power_on,
+    retry,
+    start_merge,
+)
 from recovery.services.backup_files import default_path, local_export_dir
 from recovery.services.checks import Check
 from recovery.services.launch_input import (
@@ -36,11 +42,14 @@ from recovery.services.plan import (
     new_vm_name,
     preflight,
 )
-from recovery.workflow import note, transition
+from recovery.workflow import note
 
+# The operator actions live in services/actions.py; their names stay importable from here.
 __all__ = [
     "ActionRefused", "Check", "LaunchRefused", "NewVMOptions", "Plan", "Preflight",
-    "VMRequest", "VMShape", "default_path", "launch", "local_export_dir", "preflight",
+    "VMRequest", "VMShape", "acknowledge", "cancel", "cancel_refusal", "default_path",
+    "finish_verification", "launch", "local_export_dir", "operate_refusal", "power_on",
+    "preflight", "retry", "start_merge",
 ]  # fmt: skip
 
 
@@ -49,10 +58,6 @@ class LaunchRefused(Exception):
         super().__init__(message or "Preflight failed")
         self.checks = checks
         self.message = message or "Preflight failed; nothing was changed on the platform."
-
-
-class ActionRefused(Exception):
-    pass
 
 
 def launch(
@@ -177,195 +182,4 @@ def _taken_refusal(connection: PlatformConnection, requests: list[VMRequest]) ->
     )
 
 
-# --- operator actions --------------------------------------------------------------------
-
-
-@contextmanager
-def _holding(recovery: Recovery) -> Iterator[None]:
-    """Act on `recovery` under the engine's lease, then let a worker take it from there."""
-    owner = f"web:{uuid.uuid4().hex[:8]}"
-    for _ in range(20):
-        if engine.take_lease(recovery.pk, owner):
-            break
-        time.sleep(0.1)
-    else:
-        raise ActionRefused("A worker is busy with this recovery right now; try again in a moment.")
-    recovery.refresh_from_db()
-    try:
-        yield
-    finally:
-        engine.release_lease(recovery.pk, owner)
-    transaction.on_commit(lambda: engine.enqueue(recovery.pk))
-
-
-def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
-    audit.record(
-        action,
-        team=recovery.team_id,
-        actor=user,
-        obj=recovery,
-        message=message,
-        correlation_id=recovery.correlation_id,
-        recovery_id=recovery.pk,
-        data={"status": recovery.status},
-    )
-
-
-def _act(
-    recovery: Recovery,
-    allowed: set[str],
-    refusal: str,
-    to: str,
-    message: str,
-    action: str = "",
-    user: Any = None,
-    **fields: Any,
-) -> None:
-    with _holding(recovery):
-        if recovery.status not in allowed:
-            raise ActionRefused(refusal)
-        transition(recovery, to, message, **fields)
-        if action:
-            _audit(recovery, action, user, message)
-
-
-def operate_refusal(recovery: Recovery) -> str | None:
-    """Why the recovery's team may no longer carry it on (power on, merge, retry a step that
-    is not a clean-up) through its connection, or None. Cleaning up is always allowed."""
-    cleaning_up = recovery.status == S.FAILED and recovery.failed_status in CLEANUP
-    refused = recovery_refusal(recovery, Use.CLEAN_UP if cleaning_up else Use.OPERATE)
-    return str(refused) if refused else None
-
-
-def _may_operate(recovery: Recovery) -> None:
-    refusal = operate_refusal(recovery)
-    if refusal:
-        raise ActionRefused(refusal)
-
-
-def power_on(recovery: Recovery, user: Any) -> None:
-    _may_operate(recovery)
-    _act(
-        recovery,
-        {S.READY},
-        "Only a recovered VM that is powered off can be powered on.",
-        S.POWERING_ON,
-        f"{user} asked to power on",
-        AuditAction.RECOVERY_POWER_ON,
-        user,
-    )
-
-
-def start_merge(recovery: Recovery, user: Any) -> None:
-    if recovery.mode != Mode.RESTORE:
-        raise ActionRefused("A verify-only recovery never merges; finish the verification instead.")
-    _may_operate(recovery)
-    _act(
-        recovery,
-        {S.RUNNING_FROM_BACKUP},
-        "The merge starts once the VM runs from the backup.",
-        S.MERGING,
-        f"{user} started the merge",
-        AuditAction.RECOVERY_MERGE,
-        user,
-    )
-
-
-def finish_verification(recovery: Recovery, user: Any) -> None:
-    if recovery.mode != Mode.VERIFY:
-        raise ActionRefused(
-            "Only verify-only recoveries are torn down; restore mode merges instead."
-        )
-    _act(
-        recovery,
-        {S.READY, S.RUNNING_FROM_BACKUP},
-        "The VM must be recovered before it can be verified.",
-        S.CLEANING_UP,
-        f"{user} finished the verification: power off and delete the VM the console created, "
-        "detach",
-        AuditAction.RECOVERY_FINISH, user,
-    )  # fmt: skip
-
-
-def cancel_refusal(recovery: Recovery) -> str | None:
-    """Why `recovery` cannot be cancelled now, or None: the one rule buttons and actions read."""
-    phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-    if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
-        return _cancel_refusal(recovery)
-    if phase in (S.MERGED, S.DETACHING):
-        return (
-            "The merge is done: the VM runs from production storage. Retry the detach "
-            "to finish the recovery."
-        )
-    if not recovery.is_new_vm and phase not in BEFORE_REBASE:
-        return (
-            "The VM's disks now run from the backup: cancelling would leave it broken. "
-            "Start (or retry) the merge to finish the recovery."
-        )
-    return None
-
-
-def cancel(recovery: Recovery, user: Any) -> None:
-    with _holding(recovery):
-        refusal = cancel_refusal(recovery)
-        if refusal:
-            raise ActionRefused(refusal)
-        phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-        transition(recovery, S.CANCELLING, f"{user} cancelled", cancel_from=phase)
-        _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
-
-
-def _cancel_refusal(recovery: Recovery) -> str:
-    if recovery.status == S.MERGING:
-        return (
-            "The merge is running and the VM depends on the backup until it ends; "
-            "it cannot be cancelled."
-        )
-    if recovery.status == S.REBASING:
-        return "The disks are being rebased; cancel once the step ends."
-    return f"A recovery that is {recovery.get_status_display().lower()} cannot be cancelled."
-
-
-def retry(recovery: Recovery, user: Any) -> None:
-    with _holding(recovery):
-        if recovery.status != S.FAILED:
-            raise ActionRefused("Only a failed recovery can be retried.")
-        _may_operate(recovery)
-        step = recovery.failed_status or S.QUEUED
-        # The failed step's platform call is made afresh: a new task and a new token.
-        tasks, tokens = dict(recovery.task_ids), dict(recovery.client_tokens)
-        for name in STEP_KEYS.get(step, ()):
-            tasks.pop(name, None)
-            tokens.pop(name, None)
-        transition(
-            recovery, step, f"{user} retried {S(step).label.lower()}",
-            task_ids=tasks, client_tokens=tokens,
-            error_message="", error_advice="", failed_status="",
-        )  # fmt: skip
-        _audit(
-            recovery, AuditAction.RECOVERY_RETRY, user, f"{user} retried {S(step).label.lower()}"
-        )
-
-
-STEP_KEYS: dict[str, tuple[str, ...]] = {
-    S.POWERING_OFF: ("stop",),
-    S.ATTACHING: ("attach",),
-    S.CREATING_VM: ("create",),
-    S.REBASING: ("rebase",),
-    S.POWERING_ON: ("start",),
-    S.MERGING: ("merge",),
-    S.DETACHING: ("detach",),
-    S.CLEANING_UP: ("teardown_stop", "delete", "detach"),
-    S.CANCELLING: ("teardown_stop", "delete", "detach"),
-}
-
-
-def acknowledge(recovery: Recovery, user: Any) -> None:
-    from django.utils import timezone
-
-    if recovery.status != S.FAILED:
-        raise ActionRefused("Only failures are acknowledged.")
-    recovery.acknowledged_at = timezone.now()
-    recovery.save(update_fields=["acknowledged_at"])
-    _audit(recovery, AuditAction.RECOVERY_ACKNOWLEDGE, user, f"{user} acknowledged the failure")
-    note(recovery, f"{user} acknowledged the failure")
+# --- operator actions: recovery.services.actions (one table) ---------------------------

@@ -16,7 +16,7 @@ from recovery.tenancy import current_membership, current_team, team_view
 GROUP_STATUSES = {
     "active": [s for s in ACTIVE if s != S.FAILED],
     "failed": [S.FAILED],
-    "done": [S.COMPLETED, S.CANCELLED],
+    "done": [S.COMPLETED, S.CANCELLED, S.HANDED_OVER],
 }
 GROUPS = {name: Q(status__in=statuses) for name, statuses in GROUP_STATUSES.items()}
 

@@ -2,71 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from recovery.choices import Mode
 from recovery.choices import Status as S
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
-from recovery.services import progress
-from recovery.services import recoveries as service
+from recovery.services import actions, progress
 from recovery.tenancy import current_membership, get_for_team, team_view
 
 
-def _action(name: str, label: str, confirm: str, danger: bool = False) -> dict[str, str]:
-    return {"name": name, "label": label, "confirm": confirm, "danger": "1" if danger else ""}
-
-
 def available_actions(recovery: Recovery) -> list[dict[str, str]]:
-    """The actions this state allows, each with the sentence its confirmation shows."""
-    actions = []
-    status, vm = recovery.status, recovery.vm_name
-    # A borrowed connection whose share ended: only the clean-up actions are offered.
-    carry_on = status not in (S.READY, S.RUNNING_FROM_BACKUP, S.FAILED) or not (
-        service.operate_refusal(recovery)
-    )
-    if status == S.READY and carry_on:
-        actions.append(
-            _action("power-on", "Power on", f"Power on {vm}? It will run from the backup files.")
-        )
-    if status == S.RUNNING_FROM_BACKUP and recovery.mode == Mode.RESTORE and carry_on:
-        actions.append(
-            _action(
-                "merge",
-                "Start merge",
-                "Start merging the backup data into production storage? The VM keeps running; "
-                "the merge cannot be cancelled once started.",
-            )
-        )
-    created = recovery.target_vm_name if recovery.is_new_vm else ""
-    if status in (S.READY, S.RUNNING_FROM_BACKUP) and recovery.mode == Mode.VERIFY:
-        actions.append(
-            _action(
-                "finish",
-                "Finish verification",
-                f"Finish the verification? {created or vm}, the VM the console created, is "
-                f"powered off and deleted, then the NFS datastore is detached. {vm} is not "
-                "touched.",
-            )
-        )
-    if status == S.FAILED and carry_on:
-        step = S(recovery.failed_status or S.QUEUED).label.lower()
-        actions.append(_action("retry", f"Retry: {step}", f"Retry the failed step ({step})?"))
-    if service.cancel_refusal(recovery) is None:
-        what = "The NFS datastore is detached if the console mounted it and no other recovery "
-        what += "uses it."
-        if created:
-            what = f"{created}, the VM the console created, is deleted (if made). " + what
-        label = "Clean up" if status == S.FAILED else "Cancel"
-        actions.append(_action("cancel", label, f"Cancel this recovery? {what}", danger=True))
-    if status == S.FAILED and not recovery.acknowledged_at:
-        actions.append(_action("acknowledge", "Acknowledge", "Mark this failure as seen?"))
-    return actions
+    """The buttons of the actions the table allows now, each with its confirmation."""
+    return [
+        {
+            "name": action.name,
+            "label": action.label(recovery),
+            "confirm": action.confirm(recovery),
+            "danger": "1" if action.danger else "",
+        }
+        for action in actions.available(recovery)
+    ]
 
 
 def _audit_context(recovery: Recovery) -> dict:
@@ -90,7 +48,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
         "from_backup_for": progress.running_from_backup_for(recovery),
         "actions": available_actions(recovery) if can_act else [],
         "can_act": can_act,
-        "share_ended": service.operate_refusal(recovery) if not recovery.is_terminal else None,
+        "share_ended": actions.operate_refusal(recovery) if not recovery.is_terminal else None,
     }
 
 
@@ -107,26 +65,15 @@ def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recovery/recovery_detail.html", context)
 
 
-ACTIONS: dict[str, Callable] = {
-    "power-on": service.power_on,
-    "merge": service.start_merge,
-    "finish": service.finish_verification,
-    "cancel": service.cancel,
-    "retry": service.retry,
-    "acknowledge": service.acknowledge,
-}
-
-
 @require_POST
 @team_view(role=Role.OPERATOR)
 def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     recovery = get_for_team(request, Recovery, pk=pk)
-    perform = ACTIONS.get(action)
-    if perform is None:
+    if action not in actions.BY_NAME:
         raise Http404
     try:
-        perform(recovery, request.user)
-    except service.ActionRefused as refused:
+        actions.perform(action, recovery, request.user)
+    except actions.ActionRefused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, f"{recovery.vm_name}: {recovery.step}")

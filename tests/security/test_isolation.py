@@ -22,8 +22,8 @@ from django.db import transaction
 from django.test import Client
 
 from recovery.models import Role
+from recovery.services.actions import BY_NAME as ACTIONS
 from recovery.views.launch import STEPS
-from recovery.views.recoveries import ACTIONS
 from tests.security.snapshot import differences, snapshot, tables
 from tests.security.urlwalk import Endpoint, endpoints
 from tests.security.world import SECRET_MARKERS, World, build_world, hidden_from

@@ -25,12 +25,12 @@ from recovery.api.schemas import (
     VmRequestIn,
 )
 from recovery.models import Batch, Recovery, Role
+from recovery.services import actions
 from recovery.services import recoveries as service
 from recovery.services.connections import usable_connections
 from recovery.services.plan import NewVMOptions, VMShape
 from recovery.tenancy import current_membership, current_team, get_for_team
 from recovery.views.pages import filter_recoveries
-from recovery.views.recoveries import ACTIONS
 
 router = Router(tags=["recoveries"])
 
@@ -82,7 +82,7 @@ def get_recovery(request: HttpRequest, recovery_id: int):
     "/recoveries/{recovery_id}/actions/{action}",
     response={200: RecoveryDetailOut, 409: ErrorOut, **COMMON_ERRORS},
     auth=auth.operator,
-    summary="Power on, start the merge, finish a verification, cancel, retry, acknowledge",
+    summary="An operator action: power on, merge, finish, cancel, retry, hand over, acknowledge",
     description=(
         "The same actions, with the same rules, as the buttons on the recovery page. A refusal "
         "(the recovery is not in a state that allows it) is a 409 `action_refused` saying why."
@@ -90,7 +90,7 @@ def get_recovery(request: HttpRequest, recovery_id: int):
 )
 def recovery_action(request: HttpRequest, recovery_id: int, action: ActionName):
     recovery = get_for_team(request, Recovery, pk=recovery_id)
-    ACTIONS[action](recovery, request.user)
+    actions.perform(action, recovery, request.user)
     recovery = Recovery.objects.select_related("launched_by").get(pk=recovery.pk)
     return _detail(request, recovery)
 
