@@ -120,6 +120,17 @@ def busy_message(name: str, status: str) -> str:
     return f"云主机 {name} {doing}，请稍后再试"  # noqa: RUF001 - the platform's punctuation
 
 
+# [I] GET /janus/20180725/platform: the lab's cluster address is the address it listens on
+# (a real SCP reports its cluster's management IP and port 4430), so two labs are two
+# platforms, and every URL that reaches one lab (127.0.0.1, localhost) reports the same.
+def platform_address(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def dcluster_info(host: str, port: int) -> dict[str, str]:
+    return {"cluster_ip": host, "cluster_port": str(port), "leader_ip": host, "mode": "cluster"}
+
+
 # [I] A delete answers HTTP 204 with no body: the spec documents 204 (its example shows a task
 # id, which a 204 cannot carry). The lab still logs the task id in /_lab/requests.
 DELETE_STATUS = 204
