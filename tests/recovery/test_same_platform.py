@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from platforms.clients.config import platform_url
+from platforms.clients.types import PlatformInfo
 from recovery.models import Recovery
 from recovery.services import connections as connection_service
 from recovery.services import same_platform
@@ -48,6 +49,19 @@ def test_the_normalised_url_names_one_platform_however_it_is_written():
     assert platform_url("https://scp.example.test:4430") != platform_url("https://scp.example.test")
     assert platform_url("https://proxy.test/scp-a/") != platform_url("https://proxy.test/scp-b")
     assert platform_url("https://[FE80::1]:4430") == "https://[fe80::1]:4430"
+
+
+def test_the_platform_id_is_its_cluster_address_as_the_spec_example_gives_it():
+    example = {  # GET /janus/20180725/platform, the spec's example
+        "version": "SCP6.8.0B",
+        "dcluster_info": {"cluster_ip": "10.134.88.12", "cluster_port": "4430", "mode": "cluster"},
+        "region_info": {"region_id": "RegionOne", "region_url": "10.134.85.140:4430"},
+    }
+    assert PlatformInfo.parse(example).platform_id == "10.134.88.12:4430"
+    # region_id is RegionOne on every SCP: no id. A platform that does not say has none.
+    assert PlatformInfo.parse({"version": "x", "region_info": {"region_id": "RegionOne"}}) == (
+        PlatformInfo(version="x", platform_id="")
+    )
 
 
 def test_a_second_row_of_the_same_team_to_the_same_platform_is_refused_naming_the_first(
