@@ -79,7 +79,7 @@ def release_datastore(step: Step, done: str) -> Wait | str:
             held_by = f"VM {', '.join(holders[:3])}" if holders else "a VM"  # wait_reason: 300
             return Wait(
                 f"The datastore is still in use on the platform ({held_by} still runs from it); "
-                "the console looks again later and detaches it once nothing uses it"
+                "the console detaches it once none does (merge that VM, or empty the recycle bin)"
             )
         raise
     step.remember_task("detach", task_id)
