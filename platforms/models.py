@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from platforms import crypto, sigv4
-from platforms.clients.config import ClientConfig, address
+from platforms.clients.config import ClientConfig, address, platform_url
 
 SECRET_FIELDS = ("secret_key", "password")
 
@@ -70,6 +70,10 @@ class PlatformConnection(models.Model):
     last_test_ok = models.BooleanField(null=True, editable=False)
     last_test_message = models.CharField(max_length=500, blank=True, editable=False)
     last_tested_at = models.DateTimeField(null=True, editable=False)
+    # What the platform says it is (PlatformInfo.platform_id), learned by a connection test;
+    # "" until then, when its account may not read it (403), and after the URL changes. With
+    # the normalised URL it tells that two rows (of any teams) reach one platform.
+    platform_id = models.CharField(max_length=200, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     shared_with = models.ManyToManyField(
@@ -91,7 +95,19 @@ class PlatformConnection(models.Model):
             cleared = self._forget_secrets_if_moved()
             if cleared and fields is not None:
                 kwargs["update_fields"] = {*fields, *(f"{name}_encrypted" for name in cleared)}
+            if self._forget_platform_id_if_moved() and fields is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "platform_id"}
         super().save(*args, **kwargs)
+
+    def _forget_platform_id_if_moved(self) -> bool:
+        """A URL that reaches another place may reach another platform: ask it again."""
+        if not self.platform_id:
+            return False
+        stored = type(self).objects.filter(pk=self.pk).values_list("base_url", flat=True).first()
+        if stored is None or platform_url(stored) == platform_url(self.base_url):
+            return False
+        self.platform_id = ""
+        return True
 
     def _forget_secrets_if_moved(self) -> list[str]:
         """Stored secrets belong to the address they were given for (scheme, host, port).
@@ -163,13 +179,17 @@ class PlatformConnection(models.Model):
             connection_id=self.pk,
         )
 
-    def record_test(self, ok: bool, message: str) -> None:
+    def record_test(self, ok: bool, message: str, platform_id: str = "") -> None:
         from django.utils import timezone
 
         self.last_test_ok = ok
         self.last_test_message = message[:500]
         self.last_tested_at = timezone.now()
-        self.save(update_fields=["last_test_ok", "last_test_message", "last_tested_at"])
+        fields = ["last_test_ok", "last_test_message", "last_tested_at"]
+        if platform_id:  # kept when a test fails or cannot read it: still the same URL
+            self.platform_id = platform_id[:200]
+            fields.append("platform_id")
+        self.save(update_fields=fields)
 
     record_test.alters_data = True  # type: ignore[attr-defined]
 

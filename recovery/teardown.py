@@ -75,13 +75,19 @@ def release_datastore(step: Step, done: str) -> Wait | str:
             recovery.datastore_id, recovery.cluster_id, client_token=step.token("detach")
         )
     except PlatformError as error:
-        if error.status == 400 and "in use" in error.platform_message:
-            # The platform names VMs still backed on it: never force; look again later. It did
-            # nothing, and it would replay this answer to the same X-Client-Token for 15
-            # minutes: the next try is a new request with a new token.
+        if error.datastore_in_use:
+            # Recognised by the answer's code and structure, never its text (a platform set to
+            # Chinese words it differently). Some VM is still backed on it: never force; look
+            # again later. It did nothing, and it would replay this answer to the same
+            # X-Client-Token for 15 minutes: the next try is a new request with a new token.
             recovery.client_tokens.pop("detach", None)
             recovery.save(update_fields=["client_tokens"])
-            return Wait(f"The datastore is still in use on the platform ({error.platform_message})")
+            holders = error.in_use_by
+            held_by = f"VM {', '.join(holders[:3])}" if holders else "a VM"  # wait_reason: 300
+            return Wait(
+                f"The datastore is still in use on the platform ({held_by} still runs from it); "
+                "the console detaches it once none does (merge that VM, or empty the recycle bin)"
+            )
         raise
     step.remember_task("detach", task_id)
     return Wait()

@@ -95,11 +95,22 @@ def lab_process(tmp_path_factory) -> Iterator[LabProcess]:
 
 
 @pytest.fixture
-def lab(lab_process: LabProcess) -> LabClient:
+def lab_locale() -> str:
+    """The language of the lab's error messages; `@pytest.mark.parametrize("lab_locale",
+    ["en", "zh"])` runs a test against both, so no code can lean on the English words."""
+    return "en"
+
+
+@pytest.fixture
+def lab(lab_process: LabProcess, lab_locale: str) -> LabClient:
     """A client of the session's lab, freshly re-seeded, with fast tasks and no faults."""
     client = LabClient(lab_process.base_url)
     client.admin("POST", "reset")
-    client.admin("POST", "settings", {"task_seconds": 0.05, "merge_seconds": 0.3, "latency_ms": 0})
+    client.admin(
+        "POST",
+        "settings",
+        {"task_seconds": 0.05, "merge_seconds": 0.3, "latency_ms": 0, "locale": lab_locale},
+    )
     return client
 
 

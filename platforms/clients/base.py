@@ -253,10 +253,12 @@ class PlatformClient:
             429: "The platform is rate limiting or refused a repeated request (429)",
         }.get(effective, f"The platform answered HTTP {effective}")
         return_message = f"{explanation}: {message}" if message else explanation
+        data = payload.get("data")
         raise PlatformError(
             return_message,
             permanent=is_permanent_status(effective), kind="http", status=effective,
             platform_message=message, method=method, path=path,
+            data=data if isinstance(data, dict) else None,
         )  # fmt: skip
 
     @contextmanager

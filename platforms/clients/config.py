@@ -23,6 +23,20 @@ def address(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
 
 
+def platform_url(url: str) -> str:
+    """A base URL normalised to say which platform it reaches: scheme, host, port and path.
+
+    Two connection rows to one platform (`https://SCP:443/`, `https://scp`) give one text, so a
+    rule about "this platform" holds across rows and teams. User info, query and fragment
+    never pick a platform; a trailing slash neither.
+    """
+    scheme, host, port = address(url)
+    path = urlsplit(url.strip()).path.rstrip("/")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6: keep host and port apart
+    return f"{scheme}://{host}{f':{port}' if port else ''}{path}"
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Everything a client needs, secrets decrypted: build it just before use, never log it."""

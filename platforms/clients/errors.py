@@ -1,5 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
+# [I] Sangfor's spec names no error code for "the datastore is still in use": its error
+# envelope carries only the HTTP status (`code` / `errcode`), a localised `message` and a free
+# `data` object. The lab answers 400 with data {"reason": "storage_in_use", "server_ids": [...]}
+# (platforms/lab/shapes.py); this is the one place that recognises it. Never the message text:
+# a platform set to Chinese words it differently.
+STORAGE_IN_USE_REASON = "storage_in_use"
+
 
 class PlatformError(Exception):
     """The one error a platform client raises.
@@ -7,6 +16,8 @@ class PlatformError(Exception):
     `permanent` tells the caller whether trying again can help: 4xx answers other than
     401/408/429 are permanent; 5xx, 429, timeouts and connection errors are transient.
     `kind` says where it went wrong: dns, connect, tls, timeout, http, protocol, redirect.
+    `platform_message` is for people only (its language is the platform's); code decides on
+    `status`, `kind` and `data` (the error envelope's data object).
     """
 
     def __init__(
@@ -19,6 +30,7 @@ class PlatformError(Exception):
         platform_message: str = "",
         method: str = "",
         path: str = "",
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -28,10 +40,27 @@ class PlatformError(Exception):
         self.platform_message = platform_message
         self.method = method
         self.path = path
+        self.data = data or {}
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.path})" if self.method else ""
         return f"{self.message}{where}"
+
+    @property
+    def datastore_in_use(self) -> bool:
+        """The platform refused to unmount a datastore some VM disk is still backed on.
+
+        By its reason code, or by its structure (a 400 naming the servers that hold it).
+        """
+        if self.status != 400 or self.kind != "http":
+            return False
+        return self.data.get("reason") == STORAGE_IN_USE_REASON or bool(self.in_use_by)
+
+    @property
+    def in_use_by(self) -> list[str]:
+        """The ids of the servers the platform says still use the datastore (may be empty)."""
+        ids = self.data.get("server_ids")
+        return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 def is_permanent_status(status: int) -> bool:

@@ -203,10 +203,19 @@ class Task:
 @dataclass(frozen=True)
 class PlatformInfo:
     version: str
+    # What the platform says it is, whatever URL reached it: its cluster's own management
+    # address (dcluster_info cluster_ip and cluster_port, the first required by the spec);
+    # "" when it does not say. region_id is no id: every SCP's is "RegionOne".
+    platform_id: str = ""
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> PlatformInfo:
-        return cls(version=str(raw.get("version") or ""))
+        cluster = raw.get("dcluster_info")
+        cluster = cluster if isinstance(cluster, dict) else {}
+        ip = str(cluster.get("cluster_ip") or "").strip().lower()
+        port = str(cluster.get("cluster_port") or "").strip()
+        platform_id = f"{ip}:{port}" if ip and port else ip
+        return cls(version=str(raw.get("version") or ""), platform_id=platform_id)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from platforms.lab import shapes
 from platforms.lab.auth import Authenticator
 from platforms.lab.core import Lab, LabError
 
@@ -62,6 +63,7 @@ class Admin:
             "task_seconds": config.task_seconds,
             "merge_seconds": config.merge_seconds,
             "latency_ms": config.latency_ms,
+            "locale": config.locale,
         }
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -75,4 +77,8 @@ class Admin:
                 if value < 0:
                     raise LabError(400, f"{name} must not be negative")
                 setattr(config, name, value)
+        if "locale" in body:
+            if body["locale"] not in shapes.LOCALES:
+                raise LabError(400, f"locale must be one of {', '.join(shapes.LOCALES)}")
+            config.locale = body["locale"]
         return self.settings()

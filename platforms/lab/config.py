@@ -25,6 +25,7 @@ class LabConfig:
     token_seconds: int = 24 * 3600
     max_clock_skew_seconds: int = 15 * 60
     idempotency_seconds: int = 15 * 60
+    locale: str = "en"  # "zh": every API error message and task failure in Chinese
     # NFS "ip_address:export_path" -> directory on this machine, as the cluster hosts see it.
     nfs_exports: dict[str, Path] = field(default_factory=dict)
 

@@ -154,7 +154,14 @@ class Lab:
             "version": "SCP6.11.1 (lab)",
             "build_time": "2026-11-01 00:00:00",
             "manage_mode": "privatecloud",
-            "region_info": {"region_id": "RegionOne", "region_name": "Lab", "parent_region": ""},
+            "region_info": {
+                "region_id": "RegionOne",
+                "region_name": "Lab",
+                "region_url": shapes.platform_address(self.config.host, self.config.port),
+                "parent_region": "",
+            },
+            "access_scc": 0,
+            "dcluster_info": shapes.dcluster_info(self.config.host, self.config.port),
         }
 
     # --- actions ----------------------------------------------------------------------------

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LabError(Exception):
-    """A refusal the platform answers synchronously, with an HTTP status."""
+    """A refusal the platform answers synchronously, with an HTTP status.
 
-    def __init__(self, status: int, message: str) -> None:
+    `message` is the English text; `zh` the Chinese one where the lab has its own (otherwise
+    `--locale zh` answers the status's generic Chinese text); `data` goes into the error
+    envelope's data object, for what a client must recognise by code rather than by words.
+    """
+
+    def __init__(
+        self, status: int, message: str, *, zh: str = "", data: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.zh = zh
+        self.data = data or {}
 
 
 class TaskFailed(Exception):

@@ -25,7 +25,7 @@ def settled_server(state: dict[str, Any], server_id: str) -> dict[str, Any]:
     """The server, refused while it is being created or deleted."""
     found = server(state, server_id)
     if found["status"] in BUSY:
-        raise LabError(400, shapes.busy_message(found["name"], found["status"]))
+        raise shapes.chinese(400, shapes.busy_message(found["name"], found["status"]))
     return found
 
 
@@ -80,7 +80,7 @@ def attach_nfs(state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         raise LabError(400, f"unknown host(s): {', '.join(unknown)}")
     foreign = [h for h in host_ids if h not in own]
     if foreign:
-        raise LabError(400, shapes.host_not_in_cluster_message(foreign[0], target["name"]))
+        raise shapes.chinese(400, shapes.host_not_in_cluster_message(foreign[0], target["name"]))
     return {
         "storage_id": uuid.uuid4().hex,
         "name": name,
@@ -98,12 +98,14 @@ def detach(state: dict[str, Any], storage_id: str, body: dict[str, Any]) -> dict
         raise LabError(400, "cluster_id is required")
     named = cluster(state, body["cluster_id"])
     if found["cluster_id"] != named["id"]:
-        raise LabError(400, shapes.storage_not_in_cluster_message(found["name"], named["name"]))
+        raise shapes.chinese(
+            400, shapes.storage_not_in_cluster_message(found["name"], named["name"])
+        )
     if found["type"] != "nfs":
         raise LabError(400, f"datastore {found['name']} is not an NFS datastore")
     users = storage_users(state, storage_id)
     if users and not body.get("is_enforce"):
-        raise LabError(400, shapes.storage_in_use_message(users))
+        raise shapes.storage_in_use(users)
     return {"forced_users": users}
 
 
@@ -130,7 +132,7 @@ def rebase(state: dict[str, Any], server_id: str, body: dict[str, Any]) -> list[
         if found["type"] != "nfs":
             raise LabError(400, f"datastore {found['name']} is not an NFS datastore")
         if found["cluster_id"] != home.get("id"):
-            raise LabError(400, shapes.not_on_vm_cluster_message(found["name"]))
+            raise shapes.chinese(400, shapes.not_on_vm_cluster_message(found["name"]))
         path = PurePosixPath(str(item["path"]))
         if path.is_absolute() or ".." in path.parts:
             raise LabError(400, f"path {item['path']} must be relative, without '..'")

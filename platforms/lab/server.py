@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from platforms.lab import routes
+from platforms.lab import routes, shapes
 from platforms.lab.admin import Admin
 from platforms.lab.api import Api, Call
 from platforms.lab.auth import Authenticator, AuthError
@@ -126,7 +126,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
                 if length is None
                 else f"the request body is larger than {MAX_BODY} bytes"
             )
-            self._send(status, envelope(path, status, {}, message))
+            self._send(status, self._error(path, status, message))
             return
         raw = self.rfile.read(length) if length else b""
         try:
@@ -191,13 +191,13 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             time.sleep(lab.config.latency_ms / 1000)
         found = routes.match(method, path)
         if found is None:
-            return finish(404, envelope(path, 404, {}, f"no API {method} {path}"))
+            return finish(404, self._error(path, 404, f"no API {method} {path}"))
         route, params = found
         if not route.public:
             try:
                 log["auth"] = self.server.auth.check(method, path, headers, raw)
             except AuthError as error:
-                return finish(401, envelope(path, 401, {}, str(error)))
+                return finish(401, self._error(path, 401, str(error)))
 
         # One key per distinct request, for idempotency records and `once` fault rules.
         fingerprint = hashlib.sha256(
@@ -246,9 +246,9 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise LabError(400, "the request body must be a JSON object")
         except ValueError:  # not JSON, or not even UTF-8
-            return 400, envelope(path, 400, {}, "the request body is not valid JSON")
+            return 400, self._error(path, 400, "the request body is not valid JSON")
         except LabError as error:
-            return error.status, envelope(path, error.status, {}, error.message)
+            return error.status, self._refusal(path, error)
         fail_task = method in WRITE_METHODS and bool(
             lab.faults.take(method, path, "task_failure", request_key=fingerprint)
         )
@@ -257,17 +257,27 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             data = getattr(self.server.api, route.handler)(call)
             status, payload = route.status, envelope(path, route.status, data)
         except LabError as error:
-            status, payload = error.status, envelope(path, error.status, {}, error.message)
+            status, payload = error.status, self._refusal(path, error)
         except Exception as error:  # a lab bug: answer it (as a platform would), never drop
             logger.exception("lab handler %s failed on %s %s", route.handler, method, path)
             message = f"internal lab error: {type(error).__name__}"
-            status, payload = 500, envelope(path, 500, {}, message)
+            status, payload = 500, self._error(path, 500, message)
         if fail_task:
             log["fault"] = "task_failure"
 
         if idempotent and status < 500:
             self._remember(token, fingerprint, status, payload)
         return status, payload
+
+    def _error(self, path: str, status: int, message: str) -> dict[str, Any]:
+        return self._refusal(path, LabError(status, message))
+
+    def _refusal(self, path: str, error: LabError) -> dict[str, Any]:
+        """Every error envelope of the API, its message in the lab's locale (`--locale`)."""
+        text = shapes.error_text(
+            error.status, error.message, error.zh, self.server.lab.config.locale
+        )
+        return envelope(path, error.status, dict(error.data), text)
 
     def _fault(self, fault: Any, path: str, log: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if fault.kind == "timeout":
@@ -276,7 +286,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             self._log(log)
             raise DropConnection
         status = int(fault.kind.removeprefix("http_"))
-        return status, envelope(path, status, {}, f"injected failure (HTTP {status})")
+        return status, self._error(path, status, f"injected failure (HTTP {status})")
 
     def _replay(self, token: str, fingerprint: str, path: str) -> tuple[int, dict[str, Any]] | None:
         lab = self.server.lab
@@ -292,7 +302,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
                 message = (
                     "idempotency check failed: this X-Client-Token was used for another request"
                 )
-                return 429, envelope(path, 429, {}, message)
+                return 429, self._error(path, 429, message)
             return record["status"], record["payload"]
 
     def _remember(self, token: str, fingerprint: str, status: int, payload: dict[str, Any]) -> None:

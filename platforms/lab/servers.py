@@ -78,7 +78,7 @@ def _disks(
         if storage is None:
             raise LabError(404, f"storage {storage_id} not found")
         if storage["cluster_id"] != cluster["id"]:
-            raise LabError(
+            raise shapes.chinese(
                 400, shapes.storage_not_in_cluster_message(storage["name"], cluster["name"])
             )
         limit = {"bps_limit": 0, "iops_limit": 0, "qos_enable": 0}

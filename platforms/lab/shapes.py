@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from platforms.lab.errors import LabError
+
 # --- [I] values and texts -------------------------------------------------------------------
 
 # [I] instant_vm is an integer in 2018-2021 schemas and the 20240725 config, a string in the
@@ -50,12 +52,57 @@ def backing_file_value(backing: dict[str, Any] | None) -> str:
     return f"{backing['storage_id']}:{backing['path']}"
 
 
-def storage_in_use_message(server_ids: list[str]) -> str:
-    # [I] the exact text of a real cluster is unknown.
-    return f"storage is in use by server(s): {', '.join(server_ids)}"
+# [I] Unmounting a datastore some VM disk is still backed on: HTTP 400 whose error envelope's
+# `data` is {"reason": "storage_in_use", "server_ids": [...]}. The spec names no code for it
+# (its `code`/`errcode` is only the HTTP status, `data` a free object, `message` localised),
+# nor the text: clients must recognise the reason or the structure, never the words.
+STORAGE_IN_USE_REASON = "storage_in_use"
+
+
+def storage_in_use(server_ids: list[str]) -> LabError:
+    ids = ", ".join(server_ids)
+    return LabError(
+        400,
+        f"storage is in use by server(s): {ids}",
+        zh=f"存储正在被云主机使用，无法卸载：{ids}",  # noqa: RUF001 - the platform's punctuation
+        data={"reason": STORAGE_IN_USE_REASON, "server_ids": list(server_ids)},
+    )
+
+
+# [I] `--locale zh` (or POST /_lab/settings {"locale": "zh"}) answers every API error in
+# Chinese: the lab's own Chinese text where it has one, else the spec's description of the
+# HTTP status (responsesV1), which is all a client may rely on anyway. Task failures too.
+LOCALES = ("en", "zh")
+ZH_STATUS_TEXT = {
+    400: "参数错误或资源所需依赖不正确",
+    401: "未认证",
+    403: "权限不足",
+    404: "资源未找到",
+    409: "资源重复创建",
+    413: "请求体过大",
+    429: "对同一个接口请求次数达到上限或幂等性校验未通过",
+    500: "内部错误，请联系技术支持协助排查",  # noqa: RUF001 - the spec's punctuation
+    503: "服务不可用",
+}
+ZH_TASK_FAILED = "任务执行失败"
+
+
+def error_text(status: int, message: str, zh: str, locale: str) -> str:
+    if locale != "zh":
+        return message
+    return zh or ZH_STATUS_TEXT.get(status, "请求失败")
+
+
+def task_failure_text(description: str, locale: str) -> str:
+    return ZH_TASK_FAILED if locale == "zh" and description else description
 
 
 # [I] Refusals about clusters, in Chinese as the platform answers; the exact texts are unknown.
+def chinese(status: int, text: str) -> LabError:
+    """A refusal the lab words in Chinese whatever its locale."""
+    return LabError(status, text, zh=text)
+
+
 def not_on_vm_cluster_message(storage_name: str) -> str:
     return f"数据存储 {storage_name} 未挂载到云主机所在的集群"
 
@@ -71,6 +118,17 @@ def storage_not_in_cluster_message(storage_name: str, cluster_name: str) -> str:
 def busy_message(name: str, status: str) -> str:
     doing = {"creating": "正在创建", "deleting": "正在删除"}[status]
     return f"云主机 {name} {doing}，请稍后再试"  # noqa: RUF001 - the platform's punctuation
+
+
+# [I] GET /janus/20180725/platform: the lab's cluster address is the address it listens on
+# (a real SCP reports its cluster's management IP and port 4430), so two labs are two
+# platforms, and every URL that reaches one lab (127.0.0.1, localhost) reports the same.
+def platform_address(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def dcluster_info(host: str, port: int) -> dict[str, str]:
+    return {"cluster_ip": host, "cluster_port": str(port), "leader_ip": host, "mode": "cluster"}
 
 
 # [I] A delete answers HTTP 204 with no body: the spec documents 204 (its example shows a task

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from platforms import diskimage
-from platforms.lab import inventory
+from platforms.lab import inventory, shapes
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import MIB, DiskError, RealDisks, VirtualDisks
 from platforms.lab.errors import TaskFailed, TaskGone
@@ -133,7 +133,7 @@ class Tasks:
             task_id,
             status=status,
             progress=100 if status == "finish" else -1,
-            description=description,
+            description=shapes.task_failure_text(description, self.config.locale),
             end_time=inventory.now_text(),
         )
 

@@ -41,6 +41,11 @@ class Recovery(models.Model):
         related_name="recoveries",
     )
     connection_name = models.CharField(max_length=100)
+    # Which platform it runs on, whichever row (of whichever team) reached it: the connection's
+    # normalised URL and the platform's own id at launch (services/same_platform.py). "One
+    # active recovery per VM" holds per platform, not per row.
+    platform_url = models.CharField(max_length=320, blank=True)
+    platform_id = models.CharField(max_length=200, blank=True)
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="recoveries"
     )
@@ -113,6 +118,19 @@ class Recovery(models.Model):
                 fields=["connection", "vm_id"],
                 condition=Q(status__in=sorted(status.value for status in ACTIVE)),
                 name="one_active_recovery_per_vm",
+            ),
+            # The same rule across connection rows: by URL, and by the platform's own id.
+            models.UniqueConstraint(
+                fields=["platform_url", "vm_id"],
+                condition=Q(status__in=sorted(status.value for status in ACTIVE))
+                & ~Q(platform_url=""),
+                name="one_active_recovery_per_vm_per_platform_url",
+            ),
+            models.UniqueConstraint(
+                fields=["platform_id", "vm_id"],
+                condition=Q(status__in=sorted(status.value for status in ACTIVE))
+                & ~Q(platform_id=""),
+                name="one_active_recovery_per_vm_per_platform_id",
             ),
         ]
         indexes = [

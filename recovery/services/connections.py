@@ -163,8 +163,10 @@ def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = N
         client = client_for(connection, max_attempts=1, team=team, actor=actor)
     except SecretUnreadable as error:
         return TestOutcome(False, "Stored credentials unreadable", str(error))
+    platform_id = ""
     try:
-        version = client.platform_info().version
+        info = client.platform_info()
+        version, platform_id = info.version, info.platform_id
         counts = {
             "cluster": len(client.clusters()),
             "host": len(client.hosts()),
@@ -181,7 +183,7 @@ def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = N
     summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
     if outcome.ok:
         summary = f"OK: {outcome.counts_text}"
-    connection.record_test(outcome.ok, summary)
+    connection.record_test(outcome.ok, summary, platform_id)
     return outcome
 
 

@@ -16,9 +16,9 @@ from django.utils import timezone
 from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Cluster, Server
 from platforms.models import PlatformConnection
-from recovery.choices import ACTIVE, Mode, Target
-from recovery.models import Recovery, Team
-from recovery.services import target_checks
+from recovery.choices import Mode, Target
+from recovery.models import Team
+from recovery.services import same_platform, target_checks
 from recovery.services.access import Access, Use, access
 from recovery.services.backup_files import check_files, default_path, readable_export
 from recovery.services.checks import Check
@@ -208,19 +208,8 @@ def preflight_vm(
         # Checked whether or not the console can read the export: such a path must never
         # reach the platform (it would refuse the rebase with the datastore already mounted).
         checks.append(Check("Backup file paths", False, " ".join(bad_paths), "Fix the path."))
-    active = Recovery.objects.filter(
-        connection=connection, vm_id=request.vm_id, status__in=ACTIVE
-    ).first()
-    checks.append(
-        Check(
-            "No other recovery of the VM",
-            False,
-            f"{name} is already under recovery ({active.get_status_display()}).",
-            "Finish or cancel that recovery first.",
-        )
-        if active
-        else Check("No other recovery of the VM", True, "none active")
-    )
+    # On this platform, through any connection row of any team (services/same_platform.py).
+    checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
     export = readable_export(rules, plan.nfs_server, plan.nfs_export)
     if export.directory is not None and set(mapping) == set(disk_sizes):
         checks.extend(check_files(disk_sizes, mapping, export.directory))

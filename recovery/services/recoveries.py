@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
 from recovery import audit, engine
-from recovery.choices import ACTIVE, Mode, Target
+from recovery.choices import Mode, Target
 from recovery.models import AuditAction, Batch, Recovery, Team
+from recovery.services import same_platform
 from recovery.services.actions import (
     ActionRefused,
     acknowledge,
@@ -107,8 +108,10 @@ def launch(
             for recovery in created:
                 transaction.on_commit(lambda pk=recovery.pk: engine.enqueue(pk))
     except IntegrityError:
-        # Another launch of the same VM committed between our preflight and our insert.
-        raise LaunchRefused({}, _taken_refusal(connection, requests)) from None
+        # Another launch of the same VM on this platform (through any row, of any team)
+        # committed between our preflight and our insert.
+        names = {item.request.vm_id: item.vm_name for item in results.vms}
+        raise LaunchRefused({}, same_platform.taken_refusal(connection, team, names)) from None
     return created
 
 
@@ -118,6 +121,7 @@ def _create(
 ) -> Recovery:  # fmt: skip
     """One queued recovery from its VM's preflight, with its launch event and audit row."""
     vm, in_place = item.vm, plan.target == Target.IN_PLACE
+    platform = same_platform.PlatformKey.of(connection)  # the rule's key, kept on the row
     disks = (
         [{"id": d.id, "size_mb": d.size_mb, "storage_id": d.storage_id} for d in vm.disks]
         if vm is not None
@@ -125,6 +129,7 @@ def _create(
     )
     recovery = Recovery.objects.create(
         team=team, connection=connection, connection_name=connection.name, batch=batch,
+        platform_url=platform.url, platform_id=platform.platform_id,
         vm_id=item.request.vm_id, vm_name=item.vm_name, disks=disks, mode=plan.mode,
         target=plan.target, confirmed_vm_name=item.request.confirm_vm_name if in_place else "",
         disk_mapping=item.mapping, nfs_server=plan.nfs_server, nfs_export=plan.nfs_export,
@@ -166,20 +171,6 @@ def _preflight_refusal(failed: dict[str, list[Check]]) -> str:
     if len(problems) > 3:
         shown += f" (and {len(problems) - 3} more below)"
     return f"Preflight failed, nothing was changed on the platform: {shown}"
-
-
-def _taken_refusal(connection: PlatformConnection, requests: list[VMRequest]) -> str:
-    names = sorted(
-        Recovery.objects.filter(
-            connection=connection, vm_id__in=[r.vm_id for r in requests], status__in=ACTIVE
-        ).values_list("vm_name", flat=True)
-    )
-    which = ", ".join(names) or "One of these VMs"
-    verb = "are" if len(names) > 1 else "is"
-    return (
-        "Preflight failed, nothing was changed on the platform: "
-        f"{which} {verb} already under recovery (launched a moment ago)."
-    )
 
 
 # --- operator actions: recovery.services.actions (one table) ---------------------------

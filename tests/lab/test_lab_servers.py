@@ -307,7 +307,8 @@ def test_delete_refuses_a_running_vm_and_a_body_off_the_schema(lab):
     assert lab.request("DELETE", f"{SERVERS}/nope").status_code == 404
 
 
-def test_a_soft_deleted_quickly_recovered_vm_still_holds_its_datastore(lab):
+@pytest.mark.parametrize("lab_locale", ["en", "zh"])
+def test_a_soft_deleted_quickly_recovered_vm_still_holds_its_datastore(lab, lab_locale):
     server = lab.server_named("app-01")
     datastore = attach(lab)
     lab.task("POST", f"{SERVERS}/{server['id']}/rebase-backing-file",
@@ -316,7 +317,15 @@ def test_a_soft_deleted_quickly_recovered_vm_still_holds_its_datastore(lab):
     body = {"cluster_id": cluster_id(lab), "is_enforce": False}
     refused = lab.request("DELETE", f"/janus/20180725/storages/{datastore['id']}", body)
     assert refused.status_code == 400
-    assert refused.json()["message"] == f"storage is in use by server(s): {server['id']}"
+    answer = refused.json()
+    # Recognisable by its code and structure whatever the language of the message.
+    assert answer["code"] == 400
+    assert answer["data"] == {"reason": "storage_in_use", "server_ids": [server["id"]]}
+    expected = {
+        "en": f"storage is in use by server(s): {server['id']}",
+        "zh": f"存储正在被云主机使用，无法卸载：{server['id']}",  # noqa: RUF001
+    }[lab_locale]
+    assert answer["message"] == expected
 
 
 def test_a_backup_bigger_than_the_new_disk_fails_the_rebase(lab):

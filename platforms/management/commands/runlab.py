@@ -49,6 +49,12 @@ class Command(BaseCommand):
             metavar="IP:/EXPORT=DIR",
             help="map an NFS export to a local directory (repeatable)",
         )
+        parser.add_argument(
+            "--locale",
+            choices=["en", "zh"],
+            default=defaults.locale,
+            help="language of every API error message and task failure (zh: Chinese)",
+        )
         parser.add_argument("--reset", action="store_true", help="discard saved state and re-seed")
         parser.add_argument(
             "--tls",
@@ -72,6 +78,7 @@ class Command(BaseCommand):
             task_seconds=options["task_seconds"],
             merge_seconds=options["merge_seconds"],
             disks=options["disks"],
+            locale=options["locale"],
             nfs_exports=dict(_export(value) for value in options["nfs_export"]),
         )
         try:

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recovery", "0012_invitations_last_used"),
+        ("recovery", "0015_recovery_platform_constraints"),
     ]
 
     operations = [
