@@ -112,9 +112,9 @@ class Authenticator:
                     "audit_ids": [secrets.token_urlsafe(16)],
                 },
                 "user": {
-                    "id": "lab-user",
-                    "name": self.config.username,
-                    "username": self.config.username,
+                    "id": "lab-user" if role == ADMIN_ROLE else "lab-backup-user",
+                    "name": username,
+                    "username": username,
                     "roles": [{"name": role}],
                     "roles_links": [],
                 },

@@ -174,5 +174,6 @@ def test_the_backup_account_logs_in_as_its_role_and_not_with_the_admin_password(
         auth="none",
     ).json()["data"]["access"]
     assert token["user"]["roles"] == [{"name": "backup"}]
+    assert token["user"]["username"] == "backup"
     mixed = _login_body(lab, "backup", "lab-password")
     assert lab.request("POST", "/janus/authenticate", mixed, auth="none").status_code == 401
