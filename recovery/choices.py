@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from django.db import models
 
 
@@ -41,8 +43,15 @@ class Status(models.TextChoices):
 TERMINAL = frozenset({Status.COMPLETED, Status.CANCELLED, Status.HANDED_OVER})
 # Not terminal: a failed recovery still holds its VM until it is retried or cleaned up.
 ACTIVE = frozenset(set(Status) - TERMINAL)
-# Waiting for a person, not for the platform: no job is scheduled in these.
+# Where the engine may stop for a person. Whether it does depends on the plan (see
+# waits_for_operator): a failed recovery always waits; ready and running from backup are passed
+# through when the plan powers on, and merges, by itself.
 WAITING_FOR_OPERATOR = frozenset({Status.READY, Status.RUNNING_FROM_BACKUP, Status.FAILED})
+# status -> the plan (Recovery fields) under which the engine moves on from it by itself.
+MOVES_ON_BY_ITSELF: dict[str, dict[str, object]] = {
+    Status.READY: {"power_on": True},
+    Status.RUNNING_FROM_BACKUP: {"mode": Mode.RESTORE, "auto_merge": True},
+}
 # Counted against the connection's concurrency limit.
 PLATFORM_BUSY = frozenset(
     {
@@ -58,3 +67,31 @@ BEFORE_REBASE = frozenset(
 # What undoing or finishing a recovery takes (teardown, the detach after a merge): all a team
 # may still do through a connection that is no longer shared with it.
 CLEANUP = frozenset({Status.MERGED, Status.DETACHING, Status.CLEANING_UP, Status.CANCELLING})
+
+
+# --- the one rule for "waits for a person", as a test of a row and as a query ---------------
+
+
+class Planned(Protocol):
+    """What the rule reads of a recovery: where it is and what its plan says."""
+
+    status: str
+    mode: str
+    power_on: bool
+    auto_merge: bool
+
+
+def waits_for_operator(recovery: Planned) -> bool:
+    """The engine stopped here for a person: nothing moves until someone acts."""
+    if recovery.status not in WAITING_FOR_OPERATOR:
+        return False
+    plan = MOVES_ON_BY_ITSELF.get(recovery.status)
+    return plan is None or any(getattr(recovery, key) != value for key, value in plan.items())
+
+
+def waits_for_operator_q() -> models.Q:
+    """The same rule as a filter on Recovery rows."""
+    waiting = models.Q(status__in=sorted(WAITING_FOR_OPERATOR))
+    for status, plan in MOVES_ON_BY_ITSELF.items():
+        waiting &= ~models.Q(status=status, **plan)
+    return waiting

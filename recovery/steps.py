@@ -13,7 +13,7 @@ from django.db import transaction
 from platforms.clients import PlatformError
 from platforms.clients.types import Server
 from platforms.models import PlatformConnection
-from recovery.choices import PLATFORM_BUSY, Mode
+from recovery.choices import PLATFORM_BUSY
 from recovery.choices import Status as S
 from recovery.models import Recovery
 from recovery.stepkit import RETRY_ADVICE, STOP, Step, StepFailed, Wait, task_failed
@@ -247,10 +247,12 @@ def step_rebasing(step: Step) -> Wait | str:
     return Wait()
 
 
+# Ready and running from backup: whether the plan moves on by itself is one rule
+# (recovery.choices.waits_for_operator), shared with the reconciler and `recover --wait`.
 def step_ready(step: Step) -> Wait | str:
-    if step.recovery.power_on:
-        return step.move(S.POWERING_ON)
-    return STOP
+    if step.recovery.waits_for_operator:
+        return STOP
+    return step.move(S.POWERING_ON)
 
 
 def step_powering_on(step: Step) -> Wait | str:
@@ -268,10 +270,9 @@ def step_powering_on(step: Step) -> Wait | str:
 
 
 def step_running_from_backup(step: Step) -> Wait | str:
-    recovery = step.recovery
-    if recovery.mode == Mode.RESTORE and recovery.auto_merge:
-        return step.move(S.MERGING)
-    return STOP
+    if step.recovery.waits_for_operator:
+        return STOP
+    return step.move(S.MERGING)
 
 
 def step_merging(step: Step) -> Wait | str:

@@ -24,6 +24,11 @@ ACCESS_KEY = "lab-access-key"
 SECRET_KEY = "lab-secret-key"
 USERNAME = "admin"
 PASSWORD = "lab-password"
+# The lab's backup-only account: 403 on the platform's version (platforms/lab/shapes.py).
+BACKUP_ACCESS_KEY = "lab-backup-key"
+BACKUP_SECRET_KEY = "lab-backup-secret"
+BACKUP_USERNAME = "backup"
+BACKUP_PASSWORD = "lab-backup-password"
 
 
 @dataclass

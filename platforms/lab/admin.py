@@ -25,7 +25,7 @@ class Admin:
                     **{
                         k: v
                         for k, v in lab.store.data.items()
-                        if k not in ("idempotency", "tokens")
+                        if k not in ("idempotency", "tokens", "token_roles")
                     },
                     "settings": self.settings(),
                 }

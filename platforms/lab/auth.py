@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from platforms import sigv4
 from platforms.lab.config import LabConfig
+from platforms.lab.shapes import ADMIN_ROLE, BACKUP_ROLE
 from platforms.lab.store import Store
 
 SERVICE = sigv4.DEFAULT_SERVICE
@@ -32,6 +34,12 @@ _AUTH_HEADER = re.compile(
 
 class AuthError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    scheme: str  # "aksk" or "token"
+    role: str  # shapes.ADMIN_ROLE or shapes.BACKUP_ROLE
 
 
 class Authenticator:
@@ -78,16 +86,16 @@ class Authenticator:
             password = self.private_key.decrypt(ciphertext, pad).decode()
         except ValueError:
             raise AuthError("the password could not be decrypted with the platform's key") from None
-        if not (
-            hmac.compare_digest(username, self.config.username)
-            and hmac.compare_digest(password, self.config.password)
-        ):
+        role = self._password_role(username, password)
+        if role is None:
             raise AuthError("wrong username or password")
         token = secrets.token_hex(16)
         issued = time.time()
         expires = issued + self.config.token_seconds
         with self.store.change() as state:
             state["tokens"][token] = expires
+            # A state saved before roles existed has no such key: its tokens are the admin's.
+            state.setdefault("token_roles", {})[token] = role
         stamp = "%Y-%m-%dT%H:%M:%S.000000Z"
         return {
             "access": {
@@ -104,43 +112,67 @@ class Authenticator:
                     "audit_ids": [secrets.token_urlsafe(16)],
                 },
                 "user": {
-                    "id": "lab-user",
-                    "name": self.config.username,
-                    "username": self.config.username,
-                    "roles": [{"name": "admin"}],
+                    "id": "lab-user" if role == ADMIN_ROLE else "lab-backup-user",
+                    "name": username,
+                    "username": username,
+                    "roles": [{"name": role}],
                     "roles_links": [],
                 },
             }
         }
 
+    def _password_role(self, username: str, password: str) -> str | None:
+        config = self.config
+        for role, name, secret in (
+            (ADMIN_ROLE, config.username, config.password),
+            (BACKUP_ROLE, config.backup_username, config.backup_password),
+        ):
+            if hmac.compare_digest(username, name) and hmac.compare_digest(password, secret):
+                return role
+        return None
+
+    def _key_account(self, access_key: str) -> tuple[str, str] | None:
+        """(secret key, role) of an access key, or None when nobody has it."""
+        config = self.config
+        for role, key, secret in (
+            (ADMIN_ROLE, config.access_key, config.secret_key),
+            (BACKUP_ROLE, config.backup_access_key, config.backup_secret_key),
+        ):
+            if hmac.compare_digest(access_key, key):
+                return secret, role
+        return None
+
     def expire_tokens(self) -> int:
         with self.store.change() as state:
             count = len(state["tokens"])
             state["tokens"] = {}
+            state["token_roles"] = {}
         return count
 
     # --- every other request ------------------------------------------------------------
 
-    def check(self, method: str, path: str, headers: dict[str, str], body: bytes) -> str:
-        """Return the scheme used ("aksk" or "token"), or raise AuthError."""
+    def check(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Caller:
+        """Who calls (scheme and role), or raise AuthError."""
         authorization = headers.get("authorization", "")
         if authorization.startswith("Token "):
             token = authorization[len("Token ") :].strip()
             with self.store.lock:
                 expires = self.store.data["tokens"].get(token)
+                role = self.store.data.get("token_roles", {}).get(token, ADMIN_ROLE)
             if expires is None:
                 raise AuthError("token is invalid")
             if expires < time.time():
                 raise AuthError("token has expired; authenticate again")
-            return "token"
+            return Caller("token", role)
         if authorization.startswith("AWS4-HMAC-SHA256"):
-            self._check_signature(method, path, headers, body, authorization)
-            return "aksk"
+            role = self._check_signature(method, path, headers, body, authorization)
+            return Caller("aksk", role)
         raise AuthError("missing Authorization header")
 
     def _check_signature(
         self, method: str, path: str, headers: dict[str, str], body: bytes, authorization: str
-    ) -> None:
+    ) -> str:
+        """The role of the access key whose signature this is."""
         match = _AUTH_HEADER.match(authorization.strip())
         if not match:
             raise AuthError("malformed AWS4-HMAC-SHA256 Authorization header")
@@ -148,8 +180,10 @@ class Authenticator:
         if len(parts) != 5 or parts[4] != "aws4_request":
             raise AuthError("malformed credential scope")
         access_key, date_stamp, region, service, _ = parts
-        if not hmac.compare_digest(access_key, self.config.access_key):
+        account = self._key_account(access_key)
+        if account is None:
             raise AuthError("unknown access key")
+        secret_key, role = account
         if service != SERVICE:
             raise AuthError(f"service must be {SERVICE}")
         signed = match["signed"].split(";")
@@ -168,7 +202,8 @@ class Authenticator:
         if date_stamp != amz_date[:8]:
             raise AuthError("credential date does not match X-Amz-Date")
         expected = sigv4.signature(
-            self.config.secret_key, amz_date, region, service, method, path, headers, signed, body
+            secret_key, amz_date, region, service, method, path, headers, signed, body
         )
         if not hmac.compare_digest(expected, match["signature"]):
             raise AuthError("signature does not match")
+        return role

@@ -17,6 +17,12 @@ class LabConfig:
     secret_key: str = "lab-secret-key"  # noqa: S105 - the lab's published demo credential
     username: str = "admin"
     password: str = "lab-password"  # noqa: S105 - the lab's published demo credential
+    # A second account with the backup role (shapes.DENIED_HANDLERS): what an SCP backup account
+    # made with the "Agentless Backup Template" policy may not read, it may not read here.
+    backup_access_key: str = "lab-backup-key"
+    backup_secret_key: str = "lab-backup-secret"  # noqa: S105 - published demo credential
+    backup_username: str = "backup"
+    backup_password: str = "lab-backup-password"  # noqa: S105 - published demo credential
     vms: int = 6
     latency_ms: int = 0
     task_seconds: float = 1.0

@@ -225,6 +225,7 @@ def build(config: LabConfig, disks: RealDisks | VirtualDisks) -> dict[str, Any]:
         "tasks": {},
         "idempotency": {},
         "tokens": {},
+        "token_roles": {},
         "effects": [],
         "forced_unmounts": [],
         "nfs_default": {"ip_address": DEFAULT_NFS_SERVER, "export_path": DEFAULT_NFS_EXPORT},

@@ -20,6 +20,7 @@ from platforms.lab.api import Api, Call
 from platforms.lab.auth import Authenticator, AuthError
 from platforms.lab.core import Lab, LabError
 from platforms.lab.faults import ANSWERING
+from platforms.lab.shapes import DENIED_HANDLERS, forbidden_message
 
 logger = logging.getLogger(__name__)
 WRITE_METHODS = ("POST", "PUT", "DELETE")
@@ -167,6 +168,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             "query": query,
             "client_token": token,
             "auth": None,
+            "role": None,
             "fault": None,
             "replay": False,
             "task_id": None,
@@ -195,9 +197,12 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         route, params = found
         if not route.public:
             try:
-                log["auth"] = self.server.auth.check(method, path, headers, raw)
+                caller = self.server.auth.check(method, path, headers, raw)
             except AuthError as error:
                 return finish(401, self._error(path, 401, str(error)))
+            log["auth"], log["role"] = caller.scheme, caller.role
+            if route.handler in DENIED_HANDLERS.get(caller.role, ()):
+                return finish(403, envelope(path, 403, {}, forbidden_message()))
 
         # One key per distinct request, for idempotency records and `once` fault rules.
         fingerprint = hashlib.sha256(

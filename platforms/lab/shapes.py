@@ -21,6 +21,8 @@ Behaviour the lab infers (the values and texts are below):
   serials, tags, ip_info, ...) are checked for type and ignored; a non-empty backing_file,
   copy or storage_file of a disk is refused rather than ignored (it would change the disk).
 - [I] Create: `uuids`, when given, names the new VM (one unused UUID).
+- [I] A backup-only account (role `backup`) gets 403 from the platform's version and may make
+  every other call (DENIED_HANDLERS).
 - [I] The VM config (GET /janus/20180725/servers/{id}/config, a path the notes give; the spec
   has only its PUT) answers ServerConfig20180725; its networks carry NetworkConfig's fields
   plus the NIC's own (vif_id, connect, model, mac_address, ...), as the 20240725 config example.
@@ -129,6 +131,21 @@ def platform_address(host: str, port: int) -> str:
 
 def dcluster_info(host: str, port: int) -> dict[str, str]:
     return {"cluster_ip": host, "cluster_port": str(port), "leader_ip": host, "mode": "cluster"}
+
+
+# [I] Roles. The spec gives GET /janus/20180725/platform to the admin, security admin and
+# system-settings readers only; a backup account (DOC-ACCT: the "Agentless Backup Template"
+# policy) has none of them. What else such an account may not call is not documented: the lab
+# lets it make every other call the quick recovery makes, and refuses the platform's version
+# (SCP and the HCI dialect's /platform alike) with 403 in the platform's error envelope.
+ADMIN_ROLE = "admin"
+BACKUP_ROLE = "backup"
+DENIED_HANDLERS: dict[str, frozenset[str]] = {BACKUP_ROLE: frozenset({"platform"})}
+
+
+def forbidden_message() -> str:
+    # [I] the exact text of a real platform is unknown; it answers in Chinese like the others.
+    return "权限不足：当前用户没有调用该接口的权限"  # noqa: RUF001 - the platform's punctuation
 
 
 # [I] A delete answers HTTP 204 with no body: the spec documents 204 (its example shows a task

@@ -111,6 +111,9 @@ class TestOut(Schema):
     advice: str
     counts: dict[str, int]
     version: str
+    note: str = Field(
+        "", description="Which check proved the sign-in, when it was not the platform's version."
+    )
 
 
 class DiskOut(Schema):

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from recovery.choices import ACTIVE, TERMINAL, WAITING_FOR_OPERATOR, Mode, Status, Target
+from recovery.choices import ACTIVE, TERMINAL, Mode, Status, Target, waits_for_operator
 
 
 class Batch(models.Model):
@@ -164,7 +164,8 @@ class Recovery(models.Model):
 
     @property
     def waits_for_operator(self) -> bool:
-        return self.status in WAITING_FOR_OPERATOR
+        """Stopped for a person (recovery.choices.waits_for_operator: status and plan)."""
+        return waits_for_operator(self)
 
     @property
     def rto_running(self) -> timedelta | None:

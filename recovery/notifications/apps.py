@@ -9,4 +9,9 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from platforms import encrypted
         from recovery.notifications import receivers  # noqa: F401 - connects the receivers
+        from recovery.notifications.models import Channel
+
+        # The webhook's signing secret: key rotation re-encrypts it with the connections'.
+        encrypted.register(Channel, "secret_encrypted")

@@ -95,6 +95,8 @@ class TestOutcome:
     advice: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     version: str = ""
+    # Which check proved the sign-in, when it was not the platform's version.
+    note: str = ""
 
     @property
     def counts_text(self) -> str:
@@ -125,13 +127,16 @@ def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, 
             "also fail when this server's clock is more than 15 minutes off."
         )
     if error.status == 403:
+        refused = f" to {error.method} {error.path}" if error.path else ""
         return "403: permission denied", (
-            "The account works but lacks permission; Sangfor's backup account needs the "
-            "'Agentless Backup Template' policy."
+            f"The account signed in but the platform refused it access{refused}. Give it the "
+            "permissions quick recovery needs: Sangfor's backup account needs the 'Agentless "
+            "Backup Template' policy."
         )
     if error.status == 404 and error.path.endswith("/platform"):
         other = "SCP" if connection.kind == "hci" else "HCI"
-        return f"Wrong kind: this is not a Sangfor {connection.get_kind_display()} API", (
+        # The kind's display name already says "Sangfor SCP".
+        return f"Wrong kind: this is not a {connection.get_kind_display()} API", (
             f"The address does not answer the {connection.kind.upper()} OpenAPI. "
             f"Is it an {other} platform? Change the kind, or check the base URL."
         )
@@ -165,26 +170,47 @@ def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = N
         return TestOutcome(False, "Stored credentials unreadable", str(error))
     platform_id = ""
     try:
-        info = client.platform_info()
-        version, platform_id = info.version, info.platform_id
+        version, platform_id, note, vms = _sign_in_check(client)
         counts = {
             "cluster": len(client.clusters()),
             "host": len(client.hosts()),
             "datastore": len(client.datastores()),
-            "VM": client.vms_page(page_size=1).total,
+            "VM": vms if vms is not None else client.vms_page(page_size=1).total,
         }
     except PlatformError as error:
         headline, advice = _advice(error, connection)
         outcome = TestOutcome(False, headline, advice)
     else:
-        outcome = TestOutcome(True, "Connected", counts=counts, version=version)
+        outcome = TestOutcome(True, "Connected", counts=counts, version=version, note=note)
     finally:
         client.close()
     summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
     if outcome.ok:
-        summary = f"OK: {outcome.counts_text}"
+        summary = f"OK: {outcome.note + '; ' if outcome.note else ''}{outcome.counts_text}"
     connection.record_test(outcome.ok, summary, platform_id)
     return outcome
+
+
+VERSION_NOT_ALLOWED = (
+    "Signed in; this account may not read the platform version, so the console listed VMs instead"
+)
+
+
+def _sign_in_check(client: PlatformClient) -> tuple[str, str, str, int | None]:
+    """(version, platform id, note, VM count) from the first call that proves the sign-in.
+
+    The platform's version is for admin, security-admin and system-settings-read roles only
+    (SCP spec, GET /janus/20180725/platform): a backup-only account gets 403 there while its
+    credentials are fine. Listing VMs, which quick recovery needs anyway, proves them instead;
+    a 403 there too is a real lack of permission and is reported as one.
+    """
+    try:
+        info = client.platform_info()
+        return info.version, info.platform_id, "", None
+    except PlatformError as error:
+        if error.status != 403:
+            raise
+    return "", "", VERSION_NOT_ALLOWED, client.vms_page(page_size=1).total
 
 
 INVENTORY_SECTIONS = ("vms", "datastores", "hosts", "clusters")

@@ -14,8 +14,7 @@ from django.utils import timezone
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
 from recovery import engine
-from recovery.choices import ACTIVE, Mode
-from recovery.choices import Status as S
+from recovery.choices import ACTIVE, waits_for_operator_q
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 
@@ -30,17 +29,12 @@ def stale_recoveries(now=None):
     grace = timedelta(
         seconds=max(settings.RECOVERY_STALE_SECONDS, 2 * settings.RECOVERY_POLL_MAX_SECONDS)
     )
-    # Where the engine stops for a person; ready and running-from-backup are only passed
+    # Not where the engine stops for a person: ready and running-from-backup are passed
     # through when the plan powers on and merges by itself, and a worker that died between
     # those steps left the recovery there with no job.
-    at_rest = (
-        Q(status=S.FAILED)
-        | Q(status=S.READY, power_on=False)
-        | (Q(status=S.RUNNING_FROM_BACKUP) & ~Q(mode=Mode.RESTORE, auto_merge=True))
-    )
     return (
         Recovery.objects.filter(status__in=ACTIVE)
-        .exclude(at_rest)
+        .exclude(waits_for_operator_q())
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .filter(
             Q(next_check_at__lt=now - grace)

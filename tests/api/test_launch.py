@@ -302,6 +302,20 @@ def test_testing_a_connection_is_audited_as_api(personas, api_as, judge, lab, co
     assert row.client_ip == "127.0.0.1"
 
 
+def test_a_backup_only_account_passes_its_test_with_a_note(personas, api_as, judge, lab):
+    from tests.factories import ConnectionFactory
+    from tests.labclient import BACKUP_ACCESS_KEY, BACKUP_SECRET_KEY
+
+    backup = ConnectionFactory(
+        team=personas.team, base_url=lab.base_url, access_key=BACKUP_ACCESS_KEY,
+        secret=BACKUP_SECRET_KEY,
+    )  # fmt: skip
+    response = api_as("operator").post(f"/api/v1/connections/{backup.pk}/test")
+    data = judge.check(response, "POST", "/api/v1/connections/{connection_id}/test")
+    assert data["ok"] is True and data["counts"]["VM"] == 8 and data["version"] == ""
+    assert data["note"].startswith("Signed in; this account may not read the platform version")
+
+
 def test_a_connection_that_fails_its_test_says_why(personas, api_as, judge, lab):
     from tests.factories import ConnectionFactory
 

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.labclient import LabClient
+from tests.labclient import (
+    BACKUP_ACCESS_KEY,
+    BACKUP_PASSWORD,
+    BACKUP_SECRET_KEY,
+    BACKUP_USERNAME,
+    PASSWORD,
+    USERNAME,
+    LabClient,
+)
 
 SERVERS = "/janus/20180725/servers"
 
@@ -122,10 +130,50 @@ def test_a_password_not_encrypted_with_the_platform_key_is_refused(lab):
     assert "could not be decrypted" in response.json()["message"]
 
 
-def _login_body(lab) -> dict:
+def _login_body(lab, username: str = USERNAME, password: str = PASSWORD) -> dict:
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     modulus = lab.ok("GET", "/janus/public-key", auth="none")["public_key"].strip()
     key = rsa.RSAPublicNumbers(65537, int(modulus, 16)).public_key()
-    secret = key.encrypt(b"lab-password", padding.PKCS1v15()).hex()
-    return {"auth": {"passwordCredentials": {"username": "admin", "password": secret}}}
+    secret = key.encrypt(password.encode(), padding.PKCS1v15()).hex()
+    return {"auth": {"passwordCredentials": {"username": username, "password": secret}}}
+
+
+def _backup_client(lab, auth: str) -> LabClient:
+    client = LabClient(lab.base_url, BACKUP_ACCESS_KEY, BACKUP_SECRET_KEY)
+    if auth == "token":
+        client.login(BACKUP_USERNAME, BACKUP_PASSWORD)
+    return client
+
+
+@pytest.mark.parametrize("auth", ["aksk", "token"])
+@pytest.mark.parametrize("path", ["/janus/20180725/platform", "/hci/vt/api/v1/platform"])
+def test_the_backup_account_may_not_read_the_platform_version(lab, auth, path):
+    client = _backup_client(lab, auth)
+    response = client.request("GET", path, auth=auth)
+    status, message = _status_and_message(response)
+    assert status == 403 and message  # the platform's V1 error envelope, with a reason
+    assert lab.ok("GET", path)["version"]  # the admin still may
+    [entry] = [e for e in lab.admin("GET", "requests") if e["status"] == 403]
+    assert (entry["auth"], entry["role"]) == (auth, "backup")
+
+
+@pytest.mark.parametrize("auth", ["aksk", "token"])
+def test_the_backup_account_lists_vms_clusters_hosts_and_datastores(lab, auth):
+    client = _backup_client(lab, auth)
+    assert client.ok("GET", "/janus/20240725/servers", auth=auth)["total_size"] == 8
+    for path in ("/janus/20210725/clusters", "/janus/20240725/hosts", "/janus/20200725/storages"):
+        assert client.ok("GET", path, auth=auth)["data"]
+
+
+def test_the_backup_account_logs_in_as_its_role_and_not_with_the_admin_password(lab):
+    token = lab.request(
+        "POST",
+        "/janus/authenticate",
+        _login_body(lab, "backup", "lab-backup-password"),
+        auth="none",
+    ).json()["data"]["access"]
+    assert token["user"]["roles"] == [{"name": "backup"}]
+    assert token["user"]["username"] == "backup"
+    mixed = _login_body(lab, "backup", "lab-password")
+    assert lab.request("POST", "/janus/authenticate", mixed, auth="none").status_code == 401

@@ -5,7 +5,14 @@ from django.urls import reverse
 
 from platforms.models import ConnectionShare, PlatformConnection
 from tests.factories import ConnectionFactory, MembershipFactory, TeamFactory, UserFactory
-from tests.labclient import ACCESS_KEY, SECRET_KEY
+from tests.labclient import (
+    ACCESS_KEY,
+    BACKUP_ACCESS_KEY,
+    BACKUP_PASSWORD,
+    BACKUP_SECRET_KEY,
+    BACKUP_USERNAME,
+    SECRET_KEY,
+)
 
 pytestmark = pytest.mark.django_db
 SECRET = "sk-team-a-9d8c7b6a"
@@ -191,8 +198,17 @@ def test_testing_the_lab_reports_counts_and_records_the_result(personas, lab):
     ("overrides", "fault", "headline"),
     [
         ({"secret": "wrong"}, None, "401: credentials refused"),
-        ({}, {"path": "/platform$", "kind": "http_403"}, "403: permission denied"),
-        ({"kind": "hci"}, {"path": "/hci/vt/api/v1/platform$", "kind": "http_404"}, "Wrong kind"),
+        # Refused the version and the VM list alike: a real lack of permission.
+        (
+            {},
+            {"path": "/(platform|servers)$", "kind": "http_403", "count": 0},
+            "403: permission denied",
+        ),
+        (
+            {"kind": "hci"},
+            {"path": "/hci/vt/api/v1/platform$", "kind": "http_404"},
+            "Wrong kind: this is not a Sangfor HCI API",
+        ),
     ],
 )
 def test_a_failing_test_says_precisely_what_is_wrong(personas, lab, overrides, fault, headline):
@@ -205,9 +221,48 @@ def test_a_failing_test_says_precisely_what_is_wrong(personas, lab, overrides, f
     response = personas.client_for(personas.operator).post(
         reverse("connection-test", args=[connection.pk]), HTTP_HX_REQUEST="true"
     )
-    assert headline in response.content.decode()
+    body = response.content.decode()
+    assert headline in body and "Sangfor Sangfor" not in body
     connection.refresh_from_db()
     assert connection.last_test_ok is False
+
+
+@pytest.mark.parametrize("auth_method", ["aksk", "password"])
+def test_a_backup_only_account_is_tested_by_listing_vms(personas, lab, auth_method):
+    connection = ConnectionFactory(
+        team=personas.team, base_url=lab.base_url, access_key=BACKUP_ACCESS_KEY,
+        secret=BACKUP_SECRET_KEY, auth_method=auth_method, username=BACKUP_USERNAME,
+    )  # fmt: skip
+    connection.set_secret("password", BACKUP_PASSWORD)
+    connection.save()
+    response = personas.client_for(personas.operator).post(
+        reverse("connection-test", args=[connection.pk]), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert "Connected" in body and "8 VMs" in body and "2 clusters" in body
+    assert (
+        "Signed in; this account may not read the platform version, so the console listed "
+        "VMs instead" in body
+    )
+    connection.refresh_from_db()
+    assert connection.last_test_ok is True
+    assert "may not read the platform version" in connection.last_test_message
+    # The platform said 403 to the version, and the VM list is what proved the sign-in.
+    calls = [(e["path"], e["status"]) for e in lab.admin("GET", "requests") if e["role"]]
+    assert calls[0] == ("/janus/20180725/platform", 403)
+    assert calls[1] == ("/janus/20240725/servers", 200)
+    assert {e["role"] for e in lab.admin("GET", "requests") if e["role"]} == {"backup"}
+
+
+def test_an_admin_account_is_tested_by_the_platform_version_without_a_note(personas, lab):
+    connection = ConnectionFactory(
+        team=personas.team, base_url=lab.base_url, access_key=ACCESS_KEY, secret=SECRET_KEY
+    )
+    response = personas.client_for(personas.operator).post(
+        reverse("connection-test", args=[connection.pk]), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert "Connected</strong> to " in body and "may not read the platform version" not in body
 
 
 def test_inventory_pages_and_searches_vms_from_the_platform(personas, lab):

@@ -77,6 +77,7 @@ def test_connection(request: HttpRequest, connection_id: int):
         "advice": outcome.advice,
         "counts": outcome.counts,
         "version": outcome.version,
+        "note": outcome.note,
     }
 
 

@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
-from recovery.choices import Mode, Target
+from recovery.choices import Mode, Status, Target
 from recovery.inline import run_jobs_until, settled
 from recovery.models import Recovery
 from recovery.services.connections import client_for
@@ -67,7 +67,10 @@ class Command(BaseCommand):
             help="restore into a new VM with its NICs connected (default: disconnected)",
         )
         parser.add_argument(
-            "--wait", action="store_true", help="follow until done or waiting for you"
+            "--wait",
+            action="store_true",
+            help="follow until done or waiting for you (a plan that powers on and merges by "
+            "itself is followed to the end)",
         )
         parser.add_argument(
             "--inline",
@@ -123,7 +126,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Recovery {recovery.pk} of {recovery.vm_name} {where} queued.")
         ids = [r.pk for r in recoveries]
         if o["inline"]:
-            run_jobs_until(ids, lambda rs: self._report(rs) or settled(rs), o["timeout"])
+            try:
+                run_jobs_until(ids, lambda rs: self._report(rs) or settled(rs), o["timeout"])
+            except TimeoutError:
+                raise CommandError(_still_running(o["timeout"])) from None
         elif o["wait"]:
             self._follow(ids, o["timeout"])
         else:
@@ -134,6 +140,8 @@ class Command(BaseCommand):
                 f"{duration_short(recovery.rto_running)}, merged after "
                 f"{duration_short(recovery.rto_merged)}"
             )
+            if recovery.waits_for_operator:
+                self.stdout.write(f"  Waiting for you: {waiting_for(recovery)}")
 
     def _report(self, recoveries: list[Recovery], seen: dict | None = None) -> None:
         seen = self.__dict__.setdefault("_seen", {})
@@ -154,7 +162,7 @@ class Command(BaseCommand):
             if settled(recoveries):
                 return
             time.sleep(0.5)
-        raise CommandError("Still running; follow it in the dashboard.")
+        raise CommandError(_still_running(timeout))
 
     @staticmethod
     def _connection(value: str, team: str | None) -> PlatformConnection:
@@ -187,6 +195,24 @@ class Command(BaseCommand):
                 raise CommandError(f"No VM {name!r} on {connection.name}.")
             chosen.append(match)
         return chosen
+
+
+def _still_running(timeout: float) -> str:
+    return (
+        f"Still running after {timeout:g} s: the recovery goes on without this command. Follow "
+        "it in the dashboard, or wait longer with --timeout."
+    )
+
+
+def waiting_for(recovery: Recovery) -> str:
+    """What the person the recovery waits for has to do (the dashboard and API offer it)."""
+    if recovery.status == Status.FAILED:
+        return f"{recovery.error_message} {recovery.error_advice}".strip()
+    if recovery.mode == Mode.VERIFY:
+        return "verify the VM, then finish the verification (it is deleted and detached)."
+    if recovery.status == Status.READY:
+        return "the VM was left powered off as planned (--no-power-on); power it on."
+    return "the VM runs from the backup; start the merge when you are ready (--no-auto-merge)."
 
 
 @contextmanager
