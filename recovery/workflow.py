@@ -65,6 +65,7 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     recovery.check_interval = 0
     recovery.wait_reason = ""
     now = timezone.now()
+    recovery.status_since = now
     if to == S.RUNNING_FROM_BACKUP and recovery.recovered_at is None:
         recovery.recovered_at = now
     if to == S.MERGED and recovery.merged_at is None:

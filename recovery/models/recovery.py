@@ -92,6 +92,8 @@ class Recovery(models.Model):
     merged_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Since when it is in its status (a retry enters it again): the watch's "waiting too long".
+    status_since = models.DateTimeField(null=True, blank=True)
 
     merge_progress = models.PositiveSmallIntegerField(default=0)
     cluster_id = models.CharField(max_length=100, blank=True)

@@ -91,6 +91,8 @@ def summary_for(event: str, recovery: dict[str, Any] | None, extra: str = "") ->
         return f"Recovery of {vm} handed over: {len(left)} item(s) left on the platform"
     if event == EventType.MERGE_STALLED:
         return f"The merge of {vm} has not moved from {recovery['merge_progress']}% {extra}"
+    if event == EventType.WAITING_TOO_LONG:
+        return f"The recovery of {vm} has been {recovery['status_label'].lower()} {extra}"
     if event == EventType.RUNNING_TOO_LONG:
         return f"{vm} has been running from the backup {extra}"
     return extra

@@ -123,8 +123,9 @@ class ChannelForm(forms.ModelForm):
 class TeamSettingsForm(forms.ModelForm):
     class Meta:
         model = TeamSettings
-        fields = ["merge_stalled_minutes", "running_from_backup_hours"]
+        fields = ["merge_stalled_minutes", "waiting_minutes", "running_from_backup_hours"]
         labels = {
             "merge_stalled_minutes": "Merge stalled after (minutes)",
+            "waiting_minutes": "Any other step waiting too long after (minutes)",
             "running_from_backup_hours": "Running from backup too long after (hours)",
         }

@@ -20,6 +20,7 @@ class EventType(models.TextChoices):
     FAILED = "recovery.failed", "Recovery failed"
     HANDED_OVER = "recovery.handed_over", "Recovery handed over to manual handling"
     MERGE_STALLED = "recovery.merge_stalled", "Merge stalled"
+    WAITING_TOO_LONG = "recovery.waiting_too_long", "Recovery waiting too long in a step"
     RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"
     ORPHAN_DATASTORE = "datastore.orphaned", "Datastore left attached with no owner"
     DRILL_FINISHED = "drill.finished", "Drill finished"
@@ -40,6 +41,14 @@ class TeamSettings(models.Model):
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
         help_text="A merge that has not moved for this many minutes is stalled.",
+    )
+    waiting_minutes = models.PositiveIntegerField(
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+        help_text=(
+            "A recovery that has waited this many minutes in a step that should end by itself "
+            "(queued, attaching, detaching, cleaning up, waiting for the platform) is reported."
+        ),
     )
     running_from_backup_hours = models.PositiveIntegerField(
         default=24,

@@ -1,5 +1,6 @@
-"""The periodic look (every minute on the workers): stalled merges, VMs running from backup too
-long, and deliveries whose job was lost. Orphan datastores come from the reconciler."""
+"""The periodic look (every minute on the workers): stalled merges, recoveries waiting too long in
+any other step, VMs running from backup too long, and deliveries whose job was lost. Orphan
+datastores come from the reconciler."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from recovery.choices import Status
+from recovery.choices import ACTIVE, Status, waits_for_operator_q
 from recovery.models import Recovery, RecoveryEvent
 from recovery.notifications.events import (
     absolute,
@@ -77,6 +78,38 @@ def check_stalled_merges(now: datetime) -> list[str]:
         if emit(
             recovery.team_id, EventType.MERGE_STALLED, key, recovery=data, occurred_at=now,
             summary=summary_for(EventType.MERGE_STALLED, data, _duration(now - watch.since)),
+        ):  # fmt: skip
+            fired.append(key)
+    return fired
+
+
+# Steps that end by themselves, watched by time spent in them. Merging has its own watch (by
+# progress); failed and the stops for a person wait for someone by design.
+WAITING_BY_ITSELF = sorted(ACTIVE - {Status.MERGING, Status.FAILED})
+
+
+def check_waiting_too_long(now: datetime) -> list[str]:
+    """Every step that should end by itself, past the team's minutes in it: one alert per stay."""
+    candidates = list(
+        Recovery.objects.filter(status__in=WAITING_BY_ITSELF)
+        .exclude(waits_for_operator_q())
+        .filter(launched_at__lt=now - timedelta(minutes=1))  # the smallest threshold
+    )
+    settings_of = _thresholds({r.team_id for r in candidates})
+    fired = []
+    for recovery in candidates:
+        since = recovery.status_since or recovery.launched_at  # a retry is a new stay
+        if now - since < timedelta(minutes=settings_of[recovery.team_id].waiting_minutes):
+            continue
+        key = f"{recovery.pk}:{recovery.status}:{since.isoformat()}"
+        if already_fired(recovery.team_id, EventType.WAITING_TOO_LONG, [key]):
+            continue
+        data = recovery_data(recovery)
+        why = f": {recovery.wait_reason}" if recovery.wait_reason else ""
+        summary = summary_for(EventType.WAITING_TOO_LONG, data, _duration(now - since) + why)
+        if emit(
+            recovery.team_id, EventType.WAITING_TOO_LONG, key, recovery=data, occurred_at=now,
+            summary=summary[:500],
         ):  # fmt: skip
             fired.append(key)
     return fired
@@ -167,6 +200,7 @@ def watch(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     return {
         "merge_stalled": check_stalled_merges(now),
+        "waiting_too_long": check_waiting_too_long(now),
         "running_too_long": check_running_too_long(now),
         "requeued_deliveries": requeue_lost_deliveries(now),
     }

@@ -119,6 +119,31 @@ def test_a_merge_stalled_for_the_teams_minutes_fires_once_per_stall(personas):
     assert "has not moved from 40%" in notice.payload["summary"]
 
 
+def test_a_step_waiting_past_the_teams_minutes_alerts_once_per_stay_with_its_reason(personas, lab):
+    """Not only merges: a recovery attaching while the platform answers 503 is reported once,
+    with what it waits for; a retry of the step is a new stay; a person's wait is not."""
+    TeamSettings.objects.create(team=personas.team, waiting_minutes=10)
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["db-01"], power_on=False)
+    lab.admin("POST", "faults", {"path": "/storages", "kind": "http_503", "count": 0})
+    [recovery] = run([recovery], done=lambda rs: bool(rs[0].wait_reason))
+    assert recovery.status == Status.ATTACHING
+    since = recovery.status_since
+    assert watch(since + timedelta(minutes=9))["waiting_too_long"] == []
+    key = f"{recovery.pk}:{Status.ATTACHING}:{since.isoformat()}"
+    assert watch(since + timedelta(minutes=11))["waiting_too_long"] == [key]
+    assert watch(since + timedelta(minutes=30))["waiting_too_long"] == []  # the same stay
+    notice = Notification.objects.get(event=EventType.WAITING_TOO_LONG)
+    assert notice.payload["recovery"]["status"] == Status.ATTACHING
+    summary = notice.payload["summary"]
+    assert summary.startswith("The recovery of db-01 has been attaching datastore for 11 minutes")
+    assert "Waiting for the platform" in summary
+    lab.admin("DELETE", "faults")
+    [recovery] = run([recovery])
+    assert recovery.status == Status.READY  # waits for a person (power_on=False): no alert
+    assert watch(recovery.status_since + timedelta(hours=5))["waiting_too_long"] == []
+
+
 def test_a_vm_running_from_backup_past_the_teams_hours_fires_once(personas, other_team_recovery):
     TeamSettings.objects.create(team=personas.team, running_from_backup_hours=6)
     now = timezone.now()

@@ -166,12 +166,19 @@ def test_the_delivery_log_pages_through_the_teams_attempts_only(personas):
 def test_thresholds_are_validated_and_audited(personas):
     client = personas.client_for(personas.manager)
     url = reverse("notification-settings")
-    bad = client.post(url, {"merge_stalled_minutes": 0, "running_from_backup_hours": 24})
+    bad = client.post(
+        url,
+        {"merge_stalled_minutes": 0, "waiting_minutes": 15, "running_from_backup_hours": 24},
+    )
     assert bad.status_code == 400
-    good = client.post(url, {"merge_stalled_minutes": 45, "running_from_backup_hours": 12})
+    good = client.post(
+        url,
+        {"merge_stalled_minutes": 45, "waiting_minutes": 20, "running_from_backup_hours": 12},
+    )
     assert good.status_code == 302
-    settings = personas.team.notification_settings
-    assert (settings.merge_stalled_minutes, settings.running_from_backup_hours) == (45, 12)
+    saved = personas.team.notification_settings
+    assert (saved.merge_stalled_minutes, saved.waiting_minutes) == (45, 20)
+    assert saved.running_from_backup_hours == 12
     assert AuditEvent.objects.filter(action="notification.settings").count() == 1
     assert personas.client_for(personas.operator).post(url, {}).status_code == 403
 
