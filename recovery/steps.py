@@ -205,6 +205,16 @@ def step_creating_vm(step: Step) -> Wait | str:
     return step.move(S.REBASING, f"Created {vm.name} ({vm.id}) with {nics} NIC(s)")
 
 
+def _record_disks_on_backup(recovery: Recovery, vm: Server) -> None:
+    """Which of the VM's disks the platform shows backed on this recovery's datastore: what a
+    cancel would leave running from the backup (an in-place VM with none may be cancelled)."""
+    datastore = recovery.datastore_id
+    on_backup = sorted(d.id for d in vm.disks if datastore and datastore in d.backing_file)
+    if on_backup != recovery.disks_on_backup:
+        recovery.disks_on_backup = on_backup
+        recovery.save(update_fields=["disks_on_backup"])
+
+
 def step_rebasing(step: Step) -> Wait | str:
     recovery = step.recovery
     # The task first, then the VM: read the other way round, a task that ends in between
@@ -212,11 +222,15 @@ def step_rebasing(step: Step) -> Wait | str:
     task = step.task("rebase")
     if task is not None and not task.is_done:
         return step.wait_for(task, "rebase")
+    vm = step.vm()
+    if vm is not None:
+        _record_disks_on_backup(recovery, vm)
     if task is not None and task.failed:
         raise task_failed(
-            task, "Rebasing the disks", "Check the backup files named above, then retry."
+            task,
+            "Rebasing the disks",
+            "Check the backup files named above; edit the mapping, then retry.",
         )
-    vm = step.vm()
     if vm is None:
         raise StepFailed(VM_GONE, "Clean up, then launch again.")
     pending = [

@@ -16,7 +16,7 @@ from recovery.choices import ACTIVE
 from recovery.choices import Status as S
 from recovery.guard import datastore_allowed
 from recovery.models import Recovery
-from recovery.stepkit import Step, Wait, task_failed
+from recovery.stepkit import Step, StepFailed, Wait, task_failed
 from recovery.workflow import note
 
 
@@ -170,4 +170,20 @@ def step_cancelling(step: Step) -> Wait | str:
             recovery.save(update_fields=["datastore_id", "mounted_datastore", "cluster_id"])
     if not recovery.datastore_id and not (recovery.created_vm_id or step.asked("create")):
         return step.move(S.CANCELLED, "Cancelled before anything changed on the platform")
+    if not recovery.is_new_vm and recovery.datastore_id:
+        _refuse_if_on_backup(step)
     return teardown(step, S.CANCELLED)
+
+
+def _refuse_if_on_backup(step: Step) -> None:
+    """In place, cancelling detaches under the source VM: read again, at the last moment, that
+    none of its disks runs from the datastore (the rule allowed it on an earlier reading)."""
+    vm = step.vm()
+    datastore = step.recovery.datastore_id
+    on_backup = [d.id for d in vm.disks if datastore in d.backing_file] if vm else []
+    if on_backup:
+        raise StepFailed(
+            f"Disk(s) {', '.join(on_backup)} of {vm.name if vm else ''} now run from the backup; "
+            "detaching would take them away.",
+            "Hand the recovery over, or launch it again to finish the restore (merge).",
+        )

@@ -9,13 +9,22 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from recovery.choices import Mode, Status
+from recovery.services.actions import BY_NAME as ACTIONS_BY_NAME
 from recovery.services.launch_input import MAX_VMS
 
 ModeName = Literal["restore", "verify"]
 StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
-ActionName = Literal[
-    "power-on", "merge", "finish", "cancel", "retry", "hand-over", "acknowledge"
-]  # fmt: skip
+ActionName = Literal[tuple(ACTIONS_BY_NAME)]  # type: ignore[valid-type]  # the one table
+
+
+class ActionIn(Schema):
+    """The input of an action that takes some; the others take no body."""
+
+    disk_mapping: dict[str, str] | None = Field(
+        None,
+        description="edit-mapping: every disk id of the recovery with its backup file, relative "
+        "to the export. Checked like a launch's; the rebase is retried at once.",
+    )
 
 
 class ErrorDetail(Schema):

@@ -69,6 +69,10 @@ class Recovery(models.Model):
         help_text="Handed over: what was left on the platform (kind, id, name, state, what).",
     )
     disk_mapping = models.JSONField(default=dict, help_text="disk id -> backup file path")
+    # As last read at the rebase step: an in-place recovery with none may still be cancelled.
+    disks_on_backup = models.JSONField(
+        default=list, blank=True, help_text="Disk ids the platform showed backed on the datastore."
+    )
     nfs_server = models.CharField(max_length=255)
     nfs_export = models.CharField(max_length=500)
     datastore_name = models.CharField(max_length=100)

@@ -45,10 +45,7 @@ class TeamSettings(models.Model):
     waiting_minutes = models.PositiveIntegerField(
         default=15,
         validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
-        help_text=(
-            "A recovery that has waited this many minutes in a step that should end by itself "
-            "(queued, attaching, detaching, cleaning up, waiting for the platform) is reported."
-        ),
+        help_text="Report a recovery this long in a step that should end by itself.",
     )
     running_from_backup_hours = models.PositiveIntegerField(
         default=24,

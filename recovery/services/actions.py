@@ -20,12 +20,27 @@ from django.db import transaction
 from django.utils import timezone
 
 from recovery import audit, engine
-from recovery.choices import BEFORE_REBASE, CLEANUP, Mode
 from recovery.choices import Status as S
 from recovery.models import AuditAction, Recovery
-from recovery.services.access import Use, recovery_refusal
+from recovery.services.action_rules import (
+    acknowledge_refusal,
+    cancel_refusal,
+    edit_mapping_refusal,
+    finish_refusal,
+    hand_over_refusal,
+    merge_refusal,
+    operate_refusal,
+    power_on_refusal,
+    retry_refusal,
+)
 from recovery.services.handover import hand_over
+from recovery.services.remap import apply_mapping, mapping_problems
 from recovery.workflow import note, transition
+
+__all__ = [
+    "ACTIONS", "BY_NAME", "STEP_KEYS", "Action", "ActionRefused", "available", "cancel_refusal",
+    "operate_refusal", "perform",
+]  # fmt: skip
 
 
 class ActionRefused(Exception):
@@ -38,89 +53,10 @@ class Action:
     label: Callable[[Recovery], str]
     confirm: Callable[[Recovery], str]
     refusal: Callable[[Recovery], str | None]  # None: allowed now
-    perform: Callable[[Recovery, Any], None]  # runs under the lease, after the refusal check
+    perform: Callable[..., None]  # (recovery, user, **input): under the lease, after the rule
     danger: bool = False
-
-
-# --- the rules ---------------------------------------------------------------------------
-
-
-def operate_refusal(recovery: Recovery) -> str | None:
-    """Why the recovery's team may no longer carry it on (power on, merge, retry a step that
-    is not a clean-up) through its connection, or None. Cleaning up is always allowed."""
-    cleaning_up = recovery.status == S.FAILED and recovery.failed_status in CLEANUP
-    refused = recovery_refusal(recovery, Use.CLEAN_UP if cleaning_up else Use.OPERATE)
-    return str(refused) if refused else None
-
-
-def _power_on_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.READY:
-        return "Only a recovered VM that is powered off can be powered on."
-    return operate_refusal(recovery)
-
-
-def _merge_refusal(recovery: Recovery) -> str | None:
-    if recovery.mode != Mode.RESTORE:
-        return "A verify-only recovery never merges; finish the verification instead."
-    if recovery.status != S.RUNNING_FROM_BACKUP:
-        return "The merge starts once the VM runs from the backup."
-    return operate_refusal(recovery)
-
-
-def _finish_refusal(recovery: Recovery) -> str | None:
-    if recovery.mode != Mode.VERIFY:
-        return "Only verify-only recoveries are torn down; restore mode merges instead."
-    if recovery.status not in (S.READY, S.RUNNING_FROM_BACKUP):
-        return "The VM must be recovered before it can be verified."
-    return None
-
-
-def cancel_refusal(recovery: Recovery) -> str | None:
-    """Why `recovery` cannot be cancelled (or, failed, cleaned up) now, or None."""
-    phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-    if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
-        if recovery.status == S.MERGING:
-            return (
-                "The merge is running and the VM depends on the backup until it ends; "
-                "it cannot be cancelled."
-            )
-        if recovery.status == S.REBASING:
-            return "The disks are being rebased; cancel once the step ends."
-        return f"A recovery that is {recovery.get_status_display().lower()} cannot be cancelled."
-    if phase in (S.MERGED, S.DETACHING):
-        return (
-            "The merge is done: the VM runs from production storage. Retry the detach "
-            "to finish the recovery."
-        )
-    if not recovery.is_new_vm and phase not in BEFORE_REBASE:
-        return (
-            "The VM's disks now run from the backup: cancelling would leave it broken. "
-            "Start (or retry) the merge to finish the recovery."
-        )
-    return None
-
-
-def _retry_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED:
-        return "Only a failed recovery can be retried."
-    return operate_refusal(recovery)
-
-
-def _acknowledge_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED:
-        return "Only failures are acknowledged."
-    if recovery.acknowledged_at:
-        return "This failure is acknowledged already."
-    return None
-
-
-def _hand_over_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED:
-        return (
-            "Only a failed recovery is handed over; this one is still moving on by itself, "
-            "or can be cancelled."
-        )
-    return None
+    # Takes input (a form on the page, a body in the API) rather than a confirmation alone.
+    takes_input: bool = False
 
 
 # --- what they do ------------------------------------------------------------------------
@@ -200,6 +136,16 @@ def _retry(recovery: Recovery, user: Any) -> None:
     _audit(recovery, AuditAction.RECOVERY_RETRY, user, text)
 
 
+def _edit_mapping(recovery: Recovery, user: Any, disk_mapping: Any = None) -> None:
+    if not isinstance(disk_mapping, dict):
+        raise ActionRefused("Send the new mapping: each disk id with its backup file.")
+    problems = mapping_problems(recovery, disk_mapping)
+    if problems:
+        raise ActionRefused(" ".join(problems))
+    note(recovery, apply_mapping(recovery, disk_mapping, user))
+    _retry(recovery, user)
+
+
 def _acknowledge(recovery: Recovery, user: Any) -> None:
     recovery.acknowledged_at = timezone.now()
     recovery.save(update_fields=["acknowledged_at"])
@@ -224,6 +170,8 @@ def _what_cancel_undoes(recovery: Recovery) -> str:
     created = recovery.target_vm_name if recovery.is_new_vm else ""
     if created:
         what = f"{created}, the VM the console created, is deleted (if made). {what}"
+    elif recovery.power_off_first:
+        what += f" {recovery.vm_name} stays off, on its own disks: start it on the platform."
     return what
 
 
@@ -236,7 +184,7 @@ ACTIONS: tuple[Action, ...] = (
         "power-on",
         lambda r: "Power on",
         lambda r: f"Power on {r.target_vm_name or r.vm_name}? It will run from the backup files.",
-        _power_on_refusal,
+        power_on_refusal,
         _moving_to(
             S.POWERING_ON, lambda u: f"{u} asked to power on", AuditAction.RECOVERY_POWER_ON
         ),
@@ -248,7 +196,7 @@ ACTIONS: tuple[Action, ...] = (
             "Start merging the backup data into production storage? The VM keeps "
             "running; the merge cannot be cancelled once started."
         ),
-        _merge_refusal,
+        merge_refusal,
         _moving_to(S.MERGING, lambda u: f"{u} started the merge", AuditAction.RECOVERY_MERGE),
     ),
     Action(
@@ -259,7 +207,7 @@ ACTIONS: tuple[Action, ...] = (
             f"created, is powered off and deleted, then the NFS datastore is detached. {r.vm_name} "
             "is not touched."
         ),
-        _finish_refusal,
+        finish_refusal,
         _moving_to(
             S.CLEANING_UP,
             lambda u: (
@@ -273,8 +221,16 @@ ACTIONS: tuple[Action, ...] = (
         "retry",
         lambda r: f"Retry: {_failed_step(r)}",
         lambda r: f"Retry the failed step ({_failed_step(r)})?",
-        _retry_refusal,
+        retry_refusal,
         _retry,
+    ),
+    Action(
+        "edit-mapping",
+        lambda r: "Edit the mapping",
+        lambda r: "Change the backup file of a disk, then retry the rebase.",
+        edit_mapping_refusal,
+        _edit_mapping,
+        takes_input=True,
     ),
     Action(
         "cancel",
@@ -292,7 +248,7 @@ ACTIONS: tuple[Action, ...] = (
             f"it and {r.vm_name} can be launched again. Nothing is undone: the page and the "
             "notification list what is left on the platform, for you to handle there."
         ),
-        _hand_over_refusal,
+        hand_over_refusal,
         _hand_over,
         danger=True,
     ),
@@ -300,7 +256,7 @@ ACTIONS: tuple[Action, ...] = (
         "acknowledge",
         lambda r: "Acknowledge",
         lambda r: "Mark this failure as seen?",
-        _acknowledge_refusal,
+        acknowledge_refusal,
         _acknowledge,
     ),
 )
@@ -312,16 +268,19 @@ def available(recovery: Recovery) -> list[Action]:
     return [action for action in ACTIONS if action.refusal(recovery) is None]
 
 
-def perform(name: str, recovery: Recovery, user: Any) -> None:
-    """Do action `name` if its rule allows it now (checked again under the lease)."""
+def perform(name: str, recovery: Recovery, user: Any, **given: Any) -> None:
+    """Do action `name` if its rule allows it now (checked again under the lease); `given` is
+    the input of an action that takes some (the new mapping), and nothing for the others."""
     action = BY_NAME.get(name)
     if action is None:
         raise ActionRefused(f"There is no action {name!r}.")
+    if given and not action.takes_input:
+        raise ActionRefused(f"{name} takes no input.")
     with _holding(recovery):
         refusal = action.refusal(recovery)
         if refusal:
             raise ActionRefused(refusal)
-        action.perform(recovery, user)
+        action.perform(recovery, user, **given)
 
 
 # The services' names for the actions (drills, the CLI and tests call these).
@@ -343,6 +302,10 @@ def cancel(recovery: Recovery, user: Any) -> None:
 
 def retry(recovery: Recovery, user: Any) -> None:
     perform("retry", recovery, user)
+
+
+def edit_mapping(recovery: Recovery, user: Any, disk_mapping: dict[str, str]) -> None:
+    perform("edit-mapping", recovery, user, disk_mapping=disk_mapping)
 
 
 def acknowledge(recovery: Recovery, user: Any) -> None:

@@ -17,6 +17,7 @@ from recovery.services.actions import (
     acknowledge,
     cancel,
     cancel_refusal,
+    edit_mapping,
     finish_verification,
     operate_refusal,
     power_on,
@@ -49,8 +50,8 @@ from recovery.workflow import note
 __all__ = [
     "ActionRefused", "Check", "LaunchRefused", "NewVMOptions", "Plan", "Preflight",
     "VMRequest", "VMShape", "acknowledge", "cancel", "cancel_refusal", "default_path",
-    "finish_verification", "launch", "local_export_dir", "operate_refusal", "power_on",
-    "preflight", "retry", "start_merge",
+    "edit_mapping", "finish_verification", "launch", "local_export_dir", "operate_refusal",
+    "power_on", "preflight", "retry", "start_merge",
 ]  # fmt: skip
 
 

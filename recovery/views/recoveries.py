@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from recovery.choices import Status as S
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
-from recovery.services import actions, progress
+from recovery.services import actions, progress, remap
 from recovery.tenancy import current_membership, get_for_team, team_view
 
 
@@ -22,6 +22,7 @@ def available_actions(recovery: Recovery) -> list[dict[str, str]]:
             "label": action.label(recovery),
             "confirm": action.confirm(recovery),
             "danger": "1" if action.danger else "",
+            "takes_input": "1" if action.takes_input else "",
         }
         for action in actions.available(recovery)
     ]
@@ -65,12 +66,16 @@ def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recovery/recovery_detail.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @team_view(role=Role.OPERATOR)
 def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     recovery = get_for_team(request, Recovery, pk=pk)
     if action not in actions.BY_NAME:
         raise Http404
+    if actions.BY_NAME[action].takes_input:
+        return _action_with_input(request, recovery, action)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     try:
         actions.perform(action, recovery, request.user)
     except actions.ActionRefused as refused:
@@ -78,6 +83,33 @@ def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, f"{recovery.vm_name}: {recovery.step}")
     return redirect("recovery-detail", pk=recovery.pk)
+
+
+def _action_with_input(request: HttpRequest, recovery: Recovery, action: str) -> HttpResponse:
+    """The mapping form: what each disk maps to now, the files the export holds (when the
+    console can read it), and, after a refused edit, what was typed and why it was refused."""
+    refusal = actions.BY_NAME[action].refusal(recovery)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("recovery-detail", pk=recovery.pk)
+    typed = dict(recovery.disk_mapping)
+    problem = ""
+    if request.method == "POST":
+        typed = {disk: request.POST.get(f"disk-{disk}", "") for disk in recovery.disk_mapping}
+        try:
+            actions.perform(action, recovery, request.user, disk_mapping=typed)
+        except actions.ActionRefused as refused:
+            problem = str(refused)
+        else:
+            messages.success(request, f"{recovery.vm_name}: mapping saved; retrying the rebase")
+            return redirect("recovery-detail", pk=recovery.pk)
+    context = {
+        "recovery": recovery,
+        "rows": [(disk, typed.get(disk, "")) for disk in recovery.disk_mapping],
+        "problem": problem,
+        "files": remap.export_files(recovery),
+    }
+    return render(request, "recovery/edit_mapping.html", context, status=400 if problem else 200)
 
 
 def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:

@@ -431,7 +431,9 @@ def post_body(endpoint: Endpoint, world: World) -> dict[str, Any]:
         "team-switch": {"team": team_a.pk},
         "api-tokens": {"name": "mallory token", "expires": "never"},
         "notification-settings": {
-            "merge_stalled_minutes": "5", "waiting_minutes": "5", "running_from_backup_hours": "1"
+            "merge_stalled_minutes": "5",
+            "waiting_minutes": "5",
+            "running_from_backup_hours": "1",
         },
         "notification-channel-create": webhook_form,
         "drill-create": {"connection": connection.pk, "name": "mallory drill"},

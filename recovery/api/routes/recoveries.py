@@ -13,6 +13,7 @@ from recovery.api.errors import ApiError
 from recovery.api.pagination import LimitOffset, page
 from recovery.api.schemas import (
     COMMON_ERRORS,
+    ActionIn,
     ActionName,
     BatchOut,
     ErrorOut,
@@ -82,15 +83,20 @@ def get_recovery(request: HttpRequest, recovery_id: int):
     "/recoveries/{recovery_id}/actions/{action}",
     response={200: RecoveryDetailOut, 409: ErrorOut, **COMMON_ERRORS},
     auth=auth.operator,
-    summary="An operator action: power on, merge, finish, cancel, retry, hand over, acknowledge",
+    summary="An operator action: power on, merge, finish, edit the mapping, cancel, retry, "
+    "hand over, acknowledge",
     description=(
         "The same actions, with the same rules, as the buttons on the recovery page. A refusal "
-        "(the recovery is not in a state that allows it) is a 409 `action_refused` saying why."
+        "(the recovery is not in a state that allows it, or the input is wrong) is a 409 "
+        "`action_refused` saying why. Only edit-mapping takes a body (`disk_mapping`)."
     ),
 )
-def recovery_action(request: HttpRequest, recovery_id: int, action: ActionName):
+def recovery_action(
+    request: HttpRequest, recovery_id: int, action: ActionName, body: ActionIn | None = None
+):
     recovery = get_for_team(request, Recovery, pk=recovery_id)
-    actions.perform(action, recovery, request.user)
+    given = {"disk_mapping": body.disk_mapping} if body and body.disk_mapping is not None else {}
+    actions.perform(action, recovery, request.user, **given)
     recovery = Recovery.objects.select_related("launched_by").get(pk=recovery.pk)
     return _detail(request, recovery)
 

@@ -1,0 +1,103 @@
+"""The rules of the operators' actions: when each is allowed, and if not, why not in words an
+operator can act on. Only the action table (recovery.services.actions) reads them."""
+
+from __future__ import annotations
+
+from recovery.choices import BEFORE_REBASE, CLEANUP, Mode
+from recovery.choices import Status as S
+from recovery.models import Recovery
+from recovery.services.access import Use, recovery_refusal
+
+
+def operate_refusal(recovery: Recovery) -> str | None:
+    """Why the recovery's team may no longer carry it on (power on, merge, retry a step that
+    is not a clean-up) through its connection, or None. Cleaning up is always allowed."""
+    cleaning_up = recovery.status == S.FAILED and recovery.failed_status in CLEANUP
+    refused = recovery_refusal(recovery, Use.CLEAN_UP if cleaning_up else Use.OPERATE)
+    return str(refused) if refused else None
+
+
+def power_on_refusal(recovery: Recovery) -> str | None:
+    if recovery.status != S.READY:
+        return "Only a recovered VM that is powered off can be powered on."
+    return operate_refusal(recovery)
+
+
+def merge_refusal(recovery: Recovery) -> str | None:
+    if recovery.mode != Mode.RESTORE:
+        return "A verify-only recovery never merges; finish the verification instead."
+    if recovery.status != S.RUNNING_FROM_BACKUP:
+        return "The merge starts once the VM runs from the backup."
+    return operate_refusal(recovery)
+
+
+def finish_refusal(recovery: Recovery) -> str | None:
+    if recovery.mode != Mode.VERIFY:
+        return "Only verify-only recoveries are torn down; restore mode merges instead."
+    if recovery.status not in (S.READY, S.RUNNING_FROM_BACKUP):
+        return "The VM must be recovered before it can be verified."
+    return None
+
+
+def cancel_refusal(recovery: Recovery) -> str | None:
+    """Why `recovery` cannot be cancelled (or, failed, cleaned up) now, or None."""
+    phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
+    if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
+        if recovery.status == S.MERGING:
+            return (
+                "The merge is running and the VM depends on the backup until it ends; "
+                "it cannot be cancelled."
+            )
+        if recovery.status == S.REBASING:
+            return "The disks are being rebased; cancel once the step ends."
+        return f"A recovery that is {recovery.get_status_display().lower()} cannot be cancelled."
+    if phase in (S.MERGED, S.DETACHING):
+        return (
+            "The merge is done: the VM runs from production storage. Retry the detach "
+            "to finish the recovery."
+        )
+    if not recovery.is_new_vm and phase not in BEFORE_REBASE and not _nothing_rebased(recovery):
+        return (
+            "The VM's disks now run from the backup: cancelling would leave it broken. "
+            "Start (or retry) the merge to finish the recovery."
+        )
+    return None
+
+
+def _nothing_rebased(recovery: Recovery) -> bool:
+    """In place, the rebase failed and the platform showed no disk on the backup: the VM is as
+    it was, so cancelling only has to undo the attach."""
+    return (
+        recovery.status == S.FAILED
+        and recovery.failed_status == S.REBASING
+        and not recovery.disks_on_backup
+    )
+
+
+def edit_mapping_refusal(recovery: Recovery) -> str | None:
+    if recovery.status != S.FAILED or recovery.failed_status != S.REBASING:
+        return "The mapping can be edited once the rebase step has failed."
+    return operate_refusal(recovery)
+
+
+def retry_refusal(recovery: Recovery) -> str | None:
+    if recovery.status != S.FAILED:
+        return "Only a failed recovery can be retried."
+    return operate_refusal(recovery)
+
+
+def acknowledge_refusal(recovery: Recovery) -> str | None:
+    if recovery.status != S.FAILED:
+        return "Only failures are acknowledged."
+    if recovery.acknowledged_at:
+        return "This failure is acknowledged already."
+    return None
+
+
+def hand_over_refusal(recovery: Recovery) -> str | None:
+    if recovery.status != S.FAILED:
+        return (
+            "Only a failed recovery is handed over; this one is still moving on by itself, "
+            "or can be cancelled."
+        )
+    return None
