@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from recovery.drills import paths
-from recovery.drills.models import Drill
+from recovery.drills.models import Drill, schedule_problem
 
 
 class DrillForm(forms.ModelForm):
@@ -90,11 +89,10 @@ class DrillForm(forms.ModelForm):
 
     def clean_schedule(self) -> str:
         expression = " ".join(self.cleaned_data["schedule"].split())
-        if len(expression.split(" ")) != 5 or not croniter.is_valid(expression):
-            raise ValidationError(
-                "Not a cron expression of five fields (minute hour day-of-month month "
-                "day-of-week), e.g. 30 2 * * * for every day at 02:30."
-            )
+        # The zone does not decide whether a day exists; UTC stands in before it is cleaned.
+        problem = schedule_problem(expression, "UTC", timezone.now())
+        if problem:
+            raise ValidationError(problem)
         return expression
 
     def clean_timezone(self) -> str:

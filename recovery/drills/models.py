@@ -15,6 +15,27 @@ def default_timezone() -> str:
     return settings.TIME_ZONE
 
 
+def next_run(schedule: str, timezone: str, moment: datetime) -> datetime:
+    """The first time `schedule` (cron, five fields) names after `moment`, in `timezone`.
+    Raises ValueError when it names none (a valid-looking `0 0 31 2 *`: February 31st)."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return croniter(schedule, local).get_next(datetime)
+
+
+def schedule_problem(schedule: str, timezone: str, moment: datetime) -> str | None:
+    """Why `schedule` is no drill schedule (None: it is): five cron fields that name a time."""
+    if len(schedule.split(" ")) != 5 or not croniter.is_valid(schedule):
+        return (
+            "Not a cron expression of five fields (minute hour day-of-month month "
+            "day-of-week), e.g. 30 2 * * * for every day at 02:30."
+        )
+    try:
+        next_run(schedule, timezone, moment)
+    except (ValueError, KeyError):
+        return f"{schedule} never names a time (such as February 31st); choose a day that exists."
+    return None
+
+
 class Drill(models.Model):
     team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="drills")
     name = models.CharField(max_length=100)
@@ -63,8 +84,7 @@ class Drill(models.Model):
 
     def next_after(self, moment: datetime) -> datetime:
         """The first scheduled time after `moment`, in the drill's time zone (DST aware)."""
-        local = moment.astimezone(ZoneInfo(self.timezone))
-        return croniter(self.schedule, local).get_next(datetime)
+        return next_run(self.schedule, self.timezone, moment)
 
     def vm_names(self) -> list[str]:
         return [vm["name"] for vm in self.vms]

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import smtplib
 import time
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,6 +36,7 @@ TIMESTAMP_HEADER = "X-QRC-Timestamp"
 EVENT_HEADER = "X-QRC-Event"
 DELIVERY_HEADER = "X-QRC-Delivery"
 USER_AGENT = "QuickRecoveryConsole-Webhook/1"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 @dataclass
@@ -121,8 +123,11 @@ def send_webhook(channel: Channel, notification: Notification, delivery_id: int)
 
 
 def email_subject(notification: Notification) -> str:
+    """One line: a CR or LF (from a VM name the platform gave) would be a header injection,
+    and Django refuses it; every control character becomes a space."""
     payload = notification.payload
-    return f"[QRC] {payload['team']['name']}: {payload['summary']}"[:200]
+    subject = f"[QRC] {payload['team']['name']}: {payload['summary']}"
+    return _CONTROL.sub(" ", subject)[:200]
 
 
 def email_body(notification: Notification) -> str:
@@ -169,6 +174,10 @@ def send_email(channel: Channel, notification: Notification) -> Outcome:
     )
     try:
         message.send(fail_silently=False)
+    except (BadHeaderError, ValueError) as error:
+        # The message cannot be built: sending it again would fail the same way.
+        return Outcome(False, error=f"The message was refused before sending: {error}"[:300],
+                       permanent=True)  # fmt: skip
     except smtplib.SMTPResponseException as error:
         raw = error.smtp_error
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
@@ -208,11 +217,20 @@ def enqueue(delivery_id: int, delay: float = 0) -> None:
 
 
 def claim(delivery_id: int) -> bool:
+    """Take the delivery for one attempt; the attempt cap is enforced here, where every
+    attempt starts, so no path (a retry, the watch's requeue, a replayed job) goes past it."""
     lease = timezone.now() + timedelta(seconds=settings.NOTIFY_TIMEOUT_SECONDS * 2 + 30)
+    due = Delivery.objects.filter(
+        pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]
+    )
+    due.filter(attempts__gte=settings.NOTIFY_MAX_ATTEMPTS).update(
+        status=Delivery.Status.FAILED, lease_until=None, next_attempt_at=None,
+        finished_at=timezone.now(),
+    )  # fmt: skip
     return bool(
-        Delivery.objects.filter(
-            pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]
-        ).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1, lease_until=lease)
+        due.filter(attempts__lt=settings.NOTIFY_MAX_ATTEMPTS).update(
+            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, lease_until=lease
+        )
     )
 
 
@@ -227,12 +245,20 @@ def deliver(delivery_id: int) -> str:
         outcome = Outcome(False, error="The channel was deleted", permanent=True)
     elif not channel.enabled:
         outcome = Outcome(False, error="The channel is disabled", permanent=True)
-    elif channel.kind == Channel.Kind.WEBHOOK:
-        outcome = send_webhook(channel, delivery.notification, delivery.pk)
     else:
-        outcome = send_email(channel, delivery.notification)
+        outcome = _attempt(channel, delivery)
     duration_ms = (time.monotonic() - clock) * 1000
     return _record(delivery, outcome, started, duration_ms)
+
+
+def _attempt(channel: Channel, delivery: Delivery) -> Outcome:
+    try:
+        if channel.kind == Channel.Kind.WEBHOOK:
+            return send_webhook(channel, delivery.notification, delivery.pk)
+        return send_email(channel, delivery.notification)
+    except Exception as error:  # a bug must not leave the delivery "sending" for ever
+        logger.exception("delivery %s: unexpected error", delivery.pk)
+        return Outcome(False, error=f"Unexpected error: {type(error).__name__}")
 
 
 def _record(delivery: Delivery, outcome: Outcome, started: Any, duration_ms: float) -> str:

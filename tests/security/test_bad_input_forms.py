@@ -406,7 +406,13 @@ def test_search_and_filter_parameters_of_any_shape_never_fail(personas):
     }  # fmt: skip
     seen: Counter[str] = Counter()
     specials = ["2026-02-30", "2026-01-01", "1", "x_1", "2026-01-01T00:00:00_5", "csv", "jsonl"]
-    value = st.sampled_from([*NASTY_STRINGS, *specials]) | hostile_text(300)
+    # Keyset cursors: well formed, with impossible dates and times too (February 30th).
+    cursors = st.builds(
+        "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:00{}_{}".format,
+        st.integers(1, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+        st.integers(0, 61), st.sampled_from(["", "+00:00", "+25:00", "Z"]), st.integers(-1, 10**6),
+    )  # fmt: skip
+    value = st.sampled_from([*NASTY_STRINGS, *specials]) | hostile_text(300) | cursors
 
     @settings(FAST, max_examples=100)
     @given(page=st.sampled_from(sorted(pages)), data=st.data())
