@@ -49,3 +49,25 @@ def test_an_unrelated_change_keeps_the_detected_dialect(personas):
     connection.save()
     connection.refresh_from_db()
     assert connection.detected_dialect == "janus"
+
+
+def test_the_connection_form_sets_the_dialect_with_its_help(personas, admin_client):
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("connection-create")).content.decode()
+    assert "API dialect" in page and "Test connection finds which API" in page
+    form = {
+        "name": "HCI pool", "kind": "hci", "dialect": "janus",
+        "base_url": "https://10.0.0.9:4430", "auth_method": "aksk", "access_key": "AK9",
+        "secret_key": "sk-x", "region": "cn-south-1", "service": "open-api",
+        "verify_tls": "on", "timeout_seconds": "30", "max_concurrent_recoveries": "4",
+    }  # fmt: skip
+    admin_client.post(reverse("connection-create"), form)
+    from platforms.models import PlatformConnection
+
+    connection = PlatformConnection.objects.get(name="HCI pool")
+    assert connection.dialect == "janus"
+    # A later post that leaves the dialect out keeps it.
+    admin_client.post(reverse("connection-edit", args=[connection.pk]), {**form, "dialect": ""})
+    connection.refresh_from_db()
+    assert connection.dialect == "janus"
