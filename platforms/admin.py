@@ -18,6 +18,6 @@ class PlatformConnectionAdmin(admin.ModelAdmin):
     list_filter = ["kind", "auth_method", "team"]
     search_fields = ["name", "team__name"]
     exclude = ["secret_key_encrypted", "password_encrypted"]
-    readonly_fields = ["last_test_ok", "last_test_message", "last_tested_at"]
+    readonly_fields = ["last_test_ok", "last_test_message", "last_tested_at", "detected_dialect"]
     inlines = [ShareInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -21,6 +21,18 @@ class Kind(models.TextChoices):
     HCI = "hci", "Sangfor HCI"
 
 
+class Dialect(models.TextChoices):
+    """Which of Sangfor's APIs an HCI connection speaks (an SCP one always speaks janus).
+
+    Sangfor's SCP spec says the janus quick-recovery calls also serve HCI resource pools from
+    6.10; older HCI clusters have only the /hci/vt/api/v1 paths.
+    """
+
+    AUTO = "auto", "Detect at Test connection"
+    JANUS = "janus", "janus OpenAPI (the SCP paths; HCI 6.10 and later)"
+    HCI_V1 = "hci-v1", "HCI v1 API (/hci/vt/api/v1; older HCI)"
+
+
 class AuthMethod(models.TextChoices):
     AKSK = "aksk", "Access key / secret key"
     PASSWORD = "password", "Username / password"
@@ -35,6 +47,17 @@ class PlatformConnection(models.Model):
         max_length=300,
         help_text="For example https://10.0.0.5:4430 — the platform's OpenAPI address.",
     )
+    dialect = models.CharField(
+        "API dialect",
+        max_length=8,
+        choices=Dialect.choices,
+        default=Dialect.AUTO,
+        help_text="HCI only. Detect: Test connection finds which API the cluster answers (janus "
+        "first) and remembers it. Choose one to force it.",
+    )
+    # What the last successful Test connection found the cluster answers ("" until then, and
+    # after the URL or kind changes): the dialect "auto" uses.
+    detected_dialect = models.CharField(max_length=8, blank=True, editable=False)
     auth_method = models.CharField(
         max_length=16, choices=AuthMethod.choices, default=AuthMethod.AKSK
     )
@@ -97,7 +120,33 @@ class PlatformConnection(models.Model):
                 kwargs["update_fields"] = {*fields, *(f"{name}_encrypted" for name in cleared)}
             if self._forget_platform_id_if_moved() and fields is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "platform_id"}
+        moves = fields is None or {"base_url", "kind"} & set(fields)
+        if moves and self.pk is not None and self.detected_dialect:
+            forgot = self._forget_dialect_if_moved()
+            if forgot and fields is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "detected_dialect"}
         super().save(*args, **kwargs)
+
+    def _forget_dialect_if_moved(self) -> bool:
+        """Another URL or kind may be another cluster, which may answer another API."""
+        stored = type(self).objects.filter(pk=self.pk).values("base_url", "kind").first()
+        if stored is None or (
+            platform_url(stored["base_url"]) == platform_url(self.base_url)
+            and stored["kind"] == self.kind
+        ):
+            return False
+        self.detected_dialect = ""
+        return True
+
+    @property
+    def api_dialect(self) -> str:
+        """The dialect its client speaks: forced, else detected, else the HCI v1 paths (what an
+        untested HCI connection used before janus was known to serve HCI)."""
+        if self.kind != Kind.HCI:
+            return Dialect.JANUS
+        if self.dialect != Dialect.AUTO:
+            return self.dialect
+        return self.detected_dialect or Dialect.HCI_V1
 
     def _forget_platform_id_if_moved(self) -> bool:
         """A URL that reaches another place may reach another platform: ask it again."""
@@ -164,6 +213,7 @@ class PlatformConnection(models.Model):
     def client_config(self) -> ClientConfig:
         return ClientConfig(
             kind=self.kind,
+            dialect=self.api_dialect,
             base_url=self.base_url,
             auth_method=self.auth_method,
             access_key=self.access_key,
@@ -179,7 +229,7 @@ class PlatformConnection(models.Model):
             connection_id=self.pk,
         )
 
-    def record_test(self, ok: bool, message: str, platform_id: str = "") -> None:
+    def record_test(self, ok: bool, message: str, platform_id: str = "", dialect: str = "") -> None:
         from django.utils import timezone
 
         self.last_test_ok = ok
@@ -189,6 +239,9 @@ class PlatformConnection(models.Model):
         if platform_id:  # kept when a test fails or cannot read it: still the same URL
             self.platform_id = platform_id[:200]
             fields.append("platform_id")
+        if dialect and self.kind == Kind.HCI:  # what the cluster answered, for "auto"
+            self.detected_dialect = dialect
+            fields.append("detected_dialect")
         self.save(update_fields=fields)
 
     record_test.alters_data = True  # type: ignore[attr-defined]

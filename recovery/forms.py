@@ -13,6 +13,7 @@ from platforms.clients.config import address
 from platforms.models import (
     SECRET_FIELDS,
     AuthMethod,
+    Dialect,
     PlatformConnection,
     nfs_source,
     split_nfs_source,
@@ -112,8 +113,8 @@ class ConnectionForm(forms.ModelForm):
     class Meta:
         model = PlatformConnection
         fields = [
-            "name", "kind", "base_url", "auth_method", "access_key", "secret_key", "region",
-            "service", "username", "password", "verify_tls", "ca_bundle", "ca_file",
+            "name", "kind", "dialect", "base_url", "auth_method", "access_key", "secret_key",
+            "region", "service", "username", "password", "verify_tls", "ca_bundle", "ca_file",
             "timeout_seconds", "max_concurrent_recoveries", "default_nfs_server",
             "default_nfs_export",
         ]  # fmt: skip
@@ -122,6 +123,11 @@ class ConnectionForm(forms.ModelForm):
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
+        self.fields["dialect"].required = False
+        if self.is_bound and not self.data.get("dialect"):
+            # A post without it keeps the stored dialect, and is not a change of it.
+            self.data = self.data.copy()
+            self.data["dialect"] = self.instance.dialect or Dialect.AUTO
         # Read before validation copies the new values onto the instance.
         self.stored_url = self.instance.base_url if self.instance.pk else ""
         self.stored_secrets = [
@@ -140,6 +146,10 @@ class ConnectionForm(forms.ModelForm):
         """A stored connection now points at another scheme, host or port."""
         url = (getattr(self, "cleaned_data", None) or {}).get("base_url")
         return bool(self.stored_url and url and address(url) != address(self.stored_url))
+
+    def clean_dialect(self) -> str:
+        # Optional in a post (scripts and older forms leave it out): blank means detect.
+        return self.cleaned_data.get("dialect") or Dialect.AUTO
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -8,20 +8,25 @@ from platforms.clients.base import CallHook, CallRecord, PlatformClient
 from platforms.clients.config import ClientConfig
 from platforms.clients.errors import PlatformError
 
+# By kind, or by "kind:dialect" when the kind speaks more than one API.
 CLIENTS = {
     "scp": "platforms.clients.scp.SCPClient",
+    "scp:janus": "platforms.clients.scp.SCPClient",
     "hci": "platforms.clients.hci.HCIClient",
+    "hci:hci-v1": "platforms.clients.hci.HCIClient",
+    "hci:janus": "platforms.clients.hci.HCIJanusClient",
 }
 
 
 def get_client(
     config: ClientConfig, on_call: CallHook | None = None, **options: object
 ) -> PlatformClient:
+    key = f"{config.kind}:{config.dialect}" if config.dialect else config.kind
     try:
-        path = CLIENTS[config.kind]
+        path = CLIENTS[key]
     except KeyError:
         raise PlatformError(
-            f"Unknown platform kind {config.kind!r}.", permanent=True, kind="protocol"
+            f"Unknown platform kind or dialect {key!r}.", permanent=True, kind="protocol"
         ) from None
     return import_string(path)(config, on_call, **options)
 

@@ -58,11 +58,11 @@ class TokenCache:
     """Login tokens of one process, one per connection, bound to its address and credentials.
 
     A token is found only by the scope it was put under (the connection) together with the
-    fingerprint of what logged in (base URL, username, password): another connection, even one
-    with the same URL and username, logs in itself, so a wrong password fails as it should, and
-    a changed URL or password drops the old token instead of using it. Fingerprints are HMACs
-    under a key made at start-up, so the cache never holds a password or anything that could
-    be checked against one outside this process.
+    fingerprint of what logged in (base URL, username, password, kind and dialect): another
+    connection, even one with the same URL and username, logs in itself, so a wrong password
+    fails as it should, and a changed URL, password or dialect drops the old token instead of
+    using it. Fingerprints are HMACs under a key made at start-up, so the cache never holds a
+    password or anything that could be checked against one outside this process.
     """
 
     def __init__(self) -> None:
@@ -71,11 +71,11 @@ class TokenCache:
         self._tokens: dict[str, tuple[str, str, float]] = {}
         self._lock = threading.Lock()
 
-    def fingerprint(self, base_url: str, username: str, password: str) -> str:
-        # Length-prefixed, so no two different triples share a message.
+    def fingerprint(self, base_url: str, username: str, password: str, dialect: str = "") -> str:
+        # Length-prefixed, so no two different tuples share a message.
         message = b"".join(
             len(part).to_bytes(4, "big") + part
-            for part in (base_url.encode(), username.encode(), password.encode())
+            for part in (base_url.encode(), username.encode(), password.encode(), dialect.encode())
         )
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 

@@ -54,6 +54,7 @@ CallHook = Callable[[CallRecord], None]
 
 class PlatformClient:
     kind = ""
+    dialect = ""  # which API it speaks: "janus" or "hci-v1"
 
     def __init__(
         self,
@@ -77,7 +78,11 @@ class PlatformClient:
             if config.auth_method == "aksk"
             else None
         )
-        self._token_print = TOKENS.fingerprint(self.base_url, config.username, config.password)
+        # The dialect is part of what logged in: changing it drops the token, as any other
+        # change of the connection does.
+        self._token_print = TOKENS.fingerprint(
+            self.base_url, config.username, config.password, f"{config.kind}:{self.dialect}"
+        )
         self._token_scope = token_scope(config.connection_id, self._token_print)
 
     def close(self) -> None:

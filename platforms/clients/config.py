@@ -59,6 +59,8 @@ class ClientConfig:
     max_attempts: int = 4
     # The PlatformConnection this is built from: its login tokens are its own, never another's.
     connection_id: int | None = None
+    # "janus" (the SCP paths) or "hci-v1"; "" lets the kind decide (SCP: janus, HCI: v1).
+    dialect: str = ""
 
     def verify(self) -> bool | str:
         """requests' `verify`: False, True, or the path of a file holding the custom CA bundle."""

@@ -1,8 +1,11 @@
-"""Sangfor HCI: a thin dialect over SCP.
+"""Sangfor HCI: the janus dialect (HCI 6.10+) and a thin /hci/vt/api/v1 dialect over SCP.
 
-Only attachnfs, rebasebackingfile and startmergebackupdata are documented under
-/hci/vt/api/v1; every other path here is assumed (docs/architecture.md, "HCI"), with SCP's
-bodies, envelope and /janus auth. Swap this module when Sangfor's HCI reference is at hand.
+HCIJanusClient is SCP's client under the HCI kind: Sangfor's SCP spec marks the janus
+quick-recovery calls (attachnfs, detach, rebase-backing-file, merge-backup-data) as serving HCI
+resource pools from 6.8 or 6.10. For HCIClient (v1), only attachnfs, rebasebackingfile and
+startmergebackupdata are documented under /hci/vt/api/v1; every other path here is assumed
+(docs/architecture.md, "HCI"), with SCP's bodies, envelope and /janus auth. Swap this module
+when Sangfor's HCI reference is at hand.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from platforms.clients.scp import SCPClient
 PREFIX = "/hci/vt/api/v1"
 
 
+class HCIJanusClient(SCPClient):
+    kind = "hci"
+    dialect = "janus"
+
+
 class HCIClient(SCPClient):
     kind = "hci"
+    dialect = "hci-v1"
 
     PLATFORM = f"{PREFIX}/platform"
     CLUSTERS = f"{PREFIX}/clusters"

@@ -21,6 +21,7 @@ from platforms.clients.types import (
 
 class SCPClient(PlatformClient):
     kind = "scp"
+    dialect = "janus"
 
     # Paths, so the HCI dialect can override them one by one.
     PLATFORM = "/janus/20180725/platform"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platforms.lab import shapes
+from platforms.lab import hci, shapes
 from platforms.lab.auth import Authenticator
 from platforms.lab.core import Lab, LabError
 
@@ -64,6 +64,7 @@ class Admin:
             "merge_seconds": config.merge_seconds,
             "latency_ms": config.latency_ms,
             "locale": config.locale,
+            "profile": config.profile,
         }
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -81,4 +82,8 @@ class Admin:
             if body["locale"] not in shapes.LOCALES:
                 raise LabError(400, f"locale must be one of {', '.join(shapes.LOCALES)}")
             config.locale = body["locale"]
+        if "profile" in body:
+            if body["profile"] not in hci.PROFILES:
+                raise LabError(400, f"profile must be one of {', '.join(hci.PROFILES)}")
+            config.profile = body["profile"]
         return self.settings()

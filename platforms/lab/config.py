@@ -31,6 +31,8 @@ class LabConfig:
     token_seconds: int = 24 * 3600
     max_clock_skew_seconds: int = 15 * 60
     idempotency_seconds: int = 15 * 60
+    # Which APIs it answers and the version it reports: "scp", "hci-janus", "hci-v1" (hci.py).
+    profile: str = "scp"
     locale: str = "en"  # "zh": every API error message and task failure in Chinese
     # NFS "ip_address:export_path" -> directory on this machine, as the cluster hosts see it.
     nfs_exports: dict[str, Path] = field(default_factory=dict)

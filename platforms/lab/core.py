@@ -10,7 +10,7 @@ import shutil
 import threading
 from typing import Any
 
-from platforms.lab import inventory, rules, servers, shapes
+from platforms.lab import hci, inventory, rules, servers, shapes
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import make_backend
 from platforms.lab.errors import LabError, TaskFailed
@@ -151,7 +151,7 @@ class Lab:
 
     def platform(self) -> dict[str, Any]:
         return {
-            "version": "SCP6.11.1 (lab)",
+            "version": hci.PROFILES[self.config.profile],
             "build_time": "2026-11-01 00:00:00",
             "manage_mode": "privatecloud",
             "region_info": {

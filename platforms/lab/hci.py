@@ -34,3 +34,24 @@ HCI_ROUTES: list[tuple[str, str, str, dict[str, object]]] = [
     ("POST", _VM + r"/actions/poweroff", "stop_server", {"status": 201}),
     ("GET", PREFIX + r"/tasks/(?P<task_id>[^/]+)", "task", {}),
 ]
+
+# Lab profiles: which APIs one lab answers, and the version it says it is [I]. "scp" is the
+# default lab, answering janus and the HCI v1 paths alike (as it always has); "hci-janus" is an
+# HCI 6.10+ cluster answering only janus (the spec says its quick-recovery calls serve HCI from
+# 6.10; whether such a cluster still answers /hci/vt/api/v1 is unknown, so it does not here);
+# "hci-v1" is an older HCI cluster answering only /hci/vt/api/v1, plus the /janus sign-in
+# paths the v1 dialect is assumed to share.
+PROFILES = {
+    "scp": "SCP6.11.1 (lab)",
+    "hci-janus": "HCI6.10.0 (lab)",
+    "hci-v1": "HCI6.5.0 (lab)",
+}
+
+
+def answers(profile: str, path: str, public: bool) -> bool:
+    """Whether a lab of this profile serves `path` at all (a "no" is answered 404)."""
+    if profile == "hci-v1":
+        return public or path.startswith(PREFIX + "/")
+    if profile == "hci-janus":
+        return not path.startswith(PREFIX + "/")
+    return True

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from platforms.lab import routes, shapes
+from platforms.lab import hci, routes, shapes
 from platforms.lab.admin import Admin
 from platforms.lab.api import Api, Call
 from platforms.lab.auth import Authenticator, AuthError
@@ -195,6 +195,9 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         if found is None:
             return finish(404, self._error(path, 404, f"no API {method} {path}"))
         route, params = found
+        if not hci.answers(lab.config.profile, path, route.public):
+            # This lab plays a cluster that does not have this API (hci.PROFILES).
+            return finish(404, self._error(path, 404, f"no API {method} {path}"))
         if not route.public:
             try:
                 caller = self.server.auth.check(method, path, headers, raw)

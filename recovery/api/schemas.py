@@ -123,6 +123,14 @@ class TestOut(Schema):
     note: str = Field(
         "", description="Which check proved the sign-in, when it was not the platform's version."
     )
+    dialect: str = Field(
+        "",
+        description='HCI: the API the cluster answered, "janus" (HCI 6.10+) or "hci-v1"; '
+        '"" for SCP or a failed test.',
+    )
+    answers: str = Field(
+        "", description='HCI: that said for a person, e.g. "Sangfor HCI 6.10.0, janus OpenAPI".'
+    )
 
 
 class DiskOut(Schema):

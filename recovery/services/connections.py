@@ -13,9 +13,10 @@ from django.db.models import QuerySet
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
-from platforms.models import AuthMethod, PlatformConnection, split_nfs_source
+from platforms.models import AuthMethod, Kind, PlatformConnection, split_nfs_source
 from recovery.models import Team
 from recovery.services import access as access_rules
+from recovery.services import dialects
 
 logger = logging.getLogger("recovery.platform_calls")
 
@@ -63,6 +64,7 @@ def client_for(
     actor: Any = None,
     recovery: Any = None,
     max_attempts: int | None = None,
+    dialect: str | None = None,
     **options: Any,
 ) -> PlatformClient:
     """A client for `connection` whose every call is logged and audited for whoever acts.
@@ -80,6 +82,8 @@ def client_for(
     config = connection.client_config()
     if max_attempts is not None:
         config = dataclasses.replace(config, max_attempts=max_attempts)
+    if dialect:  # Test connection trying one (dialects.to_try); otherwise the connection's own
+        config = dataclasses.replace(config, dialect=dialect)
     options.setdefault("retry_base_seconds", settings.PLATFORM_RETRY_BASE_SECONDS)
 
     def hook(record: CallRecord) -> None:
@@ -97,6 +101,9 @@ class TestOutcome:
     version: str = ""
     # Which check proved the sign-in, when it was not the platform's version.
     note: str = ""
+    # The API the cluster answered ("janus", "hci-v1"; "" for SCP) and that said for a person.
+    dialect: str = ""
+    answers: str = ""
 
     @property
     def counts_text(self) -> str:
@@ -159,15 +166,51 @@ def missing_secret(connection: PlatformConnection) -> TestOutcome | None:
 
 
 def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = None) -> TestOutcome:
-    """Log in, read the version and count the inventory; say precisely what failed."""
+    """Log in, read the version and count the inventory; say precisely what failed.
+
+    For an HCI connection, also find which API the cluster answers (dialects.py): "auto" tries
+    janus then v1 and remembers the one that answers; a forced dialect that is not answered
+    is a failure that names the one that is.
+    """
     missing = missing_secret(connection)
     if missing is not None:
         connection.record_test(False, f"{missing.headline}. {missing.advice}")
         return missing
     try:
-        client = client_for(connection, max_attempts=1, team=team, actor=actor)
+        outcome, platform_id = _test_dialects(connection, team, actor)
     except SecretUnreadable as error:
         return TestOutcome(False, "Stored credentials unreadable", str(error))
+    summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
+    if outcome.ok:
+        said = "; ".join(part for part in (outcome.answers, outcome.note) if part)
+        summary = f"OK: {said + '; ' if said else ''}{outcome.counts_text}"
+    connection.record_test(outcome.ok, summary, platform_id, outcome.dialect)
+    return outcome
+
+
+def _test_dialects(
+    connection: PlatformConnection, team: Any, actor: Any
+) -> tuple[TestOutcome, str]:
+    order = dialects.to_try(connection)
+    for dialect in order:
+        outcome, platform_id, error = _test_once(connection, dialect, team, actor)
+        if error is None or not dialects.unanswered(error):
+            return outcome, platform_id
+    # Not even the sign-in check is there. A forced dialect: does the cluster answer the other?
+    if connection.kind == Kind.HCI and len(order) == 1:
+        answered = dialects.other(order[0])
+        _, _, other_error = _test_once(connection, answered, team, actor)
+        if other_error is None or not dialects.unanswered(other_error):
+            headline, advice = dialects.wrong_dialect(connection, order[0], answered)
+            return TestOutcome(False, headline, advice), platform_id
+    return outcome, platform_id
+
+
+def _test_once(
+    connection: PlatformConnection, dialect: str, team: Any, actor: Any
+) -> tuple[TestOutcome, str, PlatformError | None]:
+    """One dialect's sign-in check and inventory counts: (outcome, platform id, error)."""
+    client = client_for(connection, max_attempts=1, team=team, actor=actor, dialect=dialect)
     platform_id = ""
     try:
         version, platform_id, note, vms = _sign_in_check(client)
@@ -179,16 +222,15 @@ def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = N
         }
     except PlatformError as error:
         headline, advice = _advice(error, connection)
-        outcome = TestOutcome(False, headline, advice)
-    else:
-        outcome = TestOutcome(True, "Connected", counts=counts, version=version, note=note)
+        return TestOutcome(False, headline, advice), platform_id, error
     finally:
         client.close()
-    summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
-    if outcome.ok:
-        summary = f"OK: {outcome.note + '; ' if outcome.note else ''}{outcome.counts_text}"
-    connection.record_test(outcome.ok, summary, platform_id)
-    return outcome
+    answered = client.dialect if connection.kind == Kind.HCI else ""
+    outcome = TestOutcome(
+        True, "Connected", counts=counts, version=version, note=note, dialect=answered,
+        answers=dialects.answers_text(connection, answered, version),
+    )  # fmt: skip
+    return outcome, platform_id, None
 
 
 VERSION_NOT_ALLOWED = (

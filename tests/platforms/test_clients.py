@@ -6,7 +6,7 @@ import pytest
 
 from platforms.clients import ClientConfig, PlatformError, get_client
 from platforms.clients.auth import TOKENS
-from platforms.clients.hci import HCIClient
+from platforms.clients.hci import HCIClient, HCIJanusClient
 from platforms.clients.scp import SCPClient
 from tests.labclient import ACCESS_KEY, PASSWORD, SECRET_KEY, USERNAME
 
@@ -45,6 +45,16 @@ def test_the_registry_finds_the_client_by_kind(lab):
     assert isinstance(_client(lab, "hci"), HCIClient)
     with pytest.raises(PlatformError, match="Unknown platform kind"):
         _client(lab, "vmware")
+
+
+def test_an_hci_config_gets_the_client_of_its_dialect(lab):
+    janus = _client(lab, "hci", dialect="janus")
+    assert isinstance(janus, HCIJanusClient) and janus.REBASE.startswith("/janus/")
+    assert janus.kind == "hci"
+    v1 = _client(lab, "hci", dialect="hci-v1")
+    assert isinstance(v1, HCIClient) and v1.REBASE.startswith("/hci/vt/api/v1/")
+    with pytest.raises(PlatformError, match="Unknown platform kind or dialect 'hci:soap'"):
+        _client(lab, "hci", dialect="soap")
 
 
 @pytest.mark.parametrize("kind", ["scp", "hci"])

@@ -55,6 +55,13 @@ class Command(BaseCommand):
             default=defaults.locale,
             help="language of every API error message and task failure (zh: Chinese)",
         )
+        parser.add_argument(
+            "--profile",
+            choices=["scp", "hci-janus", "hci-v1"],
+            default=defaults.profile,
+            help="which APIs it answers: scp (janus and HCI v1), hci-janus (an HCI 6.10+ "
+            "cluster), hci-v1 (an older HCI cluster)",
+        )
         parser.add_argument("--reset", action="store_true", help="discard saved state and re-seed")
         parser.add_argument(
             "--tls",
@@ -73,6 +80,7 @@ class Command(BaseCommand):
             secret_key=options["secret_key"],
             username=options["username"],
             password=options["password"],
+            profile=options["profile"],
             vms=options["vms"],
             latency_ms=options["latency_ms"],
             task_seconds=options["task_seconds"],

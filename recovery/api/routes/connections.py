@@ -78,6 +78,8 @@ def test_connection(request: HttpRequest, connection_id: int):
         "counts": outcome.counts,
         "version": outcome.version,
         "note": outcome.note,
+        "dialect": outcome.dialect,
+        "answers": outcome.answers,
     }
 
 
