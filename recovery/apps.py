@@ -8,4 +8,4 @@ class RecoveryConfig(AppConfig):
     verbose_name = "Quick Recovery"
 
     def ready(self) -> None:
-        from recovery import signals  # noqa: F401 - connects the receivers
+        from recovery import filemodes, signals  # noqa: F401 - connects receivers, a check

@@ -119,6 +119,16 @@ def clean_leftovers(stack: Stack) -> None:
         pid_file.unlink()
 
 
+def tighten(var: Path) -> None:
+    """Files an earlier version left readable by others (before the umask): owner only."""
+    for path in [var, *var.rglob("*")]:
+        try:
+            if not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:
+            continue
+
+
 def ensure_secret_file(path: Path, make: Callable[[], str]) -> Path:
     if not path.exists() or not path.read_text().strip():
         path.touch(mode=0o600, exist_ok=True)
@@ -177,9 +187,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Everything the stack writes (database, logs, keys, Redis's files) is for this user only:
+    # the database holds sessions, and a log line is no one else's business either.
+    os.umask(0o077)
     stack = Stack(var=args.var.resolve())
     for directory in (stack.var, stack.run_dir, stack.log_dir):
         directory.mkdir(parents=True, exist_ok=True)
+    tighten(stack.var)
 
     supervisor_pid = stack.run_dir / "supervisor.pid"
     if supervisor_pid.exists():
@@ -274,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--bind", f"{args.host}:{args.port}",
                 "--workers", "2", "--threads", "4",
                 "--access-logfile", "-", "--graceful-timeout", "10",
+                "--logger-class", "recovery.logredact.RedactingAccessLogger",
             ],
             env,
         )  # fmt: skip
