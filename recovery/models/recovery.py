@@ -92,6 +92,8 @@ class Recovery(models.Model):
     merged_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The operator chose a forced power-off after a graceful stop failed: the stop step forces.
+    force_stop_at = models.DateTimeField(null=True, blank=True)
 
     merge_progress = models.PositiveSmallIntegerField(default=0)
     cluster_id = models.CharField(max_length=100, blank=True)
