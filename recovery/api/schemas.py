@@ -9,13 +9,13 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from recovery.choices import Mode, Status
+from recovery.services.actions import BY_NAME as ACTION_NAMES
 from recovery.services.launch_input import MAX_VMS
 
 ModeName = Literal["restore", "verify"]
 StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
-ActionName = Literal[
-    "power-on", "merge", "finish", "cancel", "retry", "hand-over", "acknowledge"
-]  # fmt: skip
+# The names come from the one table of actions: the API never lists its own.
+ActionName = Literal[tuple(ACTION_NAMES)]  # type: ignore[valid-type]
 
 
 class ErrorDetail(Schema):

@@ -82,7 +82,7 @@ def get_recovery(request: HttpRequest, recovery_id: int):
     "/recoveries/{recovery_id}/actions/{action}",
     response={200: RecoveryDetailOut, 409: ErrorOut, **COMMON_ERRORS},
     auth=auth.operator,
-    summary="An operator action: power on, merge, finish, cancel, retry, hand over, acknowledge",
+    summary="An operator action, as on the recovery page (power on, merge, retry, force off, ...)",
     description=(
         "The same actions, with the same rules, as the buttons on the recovery page. A refusal "
         "(the recovery is not in a state that allows it) is a 409 `action_refused` saying why."
