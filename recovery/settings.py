@@ -189,6 +189,14 @@ RECOVERY_MERGE_FIRST_LOOK_SECONDS = env_float(
     "RECOVERY_MERGE_FIRST_LOOK_SECONDS", 2.0, minimum=0.05
 )
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
+# A graceful shutdown (of an in-place restore's source, or of the VM the console created, at
+# teardown) that has not turned the VM off after this long fails the step: the guest ignored
+# it. The operator may then choose a forced power-off; the console never forces by itself.
+RECOVERY_GRACEFUL_STOP_SECONDS = env_float("RECOVERY_GRACEFUL_STOP_SECONDS", 300.0, minimum=0.1)
+# After the merge task succeeded, how long the platform may take to stop reporting the VM as
+# running from the backup (instant_vm, disks backed on the backup datastore) before the step
+# fails and alerts.
+RECOVERY_MERGE_RELEASE_SECONDS = env_float("RECOVERY_MERGE_RELEASE_SECONDS", 600.0, minimum=0.1)
 # A recovery nobody looked at for this long (its worker died, Redis lost its job) is resumed
 # by the reconciler.
 RECOVERY_STALE_SECONDS = env_float("RECOVERY_STALE_SECONDS", 60.0, minimum=0.5)

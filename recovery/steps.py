@@ -7,6 +7,8 @@ restore mode merge and unmount. Teardown and cancel live in recovery.teardown.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.db import transaction
 
@@ -17,6 +19,7 @@ from recovery.choices import PLATFORM_BUSY
 from recovery.choices import Status as S
 from recovery.models import Recovery
 from recovery.stepkit import RETRY_ADVICE, STOP, Step, StepFailed, Wait, task_failed
+from recovery.stopping import power_off
 from recovery.teardown import step_cancelling, step_cleaning_up, step_detaching
 from recovery.workflow import note
 
@@ -56,14 +59,7 @@ def step_powering_off(step: Step) -> Wait | str:
         raise StepFailed(VM_GONE, "Check the VM, then launch again.")
     if vm.is_stopped:
         return step.move(S.ATTACHING, f"{vm.name} is powered off")
-    waiting = step.run_task(
-        "stop",
-        lambda token: step.client.stop_vm(vm.id, force=False, client_token=token),
-        "Shutting the VM down",
-        "Shut it down from the guest, then retry.",
-        f"Asked the platform to shut {vm.name} down gracefully",
-    )
-    return waiting or Wait("The shutdown finished; waiting for the VM to read as off")
+    return power_off(step, "stop", vm)
 
 
 def _after_attach(recovery: Recovery) -> str:
@@ -289,12 +285,28 @@ def step_running_from_backup(step: Step) -> Wait | str:
     return step.move(S.MERGING)
 
 
+def _on_backup(vm: Server, datastore_id: str) -> list[str]:
+    """The VM's disks still backed by a file on the recovery's (backup) datastore."""
+    return [
+        disk.id
+        for disk in vm.disks
+        if datastore_id and disk.backing_file and datastore_id in disk.backing_file
+    ]
+
+
+def _merged(vm: Server | None, recovery: Recovery) -> bool:
+    """Merged means both: instant_vm cleared AND no disk backed on the backup datastore.
+    Either reading alone has been seen to lag the other, and detaching the datastore under a
+    disk still backed on it would break the VM."""
+    return vm is not None and not vm.instant_vm and not _on_backup(vm, recovery.datastore_id)
+
+
 def step_merging(step: Step) -> Wait | str:
     recovery = step.recovery
     task = step.task("merge")
     if task is None:
         vm = step.vm()
-        if vm is not None and not vm.instant_vm:
+        if _merged(vm, recovery):
             return step.move(S.MERGED, "The VM no longer depends on the backup")
         token = step.token("merge")
         step.remember_task(
@@ -311,9 +323,32 @@ def step_merging(step: Step) -> Wait | str:
     if not task.succeeded:
         return step.wait_for(task, "merge")
     vm = step.vm()
-    if vm is not None and vm.instant_vm:
-        return Wait("Merge finished; waiting for the platform to release the VM from the backup")
-    return step.move(S.MERGED, "Merged: the VM runs from production storage")
+    if vm is None:
+        raise StepFailed(VM_GONE, "Check the VM on the platform; then hand over.")
+    if _merged(vm, recovery):
+        return step.move(S.MERGED, "Merged: the VM runs from production storage")
+    # The task finished but the platform still reports the VM on the backup: wait, within a
+    # limit counted from the first time this was seen, then fail (which alerts).
+    if "merge_end" not in recovery.task_started:  # the clock starts at the first such look
+        recovery.task_started["merge_end"] = time.time()
+        recovery.save(update_fields=["task_started"])
+    released = recovery.task_started["merge_end"]
+    limit = settings.RECOVERY_MERGE_RELEASE_SECONDS
+    backed = _on_backup(vm, recovery.datastore_id)
+    what = ("instant_vm still set" if vm.instant_vm else "instant_vm cleared") + (
+        f", disk(s) {', '.join(backed)} still backed by the backup datastore" if backed else ""
+    )
+    if time.time() - released > limit:
+        raise StepFailed(
+            f"The merge task finished, but {limit:g} s later the platform still reports "
+            f"{vm.name} as running from the backup ({what}).",
+            "Do not detach the datastore by hand. Check the VM's disks on the platform; once "
+            "it no longer depends on the backup, retry the step (it starts a new merge if "
+            "the VM still needs one); or hand over.",
+        )
+    return Wait(
+        f"Merge finished; waiting for the platform to release the VM from the backup ({what})"
+    )
 
 
 def step_merged(step: Step) -> Wait | str:

@@ -17,6 +17,7 @@ from recovery.choices import Status as S
 from recovery.guard import datastore_allowed
 from recovery.models import Recovery
 from recovery.stepkit import Step, StepFailed, Wait, task_failed
+from recovery.stopping import power_off
 from recovery.workflow import note
 
 
@@ -116,14 +117,19 @@ def remove_created_vm(step: Step) -> Wait | None:
             )
         # Asked, yet neither deleting nor gone: the call never reached the platform (a worker
         # killed inside it). Ask again with the same token, which the platform deduplicates.
+        # Asked twice and still there: the platform took the delete and its task (which a 204
+        # does not name) ended without deleting: a failure or a cancel. Looping would resend
+        # the same token, which the platform answers from its record without acting.
+        if step.asked("delete_resent"):
+            raise StepFailed(
+                f"Deleting {vm.name} ended without deleting it: it failed or was canceled on "
+                f"the platform ({vm.name} reads {vm.status} again).",
+                "Retry the clean-up (a new delete request); or delete the VM on the platform, "
+                "then retry; or hand over.",
+            )
+        step.token("delete_resent")  # a mark: the one resend is under way
     if not vm.is_stopped:
-        return step.run_task(
-            "teardown_stop",
-            lambda token: step.client.stop_vm(vm.id, force=False, client_token=token),
-            "Powering off",
-            "Power the VM off on the platform, then retry.",
-            f"Powering {vm.name} off",
-        ) or Wait(f"Waiting for {vm.name} to read as off")
+        return power_off(step, "teardown_stop", vm)
     again = step.asked("delete")
     try:
         task_id = step.client.delete_vm(vm.id, client_token=step.token("delete"))

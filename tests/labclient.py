@@ -119,7 +119,7 @@ class LabClient:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             task = self.ok("GET", f"/janus/20180725/tasks/{task_id}")
-            if task["status"] in ("finish", "failure"):
+            if task["status"] in ("finish", "failure", "canceled"):
                 return task
             time.sleep(0.02)
         raise AssertionError(f"task {task_id} did not end within {timeout} s")

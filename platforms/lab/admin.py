@@ -53,6 +53,8 @@ class Admin:
             lab.faults.clear()
             lab.seed()
             return {"reset": True}
+        if method == "POST" and path.startswith("/_lab/servers/") and path.endswith("/quirks"):
+            return self.set_quirks(path.split("/")[3], body)
         if key == ("POST", "/_lab/tokens/expire"):
             return {"expired": self.auth.expire_tokens()}
         raise LabError(404, f"no lab admin endpoint {method} {path}")
@@ -87,3 +89,15 @@ class Admin:
                 raise LabError(400, f"profile must be one of {', '.join(hci.PROFILES)}")
             config.profile = body["profile"]
         return self.settings()
+
+    def set_quirks(self, server_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A VM's quirks (shapes.QUIRKS): how its guest and its flags misbehave, for tests."""
+        for name, value in body.items():
+            if value not in shapes.QUIRKS.get(name, ()):
+                raise LabError(400, f"quirk {name} must be one of {shapes.QUIRKS.get(name, ())}")
+        with self.lab.store.change() as state:
+            server = state["servers"].get(server_id)
+            if server is None:
+                raise LabError(404, f"no server {server_id}")
+            server.setdefault("quirks", {}).update(body)
+            return dict(server["quirks"])

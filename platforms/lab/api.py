@@ -17,7 +17,7 @@ class Call:
     query: dict[str, str]
     body: dict[str, Any]
     version: str  # API version date of the path, e.g. "20240725"
-    fail_task: bool  # a task_failure fault applies to the task this call creates
+    fail_task: str  # how a task fault ends the task this call creates: "failure", "canceled"; ""
 
 
 def paginate(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class Lab:
 
     # --- actions ----------------------------------------------------------------------------
 
-    def create_server(self, body: dict[str, Any], *, fail: bool = False) -> tuple[str, str]:
+    def create_server(self, body: dict[str, Any], *, fail: str = "") -> tuple[str, str]:
         """The new VM is listed at once (`creating`); returns (task id, server id)."""
         with self.store.change() as state:
             record = servers.plan_create(state, body)
@@ -174,7 +174,7 @@ class Lab:
             task = self.tasks.new(state, "create", "create_server", record, {}, fail)
             return task, record["id"]
 
-    def start_server(self, server_id: str, *, fail: bool = False) -> str:
+    def start_server(self, server_id: str, *, fail: str = "") -> str:
         with self.store.change() as state:
             server = rules.settled_server(state, server_id)
             if server["status"] == "running":
@@ -183,14 +183,14 @@ class Lab:
                 raise LabError(400, f"server {server['name']} has lost disks and cannot start")
             return self.tasks.new(state, "start", "start_server", server, {}, fail)
 
-    def stop_server(self, server_id: str, force: bool, *, fail: bool = False) -> str:
+    def stop_server(self, server_id: str, force: bool, *, fail: str = "") -> str:
         with self.store.change() as state:
             server = rules.settled_server(state, server_id)
             if server["status"] != "running":
                 raise LabError(400, f"server {server['name']} is already stopped")
             return self.tasks.new(state, "stop", "stop_server", server, {"force": force}, fail)
 
-    def delete_server(self, server_id: str, body: dict[str, Any], *, fail: bool = False) -> str:
+    def delete_server(self, server_id: str, body: dict[str, Any], *, fail: str = "") -> str:
         force = servers.delete_force(body)
         with self.store.change() as state:
             server = rules.settled_server(state, server_id)
@@ -202,13 +202,13 @@ class Lab:
                 state, "delete", "delete_server", server, params, fail, effect={"force": force}
             )
 
-    def attach_nfs(self, body: dict[str, Any], *, fail: bool = False) -> str:
+    def attach_nfs(self, body: dict[str, Any], *, fail: str = "") -> str:
         with self.store.change() as state:
             params = rules.attach_nfs(state, body)
             target = {"id": params["storage_id"], "name": params["name"]}
             return self.tasks.new(state, "attach", "attach_nfs", target, params, fail, "storage")
 
-    def detach_storage(self, storage_id: str, body: dict[str, Any], *, fail: bool = False) -> str:
+    def detach_storage(self, storage_id: str, body: dict[str, Any], *, fail: str = "") -> str:
         with self.store.change() as state:
             params = rules.detach(state, storage_id, body)
             if params["forced_users"]:
@@ -224,7 +224,7 @@ class Lab:
                 state, "detach", "unmount_storage", storage, params, fail, "storage"
             )
 
-    def rebase(self, server_id: str, body: dict[str, Any], *, fail: bool = False) -> str:
+    def rebase(self, server_id: str, body: dict[str, Any], *, fail: str = "") -> str:
         with self.store.change() as state:
             plan = rules.rebase(state, server_id, body)
             server = state["servers"][server_id]
@@ -232,7 +232,7 @@ class Lab:
                 state, "rebase", "rebase_backing_file", server, {"disks": plan}, fail
             )
 
-    def merge(self, server_id: str, *, fail: bool = False) -> str:
+    def merge(self, server_id: str, *, fail: str = "") -> str:
         with self.store.change() as state:
             server = rules.settled_server(state, server_id)
             if not server["instant_vm"]:

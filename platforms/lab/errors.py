@@ -27,5 +27,9 @@ class TaskFailed(Exception):
     """Ends a task with status `failure` and this description."""
 
 
+class TaskCanceled(TaskFailed):
+    """Ends a task with status `canceled` (someone canceled it on the platform)."""
+
+
 class TaskGone(Exception):
     """The task left the state (a reset dropped it): its worker stops without a word."""

@@ -15,7 +15,10 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("http_NNN (any 4xx/5xx status)", "timeout", "task_failure")
+KINDS = ("http_NNN (any 4xx/5xx status)", "timeout", "task_failure", "task_canceled")
+# Faults on the task a call creates (its end), not on the answer.
+TASK_KINDS = ("task_failure", "task_canceled")
+TASK = "task"  # take(): either task kind
 _HTTP_KIND = re.compile(r"^http_[45]\d\d$")
 ANSWERING = "answering"  # http_NNN and timeout: faults that replace the answer
 _ids = itertools.count(1)
@@ -37,7 +40,7 @@ class FaultRule:
     seen: int = 0  # matching requests, fired on or not
 
     def __post_init__(self) -> None:
-        if self.kind not in ("timeout", "task_failure") and not _HTTP_KIND.match(self.kind):
+        if self.kind not in ("timeout", *TASK_KINDS) and not _HTTP_KIND.match(self.kind):
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         if self.when not in ("before", "after"):
             raise ValueError("when must be before or after")
@@ -89,10 +92,13 @@ class Faults:
         when: str | None = None,
         request_key: str = "",
     ) -> FaultRule | None:
-        """Consume one firing of the first matching rule of `kind` (or ANSWERING) that fires."""
+        """Consume one firing of the first matching rule of `kind` (ANSWERING, TASK) that fires."""
         with self._lock:
             for rule in self._rules:
-                wanted = rule.kind != "task_failure" if kind == ANSWERING else rule.kind == kind
+                if kind == ANSWERING:
+                    wanted = rule.kind not in TASK_KINDS
+                else:
+                    wanted = rule.kind in TASK_KINDS if kind == TASK else rule.kind == kind
                 if not wanted or (when and rule.when != when):
                     continue
                 if rule.method and rule.method.upper() != method:

@@ -19,7 +19,7 @@ from platforms.lab.admin import Admin
 from platforms.lab.api import Api, Call
 from platforms.lab.auth import Authenticator, AuthError
 from platforms.lab.core import Lab, LabError
-from platforms.lab.faults import ANSWERING
+from platforms.lab.faults import ANSWERING, TASK
 from platforms.lab.shapes import DENIED_HANDLERS, forbidden_message
 
 logger = logging.getLogger(__name__)
@@ -257,9 +257,12 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             return 400, self._error(path, 400, "the request body is not valid JSON")
         except LabError as error:
             return error.status, self._refusal(path, error)
-        fail_task = method in WRITE_METHODS and bool(
-            lab.faults.take(method, path, "task_failure", request_key=fingerprint)
+        task_fault = (
+            lab.faults.take(method, path, TASK, request_key=fingerprint)
+            if method in WRITE_METHODS
+            else None
         )
+        fail_task = task_fault.kind.removeprefix("task_") if task_fault else ""
         call = Call(params, query, body, routes.envelope_version(path), fail_task)
         try:
             data = getattr(self.server.api, route.handler)(call)
@@ -270,8 +273,8 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             logger.exception("lab handler %s failed on %s %s", route.handler, method, path)
             message = f"internal lab error: {type(error).__name__}"
             status, payload = 500, self._error(path, 500, message)
-        if fail_task:
-            log["fault"] = "task_failure"
+        if task_fault:
+            log["fault"] = task_fault.kind
 
         if idempotent and status < 500:
             self._remember(token, fingerprint, status, payload)

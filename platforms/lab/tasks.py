@@ -20,7 +20,7 @@ from platforms import diskimage
 from platforms.lab import inventory, shapes
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import MIB, DiskError, RealDisks, VirtualDisks
-from platforms.lab.errors import TaskFailed, TaskGone
+from platforms.lab.errors import TaskCanceled, TaskFailed, TaskGone
 from platforms.lab.store import Store
 
 logger = logging.getLogger(__name__)
@@ -47,11 +47,14 @@ class Tasks:
         action: str,
         target: dict[str, Any],
         params: dict[str, Any],
-        fail: bool,
+        fail: str,
         object_type: str = "server",
         effect: dict[str, Any] | None = None,
     ) -> str:
-        """Record a task (and its effect, with `effect`'s extra keys) and start its worker."""
+        """Record a task (and its effect, with `effect`'s extra keys) and start its worker.
+
+        `fail`: "failure" or "canceled" ends the task that way (an injected fault); "" runs it.
+        """
         task_id = str(uuid.uuid4())
         state["tasks"][task_id] = {
             "task_id": task_id,
@@ -66,7 +69,8 @@ class Tasks:
             "object_name": target.get("name", ""),
             "object_type": object_type,
             "params": params,
-            "injected_failure": fail,
+            "injected_failure": bool(fail),
+            "injected_end": "canceled" if fail == "canceled" else "failure",
         }
         recorded = {"time": time.time(), "action": kind, "object_id": target["id"]}
         if object_type == "server":
@@ -110,11 +114,14 @@ class Tasks:
         try:
             if task["injected_failure"]:
                 self.pace(task_id, duration)
+                if task.get("injected_end") == "canceled":
+                    raise TaskCanceled(f"{task['action']} was canceled (injected by the lab)")
                 raise TaskFailed(f"{task['action']} failed (failure injected by the lab)")
             getattr(self, f"_do_{task['kind']}")(task, duration)
         except TaskFailed as failure:
             self._undo(task)
-            self._finish(task_id, "failure", str(failure))
+            ended = "canceled" if isinstance(failure, TaskCanceled) else "failure"
+            self._finish(task_id, ended, str(failure))
         except TaskGone:
             raise
         except Exception as error:  # a bug or a disk error: the task fails, the lab lives on
@@ -133,7 +140,7 @@ class Tasks:
             task_id,
             status=status,
             progress=100 if status == "finish" else -1,
-            description=shapes.task_failure_text(description, self.config.locale),
+            description=shapes.task_failure_text(description, self.config.locale, status),
             end_time=inventory.now_text(),
         )
 
@@ -173,8 +180,24 @@ class Tasks:
         self._set_status(task, "running")
 
     def _do_stop(self, task: dict[str, Any], duration: float) -> None:
+        with self._live(task["task_id"]) as state:
+            guest = shapes.guest_shutdown(state["servers"][task["object_id"]])
+        forced = task["params"]["force"]
+        if guest == "hang" and not forced:
+            self._hang_until_off(task)
         self.pace(task["task_id"], duration)
+        if guest == "ignore" and not forced:
+            return  # [I] the task finishes; the guest never shut down, the VM is still on
         self._set_status(task, "stopped")
+
+    def _hang_until_off(self, task: dict[str, Any]) -> None:
+        """[I] A graceful stop whose guest ignores it runs until the VM is off some other way
+        (a forced power-off), then fails: it did not stop the VM itself."""
+        while not self.stopping.is_set():
+            with self._live(task["task_id"]) as state:
+                if state["servers"][task["object_id"]]["status"] != "running":
+                    raise TaskFailed("the guest did not shut down; the VM was powered off by force")
+            time.sleep(0.05)
 
     def _do_create(self, task: dict[str, Any], duration: float) -> None:
         self.pace(task["task_id"], duration)

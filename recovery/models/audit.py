@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     RECOVERY_ACKNOWLEDGE = "recovery.acknowledge", "Failure acknowledged"
     RECOVERY_HAND_OVER = "recovery.hand_over", "Handed over to manual handling"
     RECOVERY_EDIT_MAPPING = "recovery.edit_mapping", "Disk mapping edited"
+    RECOVERY_FORCE_STOP = "recovery.force_stop", "Forced power-off chosen"
     RECOVERY_STEP = "recovery.step", "Recovery step"
     PLATFORM_CALL = "platform.call", "Platform call"
     GUARD_REFUSED = "guard.refused", "Destructive call refused"

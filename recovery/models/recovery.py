@@ -98,6 +98,8 @@ class Recovery(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     # Since when it is in its status (a retry enters it again): the watch's "waiting too long".
     status_since = models.DateTimeField(null=True, blank=True)
+    # The operator chose a forced power-off after a graceful stop failed: the stop step forces.
+    force_stop_at = models.DateTimeField(null=True, blank=True)
 
     merge_progress = models.PositiveSmallIntegerField(default=0)
     cluster_id = models.CharField(max_length=100, blank=True)

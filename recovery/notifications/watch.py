@@ -84,8 +84,9 @@ def check_stalled_merges(now: datetime) -> list[str]:
 
 
 # Steps that end by themselves, watched by time spent in them. Merging has its own watch (by
-# progress); failed and the stops for a person wait for someone by design.
-WAITING_BY_ITSELF = sorted(ACTIVE - {Status.MERGING, Status.FAILED})
+# progress) and running from backup its own (hours); failed and the stops for a person wait
+# for someone by design.
+WAITING_BY_ITSELF = sorted(ACTIVE - {Status.MERGING, Status.RUNNING_FROM_BACKUP, Status.FAILED})
 
 
 def check_waiting_too_long(now: datetime) -> list[str]:

@@ -33,6 +33,7 @@ from recovery.services.action_rules import (
     power_on_refusal,
     retry_refusal,
 )
+from recovery.services.force_stop import force_stop, force_stop_confirm, force_stop_refusal
 from recovery.services.handover import hand_over
 from recovery.services.remap import apply_mapping, mapping_problems
 from recovery.workflow import note, transition
@@ -110,28 +111,30 @@ def _cancel(recovery: Recovery, user: Any) -> None:
 
 # The platform calls each step makes: a retry makes them afresh (a new task and a new token).
 STEP_KEYS: dict[str, tuple[str, ...]] = {
-    S.POWERING_OFF: ("stop",),
+    S.POWERING_OFF: ("stop", "stop_force"),
     S.ATTACHING: ("attach",),
     S.CREATING_VM: ("create",),
     S.REBASING: ("rebase",),
     S.POWERING_ON: ("start",),
-    S.MERGING: ("merge",),
+    S.MERGING: ("merge", "merge_end"),
     S.DETACHING: ("detach",),
-    S.CLEANING_UP: ("teardown_stop", "delete", "detach"),
-    S.CANCELLING: ("teardown_stop", "delete", "detach"),
+    S.CLEANING_UP: ("teardown_stop", "teardown_stop_force", "delete", "delete_resent", "detach"),
+    S.CANCELLING: ("teardown_stop", "teardown_stop_force", "delete", "delete_resent", "detach"),
 }
 
 
 def _retry(recovery: Recovery, user: Any) -> None:
     step = recovery.failed_status or S.QUEUED
     tasks, tokens = dict(recovery.task_ids), dict(recovery.client_tokens)
+    started = dict(recovery.task_started)
     for name in STEP_KEYS.get(step, ()):
-        tasks.pop(name, None)
-        tokens.pop(name, None)
+        for record in (tasks, tokens, started):
+            record.pop(name, None)
     text = f"{user} retried {S(step).label.lower()}"
+    # A retry is graceful again: a forced power-off is chosen anew, never carried over.
     transition(
-        recovery, step, text, task_ids=tasks, client_tokens=tokens,
-        error_message="", error_advice="", failed_status="",
+        recovery, step, text, task_ids=tasks, client_tokens=tokens, task_started=started,
+        error_message="", error_advice="", failed_status="", force_stop_at=None,
     )  # fmt: skip
     _audit(recovery, AuditAction.RECOVERY_RETRY, user, text)
 
@@ -231,6 +234,14 @@ ACTIONS: tuple[Action, ...] = (
         edit_mapping_refusal,
         _edit_mapping,
         takes_input=True,
+    ),
+    Action(
+        "force-power-off",
+        lambda r: "Force power-off",
+        force_stop_confirm,
+        force_stop_refusal,
+        force_stop,
+        danger=True,
     ),
     Action(
         "cancel",

@@ -138,3 +138,44 @@ def test_a_failed_batch_member_does_not_keep_the_shared_datastore_mounted(person
     failed.refresh_from_db()
     assert failed.status == Status.HANDED_OVER
     assert all(item["kind"] != "datastore" for item in failed.left_on_platform)
+
+
+@pytest.mark.django_db
+def test_the_page_the_api_and_the_table_agree_on_force_power_off(personas):
+    """Offered after a failed stop (in place or at teardown), on the page as a danger button
+    and in the API's actions; the API performs it: the step resumes forced, audited."""
+    connection = ConnectionFactory(team=personas.team)
+    browser = personas.client_for(personas.operator)
+    api = Api(token_for(personas.operator))
+    cases = [
+        (Status.POWERING_OFF, Target.IN_PLACE, {"stop": "t"}, True),
+        (Status.CLEANING_UP, Target.NEW_VM, {"teardown_stop": "t"}, True),
+        (Status.CANCELLING, Target.NEW_VM, {"teardown_stop": "t", "delete": "t"}, False),
+        (Status.ATTACHING, Target.NEW_VM, {"attach": "t"}, False),
+    ]
+    for number, (failed_status, target, tokens, offered) in enumerate(cases):
+        recovery = _row(
+            personas.team, connection, Status.FAILED, Mode.RESTORE, target,
+            failed_status=failed_status, client_tokens=tokens, vm_id=f"vm-f{number}",
+            created_vm_id="" if target == Target.IN_PLACE else f"new-{number}",
+            confirmed_vm_name="web-01" if target == Target.IN_PLACE else "",
+        )  # fmt: skip
+        page = browser.get(reverse("recovery-detail", args=[recovery.pk])).content.decode()
+        listed = json.loads(api.get(f"/api/v1/recoveries/{recovery.pk}").content)["actions"]
+        table = {a.name for a in actions.available(recovery)}
+        assert ("force-power-off" in listed) is offered is ("force-power-off" in table)
+        assert ('data-action="force-power-off"' in page) is offered
+        if not offered:
+            answer = api.post(f"/api/v1/recoveries/{recovery.pk}/actions/force-power-off")
+            assert answer.status_code == 409
+            continue
+        button = re.search(r'class="btn ([^"]*)" data-action="force-power-off"', page)
+        assert button and "btn-danger" in button.group(1)
+        answer = api.post(f"/api/v1/recoveries/{recovery.pk}/actions/force-power-off")
+        assert answer.status_code == 200, answer.content
+        recovery.refresh_from_db()
+        assert recovery.status == failed_status and recovery.force_stop_at is not None
+        assert AuditEvent.objects.filter(
+            action=AuditAction.RECOVERY_FORCE_STOP, recovery_id=recovery.pk
+        ).exists()
+        Recovery.objects.filter(pk=recovery.pk).update(status=Status.CANCELLED)

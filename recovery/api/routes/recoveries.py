@@ -83,8 +83,8 @@ def get_recovery(request: HttpRequest, recovery_id: int):
     "/recoveries/{recovery_id}/actions/{action}",
     response={200: RecoveryDetailOut, 409: ErrorOut, **COMMON_ERRORS},
     auth=auth.operator,
-    summary="An operator action: power on, merge, finish, edit the mapping, cancel, retry, "
-    "hand over, acknowledge",
+    summary="An operator action: power on, merge, finish, edit the mapping, force off, cancel, "
+    "retry, hand over, acknowledge",
     description=(
         "The same actions, with the same rules, as the buttons on the recovery page. A refusal "
         "(the recovery is not in a state that allows it, or the input is wrong) is a 409 "
