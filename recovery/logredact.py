@@ -33,12 +33,13 @@ class RedactingFilter(logging.Filter):
 
 
 class RedactingAccessLogger(GunicornLogger):
-    """gunicorn's logger (`--logger-class recovery.logredact.RedactingAccessLogger`): the
-    request line, path, query and referrer of each access log line are redacted."""
+    """gunicorn's logger (`--logger-class recovery.logredact.RedactingAccessLogger`): every
+    value an access log format can name (request line, path, referrer, the environ and header
+    atoms) is redacted, whichever the format uses."""
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         values = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "q", "f", "{raw_uri}e"):
-            if isinstance(values.get(key), str):
-                values[key] = redact(values[key])
-        return values
+        return {
+            key: redact(value) if isinstance(value, str) else value
+            for key, value in values.items()
+        }
