@@ -109,7 +109,13 @@ def lab(lab_process: LabProcess, lab_locale: str) -> LabClient:
     client.admin(
         "POST",
         "settings",
-        {"task_seconds": 0.05, "merge_seconds": 0.3, "latency_ms": 0, "locale": lab_locale},
+        {
+            "task_seconds": 0.05,
+            "merge_seconds": 0.3,
+            "storage_init_seconds": 0,
+            "latency_ms": 0,
+            "locale": lab_locale,
+        },
     )
     return client
 

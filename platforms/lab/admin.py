@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platforms.lab import shapes
+from platforms.lab import outages, shapes
 from platforms.lab.auth import Authenticator
 from platforms.lab.core import Lab, LabError
 
@@ -53,6 +53,10 @@ class Admin:
             lab.faults.clear()
             lab.seed()
             return {"reset": True}
+        if key in (("POST", "/_lab/nfs/lose"), ("POST", "/_lab/nfs/restore")):
+            return outages.set_nfs_lost(lab, body, lost=path.rstrip("/").endswith("lose"))
+        if key == ("POST", "/_lab/servers/foreign"):
+            return outages.foreign_vm(lab, body)
         if key == ("POST", "/_lab/tokens/expire"):
             return {"expired": self.auth.expire_tokens()}
         raise LabError(404, f"no lab admin endpoint {method} {path}")
@@ -62,13 +66,20 @@ class Admin:
         return {
             "task_seconds": config.task_seconds,
             "merge_seconds": config.merge_seconds,
+            "storage_init_seconds": config.storage_init_seconds,
             "latency_ms": config.latency_ms,
             "locale": config.locale,
         }
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
         config = self.lab.config
-        for name, kind in (("task_seconds", float), ("merge_seconds", float), ("latency_ms", int)):
+        numbers = (
+            ("task_seconds", float),
+            ("merge_seconds", float),
+            ("storage_init_seconds", float),
+            ("latency_ms", int),
+        )
+        for name, kind in numbers:
             if name in body:
                 try:
                     value = kind(body[name])

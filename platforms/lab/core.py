@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from typing import Any
 
 from platforms.lab import inventory, rules, servers, shapes
@@ -101,7 +102,7 @@ class Lab:
         with self.store.lock:
             state = self.store.data
             items = list(state["storages"].values())
-            for key in ("name", "type", "status"):
+            for key in ("name", "type"):
                 if filters.get(key):
                     items = [s for s in items if str(s[key]).lower() == filters[key].lower()]
             if filters.get("storage_ids"):
@@ -113,7 +114,13 @@ class Lab:
                 home = rules.cluster_of_az(state, filters["az_id"]) or {}
                 items = [s for s in items if s["cluster_id"] == home.get("id")]
             items.sort(key=lambda s: s["name"])
-            return [shapes.storage_view(s, state, self._used_mb(state, s["id"])) for s in items]
+            now = time.time()
+            views = [
+                shapes.storage_view(s, state, self._used_mb(state, s["id"]), now) for s in items
+            ]
+            # The status as read now (initting, offline), not as recorded.
+            wanted = filters.get("status", "").lower()
+            return [v for v in views if not wanted or v["status"].lower() == wanted]
 
     @staticmethod
     def _used_mb(state: dict[str, Any], storage_id: str) -> int:

@@ -26,6 +26,14 @@ Behaviour the lab infers (the values and texts are below):
 - [I] The VM config (GET /janus/20180725/servers/{id}/config, a path the notes give; the spec
   has only its PUT) answers ServerConfig20180725; its networks carry NetworkConfig's fields
   plus the NIC's own (vif_id, connect, model, mac_address, ...), as the 20240725 config example.
+- [I] An NFS datastore's `target` is "<ip_address>:<export_path>", as a mount names it. With
+  `storage_init_seconds` (POST /_lab/settings) it reads `initting` with 0 connected hosts for
+  that long after its attach task ends, then `normal`.
+- [I] NFS server lost (POST /_lab/nfs/lose): its datastores read `offline` with 0 connected
+  hosts; attach, rebase and running merges on them fail (NFS_LOST texts); a VM running from
+  it stays `running`. POST /_lab/nfs/restore brings it back: `normal`, merges may run again.
+- [I] POST /_lab/servers/foreign seeds a VM (origin "seed") with a disk backed on a datastore:
+  a storage used by a VM the client does not know (its unmount is refused as in use).
 """
 
 from __future__ import annotations
@@ -95,8 +103,29 @@ def error_text(status: int, message: str, zh: str, locale: str) -> str:
     return zh or ZH_STATUS_TEXT.get(status, "请求失败")
 
 
-def task_failure_text(description: str, locale: str) -> str:
-    return ZH_TASK_FAILED if locale == "zh" and description else description
+def task_failure_text(description: str, locale: str, zh: str = "") -> str:
+    if locale != "zh" or not description:
+        return description
+    return zh or ZH_TASK_FAILED
+
+
+# [I] What a task on a datastore whose NFS server is lost ends with (the texts are unknown).
+def nfs_lost(name: str, target: str) -> tuple[str, str]:
+    return (
+        f"NFS datastore {name} is offline: NFS server {target} is not reachable",
+        f"NFS存储{name}离线：无法连接NFS服务器{target}",  # noqa: RUF001 - the platform's punctuation
+    )
+
+
+def storage_state(storage: dict[str, Any], state: dict[str, Any], now: float) -> tuple[str, int]:
+    """The datastore's status and connected host count: offline while its NFS server is lost,
+    initting until its `ready_at`, else as recorded."""
+    nfs = storage.get("nfs")
+    if nfs and nfs["ip_address"] in state.get("lost_nfs", []):
+        return "offline", 0
+    if storage.get("ready_at", 0) > now:
+        return "initting", 0
+    return storage["status"], len(storage["host_ids"])
 
 
 # [I] Refusals about clusters, in Chinese as the platform answers; the exact texts are unknown.
@@ -294,14 +323,17 @@ def config_view(server: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]
     return dict(sorted(view.items()))
 
 
-def storage_view(storage: dict[str, Any], state: dict[str, Any], used_mb: int) -> dict[str, Any]:
+def storage_view(
+    storage: dict[str, Any], state: dict[str, Any], used_mb: int, now: float
+) -> dict[str, Any]:
     cluster = next(c for c in state["clusters"] if c["id"] == storage["cluster_id"])
     nfs = storage.get("nfs")
+    status, connected = storage_state(storage, state, now)
     return {
         "id": storage["id"],
         "name": storage["name"],
         "type": storage["type"],
-        "status": storage["status"],
+        "status": status,
         "total_mb": storage["total_mb"],
         "used_mb": used_mb,
         "ratio": round(used_mb / storage["total_mb"], 4) if storage["total_mb"] else 0,
@@ -311,8 +343,8 @@ def storage_view(storage: dict[str, Any], state: dict[str, Any], used_mb: int) -
         "cluster_type": cluster["type"],
         "az_id": cluster["az_id"],
         "host_ids": storage["host_ids"],
-        "hosts_online_state": "ALL",
-        "connected_hosts": len(storage["host_ids"]),
+        "hosts_online_state": "ALL" if connected else "NONE",
+        "connected_hosts": connected,
         "storage_tag_id": "",
         "storage_tag_name": "",
         "supported_allocate_types": ["off", "metadata", "full"],
