@@ -7,11 +7,13 @@ restore mode merge and unmount. Teardown and cancel live in recovery.teardown.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.db import transaction
 
 from platforms.clients import PlatformError
-from platforms.clients.types import Server
+from platforms.clients.types import Server, Storage, Task
 from platforms.models import PlatformConnection
 from recovery.choices import PLATFORM_BUSY
 from recovery.choices import Status as S
@@ -70,18 +72,57 @@ def _after_attach(recovery: Recovery) -> str:
     return S.CREATING_VM if recovery.is_new_vm else S.REBASING
 
 
+READY_SINCE = "datastore_ready"  # in task_started: when the datastore was first seen not usable
+
+
+def _check_target(recovery: Recovery, datastore: Storage) -> None:
+    """A datastore of this name that mounts another export is someone else's: never used."""
+    if datastore.mounts(recovery.nfs_server, recovery.nfs_export) is False:
+        raise StepFailed(
+            f"Datastore {datastore.name} on the platform mounts {datastore.target}, not this "
+            f"recovery's NFS {recovery.nfs_server}:{recovery.nfs_export}; it was not used.",
+            "Cancel, then launch again with another datastore name.",
+        )
+
+
+def _wait_until_usable(step: Step, datastore: Storage) -> Wait:
+    """A finished attach does not make a datastore usable: wait, within a limit."""
+    recovery = step.recovery
+    since = recovery.task_started.setdefault(READY_SINCE, time.time())
+    hosts = "" if datastore.connected_hosts is None else f", {datastore.connected_hosts} host(s)"
+    state = f"{datastore.status or 'no status'}{hosts}"
+    limit = settings.RECOVERY_DATASTORE_READY_SECONDS
+    if time.time() - since >= limit:
+        recovery.task_started.pop(READY_SINCE, None)  # a retry waits afresh
+        recovery.save(update_fields=["task_started"])
+        raise StepFailed(
+            f"Datastore {datastore.name} was not usable after {limit:.0f} s: the platform "
+            f"reports it {state} connected.",
+            "Check the NFS server and the cluster hosts' access to it on the platform; once the "
+            "datastore reads normal, retry. Or cancel to unmount it.",
+        )
+    recovery.save(update_fields=["task_started"])
+    return Wait(
+        f"Datastore {datastore.name} is mounted but not usable yet ({state} connected); "
+        "waiting for it",
+        seconds=min(2.0, settings.RECOVERY_POLL_MAX_SECONDS),
+    )
+
+
 def step_attaching(step: Step) -> Wait | str:
     recovery, client = step.recovery, step.client
     datastore = client.find_datastore(recovery.datastore_name)
     task = step.task("attach")
     if datastore is not None and (task is None or task.succeeded):
+        _check_target(recovery, datastore)
         if recovery.cluster_id and datastore.cluster_id not in ("", recovery.cluster_id):
             raise StepFailed(
                 f"Datastore {datastore.name} is mounted on another cluster than the VM's.",
                 "Cancel, then launch again with another datastore name.",
             )
         if not datastore.is_usable:
-            return Wait(f"Datastore {datastore.name} is {datastore.status} on the platform")
+            return _wait_until_usable(step, datastore)
+        recovery.task_started.pop(READY_SINCE, None)
         return step.move(
             _after_attach(recovery),
             f"NFS datastore {datastore.name} is attached ({datastore.id})",
@@ -275,6 +316,23 @@ def step_running_from_backup(step: Step) -> Wait | str:
     return step.move(S.MERGING)
 
 
+def _merge_failed(step: Step, task: Task) -> StepFailed:
+    """A merge copies from the NFS: when it failed because the datastore is offline, say so
+    (the task's text may be in Chinese, so the datastore's status is what is read)."""
+    recovery = step.recovery
+    datastore = step.client.find_datastore(recovery.datastore_name)
+    if datastore is None or datastore.is_offline:
+        state = "no longer listed" if datastore is None else datastore.status
+        return task_failed(
+            task,
+            f"Merging (datastore {recovery.datastore_name} is {state} on the platform)",
+            f"The NFS server {recovery.nfs_server} behind datastore {recovery.datastore_name} "
+            "is not reachable: the VM keeps running from the backup if it can. Bring the NFS "
+            "server back until the datastore reads normal, then retry the merge.",
+        )
+    return task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
+
+
 def step_merging(step: Step) -> Wait | str:
     recovery = step.recovery
     task = step.task("merge")
@@ -289,7 +347,7 @@ def step_merging(step: Step) -> Wait | str:
         note(recovery, "Merging the backup data into production storage")
         return Wait()
     if task.failed:
-        raise task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
+        raise _merge_failed(step, task)
     progress = max(0, min(task.progress, 100))
     if progress != recovery.merge_progress:
         recovery.merge_progress = progress

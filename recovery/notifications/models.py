@@ -19,6 +19,7 @@ class EventType(models.TextChoices):
     COMPLETED = "recovery.completed", "Recovery completed"
     FAILED = "recovery.failed", "Recovery failed"
     HANDED_OVER = "recovery.handed_over", "Recovery handed over to manual handling"
+    DATASTORE_OFFLINE = "recovery.datastore_offline", "Datastore of a recovery went offline"
     MERGE_STALLED = "recovery.merge_stalled", "Merge stalled"
     RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"
     ORPHAN_DATASTORE = "datastore.orphaned", "Datastore left attached with no owner"
