@@ -57,6 +57,8 @@ class Admin:
             return outages.set_nfs_lost(lab, body, lost=path.rstrip("/").endswith("lose"))
         if key == ("POST", "/_lab/servers/foreign"):
             return outages.foreign_vm(lab, body)
+        if key == ("DELETE", "/_lab/servers/foreign"):
+            return outages.remove_foreign_vm(lab, body)
         if key == ("POST", "/_lab/tokens/expire"):
             return {"expired": self.auth.expire_tokens()}
         raise LabError(404, f"no lab admin endpoint {method} {path}")

@@ -63,3 +63,14 @@ def foreign_vm(lab: Lab, body: dict[str, Any]) -> dict[str, Any]:
             "networks": [],
         }  # fmt: skip
         return {"id": server_id, "name": name}
+
+
+def remove_foreign_vm(lab: Lab, body: dict[str, Any]) -> dict[str, Any]:
+    """Its owner deletes it (outside the client's API log): the datastore is free again."""
+    server_id = str(body.get("id") or "")
+    with lab.store.change() as state:
+        server = state["servers"].get(server_id)
+        if server is None or server.get("origin") != "seed" or server["deleted"]:
+            raise LabError(404, f"no foreign server {server_id}")
+        server["deleted"] = True
+        return {"id": server_id, "deleted": True}

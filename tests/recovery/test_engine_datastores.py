@@ -29,7 +29,8 @@ def assert_clean_lab(lab) -> None:
     made = [s for s in state["servers"].values() if s.get("origin") == "api" and not s["deleted"]]
     assert made == []
     assert [t for t in state["tasks"].values() if t["status"] in ("waiting", "doing")] == []
-    assert not any(disk["backing"] for s in state["servers"].values() for disk in s["disks"])
+    live = [s for s in state["servers"].values() if not s["deleted"]]
+    assert not any(disk["backing"] for s in live for disk in s["disks"])
 
 
 def test_a_slowly_initialising_datastore_is_waited_for_then_used(personas, lab):
@@ -142,4 +143,26 @@ def test_nfs_lost_during_the_merge_fails_it_naming_the_datastore_then_a_retry_fi
     actions.perform("retry", recovery, personas.operator.user)
     [recovery] = run([recovery])
     assert recovery.status == Status.COMPLETED, recovery.error_message
+    assert_clean_lab(lab)
+
+
+def test_a_datastore_in_use_by_a_vm_the_console_does_not_know_is_waited_for_untouched(
+    personas, lab
+):
+    connection = lab_connection(personas.team, lab)
+    [recovery] = start(connection, lab, ["app-01"], target="in_place", auto_merge=False)
+    [recovery] = run([recovery])
+    assert recovery.status == Status.RUNNING_FROM_BACKUP
+    foreign = lab.admin("POST", "servers/foreign", {"storage_id": recovery.datastore_id})
+    actions.perform("merge", recovery, personas.operator.user)
+    [recovery] = run(
+        [recovery], done=lambda rs: rs[0].status == Status.DETACHING and rs[0].wait_reason
+    )
+    assert foreign["id"] in recovery.wait_reason  # says what would free it
+    assert effects(lab, "detach") == []
+    # Its owner deletes it on the platform: the console unmounts what it mounted, and ends.
+    lab.admin("DELETE", "servers/foreign", {"id": foreign["id"]})
+    [recovery] = run([recovery])
+    assert recovery.status == Status.COMPLETED, recovery.error_message
+    assert foreign["id"] not in {e["object_id"] for e in effects(lab)}
     assert_clean_lab(lab)
