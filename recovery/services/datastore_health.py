@@ -51,9 +51,15 @@ def check(connection: PlatformConnection, datastores: list[Storage], now: dateti
     record and note each change of state (the caller notifies)."""
     by_id = {datastore.id: datastore for datastore in datastores}
     changes = []
-    recoveries = connection.recoveries.filter(status__in=DEPENDS_ON_DATASTORE).exclude(
-        datastore_id=""
+    # A step that failed there still runs from the datastore (a failed merge: the VM is on
+    # the backup); anything else no longer depends on it, and an outage mark is dropped.
+    depends = Q(status__in=DEPENDS_ON_DATASTORE) | Q(
+        status=S.FAILED, failed_status__in=DEPENDS_ON_DATASTORE
     )
+    connection.recoveries.exclude(depends).filter(datastore_offline_since__isnull=False).update(
+        datastore_offline_since=None
+    )
+    recoveries = connection.recoveries.filter(depends).exclude(datastore_id="")
     for recovery in recoveries:
         datastore = by_id.get(recovery.datastore_id)
         offline = datastore is None or datastore.is_offline

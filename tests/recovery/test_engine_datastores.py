@@ -137,8 +137,11 @@ def test_nfs_lost_during_the_merge_fails_it_naming_the_datastore_then_a_retry_fi
     assert (recovery.status, recovery.failed_status) == (Status.FAILED, Status.MERGING)
     assert "datastore qr-test is offline" in recovery.error_message
     assert f"NFS server {NFS_SERVER} behind datastore qr-test" in recovery.error_advice
+    # Failed at the merge, the VM still runs from the datastore: the outage is noticed too.
+    assert reconcile()["datastores_offline"] == [recovery.pk]
 
     lab.admin("POST", "nfs/restore", {"ip_address": NFS_SERVER})
+    assert reconcile()["datastores_back"] == [recovery.pk]
     lab.admin("POST", "settings", {"merge_seconds": 0.3})
     actions.perform("retry", recovery, personas.operator.user)
     [recovery] = run([recovery])
