@@ -202,6 +202,9 @@ RECOVERY_MERGE_RELEASE_SECONDS = env_float("RECOVERY_MERGE_RELEASE_SECONDS", 600
 RECOVERY_STALE_SECONDS = env_float("RECOVERY_STALE_SECONDS", 60.0, minimum=0.5)
 # How often the workers run the reconciler (they start it again if Redis lost it).
 RECOVERY_RECONCILE_SECONDS = env_float("RECOVERY_RECONCILE_SECONDS", 60.0, minimum=0.5)
+# How long a mounted NFS datastore may stay not usable (initting, no connected host) after
+# its attach before the step fails with advice.
+RECOVERY_DATASTORE_READY_SECONDS = env_float("RECOVERY_DATASTORE_READY_SECONDS", 300.0, minimum=0.1)
 # First back-off of a retried platform call (doubling, with jitter, within the call's budget).
 PLATFORM_RETRY_BASE_SECONDS = env_float("PLATFORM_RETRY_BASE_SECONDS", 0.5, minimum=0.01)
 # Where the console may read NFS exports itself (file picker, preflight of backup files):

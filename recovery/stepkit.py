@@ -17,6 +17,17 @@ from recovery.workflow import note, transition
 MOVED = "moved"
 STOP = "stop"
 RETRY_ADVICE = "Fix the cause named above, then retry the step; or clean up."
+VM_GONE = "The VM no longer exists on the platform."
+
+
+def disks_on_backup(vm: Server, datastore_id: str) -> list[str]:
+    """The VM's disks backed by a file on the recovery's (backup) datastore: what still runs
+    from the backup (a merge not done, or a cancel that would break the VM)."""
+    return [
+        disk.id
+        for disk in vm.disks
+        if datastore_id and disk.backing_file and datastore_id in disk.backing_file
+    ]
 
 
 @dataclass

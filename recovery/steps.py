@@ -13,17 +13,25 @@ from django.conf import settings
 from django.db import transaction
 
 from platforms.clients import PlatformError
-from platforms.clients.types import Server
+from platforms.clients.types import Server, Storage
 from platforms.models import PlatformConnection
 from recovery.choices import PLATFORM_BUSY
 from recovery.choices import Status as S
+from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
-from recovery.stepkit import RETRY_ADVICE, STOP, Step, StepFailed, Wait, task_failed
+from recovery.stepkit import (
+    RETRY_ADVICE,
+    STOP,
+    VM_GONE,
+    Step,
+    StepFailed,
+    Wait,
+    disks_on_backup,
+    task_failed,
+)
 from recovery.stopping import power_off
 from recovery.teardown import step_cancelling, step_cleaning_up, step_detaching
 from recovery.workflow import note
-
-VM_GONE = "The VM no longer exists on the platform."
 
 
 def _backed(vm: Server, disk_id: str, datastore_id: str, path: str) -> bool:
@@ -66,18 +74,57 @@ def _after_attach(recovery: Recovery) -> str:
     return S.CREATING_VM if recovery.is_new_vm else S.REBASING
 
 
+READY_SINCE = "datastore_ready"  # in task_started: when the datastore was first seen not usable
+
+
+def _check_target(recovery: Recovery, datastore: Storage) -> None:
+    """A datastore of this name that mounts another export is someone else's: never used."""
+    if datastore.mounts(recovery.nfs_server, recovery.nfs_export) is False:
+        raise StepFailed(
+            f"Datastore {datastore.name} on the platform mounts {datastore.target}, not this "
+            f"recovery's NFS {recovery.nfs_server}:{recovery.nfs_export}; it was not used.",
+            "Cancel, then launch again with another datastore name.",
+        )
+
+
+def _wait_until_usable(step: Step, datastore: Storage) -> Wait:
+    """A finished attach does not make a datastore usable: wait, within a limit."""
+    recovery = step.recovery
+    since = recovery.task_started.setdefault(READY_SINCE, time.time())
+    hosts = "" if datastore.connected_hosts is None else f", {datastore.connected_hosts} host(s)"
+    state = f"{datastore.status or 'no status'}{hosts}"
+    limit = settings.RECOVERY_DATASTORE_READY_SECONDS
+    if time.time() - since >= limit:
+        recovery.task_started.pop(READY_SINCE, None)  # a retry waits afresh
+        recovery.save(update_fields=["task_started"])
+        raise StepFailed(
+            f"Datastore {datastore.name} was not usable after {limit:.0f} s: the platform "
+            f"reports it {state} connected.",
+            "Check the NFS server and the cluster hosts' access to it on the platform; once the "
+            "datastore reads normal, retry. Or cancel to unmount it.",
+        )
+    recovery.save(update_fields=["task_started"])
+    return Wait(
+        f"Datastore {datastore.name} is mounted but not usable yet ({state} connected); "
+        "waiting for it",
+        seconds=min(2.0, settings.RECOVERY_POLL_MAX_SECONDS),
+    )
+
+
 def step_attaching(step: Step) -> Wait | str:
     recovery, client = step.recovery, step.client
     datastore = client.find_datastore(recovery.datastore_name)
     task = step.task("attach")
     if datastore is not None and (task is None or task.succeeded):
+        _check_target(recovery, datastore)
         if recovery.cluster_id and datastore.cluster_id not in ("", recovery.cluster_id):
             raise StepFailed(
                 f"Datastore {datastore.name} is mounted on another cluster than the VM's.",
                 "Cancel, then launch again with another datastore name.",
             )
         if not datastore.is_usable:
-            return Wait(f"Datastore {datastore.name} is {datastore.status} on the platform")
+            return _wait_until_usable(step, datastore)
+        recovery.task_started.pop(READY_SINCE, None)
         return step.move(
             _after_attach(recovery),
             f"NFS datastore {datastore.name} is attached ({datastore.id})",
@@ -204,8 +251,7 @@ def step_creating_vm(step: Step) -> Wait | str:
 def _record_disks_on_backup(recovery: Recovery, vm: Server) -> None:
     """Which of the VM's disks the platform shows backed on this recovery's datastore: what a
     cancel would leave running from the backup (an in-place VM with none may be cancelled)."""
-    datastore = recovery.datastore_id
-    on_backup = sorted(d.id for d in vm.disks if datastore and datastore in d.backing_file)
+    on_backup = sorted(disks_on_backup(vm, recovery.datastore_id))
     if on_backup != recovery.disks_on_backup:
         recovery.disks_on_backup = on_backup
         recovery.save(update_fields=["disks_on_backup"])
@@ -283,76 +329,6 @@ def step_running_from_backup(step: Step) -> Wait | str:
     if step.recovery.waits_for_operator:
         return STOP
     return step.move(S.MERGING)
-
-
-def _on_backup(vm: Server, datastore_id: str) -> list[str]:
-    """The VM's disks still backed by a file on the recovery's (backup) datastore."""
-    return [
-        disk.id
-        for disk in vm.disks
-        if datastore_id and disk.backing_file and datastore_id in disk.backing_file
-    ]
-
-
-def _merged(vm: Server | None, recovery: Recovery) -> bool:
-    """Merged means both: instant_vm cleared AND no disk backed on the backup datastore.
-    Either reading alone has been seen to lag the other, and detaching the datastore under a
-    disk still backed on it would break the VM."""
-    return vm is not None and not vm.instant_vm and not _on_backup(vm, recovery.datastore_id)
-
-
-def step_merging(step: Step) -> Wait | str:
-    recovery = step.recovery
-    task = step.task("merge")
-    if task is None:
-        vm = step.vm()
-        if _merged(vm, recovery):
-            return step.move(S.MERGED, "The VM no longer depends on the backup")
-        token = step.token("merge")
-        step.remember_task(
-            "merge", step.client.start_merge(recovery.target_vm_id, client_token=token)
-        )
-        note(recovery, "Merging the backup data into production storage")
-        return Wait()
-    if task.failed:
-        raise task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
-    progress = max(0, min(task.progress, 100))
-    if progress != recovery.merge_progress:
-        recovery.merge_progress = progress
-        recovery.save(update_fields=["merge_progress"])
-    if not task.succeeded:
-        return step.wait_for(task, "merge")
-    vm = step.vm()
-    if vm is None:
-        raise StepFailed(VM_GONE, "Check the VM on the platform; then hand over.")
-    if _merged(vm, recovery):
-        return step.move(S.MERGED, "Merged: the VM runs from production storage")
-    # The task finished but the platform still reports the VM on the backup: wait, within a
-    # limit counted from the first time this was seen, then fail (which alerts).
-    if "merge_end" not in recovery.task_started:  # the clock starts at the first such look
-        recovery.task_started["merge_end"] = time.time()
-        recovery.save(update_fields=["task_started"])
-    released = recovery.task_started["merge_end"]
-    limit = settings.RECOVERY_MERGE_RELEASE_SECONDS
-    backed = _on_backup(vm, recovery.datastore_id)
-    what = ("instant_vm still set" if vm.instant_vm else "instant_vm cleared") + (
-        f", disk(s) {', '.join(backed)} still backed by the backup datastore" if backed else ""
-    )
-    if time.time() - released > limit:
-        raise StepFailed(
-            f"The merge task finished, but {limit:g} s later the platform still reports "
-            f"{vm.name} as running from the backup ({what}).",
-            "Do not detach the datastore by hand. Check the VM's disks on the platform; once "
-            "it no longer depends on the backup, retry the step (it starts a new merge if "
-            "the VM still needs one); or hand over.",
-        )
-    return Wait(
-        f"Merge finished; waiting for the platform to release the VM from the backup ({what})"
-    )
-
-
-def step_merged(step: Step) -> Wait | str:
-    return step.move(S.DETACHING)
 
 
 HANDLERS = {

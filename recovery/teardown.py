@@ -16,7 +16,7 @@ from recovery.choices import ACTIVE
 from recovery.choices import Status as S
 from recovery.guard import datastore_allowed
 from recovery.models import Recovery
-from recovery.stepkit import Step, StepFailed, Wait, task_failed
+from recovery.stepkit import Step, StepFailed, Wait, disks_on_backup, task_failed
 from recovery.stopping import power_off
 from recovery.workflow import note
 
@@ -185,8 +185,7 @@ def _refuse_if_on_backup(step: Step) -> None:
     """In place, cancelling detaches under the source VM: read again, at the last moment, that
     none of its disks runs from the datastore (the rule allowed it on an earlier reading)."""
     vm = step.vm()
-    datastore = step.recovery.datastore_id
-    on_backup = [d.id for d in vm.disks if datastore in d.backing_file] if vm else []
+    on_backup = disks_on_backup(vm, step.recovery.datastore_id) if vm else []
     if on_backup:
         raise StepFailed(
             f"Disk(s) {', '.join(on_backup)} of {vm.name if vm else ''} now run from the backup; "

@@ -112,6 +112,7 @@ def lab(lab_process: LabProcess, lab_locale: str) -> LabClient:
         {
             "task_seconds": 0.05,
             "merge_seconds": 0.3,
+            "storage_init_seconds": 0,
             "latency_ms": 0,
             "locale": lab_locale,
             "profile": "scp",

@@ -106,6 +106,8 @@ class Storage:
     used_mb: int
     target: str = ""
     cluster_id: str = ""
+    # Hosts that reach it (the spec's `connected_hosts`); None when the platform does not say.
+    connected_hosts: int | None = None
 
     @property
     def is_nfs(self) -> bool:
@@ -122,12 +124,47 @@ class Storage:
             used_mb=int(raw.get("used_mb") or 0),
             target=str(raw.get("target") or ""),
             cluster_id=str(raw.get("cluster_id") or ""),
+            connected_hosts=_count(raw.get("connected_hosts")),
         )
 
     @property
     def is_usable(self) -> bool:
-        """Mounted and online: "normal"/"ok" in Sangfor's status enum."""
-        return self.status.lower() in ("normal", "ok")
+        """Mounted and online ("normal"/"ok" in the spec's StorageStatusType) on at least one
+        host: right after attachnfs it may still be `initting`, reachable by no host."""
+        return self.status.lower() in ("normal", "ok") and self.connected_hosts != 0
+
+    @property
+    def is_offline(self) -> bool:
+        """Lost by the hosts: StorageStatusType's offline, error and fail; or a status that
+        reads fine while no host reaches it."""
+        status = self.status.lower()
+        return status in ("offline", "error", "fail") or (
+            status in ("normal", "ok") and self.connected_hosts == 0
+        )
+
+    def mounts(self, server: str, export: str) -> bool | None:
+        """Whether its target is NFS `server`:`export`; None when the platform leaves `target`
+        empty. The spec does not give an NFS target's form: "<ip>:<export>", as mount writes
+        it, is inferred (the lab's shapes.py marks it [I])."""
+        if not self.target:
+            return None
+        host, slash, path = self.target.partition(":/")
+        if not slash:
+            return False
+        return host.strip("[]").lower() == server.strip("[]").lower() and _export(
+            "/" + path
+        ) == _export(export)
+
+
+def _export(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def _count(value: Any) -> int | None:
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

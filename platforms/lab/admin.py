@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platforms.lab import hci, shapes
+from platforms.lab import hci, outages, shapes
 from platforms.lab.auth import Authenticator
 from platforms.lab.core import Lab, LabError
 
@@ -55,6 +55,12 @@ class Admin:
             return {"reset": True}
         if method == "POST" and path.startswith("/_lab/servers/") and path.endswith("/quirks"):
             return self.set_quirks(path.split("/")[3], body)
+        if key in (("POST", "/_lab/nfs/lose"), ("POST", "/_lab/nfs/restore")):
+            return outages.set_nfs_lost(lab, body, lost=path.rstrip("/").endswith("lose"))
+        if key == ("POST", "/_lab/servers/foreign"):
+            return outages.foreign_vm(lab, body)
+        if key == ("DELETE", "/_lab/servers/foreign"):
+            return outages.remove_foreign_vm(lab, body)
         if key == ("POST", "/_lab/tokens/expire"):
             return {"expired": self.auth.expire_tokens()}
         raise LabError(404, f"no lab admin endpoint {method} {path}")
@@ -64,6 +70,7 @@ class Admin:
         return {
             "task_seconds": config.task_seconds,
             "merge_seconds": config.merge_seconds,
+            "storage_init_seconds": config.storage_init_seconds,
             "latency_ms": config.latency_ms,
             "locale": config.locale,
             "profile": config.profile,
@@ -71,7 +78,13 @@ class Admin:
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
         config = self.lab.config
-        for name, kind in (("task_seconds", float), ("merge_seconds", float), ("latency_ms", int)):
+        numbers = (
+            ("task_seconds", float),
+            ("merge_seconds", float),
+            ("storage_init_seconds", float),
+            ("latency_ms", int),
+        )
+        for name, kind in numbers:
             if name in body:
                 try:
                     value = kind(body[name])

@@ -27,6 +27,8 @@ class LabConfig:
     latency_ms: int = 0
     task_seconds: float = 1.0
     merge_seconds: float = 15.0
+    # How long a mounted NFS datastore stays `initting` after its attach task ends [I].
+    storage_init_seconds: float = 0.0
     disks: str = "real"  # "real" (qemu-img) or "virtual" (sizes only)
     token_seconds: int = 24 * 3600
     max_clock_skew_seconds: int = 15 * 60

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from typing import Any
 
-from platforms.lab import hci, inventory, rules, servers, shapes
+from platforms.lab import hci, inventory, rules, servers, shapes, views
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import make_backend
 from platforms.lab.errors import LabError, TaskFailed
@@ -84,24 +85,24 @@ class Lab:
                 sid = filters["storage_id"]
                 items = [s for s in items if any(d["storage_id"] == sid for d in s["disks"])]
             items.sort(key=lambda s: (s["name"], s["created_at"], s["id"]))
-            return [shapes.server_view(s, state, version, detail=False) for s in items]
+            return [views.server_view(s, state, version, detail=False) for s in items]
 
     def server(self, server_id: str, version: str) -> dict[str, Any]:
         with self.store.lock:
             state = self.store.data
             found = rules.server(state, server_id)
-            return shapes.server_view(found, state, version, detail=True)
+            return views.server_view(found, state, version, detail=True)
 
     def server_config(self, server_id: str) -> dict[str, Any]:
         with self.store.lock:
             state = self.store.data
-            return shapes.config_view(rules.server(state, server_id), state)
+            return views.config_view(rules.server(state, server_id), state)
 
     def storages(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         with self.store.lock:
             state = self.store.data
             items = list(state["storages"].values())
-            for key in ("name", "type", "status"):
+            for key in ("name", "type"):
                 if filters.get(key):
                     items = [s for s in items if str(s[key]).lower() == filters[key].lower()]
             if filters.get("storage_ids"):
@@ -113,7 +114,13 @@ class Lab:
                 home = rules.cluster_of_az(state, filters["az_id"]) or {}
                 items = [s for s in items if s["cluster_id"] == home.get("id")]
             items.sort(key=lambda s: s["name"])
-            return [shapes.storage_view(s, state, self._used_mb(state, s["id"])) for s in items]
+            now = time.time()
+            listed = [
+                views.storage_view(s, state, self._used_mb(state, s["id"]), now) for s in items
+            ]
+            # The status as read now (initting, offline), not as recorded.
+            wanted = filters.get("status", "").lower()
+            return [v for v in listed if not wanted or v["status"].lower() == wanted]
 
     @staticmethod
     def _used_mb(state: dict[str, Any], storage_id: str) -> int:
@@ -132,7 +139,7 @@ class Lab:
             for key in ("cluster_id", "az_id"):
                 if filters.get(key):
                     hosts = [h for h in hosts if h[key] == filters[key]]
-            return [shapes.host_view(h, state) for h in hosts]
+            return [views.host_view(h, state) for h in hosts]
 
     def clusters(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         with self.store.lock:
@@ -140,14 +147,14 @@ class Lab:
             for key in ("name", "type", "az_id"):
                 if filters.get(key):
                     items = [c for c in items if c[key] == filters[key]]
-            return [shapes.cluster_view(c) for c in sorted(items, key=lambda c: c["name"])]
+            return [views.cluster_view(c) for c in sorted(items, key=lambda c: c["name"])]
 
     def task(self, task_id: str) -> dict[str, Any]:
         with self.store.lock:
             task = self.store.data["tasks"].get(task_id)
             if task is None:
                 raise LabError(404, f"task {task_id} not found")
-            return shapes.task_view(task)
+            return views.task_view(task)
 
     def platform(self) -> dict[str, Any]:
         return {

@@ -24,7 +24,12 @@ class LabError(Exception):
 
 
 class TaskFailed(Exception):
-    """Ends a task with status `failure` and this description."""
+    """Ends a task with status `failure` and this description (`zh`: its Chinese text, else
+    the generic one under `--locale zh`)."""
+
+    def __init__(self, message: str, *, zh: str = "") -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 class TaskCanceled(TaskFailed):

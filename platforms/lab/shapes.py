@@ -1,8 +1,9 @@
-"""How the lab renders its objects as JSON, and every choice of the lab's that is inferred [I].
+"""Every choice of the lab's that is inferred [I], and the values and texts it answers with.
 
-Field names follow Sangfor's SCP 6.11.1 spec (request schemas: schemas.py). Whatever the spec
-leaves open is an [I] choice, marked here and only here (the HCI dialect's live in hci.py), so
-it can be corrected when a real cluster disagrees; docs/lab.md "Assumptions" lists the same.
+Field names follow Sangfor's SCP 6.11.1 spec (request schemas: schemas.py; the JSON views:
+views.py, which render with these values). Whatever the spec leaves open is an [I] choice,
+marked here and only here (the HCI dialect's live in hci.py), so it can be corrected when a
+real cluster disagrees; docs/lab.md "Assumptions" lists the same.
 
 Behaviour the lab infers (the values and texts are below):
 - [I] A VM's cluster is the cluster whose az_id is the VM's (VMs carry no cluster_id).
@@ -26,6 +27,14 @@ Behaviour the lab infers (the values and texts are below):
 - [I] The VM config (GET /janus/20180725/servers/{id}/config, a path the notes give; the spec
   has only its PUT) answers ServerConfig20180725; its networks carry NetworkConfig's fields
   plus the NIC's own (vif_id, connect, model, mac_address, ...), as the 20240725 config example.
+- [I] An NFS datastore's `target` is "<ip_address>:<export_path>", as a mount names it. With
+  `storage_init_seconds` (POST /_lab/settings) it reads `initting` with 0 connected hosts for
+  that long after its attach task ends, then `normal`.
+- [I] NFS server lost (POST /_lab/nfs/lose): its datastores read `offline` with 0 connected
+  hosts; attach, rebase and running merges on them fail (NFS_LOST texts); a VM running from
+  it stays `running`. POST /_lab/nfs/restore brings it back: `normal`, merges may run again.
+- [I] POST /_lab/servers/foreign seeds a VM (origin "seed") with a disk backed on a datastore:
+  a storage used by a VM the client does not know (its unmount is refused as in use).
 """
 
 from __future__ import annotations
@@ -96,10 +105,12 @@ def error_text(status: int, message: str, zh: str, locale: str) -> str:
     return zh or ZH_STATUS_TEXT.get(status, "请求失败")
 
 
-def task_failure_text(description: str, locale: str, status: str = "failure") -> str:
+def task_failure_text(description: str, locale: str, status: str = "failure", zh: str = "") -> str:
     if locale != "zh" or not description:
         return description
-    return ZH_TASK_CANCELED if status == "canceled" else ZH_TASK_FAILED
+    if status == "canceled":
+        return ZH_TASK_CANCELED
+    return zh or ZH_TASK_FAILED
 
 
 # [I] Quirks a test sets per VM (POST /_lab/servers/{id}/quirks), for what a real platform may
@@ -118,6 +129,25 @@ def guest_shutdown(server: dict[str, Any]) -> str:
 def reported_instant_vm(server: dict[str, Any]) -> bool:
     quirk = server.get("quirks", {}).get("instant_vm", "normal")
     return {"reads_false": False, "stays_true": True}.get(quirk, bool(server["instant_vm"]))
+
+
+# [I] What a task on a datastore whose NFS server is lost ends with (the texts are unknown).
+def nfs_lost(name: str, target: str) -> tuple[str, str]:
+    return (
+        f"NFS datastore {name} is offline: NFS server {target} is not reachable",
+        f"NFS存储{name}离线：无法连接NFS服务器{target}",  # noqa: RUF001 - the platform's punctuation
+    )
+
+
+def storage_state(storage: dict[str, Any], state: dict[str, Any], now: float) -> tuple[str, int]:
+    """The datastore's status and connected host count: offline while its NFS server is lost,
+    initting until its `ready_at`, else as recorded."""
+    nfs = storage.get("nfs")
+    if nfs and nfs["ip_address"] in state.get("lost_nfs", []):
+        return "offline", 0
+    if storage.get("ready_at", 0) > now:
+        return "initting", 0
+    return storage["status"], len(storage["host_ids"])
 
 
 # [I] Refusals about clusters, in Chinese as the platform answers; the exact texts are unknown.
@@ -193,187 +223,3 @@ STORAGE_TYPE = {"vs": "Vs", "nfs": "nfs"}  # [I] a datastore type as the Storage
 def is_stopped(status: str) -> int:
     # [I] 1 only for a VM that is off and settled (stopped, or error after losing its disks).
     return 1 if status in ("stopped", "error") else 0
-
-
-# --- views ----------------------------------------------------------------------------------
-
-
-def disk_view(disk: dict[str, Any], storages: dict[str, Any], server_id: str) -> dict[str, Any]:
-    storage = storages.get(disk["storage_id"], {})
-    return {
-        "id": disk["id"],
-        "type": disk.get("type", MODELLED_DISK_TYPE),
-        "size_mb": disk["size_mb"],
-        "size_gb": round(disk["size_mb"] / 1024, 3),
-        "storage_id": disk["storage_id"],
-        "storage_name": storage.get("name", ""),
-        "storage_file": f"{disk['storage_id']}:{server_id}/{disk['id']}.qcow2",
-        "backing_file": backing_file_value(disk["backing"]),
-        "preallocate": disk.get("preallocate", "off"),
-        "use_virtio": disk.get("use_virtio", 1),
-        "is_old_disk": 0,
-        "eagerly_scrub": disk.get("eagerly_scrub", 0),
-        "label": "",
-        "storage_policy": disk.get("storage_policy", ""),
-        "io_usage_limit": disk.get(
-            "io_usage_limit", {"bps_limit": 0, "iops_limit": 0, "qos_enable": 0}
-        ),
-    }
-
-
-# DiskConfig, the disk of ServerConfig20180725.
-CONFIG_DISK_KEYS = (
-    "backing_file", "eagerly_scrub", "id", "is_old_disk", "label", "preallocate", "size_mb",
-    "storage_file", "storage_id", "storage_name", "storage_policy", "type", "use_virtio",
-)  # fmt: skip
-
-
-def nic_view(nic: dict[str, Any]) -> dict[str, Any]:
-    """NetworkInfoV1, the NIC of the VM list and detail."""
-    return {
-        "vif_id": nic["vif_id"], "connect": nic["connect"], "model": nic["model"],
-        "mac_address": nic["mac_address"], "name": nic.get("name", ""),
-        "network_type": NETWORK_TYPE, "device_id": "", "port_id": "", "cidr": "",
-        "ip_address": "", "ipv6_address": "", "custom_gateway_ip": "", "subnet_id": "",
-        "subnet_name": "", "subnet_gateway_ip": "", "vpc_id": "", "vpc_name": "",
-    }  # fmt: skip
-
-
-def _cluster(state: dict[str, Any], az_id: str) -> dict[str, Any]:
-    return next((c for c in state["clusters"] if c["az_id"] == az_id), {})
-
-
-def server_view(
-    server: dict[str, Any], state: dict[str, Any], version: str, *, detail: bool
-) -> dict[str, Any]:
-    hosts = {host["id"]: host for host in state["hosts"]}
-    running = server["status"] == "running"
-    view = {
-        "id": server["id"],
-        "name": server["name"],
-        "status": server["status"],
-        "power_state": "on" if running else "off",
-        "is_stopped": is_stopped(server["status"]),
-        "instant_vm": instant_vm_value(reported_instant_vm(server), version, detail=detail),
-        "az_id": server["az_id"],
-        "az_name": _cluster(state, server["az_id"]).get("az_name", ""),
-        "host_id": server["host_id"],
-        "host_name": hosts.get(server["host_id"], {}).get("name", ""),
-        "cores": server["cores"],
-        "sockets": server["sockets"],
-        "memory_mb": server["memory_mb"],
-        "storage_id": server["disks"][0]["storage_id"] if server["disks"] else "",
-        "storage_mb": sum(disk["size_mb"] for disk in server["disks"]),
-        "project_id": "lab-project",
-        "os_type": server["os_type"],
-        "description": server.get("description", ""),
-        "created_at": server["created_at"],
-        "networks": [nic_view(nic) for nic in server["networks"]],
-        "disks": [disk_view(d, state["storages"], server["id"]) for d in server["disks"]],
-    }
-    if not detail:
-        keep = ("id", "size_mb", "size_gb", "storage_id", "storage_name", "preallocate")
-        view["disks"] = [{key: disk[key] for key in keep} for disk in view["disks"]]
-    return view
-
-
-def config_view(server: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """ServerConfig20180725, as far as the lab has the facts."""
-    base = server_view(server, state, "20180725", detail=True)
-    first = state["storages"].get(base["storage_id"], {})
-    # AdvanceParamConfig: the lab's defaults, then what the VM was created with.
-    advance = {
-        "abnormal_recovery": 0, "balloon_memory": 0, "cpu_hotplug": 0, "hugepage_memory": 0,
-        "mem_hotplug": 0, "onboot": 0, "real_use_vblk": 0, "schedopt": 0, "use_uuid": 0,
-        "use_vblk": 0, "boot_order": "c", "cpu_type": "", "dir": "", "storage_policy": "",
-        "uuid": "", "boot_disk": server["disks"][0]["id"] if server["disks"] else "",
-    }  # fmt: skip
-    advance.update({k: v for k, v in server.get("advance_param", {}).items() if k in advance})
-    networks = [
-        {**nic_view(nic), "floatingip_id": "", "host_tso": nic.get("host_tso", 0),
-         "label": nic.get("label", "")}
-        for nic in server["networks"]
-    ]  # fmt: skip
-    view = {
-        **{key: base[key] for key in ("id", "name", "status", "az_id", "az_name", "host_name")},
-        **{key: base[key] for key in ("cores", "sockets", "memory_mb", "os_type", "description")},
-        "instant_vm": 1 if reported_instant_vm(server) else 0,
-        "advance_param": advance,
-        "disks": [{key: disk[key] for key in CONFIG_DISK_KEYS} for disk in base["disks"]],
-        "networks": networks,
-        "storage_location": base["storage_id"],
-        "storage_name": first.get("name", ""),
-        "storage_type": STORAGE_TYPE.get(first.get("type", ""), first.get("type", "")),
-        "storage_tag_id": "", "storage_tag_name": "", "arch_type": "", "machine_type": "i440fx",
-        "backup": 0, "snap": 0, "derived": 0, "encrypted": 0, "cipher": "", "ha": 0,
-        "cdroms": [], "usbs": [], "dh_id": "", "dh_tag": "", "pool_tag": "", "group_id": "",
-        "group_id_path": "", "group_name": "", "image_name": "", "vm_type": "",
-        "os_installed": 0 if server.get("origin") == "api" else 1, "os_name": "",
-        "project_id": "lab-project", "project_name": "lab-project", "user_id": "",
-        "vtool_installed": 0,
-    }  # fmt: skip
-    return dict(sorted(view.items()))
-
-
-def storage_view(storage: dict[str, Any], state: dict[str, Any], used_mb: int) -> dict[str, Any]:
-    cluster = next(c for c in state["clusters"] if c["id"] == storage["cluster_id"])
-    nfs = storage.get("nfs")
-    return {
-        "id": storage["id"],
-        "name": storage["name"],
-        "type": storage["type"],
-        "status": storage["status"],
-        "total_mb": storage["total_mb"],
-        "used_mb": used_mb,
-        "ratio": round(used_mb / storage["total_mb"], 4) if storage["total_mb"] else 0,
-        "shared": storage["shared"],
-        "cluster_id": cluster["id"],
-        "cluster_name": cluster["name"],
-        "cluster_type": cluster["type"],
-        "az_id": cluster["az_id"],
-        "host_ids": storage["host_ids"],
-        "hosts_online_state": "ALL",
-        "connected_hosts": len(storage["host_ids"]),
-        "storage_tag_id": "",
-        "storage_tag_name": "",
-        "supported_allocate_types": ["off", "metadata", "full"],
-        "backup_enable": 0,
-        "archive_usable": 0,
-        "target": f"{nfs['ip_address']}:{nfs['export_path']}" if nfs else "",
-        "description": storage.get("description", ""),
-        "storage_label": "",
-    }
-
-
-def task_view(task: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "task_id", "action", "description", "status", "progress", "begin_time", "end_time",
-        "object_id", "object_name", "object_type",
-    )  # fmt: skip
-    view = {key: task.get(key, "") for key in keys}
-    view.update(
-        {
-            "cancelable": 0,
-            "entities": {"object_id": task.get("object_id", "")},
-            "project_id": "lab-project",
-            "user_id": "lab-user",
-            "creator_id": "lab-user",
-            "user_ip": "127.0.0.1",
-        }
-    )
-    return view
-
-
-def cluster_view(cluster: dict[str, Any]) -> dict[str, Any]:
-    # ClusterV20210725 has no az_name, and the production datastore is the lab's own note.
-    return {k: v for k, v in cluster.items() if k not in ("az_name", "production_storage_id")}
-
-
-def host_view(host: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    cluster = next(c for c in state["clusters"] if c["id"] == host["cluster_id"])
-    return {
-        **host,
-        "az_name": cluster["az_name"],
-        "cluster_name": cluster["name"],
-        "cluster_type": cluster["type"],
-    }

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ class Tasks:
         except TaskFailed as failure:
             self._undo(task)
             ended = "canceled" if isinstance(failure, TaskCanceled) else "failure"
-            self._finish(task_id, ended, str(failure))
+            self._finish(task_id, ended, str(failure), failure.zh)
         except TaskGone:
             raise
         except Exception as error:  # a bug or a disk error: the task fails, the lab lives on
@@ -133,14 +133,14 @@ class Tasks:
         else:
             self._finish(task_id, "finish", "")
 
-    def _finish(self, task_id: str, status: str, description: str) -> None:
+    def _finish(self, task_id: str, status: str, description: str, zh: str = "") -> None:
         if self.stopping.is_set():
             return  # resumed after the restart
         self._update(
             task_id,
             status=status,
             progress=100 if status == "finish" else -1,
-            description=shapes.task_failure_text(description, self.config.locale, status),
+            description=shapes.task_failure_text(description, self.config.locale, status, zh),
             end_time=inventory.now_text(),
         )
 
@@ -158,10 +158,19 @@ class Tasks:
         for path in files:
             self.disks.remove(path)
 
-    def pace(self, task_id: str, duration: float, done: float = 0.0) -> None:
-        """Let a task take `duration` seconds, its progress rising with time."""
+    def pace(
+        self,
+        task_id: str,
+        duration: float,
+        done: float = 0.0,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        """Let a task take `duration` seconds, its progress rising with time; `check` may end
+        it (TaskFailed) at every tick."""
         start = time.monotonic()
         while not self.stopping.is_set():
+            if check is not None:
+                check()
             elapsed = time.monotonic() - start
             if elapsed >= duration:
                 return
@@ -228,11 +237,24 @@ class Tasks:
         for path in files:
             self.disks.remove(path)
 
+    def _nfs_check(self, task_id: str, storage_ids: set[str]) -> None:
+        """Fail the task when the NFS server of one of `storage_ids` is lost (shapes [I])."""
+        with self._live(task_id) as state:
+            for storage_id in sorted(storage_ids):
+                storage = state["storages"].get(storage_id) or {}
+                nfs = storage.get("nfs")
+                if nfs and nfs["ip_address"] in state.get("lost_nfs", []):
+                    target = f"{nfs['ip_address']}:{nfs['export_path']}"
+                    message, zh = shapes.nfs_lost(storage["name"], target)
+                    raise TaskFailed(message, zh=zh)
+
     def _do_attach(self, task: dict[str, Any], duration: float) -> None:
         params = task["params"]
         self.pace(task["task_id"], duration)
+        with self._live(task["task_id"]) as state:
+            lost = params["ip_address"] in state.get("lost_nfs", [])
         directory = self.config.export_dir(params["ip_address"], params["export_path"])
-        if directory is None or not directory.is_dir():
+        if lost or directory is None or not directory.is_dir():
             raise TaskFailed(
                 f"mounting NFS {params['ip_address']}:{params['export_path']} failed: "
                 "the export is not reachable from the cluster hosts"
@@ -255,6 +277,7 @@ class Tasks:
                         "export_path": params["export_path"],
                     },
                     "dir": str(directory),
+                    "ready_at": time.time() + self.config.storage_init_seconds,
                 },
             )
 
@@ -280,6 +303,7 @@ class Tasks:
                     raise TaskFailed(f"datastore {item['storage_id']} is no longer attached")
                 disk = next(d for d in server["disks"] if d["id"] == item["disk_id"])
                 work.append((item, Path(storage["dir"]) / item["path"], disk))
+        self._nfs_check(task["task_id"], {item["storage_id"] for item in task["params"]["disks"]})
         checked = []
         for item, backup, disk in work:
             if not backup.is_file():
@@ -318,10 +342,17 @@ class Tasks:
         with self._live(task["task_id"]) as state:
             server = state["servers"][task["object_id"]]
             files = [Path(d["file"]) for d in server["disks"] if d["backing"]]
+            backing = {d["backing"]["storage_id"] for d in server["disks"] if d["backing"]}
+
+        def check() -> None:  # the data is copied from the NFS: losing it ends the merge
+            self._nfs_check(task_id, backing)
+
+        check()
         start = time.monotonic()
         total = max(len(files), 1)
 
         def report(done_disks: int, fraction: float) -> None:
+            check()
             copied = (done_disks + fraction) / total
             paced = (time.monotonic() - start) / duration if duration > 0 else 1.0
             self._update(task_id, progress=min(99, int(min(copied, paced) * 100)))
@@ -337,7 +368,7 @@ class Tasks:
         if remaining > 0:
             with self._live(task_id) as state:
                 done = state["tasks"][task_id]["progress"] / 100
-            self.pace(task_id, remaining, done=done)
+            self.pace(task_id, remaining, done=done, check=check)
         if self.stopping.is_set():
             return
         with self._live(task["task_id"]) as state:

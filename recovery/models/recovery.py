@@ -68,6 +68,9 @@ class Recovery(models.Model):
         blank=True,
         help_text="Handed over: what was left on the platform (kind, id, name, state, what).",
     )
+    # Set by the reconciler while the datastore this recovery runs from reads offline on the
+    # platform (cleared when it is back): a VM on a lost NFS must be noticed by someone.
+    datastore_offline_since = models.DateTimeField(null=True, blank=True)
     disk_mapping = models.JSONField(default=dict, help_text="disk id -> backup file path")
     # As last read at the rebase step: an in-place recovery with none may still be cancelled.
     disks_on_backup = models.JSONField(

@@ -60,6 +60,13 @@ def recovery_data(recovery: Recovery, status: str | None = None) -> dict[str, An
         }
         if failed
         else None,
+        # The NFS datastore it runs from; offline_since while the platform reads it offline.
+        "datastore": {
+            "name": recovery.datastore_name,
+            "id": recovery.datastore_id,
+            "nfs": f"{recovery.nfs_server}:{recovery.nfs_export}",
+            "offline_since": _iso(recovery.datastore_offline_since),
+        },
         # Handed over: what the console left on the platform for a person to handle.
         "left_on_platform": list(recovery.left_on_platform or []),
         "url": absolute(reverse("recovery-detail", args=[recovery.pk])),
@@ -89,6 +96,11 @@ def summary_for(event: str, recovery: dict[str, Any] | None, extra: str = "") ->
     if event == EventType.HANDED_OVER:
         left = recovery.get("left_on_platform") or []
         return f"Recovery of {vm} handed over: {len(left)} item(s) left on the platform"
+    if event == EventType.DATASTORE_OFFLINE:
+        return (
+            f"Datastore {recovery['datastore']['name']} of the recovery of {vm} is offline "
+            f"on the platform while it is {recovery['status_label'].lower()}"
+        )
     if event == EventType.MERGE_STALLED:
         return f"The merge of {vm} has not moved from {recovery['merge_progress']}% {extra}"
     if event == EventType.WAITING_TOO_LONG:

@@ -19,6 +19,7 @@ class EventType(models.TextChoices):
     COMPLETED = "recovery.completed", "Recovery completed"
     FAILED = "recovery.failed", "Recovery failed"
     HANDED_OVER = "recovery.handed_over", "Recovery handed over to manual handling"
+    DATASTORE_OFFLINE = "recovery.datastore_offline", "Datastore of a recovery went offline"
     MERGE_STALLED = "recovery.merge_stalled", "Merge stalled"
     WAITING_TOO_LONG = "recovery.waiting_too_long", "Recovery waiting too long in a step"
     RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from recovery.choices import Status
-from recovery.services.reconcile import orphans_found
+from recovery.services.reconcile import datastore_changes, orphans_found
 from recovery.workflow import status_changed
 
 logger = logging.getLogger(__name__)
@@ -61,3 +61,10 @@ def on_orphans(sender: Any, orphans: list[dict[str, Any]], **kwargs: Any) -> Non
     from recovery.notifications.watch import notify_orphans
 
     notify_orphans(orphans)
+
+
+@receiver(datastore_changes, dispatch_uid="notifications.datastore_changes")
+def on_datastore_changes(sender: Any, changes: list[Any], **kwargs: Any) -> None:
+    from recovery.notifications.watch import notify_datastores_offline
+
+    notify_datastores_offline([c.recovery for c in changes if c.offline])

@@ -177,6 +177,24 @@ def notify_orphans(orphans: list[dict[str, Any]]) -> list[str]:
     return fired
 
 
+def notify_datastores_offline(recoveries: list[Recovery]) -> list[str]:
+    """From the reconciler: one notification per outage (the recovery and when it began)."""
+    fired = []
+    for recovery in recoveries:
+        since = recovery.datastore_offline_since
+        if since is None:
+            continue
+        key = f"{recovery.pk}:{since.isoformat()}"
+        data = recovery_data(recovery)
+        summary = summary_for(EventType.DATASTORE_OFFLINE, data)
+        if emit(
+            recovery.team_id, EventType.DATASTORE_OFFLINE, key, recovery=data, occurred_at=since,
+            summary=summary,
+        ):  # fmt: skip
+            fired.append(key)
+    return fired
+
+
 def requeue_lost_deliveries(now: datetime) -> list[int]:
     """Deliveries whose job vanished: due for a while but still waiting, or sending too long."""
     grace = now - timedelta(seconds=WATCH_EVERY_SECONDS)

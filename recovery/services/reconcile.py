@@ -16,12 +16,16 @@ from platforms.models import PlatformConnection
 from recovery import engine
 from recovery.choices import ACTIVE, waits_for_operator_q
 from recovery.models import Recovery
+from recovery.services import datastore_health
 from recovery.services.connections import client_for
 
 logger = logging.getLogger(__name__)
 # Sent with `orphans` (the list orphan_datastores() returns) after each check: notifications
 # tell the owning team (connection_id, team_id say which).
 orphans_found = Signal()
+# Sent with `changes` (datastore_health.Change: a recovery whose datastore went offline or
+# came back) after each check: notifications tell the team once per outage.
+datastore_changes = Signal()
 
 
 def stale_recoveries(now=None):
@@ -45,7 +49,15 @@ def stale_recoveries(now=None):
 
 def orphan_datastores() -> list[dict[str, Any]]:
     """NFS datastores on the platforms that no active recovery owns (left behind, or foreign)."""
+    return look_at_datastores()[0]
+
+
+def look_at_datastores() -> tuple[list[dict[str, Any]], list[datastore_health.Change]]:
+    """One listing of each connection's NFS datastores: the orphans, and the recoveries whose
+    datastore went offline or came back (datastore_health)."""
     found = []
+    changes = []
+    now = timezone.now()
     for connection in PlatformConnection.objects.filter(recoveries__isnull=False).distinct():
         owned = set(
             connection.recoveries.filter(status__in=ACTIVE).values_list("datastore_name", flat=True)
@@ -53,7 +65,9 @@ def orphan_datastores() -> list[dict[str, Any]]:
         # The reconciler looks on the owner's behalf: no one else asked.
         client = client_for(connection, max_attempts=1, team=connection.team_id)
         try:
-            for datastore in client.datastores(type="nfs"):
+            listed = client.datastores(type="nfs")
+            changes += datastore_health.check(connection, listed, now)
+            for datastore in listed:
                 if datastore.name not in owned:
                     found.append(
                         {
@@ -68,7 +82,7 @@ def orphan_datastores() -> list[dict[str, Any]]:
             logger.warning("reconcile: cannot list datastores of %s: %s", connection.name, error)
         finally:
             client.close()
-    return found
+    return found, changes
 
 
 def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dict[str, Any]:
@@ -77,16 +91,23 @@ def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dic
         engine.enqueue(recovery.pk)
         resumed.append(recovery.pk)
         logger.warning("reconcile: resuming recovery %s (%s)", recovery.pk, recovery.status)
-    orphans = orphan_datastores() if check_datastores else []
+    orphans, changes = look_at_datastores() if check_datastores else ([], [])
     if orphans:
         orphans_found.send_robust(sender=None, orphans=orphans)
+    if changes:
+        datastore_changes.send_robust(sender=None, changes=changes)
     for orphan in orphans:
         logger.warning(
             "reconcile: NFS datastore %(datastore)s on %(connection)s has no owner", orphan
         )
     if reschedule:
         schedule_reconciler()
-    return {"resumed": resumed, "orphan_datastores": orphans}
+    return {
+        "resumed": resumed,
+        "orphan_datastores": orphans,
+        "datastores_offline": [c.recovery.pk for c in changes if c.offline],
+        "datastores_back": [c.recovery.pk for c in changes if not c.offline],
+    }
 
 
 def schedule_reconciler(delay: float | None = None) -> None:

@@ -27,7 +27,7 @@ PAYLOAD_KEYS = {
 RECOVERY_KEYS = {
     "id", "vm", "mode", "status", "status_label", "step", "connection", "reason",
     "merge_progress", "launched_at", "recovered_at", "merged_at", "completed_at", "rto_seconds",
-    "error", "left_on_platform", "url", "drill_run_id",
+    "error", "datastore", "left_on_platform", "url", "drill_run_id",
 }  # fmt: skip
 
 

@@ -1,0 +1,96 @@
+"""The restore's end: merge the backup data into production storage, and know when it is done.
+
+"Merged" takes two readings that have each been seen to lag the other: the VM's `instant_vm`
+cleared, and no disk backed by a file on the recovery's datastore. Detaching under a disk
+still backed there would break the VM.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+
+from platforms.clients.types import Server, Task
+from recovery.choices import Status as S
+from recovery.models import Recovery
+from recovery.stepkit import VM_GONE, Step, StepFailed, Wait, disks_on_backup, task_failed
+from recovery.workflow import note
+
+
+def _merged(vm: Server | None, recovery: Recovery) -> bool:
+    """Merged means both: instant_vm cleared AND no disk backed on the backup datastore.
+    Either reading alone has been seen to lag the other, and detaching the datastore under a
+    disk still backed on it would break the VM."""
+    return vm is not None and not vm.instant_vm and not disks_on_backup(vm, recovery.datastore_id)
+
+
+def _merge_failed(step: Step, task: Task) -> StepFailed:
+    """A merge copies from the NFS: when it failed because the datastore is offline, say so
+    (the task's text may be in Chinese, so the datastore's status is what is read)."""
+    recovery = step.recovery
+    datastore = step.client.find_datastore(recovery.datastore_name)
+    if datastore is None or datastore.is_offline:
+        state = "no longer listed" if datastore is None else datastore.status
+        return task_failed(
+            task,
+            f"Merging (datastore {recovery.datastore_name} is {state} on the platform)",
+            f"The NFS server {recovery.nfs_server} behind datastore {recovery.datastore_name} "
+            "is not reachable: the VM keeps running from the backup if it can. Bring the NFS "
+            "server back until the datastore reads normal, then retry the merge.",
+        )
+    return task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
+
+
+def step_merging(step: Step) -> Wait | str:
+    recovery = step.recovery
+    task = step.task("merge")
+    if task is None:
+        vm = step.vm()
+        if _merged(vm, recovery):
+            return step.move(S.MERGED, "The VM no longer depends on the backup")
+        token = step.token("merge")
+        step.remember_task(
+            "merge", step.client.start_merge(recovery.target_vm_id, client_token=token)
+        )
+        note(recovery, "Merging the backup data into production storage")
+        return Wait()
+    if task.failed:
+        raise _merge_failed(step, task)
+    progress = max(0, min(task.progress, 100))
+    if progress != recovery.merge_progress:
+        recovery.merge_progress = progress
+        recovery.save(update_fields=["merge_progress"])
+    if not task.succeeded:
+        return step.wait_for(task, "merge")
+    vm = step.vm()
+    if vm is None:
+        raise StepFailed(VM_GONE, "Check the VM on the platform; then hand over.")
+    if _merged(vm, recovery):
+        return step.move(S.MERGED, "Merged: the VM runs from production storage")
+    # The task finished but the platform still reports the VM on the backup: wait, within a
+    # limit counted from the first time this was seen, then fail (which alerts).
+    if "merge_end" not in recovery.task_started:  # the clock starts at the first such look
+        recovery.task_started["merge_end"] = time.time()
+        recovery.save(update_fields=["task_started"])
+    released = recovery.task_started["merge_end"]
+    limit = settings.RECOVERY_MERGE_RELEASE_SECONDS
+    backed = disks_on_backup(vm, recovery.datastore_id)
+    what = ("instant_vm still set" if vm.instant_vm else "instant_vm cleared") + (
+        f", disk(s) {', '.join(backed)} still backed by the backup datastore" if backed else ""
+    )
+    if time.time() - released > limit:
+        raise StepFailed(
+            f"The merge task finished, but {limit:g} s later the platform still reports "
+            f"{vm.name} as running from the backup ({what}).",
+            "Do not detach the datastore by hand. Check the VM's disks on the platform; once "
+            "it no longer depends on the backup, retry the step (it starts a new merge if "
+            "the VM still needs one); or hand over.",
+        )
+    return Wait(
+        f"Merge finished; waiting for the platform to release the VM from the backup ({what})"
+    )
+
+
+def step_merged(step: Step) -> Wait | str:
+    return step.move(S.DETACHING)
