@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from recovery.choices import Status as S
@@ -66,16 +65,23 @@ def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recovery/recovery_detail.html", context)
 
 
-@require_http_methods(["GET", "POST"])
-@team_view(role=Role.OPERATOR)
 def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """POST does an action; GET shows the form of one that takes input. The method is checked
+    before anything else, as require_POST does, so a GET reveals nothing of the recovery."""
+    known = actions.BY_NAME.get(action)
+    allowed = ["GET", "POST"] if known is not None and known.takes_input else ["POST"]
+    if request.method not in allowed:
+        return HttpResponseNotAllowed(allowed)
+    return _recovery_action(request, pk, action)
+
+
+@team_view(role=Role.OPERATOR)
+def _recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     recovery = get_for_team(request, Recovery, pk=pk)
     if action not in actions.BY_NAME:
         raise Http404
     if actions.BY_NAME[action].takes_input:
         return _action_with_input(request, recovery, action)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     try:
         actions.perform(action, recovery, request.user)
     except actions.ActionRefused as refused:
