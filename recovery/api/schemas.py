@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
@@ -378,74 +378,3 @@ class PreflightOut(Schema):
 class LaunchOut(Schema):
     batch_id: int | None
     recoveries: list[RecoveryOut]
-
-
-# --- audit and reports ------------------------------------------------------------------
-
-
-class AuditOut(Schema):
-    id: int
-    seq: int
-    time: datetime
-    action: str
-    action_label: str
-    source: Literal["web", "worker", "api", "system"]
-    actor: str
-    client_ip: str | None
-    object_type: str
-    object_id: str
-    object_repr: str
-    message: str
-    data: dict[str, Any]
-    correlation_id: str
-    recovery_id: int | None
-    hash: str
-
-
-class AuditPage(Page):
-    items: list[AuditOut]
-
-
-class DayOut(Schema):
-    day: date
-    launched: int
-    failed: int
-
-
-class RtoOut(Schema):
-    count: int
-    median_seconds: float | None
-    p90_seconds: float | None
-    max_seconds: float | None
-
-
-class RtoGroupOut(Schema):
-    connection: str
-    mode: str
-    running: RtoOut
-    merged: RtoOut
-
-
-class LongestOut(Schema):
-    recovery_id: int
-    vm_name: str
-    seconds: float
-
-
-class FailureOut(Schema):
-    step: str
-    cause: str
-    count: int
-
-
-class ReportOut(Schema):
-    days: int
-    since: date
-    total: int
-    completed: int
-    failed: int
-    success_rate: float | None
-    per_day: list[DayOut]
-    rto: list[RtoGroupOut]
-    longest_from_backup: LongestOut | None
-    failures: list[FailureOut]

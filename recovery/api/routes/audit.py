@@ -11,7 +11,8 @@ from pydantic import field_validator
 
 from recovery.api import auth, serializers
 from recovery.api.pagination import MAX_LIMIT, link
-from recovery.api.schemas import COMMON_ERRORS, AuditPage
+from recovery.api.report_schemas import AuditPage
+from recovery.api.schemas import COMMON_ERRORS
 from recovery.views.audit import filtered
 
 router = Router(tags=["audit"])

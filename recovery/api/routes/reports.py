@@ -9,7 +9,8 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from recovery.api import auth
-from recovery.api.schemas import COMMON_ERRORS, ReportOut
+from recovery.api.report_schemas import ReportOut
+from recovery.api.schemas import COMMON_ERRORS
 from recovery.api.serializers import seconds
 from recovery.services import reports
 from recovery.tenancy import current_team
