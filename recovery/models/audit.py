@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +40,7 @@ class AuditAction(models.TextChoices):
     PLATFORM_CALL = "platform.call", "Platform call"
     GUARD_REFUSED = "guard.refused", "Destructive call refused"
     AUDIT_CHECKPOINT = "audit.checkpoint", "Audit rows archived and pruned"
+    AUDIT_KEY_SWITCH = "audit.key_switch", "Audit chain sealed with a key from here on"
     API_TOKEN_CREATE = "api_token.create", "API token created"
     API_TOKEN_REVOKE = "api_token.revoke", "API token revoked"
     NOTIFICATION_CHANNEL_CREATE = "notification.channel_create", "Notification channel added"
@@ -94,6 +93,8 @@ class AuditEvent(models.Model):
     seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The id of the AUDIT_KEY entry whose HMAC sealed this row ('' : plain SHA-256, before keys).
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -145,5 +146,7 @@ class AuditEvent(models.Model):
         }
 
     def compute_hash(self) -> str:
-        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """The seal under the row's key id (the HMAC; plain SHA-256 for a pre-key row)."""
+        from recovery.auditkeys import seal
+
+        return seal(self.content(), self.key_id)
