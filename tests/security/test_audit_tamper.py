@@ -232,6 +232,9 @@ def test_database_roles_stop_the_application_role(trail):
     app_role = f"qrc_test_app_{os.getpid()}"
     with db.cursor() as cursor:  # CREATE ROLE is transactional: the test's rollback undoes it
         cursor.execute(f'CREATE ROLE "{app_role}" NOLOGIN')
+        # The fixture's deferred FK checks would block ALTER TABLE inside this transaction;
+        # an operator runs the command in a transaction of its own.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     call_command("audit_pg_roles", "--app-role", app_role, stdout=StringIO())
     rows = _rows(trail.team)
     audit.record(
