@@ -127,26 +127,39 @@ class AuditEvent(models.Model):
 
     def content(self) -> dict[str, Any]:
         """What the hash covers: everything but the row id, the actor FK and the hash itself."""
-        return {
-            "time": self.time.isoformat(),
-            "team": self.team_id,
-            "actor_name": self.actor_name,
-            "source": self.source,
-            "client_ip": self.client_ip,
-            "action": self.action,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "object_repr": self.object_repr,
-            "message": self.message,
-            "data": self.data,
-            "correlation_id": self.correlation_id,
-            "recovery_id": self.recovery_id,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash,
-        }
+        return row_content(self)
 
     def compute_hash(self) -> str:
         """The seal under the row's key id (the HMAC; plain SHA-256 for a pre-key row)."""
         from recovery.auditkeys import seal
 
         return seal(self.content(), self.key_id)
+
+
+# Fields the seal covers, as stored (verify reads exactly these, without building models).
+SEALED_FIELDS = (
+    "time", "team_id", "actor_name", "source", "client_ip", "action", "object_type",
+    "object_id", "object_repr", "message", "data", "correlation_id", "recovery_id", "seq",
+    "prev_hash",
+)  # fmt: skip
+
+
+def row_content(row: Any) -> dict[str, Any]:
+    """The sealed content of a row: an AuditEvent or anything with its attributes."""
+    return {
+        "time": row.time.isoformat(),
+        "team": row.team_id,
+        "actor_name": row.actor_name,
+        "source": row.source,
+        "client_ip": row.client_ip,
+        "action": row.action,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "object_repr": row.object_repr,
+        "message": row.message,
+        "data": row.data,
+        "correlation_id": row.correlation_id,
+        "recovery_id": row.recovery_id,
+        "seq": row.seq,
+        "prev_hash": row.prev_hash,
+    }
