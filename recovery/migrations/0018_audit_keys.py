@@ -77,7 +77,7 @@ def seal_switch_rows(apps, schema_editor):
 
     event = apps.get_model("recovery", "AuditEvent")
     key_id = keyring().current_id
-    teams = event.objects.values_list("team_id", flat=True).distinct()
+    teams = event.objects.order_by().values_list("team_id", flat=True).distinct()
     for team_id in list(teams):
         last = event.objects.filter(team_id=team_id).order_by("-seq").first()
         if last.key_id:
