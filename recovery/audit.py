@@ -1,4 +1,4 @@
-"""record(): the only way an audit row is written. Rows of one team form a hash chain."""
+"""record(): the only way an audit row is written. Rows of one team form an HMAC chain."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.http import HttpRequest
 
+from recovery.auditkeys import keyring
 from recovery.models.audit import AuditEvent, Source
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def record(
             .first()
         )
         event.seq, event.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        event.key_id = keyring().current_id  # the newest key seals; every configured key verifies
         event.hash = event.compute_hash()
         event.save()
     return event
@@ -111,72 +113,16 @@ def _lock_chain(team_id: int | None) -> None:
 def verify_chain(
     team_id: int | None, *, after: tuple[int, str] = (0, GENESIS)
 ) -> tuple[int, AuditEvent | None, str]:
-    """Walk one chain (from the row after `after`, a (seq, hash) already verified).
+    """Walk one chain (rows and seals; recovery.auditverify for heads and kinds of break).
 
     Returns (rows checked, first broken row or None, what is wrong).
     """
-    start_seq, expected_prev = after
-    if start_seq == 0:
-        start_seq, expected_prev = _pruned_start(team_id)
-    checked = 0
-    rows = (
-        AuditEvent.objects.filter(team_id=team_id, seq__gt=start_seq)
-        .order_by("seq")
-        .iterator(chunk_size=2000)
-    )
-    for number, row in enumerate(rows, start=start_seq + 1):
-        if row.seq != number:
-            return (
-                checked,
-                row,
-                f"sequence jumps to {row.seq} where {number} was expected (a row is missing)",
-            )
-        if row.prev_hash != expected_prev:
-            return (
-                checked,
-                row,
-                "its link to the previous row does not match (a row was removed or changed)",
-            )
-        if row.compute_hash() != row.hash:
-            return checked, row, "its content does not match its hash (the row was altered)"
-        expected_prev = row.hash
-        checked += 1
-    return checked, None, ""
+    from recovery.auditverify import verify_rows
 
-
-def verified_until(team_id: int | None) -> tuple[AuditEvent | None, AuditEvent | None, str]:
-    """(last verified row, first broken row, problem), verifying only rows added since last time."""
-    from django.core.cache import cache
-
-    key = f"qrc:audit-verified:{team_id}"
-    seq, row_hash = cache.get(key, (0, GENESIS))
-    _, broken, problem = verify_chain(team_id, after=(seq, row_hash))
-    if broken is not None:
-        cache.delete(key)
-        return None, broken, problem
-    last = AuditEvent.objects.filter(team_id=team_id).order_by("-seq").first()
-    if last is not None:
-        cache.set(key, (last.seq, last.hash), timeout=None)
-    return last, None, ""
-
-
-def _pruned_start(team_id: int | None) -> tuple[int, str]:
-    """Where a pruned chain resumes: the checkpoint row names the last pruned seq and hash."""
-    first = (
-        AuditEvent.objects.filter(team_id=team_id)
-        .order_by("seq")
-        .values_list("seq", flat=True)
-        .first()
-    )
-    if not first or first == 1:
-        return 0, GENESIS
-    checkpoint = (
-        AuditEvent.objects.filter(
-            team_id=team_id, action="audit.checkpoint", data__pruned_through_seq=first - 1
-        )
-        .values_list("data", flat=True)
-        .first()
-    )
-    if checkpoint is None:
-        return 0, GENESIS  # rows 1.. are missing and nothing explains it: verify reports it
-    return first - 1, checkpoint["last_hash"]
+    report = verify_rows(team_id, after=after)
+    if report.intact:
+        return report.checked, None, ""
+    problem = report.breaks[0]
+    # A break with no row (a chain with no keyed row at all) still needs a non-None place.
+    row = problem.row or AuditEvent(team_id=team_id, seq=problem.seq or 0)
+    return report.checked, row, str(problem)

@@ -27,7 +27,7 @@ def _sensitive_files() -> list[Path]:
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3" and str(database["NAME"]) != ":memory:":
         found.append(Path(database["NAME"]))
-    for name in ("SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE"):
+    for name in ("SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE", "AUDIT_KEY_FILE"):
         if os.environ.get(name):
             found.append(Path(os.environ[name]))
     return found

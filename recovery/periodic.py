@@ -1,12 +1,13 @@
 """Self-rescheduling jobs that must never stop, kept alive by the workers' scheduler.
 
-The reconciler, the drills' tick and the notifications' watch each run as an RQ job that
-schedules its own next run (one fixed job id). Their next run lives only in Redis, so a Redis
-restarted without persistence, or flushed, or a run that crashed before rescheduling, would end
-the loop for good: no recovery whose look was lost would resume, no scheduled drill would start,
-no stalled merge would be reported. Each loop marks itself alive in a Redis key that
-expires well after its next run is due; the scheduler (recovery.worker) looks once a second
-and starts again any loop whose mark is gone.
+The reconciler, the drills' tick, the notifications' watch and the audit heads' signer each
+run as an RQ job that schedules its own next run (one fixed job id). Their next run lives
+only in Redis, so a Redis restarted without persistence, or flushed, or a run that crashed
+before rescheduling, would end the loop for good: no recovery whose look was lost would
+resume, no scheduled drill would start, no stalled merge would be reported, no chain head
+would be signed. Each loop marks itself alive in a Redis key that expires well after its
+next run is due; the scheduler (recovery.worker) looks once a second and starts again any
+loop whose mark is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ PERIODIC_JOBS = {
     "qrc-reconciler": "recovery.services.reconcile.schedule_reconciler",
     "qrc-drills-tick": "recovery.drills.runner.schedule_tick",
     "qrc-notifications-watch": "recovery.notifications.watch.schedule_watch",
+    "qrc-audit-heads": "recovery.auditheads.schedule_heads",
 }
 # How soon a loop found dead runs again.
 RESTART_DELAY_SECONDS = 1.0

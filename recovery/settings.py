@@ -12,6 +12,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from recovery.auditkeys import parse_keys
 from recovery.env import (
     env_bool,
     env_fernet_keys,
@@ -35,6 +36,21 @@ SECRET_KEY = require(
 # Platform credentials are encrypted with these keys, independent of SECRET_KEY so that
 # rotating one never locks out the other. Newest key first.
 CREDENTIALS_KEYS = env_fernet_keys("CREDENTIALS_KEYS")
+# The audit chain's HMAC keys (`id:secret`, newest first; recovery/auditkeys.py). Kept outside
+# the database so that whoever can write the database cannot forge a row or a signed head.
+AUDIT_KEYS = parse_keys(
+    "AUDIT_KEY",
+    require(
+        "AUDIT_KEY",
+        env_secret("AUDIT_KEY"),
+        "Generate one with: python -c 'from recovery.auditkeys import generate_key_entry; "
+        "print(generate_key_entry())'",
+    ),
+)
+# Signed chain heads (one JSON line per team) land here; best on storage the database's
+# writers cannot reach. Written every AUDIT_HEADS_SECONDS and after pruning.
+AUDIT_HEADS_DIR = Path(env_str("AUDIT_HEADS_DIR", str(VAR_DIR / "audit-heads")))  # type: ignore[arg-type]
+AUDIT_HEADS_SECONDS = env_float("AUDIT_HEADS_SECONDS", 300.0, minimum=1.0)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

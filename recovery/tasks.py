@@ -13,3 +13,13 @@ def reconcile() -> dict:
     from recovery.services.reconcile import reconcile as run
 
     return run(reschedule=True)
+
+
+def audit_heads() -> dict:
+    from recovery.auditheads import schedule_heads, write_heads
+
+    try:
+        return write_heads()
+    finally:
+        # Always again, even after an error: a head not signed is a truncation not caught.
+        schedule_heads()

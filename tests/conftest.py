@@ -44,6 +44,13 @@ def _flush_redis(private_redis: str) -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _audit_heads_dir(settings, tmp_path) -> None:
+    # Team ids come back in every rolled-back test: a head signed in one test must not
+    # meet another test's chain.
+    settings.AUDIT_HEADS_DIR = tmp_path / "audit-heads"
+
+
 @dataclass
 class Personas:
     """Named people: a team with one member per role, and an outsider with a team of their own."""

@@ -13,6 +13,10 @@ from recovery.devstack.redis import free_port
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 # A fixed, valid Fernet key that protects nothing real.
 os.environ.setdefault("CREDENTIALS_KEYS", "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=")
+# A fixed audit key that protects nothing real (the tamper tests add and rotate keys).
+os.environ.setdefault("AUDIT_KEY", "t1:test-only-audit-key-" + "y" * 40)
+# Never the checkout's var/: worker processes the tests start inherit this directory.
+os.environ.setdefault("AUDIT_HEADS_DIR", tempfile.mkdtemp(prefix="qrc-audit-heads-"))
 os.environ.setdefault("HTTPS", "0")
 # The lab's tasks take fractions of a second in tests: look again quickly.
 os.environ.setdefault("RECOVERY_POLL_MIN_SECONDS", "0.05")

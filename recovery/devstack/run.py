@@ -142,8 +142,15 @@ def _fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
+def _audit_key() -> str:
+    from recovery.auditkeys import generate_key_entry
+
+    return generate_key_entry()
+
+
 STACK_ENV_KEYS = (
-    "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE", "REDIS_URL",
+    "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE",
+    "AUDIT_KEY_FILE", "REDIS_URL",
     "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS",
 )  # fmt: skip
 
@@ -226,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         "CREDENTIALS_KEYS_FILE": str(
             ensure_secret_file(stack.var / "credentials_keys", _fernet_key)
         ),
+        # The audit chain's HMAC key: outside the database, so a DB writer cannot re-seal rows.
+        "AUDIT_KEY_FILE": str(ensure_secret_file(stack.var / "audit_key", _audit_key)),
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "DEBUG": os.environ.get("DEBUG", "0"),
         # Plain HTTP on loopback: secure-only cookies would never be sent back.
@@ -240,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     if with_lab and "NFS_EXPORT_MOUNTS" not in os.environ:
         # The lab's NFS export is a local directory: let preflight read the backup files.
         env["NFS_EXPORT_MOUNTS"] = f"192.0.2.50:/backup={stack.var / 'lab' / 'exports' / 'backup'}"
-    for name in ("SECRET_KEY", "CREDENTIALS_KEYS"):
+    for name in ("SECRET_KEY", "CREDENTIALS_KEYS", "AUDIT_KEY"):
         env.pop(name, None)  # the *_FILE variants above are in force
     write_stack_env(stack, env)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +40,7 @@ class AuditAction(models.TextChoices):
     PLATFORM_CALL = "platform.call", "Platform call"
     GUARD_REFUSED = "guard.refused", "Destructive call refused"
     AUDIT_CHECKPOINT = "audit.checkpoint", "Audit rows archived and pruned"
+    AUDIT_KEY_SWITCH = "audit.key_switch", "Audit chain sealed with a key from here on"
     API_TOKEN_CREATE = "api_token.create", "API token created"
     API_TOKEN_REVOKE = "api_token.revoke", "API token revoked"
     NOTIFICATION_CHANNEL_CREATE = "notification.channel_create", "Notification channel added"
@@ -94,6 +93,8 @@ class AuditEvent(models.Model):
     seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The id of the AUDIT_KEY entry whose HMAC sealed this row ('' : plain SHA-256, before keys).
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -126,24 +127,39 @@ class AuditEvent(models.Model):
 
     def content(self) -> dict[str, Any]:
         """What the hash covers: everything but the row id, the actor FK and the hash itself."""
-        return {
-            "time": self.time.isoformat(),
-            "team": self.team_id,
-            "actor_name": self.actor_name,
-            "source": self.source,
-            "client_ip": self.client_ip,
-            "action": self.action,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "object_repr": self.object_repr,
-            "message": self.message,
-            "data": self.data,
-            "correlation_id": self.correlation_id,
-            "recovery_id": self.recovery_id,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash,
-        }
+        return row_content(self)
 
     def compute_hash(self) -> str:
-        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """The seal under the row's key id (the HMAC; plain SHA-256 for a pre-key row)."""
+        from recovery.auditkeys import seal
+
+        return seal(self.content(), self.key_id)
+
+
+# Fields the seal covers, as stored (verify reads exactly these, without building models).
+SEALED_FIELDS = (
+    "time", "team_id", "actor_name", "source", "client_ip", "action", "object_type",
+    "object_id", "object_repr", "message", "data", "correlation_id", "recovery_id", "seq",
+    "prev_hash",
+)  # fmt: skip
+
+
+def row_content(row: Any) -> dict[str, Any]:
+    """The sealed content of a row: an AuditEvent or anything with its attributes."""
+    return {
+        "time": row.time.isoformat(),
+        "team": row.team_id,
+        "actor_name": row.actor_name,
+        "source": row.source,
+        "client_ip": row.client_ip,
+        "action": row.action,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "object_repr": row.object_repr,
+        "message": row.message,
+        "data": row.data,
+        "correlation_id": row.correlation_id,
+        "recovery_id": row.recovery_id,
+        "seq": row.seq,
+        "prev_hash": row.prev_hash,
+    }

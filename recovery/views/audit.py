@@ -6,6 +6,7 @@ import csv
 import json
 from collections.abc import Iterator
 from datetime import datetime, time
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,9 +15,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.cache import never_cache
 
-from recovery import audit as audit_log
 from recovery import csvsafe
+from recovery.auditheads import read_heads, verify_team
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services.connections import usable_connections
 from recovery.tenancy import current_team, team_view
@@ -116,12 +118,26 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     return render(request, "recovery/audit.html", context)
 
 
+@never_cache
 @team_view(role=Role.MANAGER)
 def audit_chain_status(request: HttpRequest) -> HttpResponse:
-    last, broken, problem = audit_log.verified_until(current_team(request).pk)
-    return render(
-        request, "recovery/_audit_chain.html", {"last": last, "broken": broken, "problem": problem}
-    )
+    """Verify the team's whole chain and its signed head now, on every request.
+
+    No cached "verified": a row edited after an earlier check must show at the next look.
+    """
+    team_id = current_team(request).pk
+    started = monotonic()
+    heads, head_problems = read_heads()
+    report = verify_team(team_id, heads)
+    problems = report.breaks + [p for p in head_problems if p.team_id == team_id]
+    context = {
+        "report": report,
+        "broken": problems[0] if problems else None,
+        "head": heads.get(team_id),
+        "seconds": monotonic() - started,
+        "checked_at": timezone.now(),
+    }
+    return render(request, "recovery/_audit_chain.html", context)
 
 
 class _Echo:

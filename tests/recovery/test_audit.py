@@ -89,9 +89,8 @@ def test_a_tampered_row_is_found_by_the_verify_command(personas, capsys):
     with pytest.raises(CommandError):
         call_command("verify_audit_chain", "--team", personas.team.name)
     out = capsys.readouterr().out
-    assert (
-        f"BROKEN at row id {rows[2].pk} (seq 3" in out and "content does not match its hash" in out
-    )
+    assert f"BROKEN at team {personas.team.name}, seq 3 (row id {rows[2].pk}," in out
+    assert "edited: its content does not match its hash" in out
     assert "2 rows before it verify" in out
 
 

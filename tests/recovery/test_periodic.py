@@ -13,7 +13,7 @@ from recovery.periodic import PERIODIC_JOBS, alive_key, keep_alive
 
 pytestmark = pytest.mark.django_db
 
-LOOPS = {"qrc-reconciler", "qrc-drills-tick", "qrc-notifications-watch"}
+LOOPS = {"qrc-reconciler", "qrc-drills-tick", "qrc-notifications-watch", "qrc-audit-heads"}
 
 
 def _scheduled(queue) -> set[str]:
@@ -38,6 +38,6 @@ def test_every_loop_lost_with_redis_is_started_again_once():
 
 def test_scheduling_by_hand_marks_the_loop_alive():
     connection = django_rq.get_connection("default")
-    for command in ("run_drills", "notify_watch", "reconcile"):
+    for command in ("run_drills", "notify_watch", "reconcile", "sign_audit_heads"):
         call_command(command, "--schedule", stdout=StringIO())
     assert keep_alive(connection) == []

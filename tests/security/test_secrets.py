@@ -280,6 +280,7 @@ def test_no_plaintext_secret_anywhere_after_connections_are_created_tested_and_u
         "seeded webhook secret": WORLD_WEBHOOK_SECRET,
         "credentials key (CREDENTIALS_KEYS)": settings.CREDENTIALS_KEYS[0],
         "Django SECRET_KEY": settings.SECRET_KEY,
+        "audit chain key (AUDIT_KEY)": settings.AUDIT_KEYS.keys[0][1].decode(),
     }
     leaks = [hit for name, value in secrets_to_find.items() for hit in found.find(name, value)]
     platform_calls = sum(1 for row in audit_rows if row.action == "platform.call")

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from recovery import audit
+from recovery import audit, auditpg
+from recovery.auditheads import write_heads
 from recovery.models import AuditAction, AuditEvent, Team
 
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
             raise CommandError(f"No team {team!r}.")
         for each in teams:
             self._prune(each, cutoff, directory)
+        # Sign the heads now: the checkpoint rows are the chains' new newest rows.
+        write_heads()
 
     def _prune(self, team: Team, cutoff: datetime, directory: Path) -> None:
         rows = AuditEvent.objects.filter(team=team, time__lt=cutoff).order_by("seq")
@@ -97,10 +100,14 @@ class Command(BaseCommand):
                     "rows": count,
                 },
             )
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL qrc.audit_prune = 'on'")
-            # _raw_delete: the one sanctioned way past the model's refusal, after the archive.
-            doomed = AuditEvent.objects.filter(team=team, seq__lte=through)
-            doomed._raw_delete(doomed.db)
+            if connection.vendor == "postgresql" and auditpg.prune_function_usable():
+                # Hardened: only the owner role's function may delete (docs/operations.md).
+                auditpg.prune_with_function(team.pk, through)
+            else:
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL qrc.audit_prune = 'on'")
+                # _raw_delete: the one sanctioned way past the model's refusal, after the archive.
+                doomed = AuditEvent.objects.filter(team=team, seq__lte=through)
+                doomed._raw_delete(doomed.db)
         self.stdout.write(f"{team}: archived {count} rows to {path} and pruned them.")
