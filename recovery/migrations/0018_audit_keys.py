@@ -95,7 +95,7 @@ def seal_switch_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recovery", "0017_operator_ways_out"),
+        ("recovery", "0017_ways_out_and_datastores"),
     ]
 
     operations = [
