@@ -369,7 +369,6 @@ def session() -> requests.Session:
     """
     guarded = requests.Session()
     guarded.trust_env = False
-    guarded.max_redirects = 0
     adapter = GuardedAdapter(max_retries=0)
     guarded.mount("http://", adapter)
     guarded.mount("https://", adapter)
