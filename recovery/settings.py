@@ -259,7 +259,7 @@ NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 3600.0, minimum
 # slowly the receiver trickles bytes: an overall deadline, not a per-read timeout.
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 
-# --- Outbound calls (platforms/outbound.py, docs/operations.md) ------------------------------
+# --- Outbound calls (platforms/outbound/, docs/operations.md) ------------------------------
 # Addresses webhooks and platform connections may reach although they are loopback, private,
 # link-local or otherwise non-public: CIDRs ("10.20.0.0/16", "127.0.0.1/32") or host names.
 OUTBOUND_ALLOW = env_list("OUTBOUND_ALLOW")

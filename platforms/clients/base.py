@@ -73,7 +73,7 @@ class PlatformClient:
         self.retry_base_seconds = retry_base_seconds
         self.sleep = sleep
         self.base_url = config.base_url.rstrip("/")
-        # Every connection obeys the outbound address policy (platforms/outbound.py).
+        # Every connection obeys the outbound address policy (platforms/outbound/).
         self.session = outbound.session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.verify = config.verify()
