@@ -225,6 +225,8 @@ class PlatformConnection(models.Model):
             verify_tls=self.verify_tls,
             ca_bundle=self.ca_bundle,
             timeout_seconds=float(self.timeout_seconds),
+            connect_timeout_seconds=settings.OUTBOUND_CONNECT_TIMEOUT_SECONDS,
+            deadline_seconds=settings.PLATFORM_CALL_DEADLINE_SECONDS,
             ca_dir=settings.VAR_DIR / "ca",
             connection_id=self.pk,
         )

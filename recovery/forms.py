@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from platforms import outbound
 from platforms.clients.config import address
 from platforms.models import (
     SECRET_FIELDS,
@@ -130,6 +131,9 @@ class ConnectionForm(forms.ModelForm):
             self.data["dialect"] = self.instance.dialect or Dialect.AUTO
         # Read before validation copies the new values onto the instance.
         self.stored_url = self.instance.base_url if self.instance.pk else ""
+        if outbound.has_userinfo(self.stored_url):
+            # Saved before user info was refused: never shown back with its password.
+            self.initial["base_url"] = outbound.without_userinfo(self.stored_url)
         self.stored_secrets = [
             name for name in SECRET_FIELDS if self.instance.pk and self.instance.has_secret(name)
         ]
@@ -162,6 +166,9 @@ class ConnectionForm(forms.ModelForm):
         url = self.cleaned_data["base_url"].rstrip("/")
         if urlsplit(url).scheme not in ("http", "https"):
             raise forms.ValidationError("Use an http:// or https:// address.")
+        problem = outbound.url_problem(url)
+        if problem:
+            raise forms.ValidationError(problem)
         return url
 
     def clean(self) -> dict:

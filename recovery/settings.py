@@ -256,6 +256,9 @@ API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=1)
 SITE_URL = env_str("SITE_URL", "") or ""
 # Email goes through Django's backend: SMTP unless EMAIL_BACKEND names another.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+    # Django's SMTP backend with an overall deadline (EMAIL_TIMEOUT alone is per read).
+    EMAIL_BACKEND = "recovery.notifications.mail.EmailBackend"
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
@@ -271,7 +274,29 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "quick-recovery@localhost")
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 30.0, minimum=0.01)
 NOTIFY_RETRY_MAX_SECONDS = env_float("NOTIFY_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+# One delivery attempt (webhook or email: connect, send, answer) ends within this, however
+# slowly the receiver trickles bytes: an overall deadline, not a per-read timeout.
 NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+
+# --- Outbound calls (platforms/outbound/, docs/operations.md) ------------------------------
+# Addresses webhooks and platform connections may reach although they are loopback, private,
+# link-local or otherwise non-public: CIDRs ("10.20.0.0/16", "127.0.0.1/32") or host names.
+OUTBOUND_ALLOW = env_list("OUTBOUND_ALLOW")
+# Connecting (TCP and, for https, the handshake's first bytes) never waits longer than this.
+OUTBOUND_CONNECT_TIMEOUT_SECONDS = env_float("OUTBOUND_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# One platform call, every attempt and a login included, ends within this.
+PLATFORM_CALL_DEADLINE_SECONDS = env_float("PLATFORM_CALL_DEADLINE_SECONDS", 120.0, minimum=1.0)
+_job_timeout = RQ_QUEUES["default"]["DEFAULT_TIMEOUT"]
+for _name, _value in (
+    ("PLATFORM_CALL_DEADLINE_SECONDS", PLATFORM_CALL_DEADLINE_SECONDS),
+    ("NOTIFY_TIMEOUT_SECONDS", NOTIFY_TIMEOUT_SECONDS),
+    ("OUTBOUND_CONNECT_TIMEOUT_SECONDS", OUTBOUND_CONNECT_TIMEOUT_SECONDS),
+):
+    # Well below RQ's job timeout: a job killed mid-call leaves no record of what it did.
+    if _value > _job_timeout / 2:
+        raise ImproperlyConfigured(
+            f"{_name} ({_value:g} s) must be at most half of RQ_JOB_TIMEOUT ({_job_timeout} s)."
+        )
 # How often the workers look for due drills.
 DRILL_TICK_SECONDS = env_float("DRILL_TICK_SECONDS", 30.0, minimum=0.1)
 

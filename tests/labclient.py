@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,6 +30,8 @@ BACKUP_ACCESS_KEY = "lab-backup-key"
 BACKUP_SECRET_KEY = "lab-backup-secret"
 BACKUP_USERNAME = "backup"
 BACKUP_PASSWORD = "lab-backup-password"
+# The /_lab/ control endpoints' token of every lab the tests start (LAB_ADMIN_TOKEN).
+LAB_ADMIN_TOKEN = "test-lab-admin-token"
 
 
 @dataclass
@@ -41,6 +44,11 @@ class LabClient:
     token: str | None = None
     clock_offset: float = 0.0
     session: requests.Session = field(default_factory=requests.Session)
+    admin_token: str = LAB_ADMIN_TOKEN
+
+    def __post_init__(self) -> None:
+        # On the session, so tests posting to /_lab/ through it directly carry it too.
+        self.session.headers["X-Lab-Token"] = self.admin_token
 
     def request(
         self,
@@ -178,7 +186,8 @@ class LabProcess:
             sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(self.port),
             "--state-dir", str(self.state_dir), *self.args,
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE)
+        env = {**os.environ, "LAB_ADMIN_TOKEN": LAB_ADMIN_TOKEN}
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

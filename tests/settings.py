@@ -30,6 +30,9 @@ os.environ.setdefault("RECOVERY_RECONCILE_SECONDS", "2")
 # processes the tests start inherit QRC_TEST_REDIS_URL to reach the same one.
 os.environ.setdefault("QRC_TEST_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
 os.environ["REDIS_URL"] = os.environ["QRC_TEST_REDIS_URL"]
+# The suite's lab, webhook receivers and tarpits listen on loopback, and its sample platform
+# addresses are 10.0.0.x: allowed here; tests/security/test_outbound.py turns this off.
+os.environ.setdefault("OUTBOUND_ALLOW", "127.0.0.0/8,::1/128,localhost,10.0.0.0/8")
 
 from recovery.settings import *  # noqa: F403
 

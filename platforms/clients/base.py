@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import requests
 
+from platforms import outbound
 from platforms.clients.auth import (
     TOKENS,
     AkSkAuth,
@@ -22,7 +24,7 @@ from platforms.clients.auth import (
     token_scope,
 )
 from platforms.clients.config import ClientConfig
-from platforms.clients.errors import PlatformError, is_permanent_status
+from platforms.clients.errors import PlatformError, is_permanent_status, transport_error
 
 logger = logging.getLogger(__name__)
 USER_AGENT = "QuickRecoveryConsole/0.1 (+requests)"
@@ -30,6 +32,8 @@ WRITE_METHODS = ("POST", "PUT", "DELETE")
 PAGE_SIZE = 100
 # A list longer than this many pages is not an inventory but a platform that never stops.
 MAX_PAGES = 10_000
+# An answer larger than this is not an envelope but a platform (or an impostor) filling memory.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # What reading an answer of the wrong shape raises (a missing key, a list for a dict, "abc"
 # for a number, Infinity for an integer).
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError)
@@ -69,10 +73,13 @@ class PlatformClient:
         self.retry_base_seconds = retry_base_seconds
         self.sleep = sleep
         self.base_url = config.base_url.rstrip("/")
-        self.session = requests.Session()
+        # Every connection obeys the outbound address policy (platforms/outbound/).
+        self.session = outbound.session()
         self.session.headers["User-Agent"] = USER_AGENT
-        # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
         self.verify = config.verify()
+        # When the current call() of this thread ends: a slow platform never holds a worker
+        # past it. Per thread, as a client may be shared.
+        self._local = threading.local()
         self._signer = (
             AkSkAuth(config.access_key, config.secret_key, config.region, config.service)
             if config.auth_method == "aksk"
@@ -107,7 +114,25 @@ class PlatformClient:
         if method in WRITE_METHODS and client_token is None:
             client_token = str(uuid.uuid4())
         attempts = max_attempts or self.config.max_attempts
-        deadline = time.monotonic() + self.config.retry_budget_seconds
+        started = time.monotonic()
+        deadline = started + self.config.retry_budget_seconds
+        outer = getattr(self._local, "ends_at", None)  # a nested call keeps the outer deadline
+        self._local.ends_at = outer or started + self.config.deadline_seconds
+        try:
+            return self._call(method, path, body, params, client_token, attempts, deadline)
+        finally:
+            self._local.ends_at = outer
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        client_token: str | None,
+        attempts: int,
+        deadline: float,
+    ) -> Any:
         attempt = 0
         while True:
             attempt += 1
@@ -116,7 +141,8 @@ class PlatformClient:
             except PlatformError as error:
                 delay = self.retry_base_seconds * 2 ** (attempt - 1)
                 delay += random.uniform(0, delay)  # noqa: S311 - jitter, not security
-                if error.permanent or attempt >= attempts or time.monotonic() + delay > deadline:
+                late = time.monotonic() + delay > min(deadline, self._local.ends_at)
+                if error.permanent or attempt >= attempts or late:
                     raise
                 logger.info(
                     "retrying %s %s after %s (attempt %d)", method, path, error.kind, attempt
@@ -145,21 +171,7 @@ class PlatformClient:
         task_id: str | None = None
         error_text: str | None = None
         try:
-            try:
-                response = self.session.request(
-                    method,
-                    self.base_url + path,
-                    data=raw,
-                    params=params,
-                    headers=headers,
-                    auth=auth,
-                    verify=self.verify,
-                    # Never follow: a redirect would carry the body (a login) to another address.
-                    allow_redirects=False,
-                    timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
-                )
-            except requests.RequestException as exc:
-                raise self._transport_error(exc, method, path) from None
+            response = self._send(method, path, data=raw, params=params, headers=headers, auth=auth)
             status = response.status_code
             if status == 401 and self._signer is None and not relogged:
                 # The token expired or was revoked: log in again once, transparently.
@@ -188,38 +200,31 @@ class PlatformClient:
                     )
                 )
 
-    @staticmethod
-    def _transport_error(exc: requests.RequestException, method: str, path: str) -> PlatformError:
-        text = str(exc)
-        if isinstance(exc, requests.exceptions.SSLError):
-            return PlatformError(
-                "TLS handshake failed: the platform's certificate is not trusted. Add its CA "
-                "bundle to the connection, or turn off verification for a lab.",
-                permanent=True, kind="tls", method=method, path=path,
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange, body read, within what is left of the call's deadline.
+
+        Never follows a redirect: it would carry the body (a login) to another address.
+        """
+        ends_at = getattr(self._local, "ends_at", None) or (
+            time.monotonic() + self.config.deadline_seconds
+        )
+        left = ends_at - time.monotonic()
+        if left <= 0:
+            raise transport_error(
+                outbound.DeadlineExceeded(self.config.deadline_seconds),
+                method,
+                path,
+                self.config.deadline_seconds,
+            )
+        try:
+            return outbound.request(
+                self.session, method, self.base_url + path, verify=self.verify,
+                deadline_seconds=left, connect_timeout=self.config.connect_timeout_seconds,
+                read_timeout=self.config.timeout_seconds, max_bytes=MAX_RESPONSE_BYTES,
+                **kwargs,
             )  # fmt: skip
-        if isinstance(exc, requests.exceptions.Timeout):
-            return PlatformError(
-                "The platform did not answer in time.",
-                permanent=False, kind="timeout", method=method, path=path,
-            )  # fmt: skip
-        if (
-            "Name or service not known" in text
-            or "NameResolutionError" in text
-            or "getaddrinfo" in text
-        ):
-            return PlatformError(
-                "The platform's host name does not resolve (DNS). Check the base URL.",
-                permanent=False, kind="dns", method=method, path=path,
-            )  # fmt: skip
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return PlatformError(
-                "Cannot connect to the platform: nothing answers at that address and port.",
-                permanent=False, kind="connect", method=method, path=path,
-            )  # fmt: skip
-        return PlatformError(
-            f"The request failed: {type(exc).__name__}.",
-            permanent=False, kind="connect", method=method, path=path,
-        )  # fmt: skip
+        except (requests.RequestException, outbound.OutboundError) as exc:
+            raise transport_error(exc, method, path, self.config.deadline_seconds) from None
 
     @staticmethod
     def _unwrap(response: requests.Response, method: str, path: str) -> Any:
@@ -306,17 +311,11 @@ class PlatformClient:
         started = time.monotonic()
         status = None
         try:
-            response = self.session.request(
-                method, self.base_url + path,
+            response = self._send(
+                method, path,
                 data=json.dumps(body).encode() if body is not None else None,
                 headers={"Content-Type": "application/json"},
-                verify=self.verify,
-                allow_redirects=False,
-                timeout=(self.config.connect_timeout_seconds, self.config.timeout_seconds),
             )  # fmt: skip
-        except requests.RequestException as exc:
-            raise self._transport_error(exc, method, path) from None
-        else:
             status = response.status_code
             return self._unwrap(response, method, path)
         finally:

@@ -52,8 +52,11 @@ class ClientConfig:
     password: str = field(default="", repr=False)
     verify_tls: bool = True
     ca_bundle: str = ""
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 30.0  # per read
     connect_timeout_seconds: float = 5.0
+    # One call (all its attempts, a login included) ends by then, however slowly the platform
+    # trickles bytes (settings.PLATFORM_CALL_DEADLINE_SECONDS).
+    deadline_seconds: float = 120.0
     ca_dir: Path | None = None
     retry_budget_seconds: float = 20.0
     max_attempts: int = 4

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
+
+from platforms import outbound
+
 # [I] Sangfor's spec names no error code for "the datastore is still in use": its error
 # envelope carries only the HTTP status (`code` / `errcode`), a localised `message` and a free
 # `data` object. The lab answers 400 with data {"reason": "storage_in_use", "server_ids": [...]}
@@ -15,7 +19,8 @@ class PlatformError(Exception):
 
     `permanent` tells the caller whether trying again can help: 4xx answers other than
     401/408/429 are permanent; 5xx, 429, timeouts and connection errors are transient.
-    `kind` says where it went wrong: dns, connect, tls, timeout, http, protocol, redirect.
+    `kind` says where it went wrong: dns, connect, tls, timeout, http, protocol, redirect,
+    refused (the outbound address policy).
     `platform_message` is for people only (its language is the platform's); code decides on
     `status`, `kind` and `data` (the error envelope's data object).
     """
@@ -65,3 +70,55 @@ class PlatformError(Exception):
 
 def is_permanent_status(status: int) -> bool:
     return 400 <= status < 500 and status not in (401, 408, 429)
+
+
+def transport_error(
+    exc: Exception, method: str, path: str, deadline_seconds: float
+) -> PlatformError:
+    """What a failed exchange means, in words an operator can act on."""
+    if isinstance(exc, outbound.OutboundRefused):
+        return PlatformError(
+            f"{exc} The console did not connect.",
+            permanent=True, kind="refused", method=method, path=path,
+        )  # fmt: skip
+    if isinstance(exc, outbound.DeadlineExceeded):
+        return PlatformError(
+            f"The platform did not finish answering within {deadline_seconds:g} "
+            "s (the call's overall deadline); the connection was closed.",
+            permanent=False, kind="timeout", method=method, path=path,
+        )  # fmt: skip
+    if isinstance(exc, outbound.ResponseTooLarge):
+        return PlatformError(
+            f"The platform's answer is larger than {exc.limit} bytes; it was not read.",
+            permanent=True, kind="protocol", method=method, path=path,
+        )  # fmt: skip
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PlatformError(
+            "TLS handshake failed: the platform's certificate is not trusted. Add its CA "
+            "bundle to the connection, or turn off verification for a lab.",
+            permanent=True, kind="tls", method=method, path=path,
+        )  # fmt: skip
+    if isinstance(exc, requests.exceptions.Timeout):
+        return PlatformError(
+            "The platform did not answer in time.",
+            permanent=False, kind="timeout", method=method, path=path,
+        )  # fmt: skip
+    if (
+        "Name or service not known" in text
+        or "NameResolutionError" in text
+        or "getaddrinfo" in text
+    ):
+        return PlatformError(
+            "The platform's host name does not resolve (DNS). Check the base URL.",
+            permanent=False, kind="dns", method=method, path=path,
+        )  # fmt: skip
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return PlatformError(
+            "Cannot connect to the platform: nothing answers at that address and port.",
+            permanent=False, kind="connect", method=method, path=path,
+        )  # fmt: skip
+    return PlatformError(
+        f"The request failed: {type(exc).__name__}.",
+        permanent=False, kind="connect", method=method, path=path,
+    )  # fmt: skip

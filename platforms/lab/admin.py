@@ -1,12 +1,36 @@
-"""/_lab/: the lab's own control panel for tests, benchmarks and demos (loopback only, no auth)."""
+"""/_lab/: the lab's own control panel for tests, benchmarks and demos.
+
+Loopback clients only, and (all but /_lab/health) with the lab's admin token: loopback alone
+let a webhook or a platform URL pointed at the lab re-seed it in the middle of a recovery.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from platforms.lab import hci, outages, shapes
 from platforms.lab.auth import Authenticator
 from platforms.lab.core import Lab, LabError
+
+TOKEN_HEADER = "x-lab-token"  # noqa: S105 - a header name, not a secret
+OPEN_PATHS = ("/_lab/health",)  # make run and the tests poll it before they know anything
+
+
+def presented_token(headers: dict[str, str]) -> str:
+    """The token a request carries: X-Lab-Token, or Authorization: Bearer (lower-case keys)."""
+    if headers.get(TOKEN_HEADER):
+        return headers[TOKEN_HEADER].strip()
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def authorized(path: str, headers: dict[str, str], token: str) -> bool:
+    if path.rstrip("/") in OPEN_PATHS:
+        return True
+    presented = presented_token(headers)
+    # An unset token refuses everyone; compare_digest so timing tells nothing about it.
+    return bool(token and presented) and hmac.compare_digest(presented.encode(), token.encode())
 
 
 class Admin:

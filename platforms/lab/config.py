@@ -36,6 +36,9 @@ class LabConfig:
     # Which APIs it answers and the version it reports: "scp", "hci-janus", "hci-v1" (hci.py).
     profile: str = "scp"
     locale: str = "en"  # "zh": every API error message and task failure in Chinese
+    # Required (X-Lab-Token or Authorization: Bearer) by every /_lab/ endpoint but health: a
+    # webhook or connection URL pointed at the lab must not re-seed it. Empty: all refused.
+    admin_token: str = field(default="", repr=False)
     # NFS "ip_address:export_path" -> directory on this machine, as the cluster hosts see it.
     nfs_exports: dict[str, Path] = field(default_factory=dict)
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from platforms.lab import hci, routes, shapes
-from platforms.lab.admin import Admin
+from platforms.lab.admin import Admin, authorized
 from platforms.lab.api import Api, Call
 from platforms.lab.auth import Authenticator, AuthError
 from platforms.lab.core import Lab, LabError
@@ -132,7 +132,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         try:
             if path.startswith("/_lab/"):
-                self._admin(method, path, query, raw)
+                self._admin(method, path, query, headers, raw)
                 return
             status, payload, log = self._api(method, path, query, headers, raw)
         except DropConnection:
@@ -142,9 +142,19 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         self._log(log)
         self._send(status, payload)
 
-    def _admin(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+    def _admin(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> None:
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:
             self._send(403, {"error": "the lab admin endpoints answer loopback clients only"})
+            return
+        if not authorized(path, headers, self.server.lab.config.admin_token):
+            self._send(
+                401,
+                {"error": "the lab admin endpoints need the lab's admin token: "
+                 "X-Lab-Token: <token> or Authorization: Bearer <token> (docs/lab.md)"},
+                {"WWW-Authenticate": 'Bearer realm="lab-admin"'},
+            )  # fmt: skip
             return
         try:
             body = json.loads(raw) if raw else {}
@@ -331,7 +341,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         if log.pop("generation") == lab.generation:
             lab.store.log_request(log)
 
-    def _send(self, status: int, payload: Any) -> None:
+    def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
         if status == 204:
             # No Content: no body and no Content-Length (RFC 9110 15.3.5); the payload (with
             # its task id) was logged and is what an X-Client-Token replay answers, again empty.
@@ -342,5 +352,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)

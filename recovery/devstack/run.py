@@ -148,10 +148,11 @@ def _audit_key() -> str:
     return generate_key_entry()
 
 
+LAB_TOKEN_FILE = "lab_admin_token"  # noqa: S105 - a file name; the token is inside
 STACK_ENV_KEYS = (
     "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE",
     "AUDIT_KEY_FILE", "REDIS_URL",
-    "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS",
+    "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS", "OUTBOUND_ALLOW",
 )  # fmt: skip
 
 
@@ -249,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     if with_lab and "NFS_EXPORT_MOUNTS" not in os.environ:
         # The lab's NFS export is a local directory: let preflight read the backup files.
         env["NFS_EXPORT_MOUNTS"] = f"192.0.2.50:/backup={stack.var / 'lab' / 'exports' / 'backup'}"
+    if with_lab:
+        # The stack's own lab is on loopback, which the outbound policy refuses: allow exactly
+        # its port (not all of loopback: Redis listens there too).
+        allow = [item for item in os.environ.get("OUTBOUND_ALLOW", "").split(",") if item]
+        env["OUTBOUND_ALLOW"] = ",".join([*allow, f"127.0.0.1:{args.lab_port}"])
     for name in ("SECRET_KEY", "CREDENTIALS_KEYS", "AUDIT_KEY"):
         env.pop(name, None)  # the *_FILE variants above are in force
     write_stack_env(stack, env)
@@ -276,13 +282,16 @@ def main(argv: list[str] | None = None) -> int:
             seed += ["--lab-url", f"http://127.0.0.1:{args.lab_port}"]
         manage(env, *seed)
         if with_lab:
+            # The /_lab/ control endpoints' token: in a 0600 file, given to the lab alone
+            # through its environment (argv is visible to every local user).
+            token_file = ensure_secret_file(stack.var / LAB_TOKEN_FILE, secrets.token_urlsafe)
             stack.start(
                 "lab",
                 [
                     PYTHON, "manage.py", "runlab", "--host", "127.0.0.1",
                     "--port", str(args.lab_port), "--state-dir", str(stack.var / "lab"),
                 ],
-                env,
+                {**env, "LAB_ADMIN_TOKEN": token_file.read_text().strip()},
             )  # fmt: skip
         for number in range(1, max(1, args.workers) + 1):
             stack.start(
@@ -317,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  Lab platform (Sangfor SCP/HCI simulator): {lab_url}\n"
             f"    AK/SK lab-access-key / lab-secret-key, or user admin / lab-password\n"
             f"    NFS backups: 192.0.2.50:/backup (docs/lab.md)\n"
+            f"    Lab controls (/_lab/): header X-Lab-Token from {stack.var / LAB_TOKEN_FILE}\n"
             if with_lab
             else ""
         )

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -27,6 +26,7 @@ from django.core.mail import BadHeaderError, EmailMessage
 from django.db.models import F
 from django.utils import timezone
 
+from platforms import outbound
 from platforms.crypto import SecretUnreadable
 from recovery.notifications.models import Channel, Delivery, DeliveryAttempt, Notification
 
@@ -74,6 +74,9 @@ def verify(secret: str, timestamp: str, body: bytes, header: str, tolerance: flo
 
 
 def send_webhook(channel: Channel, notification: Notification, delivery_id: int) -> Outcome:
+    if outbound.has_userinfo(channel.url):
+        # Refused before anything is built: the URL's password must reach no log or server.
+        return Outcome(False, error=f"Not sent: {outbound.USERINFO_PROBLEM}", permanent=True)
     try:
         secret = channel.secret()
     except SecretUnreadable as error:
@@ -88,14 +91,21 @@ def send_webhook(channel: Channel, notification: Notification, delivery_id: int)
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: signature(secret, timestamp, body),
     }
-    host = urlsplit(channel.url).netloc
+    host = outbound.safe_host(channel.url)  # never the URL's user info
     timeout = settings.NOTIFY_TIMEOUT_SECONDS
     try:
-        # No redirects: the signature is for this URL, and a redirect could point anywhere.
-        response = requests.post(
-            channel.url, data=body, headers=headers, timeout=(timeout, timeout),
-            allow_redirects=False,
-        )  # fmt: skip
+        with outbound.session() as http:
+            # No redirects: the signature is for this URL, and a redirect could point anywhere.
+            # The answer's body is never read or stored: it could echo anything.
+            response = outbound.request(
+                http, "POST", channel.url, data=body, headers=headers,
+                deadline_seconds=timeout, read_timeout=timeout,
+                connect_timeout=min(timeout, settings.OUTBOUND_CONNECT_TIMEOUT_SECONDS),
+            )  # fmt: skip
+    except outbound.OutboundRefused as error:
+        return Outcome(False, error=f"Not sent: {error}", permanent=True)
+    except outbound.DeadlineExceeded:
+        return Outcome(False, error=f"{host} did not finish answering within {timeout:g} s")
     except requests.exceptions.SSLError:
         return Outcome(False, error=f"TLS error talking to {host}: certificate not trusted")
     except requests.exceptions.Timeout:
@@ -108,7 +118,6 @@ def send_webhook(channel: Channel, notification: Notification, delivery_id: int)
     except requests.exceptions.RequestException as error:
         return Outcome(False, error=f"Request to {host} failed: {type(error).__name__}")
     status = response.status_code
-    response.close()  # the body is never read or stored: it could echo anything
     if 200 <= status < 300:
         return Outcome(True, status)
     if 300 <= status < 400:
@@ -172,6 +181,16 @@ def send_email(channel: Channel, notification: Notification) -> Outcome:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=recipients,
     )
+    with outbound.deadline(settings.NOTIFY_TIMEOUT_SECONDS) as scope:
+        outcome = _send_message(message)
+    if scope.expired and not outcome.ok:
+        where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+        timeout = settings.NOTIFY_TIMEOUT_SECONDS
+        return Outcome(False, error=f"Mail server {where} did not finish within {timeout:g} s")
+    return outcome
+
+
+def _send_message(message: EmailMessage) -> Outcome:
     try:
         message.send(fail_silently=False)
     except (BadHeaderError, ValueError) as error:

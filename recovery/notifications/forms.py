@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from platforms import outbound
 from recovery.notifications.models import SUBSCRIBABLE, Channel, TeamSettings
 
 MAX_RECIPIENTS = 20
@@ -51,6 +52,9 @@ class ChannelForm(forms.ModelForm):
             del self.fields["recipients"]
             url = self.fields["url"]
             url.required = True
+            if outbound.has_userinfo(self.instance.url or ""):
+                # A URL saved before user info was refused: never shown back with its password.
+                self.initial["url"] = outbound.without_userinfo(self.instance.url)
             url.help_text = "Where the console POSTs the JSON. Use https:// to keep it private."
             creating = self.instance.pk is None
             self.fields["secret"].help_text = (
@@ -87,6 +91,9 @@ class ChannelForm(forms.ModelForm):
         url = self.cleaned_data["url"].strip()
         if not url.lower().startswith(("https://", "http://")):
             raise ValidationError("Use an http:// or https:// URL.")
+        problem = outbound.url_problem(url)
+        if problem:
+            raise ValidationError(problem)
         return url
 
     def clean_secret(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -12,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from platforms import outbound
 from recovery import audit
 from recovery.models import AuditAction, Role
 from recovery.notifications.events import emit
@@ -33,7 +33,7 @@ def _audit_data(channel: Channel) -> dict:
     carry a token), nor the addresses themselves."""
     data = {"kind": channel.kind, "events": channel.events, "enabled": channel.enabled}
     if channel.kind == Channel.Kind.WEBHOOK:
-        data["host"] = urlsplit(channel.url).netloc
+        data["host"] = outbound.safe_host(channel.url)  # never its user info
     else:
         data["recipients"] = len(channel.recipient_list())
     return data

@@ -149,6 +149,8 @@ def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, 
         )
     if error.kind == "redirect":
         return "Redirected elsewhere", error.message
+    if error.kind == "refused":  # the outbound address policy: nothing was sent
+        return "Address not allowed", error.message
     if error.kind == "protocol":
         return "Not a Sangfor OpenAPI", error.message
     return error.message, "Try again; if it persists, check the platform's status."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import threading
 from pathlib import Path
@@ -64,6 +66,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reset", action="store_true", help="discard saved state and re-seed")
         parser.add_argument(
+            "--admin-token",
+            default=os.environ.get("LAB_ADMIN_TOKEN", ""),
+            help="token the /_lab/ control endpoints require (default: $LAB_ADMIN_TOKEN; "
+            "neither: one is generated and printed). Prefer the variable: argv is public.",
+        )
+        parser.add_argument(
             "--tls",
             action="store_true",
             help="serve HTTPS with a certificate from a private CA (its ca.pem is printed)",
@@ -88,6 +96,7 @@ class Command(BaseCommand):
             disks=options["disks"],
             locale=options["locale"],
             nfs_exports=dict(_export(value) for value in options["nfs_export"]),
+            admin_token=options["admin_token"] or secrets.token_urlsafe(24),
         )
         try:
             lab = Lab(config)
@@ -110,6 +119,9 @@ class Command(BaseCommand):
             ) from None
 
         tls_line = f"  TLS CA:   {config.state_dir / 'tls' / 'ca.pem'}\n" if tls_context else ""
+        # A token given to it is not echoed (it would land in make run's log); a generated one
+        # must be, or nobody could use /_lab/.
+        admin = "the one given" if options["admin_token"] else config.admin_token
 
         def stop(signum: int, frame: object) -> None:
             threading.Thread(target=server.shutdown, daemon=True).start()
@@ -127,6 +139,7 @@ class Command(BaseCommand):
             f"  NFS:      {nfs}\n"
             f"  Disks:    {config.disks}; state in {config.state_dir}\n"
             f"  Tasks:    {config.task_seconds:g} s each, merge {config.merge_seconds:g} s\n"
+            f"  Admin:    /_lab/ needs X-Lab-Token: <token> ({admin})\n"
             f"{tls_line}",
         )
         self.stdout.flush()
