@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import django_rq
+from django.conf import settings
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
@@ -30,8 +31,11 @@ def run_jobs_until(
     recovery_ids: list[int], done: Callable[[list[Recovery]], bool], timeout: float = 60
 ) -> list[Recovery]:
     queue = django_rq.get_queue("default")
-    worker = InlineWorker([queue], connection=queue.connection)
-    scheduler = RQScheduler([queue], connection=queue.connection)
+    # Both queues, as `make run`'s two kinds of workers do: recoveries first, then
+    # notifications (RQ takes the queues in this order).
+    queues = [queue, django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)]
+    worker = InlineWorker(queues, connection=queue.connection)
+    scheduler = RQScheduler(queues, connection=queue.connection)
     deadline = time.monotonic() + timeout
     while True:
         worker.work(burst=True, logging_level="WARNING")
@@ -45,7 +49,7 @@ def run_jobs_until(
             scheduler.enqueue_scheduled_jobs()
             scheduler.release_locks()
         enqueue_due_looks(queue)
-        if queue.count == 0:
+        if all(each.count == 0 for each in queues):
             time.sleep(0.02)
 
 

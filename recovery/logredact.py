@@ -40,6 +40,5 @@ class RedactingAccessLogger(GunicornLogger):
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         values = super().atoms(resp, req, environ, request_time)
         return {
-            key: redact(value) if isinstance(value, str) else value
-            for key, value in values.items()
+            key: redact(value) if isinstance(value, str) else value for key, value in values.items()
         }

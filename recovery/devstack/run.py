@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.devstack.redis import RedisUnavailable, free_port, port_is_open, start_redis
+from recovery.devstack.redis import (
+    RedisUnavailable,
+    free_port,
+    new_password,
+    port_is_open,
+    redis_url,
+    start_redis,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -143,14 +150,18 @@ def _fernet_key() -> str:
 
 
 STACK_ENV_KEYS = (
-    "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE", "REDIS_URL",
-    "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS",
+    "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE",
+    "REDIS_PASSWORD_FILE", "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS",
 )  # fmt: skip
 
 
-def write_stack_env(stack: Stack, env: dict[str, str]) -> None:
-    """var/stack.env: what other commands need to join this stack (paths, never secrets)."""
+def write_stack_env(stack: Stack, env: dict[str, str], redis_port: int) -> None:
+    """var/stack.env: what other commands need to join this stack (paths, never secrets).
+
+    The Redis URL without its password: settings add the one REDIS_PASSWORD_FILE names.
+    """
     lines = [f"export {key}={shlex.quote(env[key])}" for key in STACK_ENV_KEYS if key in env]
+    lines.append(f"export REDIS_URL={shlex.quote(redis_url(redis_port, None))}")
     path = stack.var / "stack.env"
     path.touch(mode=0o600, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -216,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     redis_port = free_port()
+    # A new port each run but one password kept in var/ (0600): a client still holding the
+    # file from stack.env reaches this run's Redis, and nothing else on the machine can.
+    redis_password_file = ensure_secret_file(stack.var / "redis_password", new_password)
+    redis_password = redis_password_file.read_text().strip()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "recovery.settings",
@@ -226,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         "CREDENTIALS_KEYS_FILE": str(
             ensure_secret_file(stack.var / "credentials_keys", _fernet_key)
         ),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        # The children get the URL with the password (their environment is theirs alone);
+        # the file too, for commands started from var/stack.env.
+        "REDIS_URL": redis_url(redis_port, redis_password),
+        "REDIS_PASSWORD_FILE": str(redis_password_file),
         "DEBUG": os.environ.get("DEBUG", "0"),
         # Plain HTTP on loopback: secure-only cookies would never be sent back.
         "HTTPS": os.environ.get("HTTPS", "0"),
@@ -240,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     if with_lab and "NFS_EXPORT_MOUNTS" not in os.environ:
         # The lab's NFS export is a local directory: let preflight read the backup files.
         env["NFS_EXPORT_MOUNTS"] = f"192.0.2.50:/backup={stack.var / 'lab' / 'exports' / 'backup'}"
-    for name in ("SECRET_KEY", "CREDENTIALS_KEYS"):
+    for name in ("SECRET_KEY", "CREDENTIALS_KEYS", "REDIS_PASSWORD"):
         env.pop(name, None)  # the *_FILE variants above are in force
-    write_stack_env(stack, env)
+    write_stack_env(stack, env, redis_port)
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stopping = False
@@ -257,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Starting a private Redis on 127.0.0.1:{redis_port} ...")
         stack.record(
             "redis",
-            start_redis(stack.var / "redis", redis_port, log_file=stack.log_dir / "redis.log"),
+            start_redis(
+                stack.var / "redis",
+                redis_port,
+                log_file=stack.log_dir / "redis.log",
+                password=redis_password,
+            ),
         )
         print("Preparing the database and static files ...")
         manage(env, "migrate", "--noinput", "-v", "0")
@@ -281,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
                 [PYTHON, "manage.py", "rqworker", "default", "--with-scheduler"],
                 env,
             )
+        # Webhooks and email on their own worker: a receiver that answers slowly holds this
+        # one, never the workers that advance recoveries.
+        stack.start(
+            "notifier",
+            [PYTHON, "manage.py", "rqworker", "notifications", "--with-scheduler"],
+            env,
+        )
         stack.start(
             "web",
             [
@@ -303,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         if with_lab and not wait_for_http(lab_url + "/_lab/health", 30):
             print(f"The lab platform did not come up; see {stack.log_dir / 'lab.log'}.")
             return 1
-        processes = f"redis, {args.workers} RQ worker(s) with the scheduler, gunicorn"
+        processes = (
+            f"redis (with a password), {args.workers} RQ worker(s) with the scheduler, "
+            "a notifications worker, gunicorn"
+        )
         lab_lines = (
             f"  Lab platform (Sangfor SCP/HCI simulator): {lab_url}\n"
             f"    AK/SK lab-access-key / lab-secret-key, or user admin / lab-password\n"
