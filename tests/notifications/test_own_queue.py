@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -16,36 +14,8 @@ from recovery.notifications.events import emit
 from recovery.notifications.models import Delivery
 from tests.notifications.helpers import webhook
 from tests.recovery.engine_helpers import lab_connection, start
+from tests.tarpit import Tarpit
 from tests.workers import kill_worker, start_worker
-
-
-class Tarpit:
-    """Accepts connections, reads the request and never answers (until the test ends)."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.accepted = threading.Event()
-        self.held: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                peer, _ = self.server.accept()
-            except OSError:
-                return
-            self.held.append(peer)
-            self.accepted.set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
-
-    def close(self) -> None:
-        self.server.close()
-        for peer in self.held:
-            peer.close()
 
 
 @pytest.fixture
