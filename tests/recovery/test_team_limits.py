@@ -16,16 +16,18 @@ from tests.tarpit import Tarpit
 
 def test_a_slot_is_refused_beyond_the_limit_and_freed_on_exit(db):
     with team_slot("test", 7, 2, 60), team_slot("test", 7, 2, 60):
-        with pytest.raises(TeamBusy, match="already has 2 connection tests running"):
-            with team_slot("test", 7, 2, 60):
-                pass
+        with (
+            pytest.raises(TeamBusy, match="already has 2 connection tests running"),
+            team_slot("test", 7, 2, 60),
+        ):
+            pass
         with team_slot("test", 8, 2, 60):  # another team's are its own
             assert running("test", 8) == 1
         assert running("test", 7) == 2
     assert running("test", 7) == 0
-    with pytest.raises(RuntimeError):  # an error in the body gives the slot back too
-        with team_slot("test", 7, 2, 60):
-            raise RuntimeError
+    # An error in the body gives the slot back too.
+    with pytest.raises(RuntimeError), team_slot("test", 7, 2, 60):
+        raise RuntimeError
     assert running("test", 7) == 0
 
 

@@ -111,7 +111,8 @@ def test_twenty_slow_tests_do_not_stop_the_sign_in_page(personas, gunicorn):
     print(
         f"\nsign-in page while 20 tests ran: {', '.join(f'{s * 1000:.0f}' for s in sign_in)} ms;"
         f" {len(refused)} tests refused in at most {max(refused, default=0) * 1000:.0f} ms, "
-        f"{len(tested)} ran and ended after {max(tested, default=0):.1f} s (deadline {DEADLINE:g} s)"
+        f"{len(tested)} ran and ended after {max(tested, default=0):.1f} s "
+        f"(deadline {DEADLINE:g} s)"
     )
     assert max(sign_in) < 2.0
     assert len(refused) >= 20 - 2 * 2  # two per team at once (a freed slot may take a third)
