@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import django_rq
 from django.conf import settings
@@ -13,12 +14,19 @@ from rq.scheduler import RQScheduler
 
 from recovery.looks import enqueue_due_looks
 from recovery.models import Recovery
+from recovery.rqjobs import AllowedJob
 
 
 class InlineWorker(SimpleWorker):
     """RQ's SimpleWorker without its command channel: nobody sends commands to a worker that
     lives for one burst, and stopping the channel's listener could take up to a minute
     (recovery.worker._PromptStopMixin)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # As the production workers: JSON jobs calling our tasks only (recovery/rqjobs.py).
+        kwargs.setdefault("serializer", settings.RQ_SERIALIZER)
+        kwargs.setdefault("job_class", AllowedJob)
+        super().__init__(*args, **kwargs)
 
     def subscribe(self) -> None:
         pass
@@ -35,7 +43,7 @@ def run_jobs_until(
     # notifications (RQ takes the queues in this order).
     queues = [queue, django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)]
     worker = InlineWorker(queues, connection=queue.connection)
-    scheduler = RQScheduler(queues, connection=queue.connection)
+    scheduler = RQScheduler(queues, connection=queue.connection, serializer=queue.serializer)
     deadline = time.monotonic() + timeout
     while True:
         worker.work(burst=True, logging_level="WARNING")

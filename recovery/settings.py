@@ -178,9 +178,18 @@ REDIS_ALLOW_NO_AUTH = env_bool("REDIS_ALLOW_NO_AUTH", False)
 _JOB_TIMEOUT = env_int("RQ_JOB_TIMEOUT", 600, minimum=10)
 # Recoveries, drills and the periodic loops run on "default"; webhooks and email on
 # "notifications", worked by its own worker, so that a slow receiver never delays a recovery.
+# Jobs are JSON, not pickle, and workers run only our task functions (recovery/rqjobs.py):
+# writing to Redis must not be a way to run code in a worker.
+RQ_SERIALIZER = "recovery.rqjobs.JSONSerializer"
+RQ_JOB_MODULES = [
+    "recovery.tasks.",
+    "recovery.notifications.tasks.",
+    "recovery.drills.tasks.",
+    *env_list("RQ_EXTRA_JOB_MODULES"),
+]
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": _JOB_TIMEOUT},
-    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": _JOB_TIMEOUT},
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": _JOB_TIMEOUT, "SERIALIZER": RQ_SERIALIZER}
+    for name in ("default", "notifications")
 }
 NOTIFICATIONS_QUEUE = "notifications"
 

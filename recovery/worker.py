@@ -157,12 +157,18 @@ class _FastSchedulerMixin:
 
 
 class _ProtectedRedisMixin:
+    """A worker that starts only on a protected Redis and runs only our JSON jobs."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Before RQ's own first command (which fails with a less clear error on a Redis that
         # wants a password): a worker on a Redis anyone can write to runs anyone's code.
         from recovery.redisauth import check_or_exit
 
         check_or_exit()
+        # Whatever `rqworker --serializer/--job-class` says (its default is pickle): JSON jobs
+        # that may call our tasks only (recovery/rqjobs.py).
+        kwargs["serializer"] = settings.RQ_SERIALIZER
+        kwargs["job_class"] = "recovery.rqjobs.AllowedJob"
         super().__init__(*args, **kwargs)
 
 

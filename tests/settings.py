@@ -27,6 +27,8 @@ os.environ.setdefault("RECOVERY_RECONCILE_SECONDS", "2")
 # the same one.
 os.environ.setdefault("QRC_TEST_REDIS_URL", redis_url(free_port(), new_password()))
 os.environ["REDIS_URL"] = os.environ["QRC_TEST_REDIS_URL"]
+# tests/jobs.py: plain functions the queue tests run in a worker.
+os.environ.setdefault("RQ_EXTRA_JOB_MODULES", "tests.jobs.")
 
 from recovery.settings import *  # noqa: F403
 

@@ -35,7 +35,7 @@ def test_deliveries_go_to_the_notifications_queue_and_recoveries_to_default(pers
     notifications = django_rq.get_queue("notifications")
     default = django_rq.get_queue("default")
     assert [job.func_name for job in notifications.jobs] == ["recovery.notifications.tasks.deliver"]
-    assert [job.args for job in notifications.jobs] == [(Delivery.objects.get().pk,)]
+    assert [list(job.args) for job in notifications.jobs] == [[Delivery.objects.get().pk]]
     assert [job.func_name for job in default.jobs] == ["recovery.tasks.advance"]
 
 
