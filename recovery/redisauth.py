@@ -8,10 +8,12 @@ without one), unless REDIS_ALLOW_NO_AUTH=1 says the Redis is private by other me
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
+from django.views import debug
 
 
 class RedisNotProtected(RuntimeError):
@@ -74,3 +76,11 @@ def check_or_exit(url: str | None = None) -> None:
     if found:
         raise SystemExit(found)
     _checked.add(url)
+
+
+class SafeExceptionReporterFilter(debug.SafeExceptionReporterFilter):
+    """Django's, also hiding the Redis URL (its password) on error pages and in error mail."""
+
+    hidden_settings = re.compile(
+        "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|REDIS_URL|RQ_QUEUES", flags=re.I
+    )

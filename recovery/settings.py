@@ -175,6 +175,8 @@ REDIS_URL = with_redis_password(
 # whoever can write to Redis decides what the workers run. This lets an operator say that the
 # Redis is reachable by no one else (a private socket, a firewalled host).
 REDIS_ALLOW_NO_AUTH = env_bool("REDIS_ALLOW_NO_AUTH", False)
+# Error pages and mail list settings: REDIS_URL and RQ_QUEUES hold the password.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "recovery.redisauth.SafeExceptionReporterFilter"
 _JOB_TIMEOUT = env_int("RQ_JOB_TIMEOUT", 600, minimum=10)
 # Recoveries, drills and the periodic loops run on "default"; webhooks and email on
 # "notifications", worked by its own worker, so that a slow receiver never delays a recovery.

@@ -109,3 +109,10 @@ def test_the_password_goes_into_the_url_unless_it_has_one():
     assert with_redis_password("rediss://u@h:1/0", "pw") == "rediss://u:pw@h:1/0"
     assert with_redis_password("redis://:mine@h:1/0", "pw") == "redis://:mine@h:1/0"
     assert with_redis_password("redis://h:1/0", None) == "redis://h:1/0"
+
+
+def test_error_reports_hide_the_redis_password():
+    from django.views.debug import get_default_exception_reporter_filter
+
+    shown = repr(get_default_exception_reporter_filter().get_safe_settings())
+    assert urlsplit(settings.REDIS_URL).password not in shown
