@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import django_rq
+from django.conf import settings
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
 from recovery.looks import enqueue_due_looks
 from recovery.models import Recovery
+from recovery.rqjobs import AllowedJob
 
 
 class InlineWorker(SimpleWorker):
     """RQ's SimpleWorker without its command channel: nobody sends commands to a worker that
     lives for one burst, and stopping the channel's listener could take up to a minute
     (recovery.worker._PromptStopMixin)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # As the production workers: JSON jobs calling our tasks only (recovery/rqjobs.py).
+        kwargs.setdefault("serializer", settings.RQ_SERIALIZER)
+        kwargs.setdefault("job_class", AllowedJob)
+        super().__init__(*args, **kwargs)
 
     def subscribe(self) -> None:
         pass
@@ -30,8 +39,11 @@ def run_jobs_until(
     recovery_ids: list[int], done: Callable[[list[Recovery]], bool], timeout: float = 60
 ) -> list[Recovery]:
     queue = django_rq.get_queue("default")
-    worker = InlineWorker([queue], connection=queue.connection)
-    scheduler = RQScheduler([queue], connection=queue.connection)
+    # Both queues, as `make run`'s two kinds of workers do: recoveries first, then
+    # notifications (RQ takes the queues in this order).
+    queues = [queue, django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)]
+    worker = InlineWorker(queues, connection=queue.connection)
+    scheduler = RQScheduler(queues, connection=queue.connection, serializer=queue.serializer)
     deadline = time.monotonic() + timeout
     while True:
         worker.work(burst=True, logging_level="WARNING")
@@ -45,7 +57,7 @@ def run_jobs_until(
             scheduler.enqueue_scheduled_jobs()
             scheduler.release_locks()
         enqueue_due_looks(queue)
-        if queue.count == 0:
+        if all(each.count == 0 for each in queues):
             time.sleep(0.02)
 
 

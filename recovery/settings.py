@@ -22,6 +22,7 @@ from recovery.env import (
     env_secret,
     env_str,
     require,
+    with_redis_password,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,10 +181,47 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# REDIS_URL may carry the password (redis://:PASSWORD@host:6379/0; rediss:// for TLS), or the
+# password comes from REDIS_PASSWORD / REDIS_PASSWORD_FILE (make run's var/stack.env names the
+# file, so that the URL it writes holds no secret).
+REDIS_URL = with_redis_password(
+    env_str("REDIS_URL", "redis://127.0.0.1:6379/0") or "", env_secret("REDIS_PASSWORD")
+)
+# Workers refuse a Redis that takes no password when DEBUG is off (recovery/redisauth.py):
+# whoever can write to Redis decides what the workers run. This lets an operator say that the
+# Redis is reachable by no one else (a private socket, a firewalled host).
+REDIS_ALLOW_NO_AUTH = env_bool("REDIS_ALLOW_NO_AUTH", False)
+# Error pages and mail list settings: REDIS_URL and RQ_QUEUES hold the password.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "recovery.redisauth.SafeExceptionReporterFilter"
+_JOB_TIMEOUT = env_int("RQ_JOB_TIMEOUT", 600, minimum=10)
+# Recoveries, drills and the periodic loops run on "default"; webhooks and email on
+# "notifications", worked by its own worker, so that a slow receiver never delays a recovery.
+# Jobs are JSON, not pickle, and workers run only our task functions (recovery/rqjobs.py):
+# writing to Redis must not be a way to run code in a worker.
+RQ_SERIALIZER = "recovery.rqjobs.JSONSerializer"
+RQ_JOB_MODULES = [
+    "recovery.tasks.",
+    "recovery.notifications.tasks.",
+    "recovery.drills.tasks.",
+    *env_list("RQ_EXTRA_JOB_MODULES"),
+]
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("RQ_JOB_TIMEOUT", 600, minimum=10)},
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": _JOB_TIMEOUT, "SERIALIZER": RQ_SERIALIZER}
+    for name in ("default", "notifications")
 }
+NOTIFICATIONS_QUEUE = "notifications"
+
+# Platform calls made inside a web request (Test connection, inventory reads) end after this
+# many seconds overall, so that a platform that does not answer holds a web thread no longer.
+WEB_PLATFORM_DEADLINE_SECONDS = env_float("WEB_PLATFORM_DEADLINE_SECONDS", 10.0, minimum=1.0)
+# Per team, at once, across all web processes (recovery/teamlimits.py): more are refused with
+# a message rather than queued behind the others in web threads.
+TEAM_MAX_CONCURRENT_TESTS = env_int("TEAM_MAX_CONCURRENT_TESTS", 2, minimum=1)
+TEAM_MAX_CONCURRENT_INVENTORY_READS = env_int("TEAM_MAX_CONCURRENT_INVENTORY_READS", 4, minimum=1)
+TEAM_MAX_CONCURRENT_PREFLIGHTS = env_int("TEAM_MAX_CONCURRENT_PREFLIGHTS", 2, minimum=1)
+# VMs in one launch or dry run (at most 500, launch_input.MAX_VMS): a preflight reads each VM
+# from the platform in the web request, about 50 ms each.
+LAUNCH_MAX_VMS = env_int("LAUNCH_MAX_VMS", 500, minimum=1)
 # Keep django-rq's default explicitly: a job is queued only once the row it reads is committed.
 # Workers (`manage.py rqworker`) are recovery.worker.Worker: RQ's, with a faster scheduler tick.
 RQ = {

@@ -156,7 +156,23 @@ class _FastSchedulerMixin:
             self.scheduler.start()
 
 
-class Worker(_PromptStopMixin, _FastSchedulerMixin, RQSimpleWorker):
+class _ProtectedRedisMixin:
+    """A worker that starts only on a protected Redis and runs only our JSON jobs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before RQ's own first command (which fails with a less clear error on a Redis that
+        # wants a password): a worker on a Redis anyone can write to runs anyone's code.
+        from recovery.redisauth import check_or_exit
+
+        check_or_exit()
+        # Whatever `rqworker --serializer/--job-class` says (its default is pickle): JSON jobs
+        # that may call our tasks only (recovery/rqjobs.py).
+        kwargs["serializer"] = settings.RQ_SERIALIZER
+        kwargs["job_class"] = "recovery.rqjobs.AllowedJob"
+        super().__init__(*args, **kwargs)
+
+
+class Worker(_ProtectedRedisMixin, _PromptStopMixin, _FastSchedulerMixin, RQSimpleWorker):
     """The production worker: jobs run in the worker process, the scheduler ticks fast.
 
     Not RQ's forking worker, for three reasons measured or met: forking a work horse for every
@@ -175,5 +191,5 @@ class Worker(_PromptStopMixin, _FastSchedulerMixin, RQSimpleWorker):
             close_old_connections()
 
 
-class ForkingWorker(_PromptStopMixin, _FastSchedulerMixin, RQWorker):
+class ForkingWorker(_ProtectedRedisMixin, _PromptStopMixin, _FastSchedulerMixin, RQWorker):
     """RQ's forking worker with the fast scheduler tick (RQ_WORKER_CLASS, if preferred)."""

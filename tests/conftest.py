@@ -19,12 +19,12 @@ from tests.labclient import LabClient, LabProcess, start_lab
 
 @pytest.fixture(scope="session", autouse=True)
 def private_redis() -> Iterator[str]:
-    """A redis-server of this test run only, on the port tests/settings.py chose."""
+    """A redis-server of this test run only, on the port and password tests/settings.py chose."""
     url = settings.REDIS_URL
     port = urlparse(url).port
     assert port is not None
     workdir = Path(tempfile.mkdtemp(prefix="qrc-redis-"))
-    process = start_redis(workdir, port)
+    process = start_redis(workdir, port, password=urlparse(url).password)
     try:
         yield url
     finally:

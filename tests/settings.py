@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from recovery.devstack.redis import free_port
+from recovery.devstack.redis import free_port, new_password, redis_url
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 # A fixed, valid Fernet key that protects nothing real.
@@ -26,13 +26,16 @@ os.environ.setdefault("PLATFORM_RETRY_BASE_SECONDS", "0.05")
 os.environ.setdefault("RECOVERY_LEASE_SECONDS", "3")
 os.environ.setdefault("RECOVERY_STALE_SECONDS", "1")
 os.environ.setdefault("RECOVERY_RECONCILE_SECONDS", "2")
-# Never the machine's shared Redis on 6379: each test run gets its own server, and worker
-# processes the tests start inherit QRC_TEST_REDIS_URL to reach the same one.
-os.environ.setdefault("QRC_TEST_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+# Never the machine's shared Redis on 6379: each test run gets its own server, with a password
+# as `make run` has, and worker processes the tests start inherit QRC_TEST_REDIS_URL to reach
+# the same one.
+os.environ.setdefault("QRC_TEST_REDIS_URL", redis_url(free_port(), new_password()))
 os.environ["REDIS_URL"] = os.environ["QRC_TEST_REDIS_URL"]
 # The suite's lab, webhook receivers and tarpits listen on loopback, and its sample platform
 # addresses are 10.0.0.x: allowed here; tests/security/test_outbound.py turns this off.
 os.environ.setdefault("OUTBOUND_ALLOW", "127.0.0.0/8,::1/128,localhost,10.0.0.0/8")
+# tests/jobs.py: plain functions the queue tests run in a worker.
+os.environ.setdefault("RQ_EXTRA_JOB_MODULES", "tests.jobs.")
 
 from recovery.settings import *  # noqa: F403
 

@@ -26,9 +26,15 @@ def database_url() -> str:
 
 
 def start_worker(
-    log: Path | None = None, extra_env: dict[str, str] | None = None
+    log: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    queues: tuple[str, ...] = ("default", "notifications"),
 ) -> subprocess.Popen[bytes]:
-    """A real `rqworker` process on the test Redis and database (its output to `log`, if given)."""
+    """A real `rqworker` process on the test Redis and database (its output to `log`, if given).
+
+    By default it works both queues, so a test with one worker sees notifications delivered;
+    `queues=("default",)` and `("notifications",)` give `make run`'s split.
+    """
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -40,7 +46,7 @@ def start_worker(
         return subprocess.Popen(
             # SimpleWorker runs each job in the worker process itself: RQ's forked work horse
             # would start its own session and live on after the worker is killed.
-            [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler",
+            [sys.executable, "manage.py", "rqworker", *queues, "--with-scheduler",
              "--worker-class", "recovery.worker.Worker"],
             cwd=ROOT, env=env, stdout=output, stderr=output,
             start_new_session=True,

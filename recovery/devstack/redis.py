@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import subprocess
@@ -42,13 +43,43 @@ def port_is_open(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
+def new_password() -> str:
+    """A Redis password: hex, so it goes into a URL without quoting."""
+    return secrets.token_hex(24)
+
+
+def redis_url(port: int, password: str | None, host: str = "127.0.0.1", db: int = 0) -> str:
+    credentials = f":{password}@" if password else ""
+    return f"redis://{credentials}{host}:{port}/{db}"
+
+
+def _config_file(workdir: Path, password: str) -> Path:
+    """The password goes into an owner-only config file, not argv: `ps` shows argv to all."""
+    path = workdir / "redis.conf"
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(f"requirepass {password}\n")
+    return path
+
+
 def start_redis(
-    workdir: Path, port: int, *, host: str = "127.0.0.1", log_file: Path | None = None
+    workdir: Path,
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    log_file: Path | None = None,
+    password: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start redis-server bound to loopback, persisting nothing, and wait until it answers."""
+    """Start redis-server bound to loopback, persisting nothing, and wait until it answers.
+
+    With `password`, clients must AUTH (requirepass); protected mode stays on either way, so
+    a server without a password answers loopback clients only.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    config = [str(_config_file(workdir, password))] if password else []
     command = [
         redis_server_binary(),
+        *config,
         "--bind", host,
         "--port", str(port),
         "--dir", str(workdir),

@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.devstack.redis import RedisUnavailable, free_port, port_is_open, start_redis
+from recovery.devstack.redis import (
+    RedisUnavailable,
+    free_port,
+    new_password,
+    port_is_open,
+    redis_url,
+    start_redis,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -151,14 +158,18 @@ def _audit_key() -> str:
 LAB_TOKEN_FILE = "lab_admin_token"  # noqa: S105 - a file name; the token is inside
 STACK_ENV_KEYS = (
     "DJANGO_SETTINGS_MODULE", "VAR_DIR", "SECRET_KEY_FILE", "CREDENTIALS_KEYS_FILE",
-    "AUDIT_KEY_FILE", "REDIS_URL",
+    "AUDIT_KEY_FILE", "REDIS_URL", "REDIS_PASSWORD_FILE",
     "DEBUG", "HTTPS", "ALLOWED_HOSTS", "NFS_EXPORT_MOUNTS", "OUTBOUND_ALLOW",
 )  # fmt: skip
 
 
-def write_stack_env(stack: Stack, env: dict[str, str]) -> None:
-    """var/stack.env: what other commands need to join this stack (paths, never secrets)."""
+def write_stack_env(stack: Stack, env: dict[str, str], redis_port: int) -> None:
+    """var/stack.env: what other commands need to join this stack (paths, never secrets).
+
+    The Redis URL without its password: settings add the one REDIS_PASSWORD_FILE names.
+    """
     lines = [f"export {key}={shlex.quote(env[key])}" for key in STACK_ENV_KEYS if key in env]
+    lines.append(f"export REDIS_URL={shlex.quote(redis_url(redis_port, None))}")
     path = stack.var / "stack.env"
     path.touch(mode=0o600, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -224,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     redis_port = free_port()
+    # A new port each run but one password kept in var/ (0600): a client still holding the
+    # file from stack.env reaches this run's Redis, and nothing else on the machine can.
+    redis_password_file = ensure_secret_file(stack.var / "redis_password", new_password)
+    redis_password = redis_password_file.read_text().strip()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "recovery.settings",
@@ -236,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         # The audit chain's HMAC key: outside the database, so a DB writer cannot re-seal rows.
         "AUDIT_KEY_FILE": str(ensure_secret_file(stack.var / "audit_key", _audit_key)),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        # The children get the URL with the password (their environment is theirs alone);
+        # the file too, for commands started from var/stack.env.
+        "REDIS_URL": redis_url(redis_port, redis_password),
+        "REDIS_PASSWORD_FILE": str(redis_password_file),
         "DEBUG": os.environ.get("DEBUG", "0"),
         # Plain HTTP on loopback: secure-only cookies would never be sent back.
         "HTTPS": os.environ.get("HTTPS", "0"),
@@ -255,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         # its port (not all of loopback: Redis listens there too).
         allow = [item for item in os.environ.get("OUTBOUND_ALLOW", "").split(",") if item]
         env["OUTBOUND_ALLOW"] = ",".join([*allow, f"127.0.0.1:{args.lab_port}"])
-    for name in ("SECRET_KEY", "CREDENTIALS_KEYS", "AUDIT_KEY"):
+    for name in ("SECRET_KEY", "CREDENTIALS_KEYS", "AUDIT_KEY", "REDIS_PASSWORD"):
         env.pop(name, None)  # the *_FILE variants above are in force
-    write_stack_env(stack, env)
+    write_stack_env(stack, env, redis_port)
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stopping = False
@@ -272,7 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Starting a private Redis on 127.0.0.1:{redis_port} ...")
         stack.record(
             "redis",
-            start_redis(stack.var / "redis", redis_port, log_file=stack.log_dir / "redis.log"),
+            start_redis(
+                stack.var / "redis",
+                redis_port,
+                log_file=stack.log_dir / "redis.log",
+                password=redis_password,
+            ),
         )
         print("Preparing the database and static files ...")
         manage(env, "migrate", "--noinput", "-v", "0")
@@ -299,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
                 [PYTHON, "manage.py", "rqworker", "default", "--with-scheduler"],
                 env,
             )
+        # Webhooks and email on their own worker: a receiver that answers slowly holds this
+        # one, never the workers that advance recoveries.
+        stack.start(
+            "notifier",
+            [PYTHON, "manage.py", "rqworker", "notifications", "--with-scheduler"],
+            env,
+        )
         stack.start(
             "web",
             [
@@ -321,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         if with_lab and not wait_for_http(lab_url + "/_lab/health", 30):
             print(f"The lab platform did not come up; see {stack.log_dir / 'lab.log'}.")
             return 1
-        processes = f"redis, {args.workers} RQ worker(s) with the scheduler, gunicorn"
+        processes = (
+            f"redis (with a password), {args.workers} RQ worker(s) with the scheduler, "
+            "a notifications worker, gunicorn"
+        )
         lab_lines = (
             f"  Lab platform (Sangfor SCP/HCI simulator): {lab_url}\n"
             f"    AK/SK lab-access-key / lab-secret-key, or user admin / lab-password\n"

@@ -228,7 +228,9 @@ def enqueue(delivery_id: int, delay: float = 0) -> None:
 
     from recovery.notifications import tasks
 
-    queue = django_rq.get_queue("default")
+    # Their own queue and worker: a receiver that is slow to answer holds a notifications
+    # worker, never one that advances recoveries.
+    queue = django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)
     if delay <= 0:
         queue.enqueue(tasks.deliver, delivery_id)
     else:

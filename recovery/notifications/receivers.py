@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
 
@@ -49,7 +50,8 @@ def on_status_changed(sender: Any, recovery: Any, previous: str, event: Any, **k
         try:
             import django_rq
 
-            django_rq.get_queue("default").enqueue(tasks.emit_recovery_event, *args)
+            queue = django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)
+            queue.enqueue(tasks.emit_recovery_event, *args)
         except Exception:  # Redis down: the recovery goes on; the log says what was missed
             logger.exception("could not queue notification %s %s", kind, key)
 

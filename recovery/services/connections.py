@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ def client_for(
     recovery: Any = None,
     max_attempts: int | None = None,
     dialect: str | None = None,
+    deadline: Deadline | None = None,
     **options: Any,
 ) -> PlatformClient:
     """A client for `connection` whose every call is logged and audited for whoever acts.
@@ -84,12 +86,44 @@ def client_for(
         config = dataclasses.replace(config, max_attempts=max_attempts)
     if dialect:  # Test connection trying one (dialects.to_try); otherwise the connection's own
         config = dataclasses.replace(config, dialect=dialect)
+    if deadline is not None:  # a web request: no single wait may outlast what is left
+        left = deadline.left()
+        config = dataclasses.replace(
+            config,
+            timeout_seconds=min(config.timeout_seconds, left),
+            connect_timeout_seconds=min(config.connect_timeout_seconds, left),
+        )
     options.setdefault("retry_base_seconds", settings.PLATFORM_RETRY_BASE_SECONDS)
 
     def hook(record: CallRecord) -> None:
         audit_call(record, team=team, connection=connection, actor=actor, recovery=recovery)
 
     return get_client(config, hook, **options)
+
+
+class Deadline:
+    """The end of the platform calls one web request may make (WEB_PLATFORM_DEADLINE_SECONDS).
+
+    Each call's timeouts are capped to what is left, and `check` between calls stops the
+    request once it is spent: a platform that does not answer holds a web thread for about
+    the deadline, not for (calls x the connection's timeout).
+    """
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = seconds if seconds is not None else settings.WEB_PLATFORM_DEADLINE_SECONDS
+        self.end = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        # Never zero: requests takes 0 as "no wait at all" and a spent deadline is check()'s.
+        return max(0.1, self.end - time.monotonic())
+
+    def check(self) -> None:
+        if time.monotonic() >= self.end:
+            raise PlatformError(
+                f"No answer within {self.seconds:g} s (the limit for a web page)",
+                permanent=False,
+                kind="timeout",
+            )
 
 
 @dataclass
@@ -167,7 +201,13 @@ def missing_secret(connection: PlatformConnection) -> TestOutcome | None:
     ))  # fmt: skip
 
 
-def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = None) -> TestOutcome:
+def test_connection(
+    connection: PlatformConnection,
+    *,
+    team: Any,
+    actor: Any = None,
+    deadline: Deadline | None = None,
+) -> TestOutcome:
     """Log in, read the version and count the inventory; say precisely what failed.
 
     For an HCI connection, also find which API the cluster answers (dialects.py): "auto" tries
@@ -179,7 +219,7 @@ def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = N
         connection.record_test(False, f"{missing.headline}. {missing.advice}")
         return missing
     try:
-        outcome, platform_id = _test_dialects(connection, team, actor)
+        outcome, platform_id = _test_dialects(connection, team, actor, deadline)
     except SecretUnreadable as error:
         return TestOutcome(False, "Stored credentials unreadable", str(error))
     summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
@@ -191,17 +231,19 @@ def test_connection(connection: PlatformConnection, *, team: Any, actor: Any = N
 
 
 def _test_dialects(
-    connection: PlatformConnection, team: Any, actor: Any
+    connection: PlatformConnection, team: Any, actor: Any, deadline: Deadline | None
 ) -> tuple[TestOutcome, str]:
     order = dialects.to_try(connection)
     for dialect in order:
-        outcome, platform_id, error = _test_once(connection, dialect, team, actor)
+        outcome, platform_id, error = _test_once(connection, dialect, team, actor, deadline)
+        if error is not None and error.kind == "timeout" and deadline is not None:
+            return outcome, platform_id  # the deadline is spent: no other dialect
         if error is None or not dialects.unanswered(error):
             return outcome, platform_id
     # Not even the sign-in check is there. A forced dialect: does the cluster answer the other?
     if connection.kind == Kind.HCI and len(order) == 1:
         answered = dialects.other(order[0])
-        _, _, other_error = _test_once(connection, answered, team, actor)
+        _, _, other_error = _test_once(connection, answered, team, actor, deadline)
         if other_error is None or not dialects.unanswered(other_error):
             headline, advice = dialects.wrong_dialect(connection, order[0], answered)
             return TestOutcome(False, headline, advice), platform_id
@@ -209,24 +251,37 @@ def _test_dialects(
 
 
 def _test_once(
-    connection: PlatformConnection, dialect: str, team: Any, actor: Any
+    connection: PlatformConnection,
+    dialect: str,
+    team: Any,
+    actor: Any,
+    deadline: Deadline | None = None,
 ) -> tuple[TestOutcome, str, PlatformError | None]:
     """One dialect's sign-in check and inventory counts: (outcome, platform id, error)."""
-    client = client_for(connection, max_attempts=1, team=team, actor=actor, dialect=dialect)
     platform_id = ""
+    client = None
+    check = deadline.check if deadline is not None else (lambda: None)
     try:
+        check()
+        client = client_for(
+            connection, max_attempts=1, team=team, actor=actor, dialect=dialect, deadline=deadline
+        )
         version, platform_id, note, vms = _sign_in_check(client)
-        counts = {
-            "cluster": len(client.clusters()),
-            "host": len(client.hosts()),
-            "datastore": len(client.datastores()),
-            "VM": vms if vms is not None else client.vms_page(page_size=1).total,
-        }
+        check()
+        clusters = len(client.clusters())
+        check()
+        hosts = len(client.hosts())
+        check()
+        datastores = len(client.datastores())
+        check()
+        vms = vms if vms is not None else client.vms_page(page_size=1).total
+        counts = {"cluster": clusters, "host": hosts, "datastore": datastores, "VM": vms}
     except PlatformError as error:
         headline, advice = _advice(error, connection)
         return TestOutcome(False, headline, advice), platform_id, error
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     answered = client.dialect if connection.kind == Kind.HCI else ""
     outcome = TestOutcome(
         True, "Connected", counts=counts, version=version, note=note, dialect=answered,
@@ -295,15 +350,18 @@ def read_inventory(
     page_size: int = 20,
     team: Any,
     actor: Any = None,
+    deadline: Deadline | None = None,
 ) -> Inventory:
     result = Inventory(section)
+    check = deadline.check if deadline is not None else (lambda: None)
     result.error = missing_secret(connection)
     if result.error is not None:
         return result
     try:
         client = client_for(
-            connection, max_attempts=2, retry_base_seconds=0.2, team=team, actor=actor
-        )
+            connection, max_attempts=2, retry_base_seconds=0.2, team=team, actor=actor,
+            deadline=deadline,
+        )  # fmt: skip
     except SecretUnreadable as error:
         result.error = TestOutcome(False, "Stored credentials unreadable", str(error))
         return result
@@ -316,7 +374,10 @@ def read_inventory(
                 page = client.vms_page(page_num=page_num, page_size=page_size, search=search)
             # The list gives short disks; the detail gives backing files, per VM on this page.
             result.page = page
-            result.rows = [client.vm(vm.id) for vm in page.items]
+            result.rows = []
+            for vm in page.items:
+                check()  # up to a page of reads: stop when the web request's time is spent
+                result.rows.append(client.vm(vm.id))
         elif section == "datastores":
             rows = client.datastores()
             if rules is not None and rules.nfs_sources:

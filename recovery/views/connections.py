@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +16,7 @@ from recovery.forms import ConnectionForm, ExportMountsForm, ShareForm
 from recovery.models import AuditAction, Role
 from recovery.services import connections as service
 from recovery.services.access import access, pending_shares
+from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
 
 
@@ -163,7 +165,24 @@ def _detail_context(
 @team_view(role=Role.OPERATOR)
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _usable(request, pk)
-    outcome = service.test_connection(connection, team=current_team(request), actor=request.user)
+    team = current_team(request)
+    deadline = service.Deadline()
+    try:
+        # Bounded twice: this request's platform calls end with the deadline, and a team has
+        # at most TEAM_MAX_CONCURRENT_TESTS of them holding web threads at once.
+        with team_slot(
+            "test", team.pk, settings.TEAM_MAX_CONCURRENT_TESTS, deadline.seconds * 3 + 30
+        ):
+            outcome = service.test_connection(
+                connection, team=team, actor=request.user, deadline=deadline
+            )
+    except TeamBusy as busy:
+        if request.htmx:
+            refused = service.TestOutcome(False, "Not tested", busy.message)
+            context = {"connection": connection, "outcome": refused}
+            return render(request, "recovery/_connection_test_result.html", context)
+        messages.error(request, busy.message)
+        return redirect("connection-detail", pk=connection.pk)
     audit.record(
         AuditAction.CONNECTION_TEST, team=current_team(request), request=request, obj=connection,
         message=f"Tested {connection}: {connection.last_test_message}",
@@ -190,10 +209,20 @@ def connection_inventory(request: HttpRequest, pk: int) -> HttpResponse:
         page_num = max(0, int(request.GET.get("page", "0")))
     except ValueError:
         page_num = 0
-    inventory = service.read_inventory(
-        connection, section, search=search, page_num=page_num, team=current_team(request),
-        actor=request.user,
-    )  # fmt: skip
+    team = current_team(request)
+    deadline = service.Deadline()
+    try:
+        with team_slot(
+            "inventory", team.pk, settings.TEAM_MAX_CONCURRENT_INVENTORY_READS,
+            deadline.seconds * 3 + 30,
+        ):  # fmt: skip
+            inventory = service.read_inventory(
+                connection, section, search=search, page_num=page_num, team=team,
+                actor=request.user, deadline=deadline,
+            )  # fmt: skip
+    except TeamBusy as busy:
+        inventory = service.Inventory(section)
+        inventory.error = service.TestOutcome(False, "Not read", busy.message)
     context = {"connection": connection, "inventory": inventory, "section": section, "q": search}
     return render(request, "recovery/_inventory.html", context)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -38,6 +39,7 @@ from recovery.services.recoveries import (
     launch,
     preflight,
 )
+from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import current_team, team_view
 
 STEPS = ["connection", "vms", "source", "mode", "reason", "preflight"]
@@ -339,9 +341,20 @@ def _step_preflight(request, data, connection, context):
     requests = [
         VMRequest(vm_id, data["mapping"].get(vm_id, {}), confirm[vm_id]) for vm_id in data["vm_ids"]
     ]
+    team = current_team(request)
+    slot = (
+        "preflight",
+        team.pk,
+        settings.TEAM_MAX_CONCURRENT_PREFLIGHTS,
+        900,
+    )  # the team's preflights at once (recovery/teamlimits.py): each holds a web thread
     if request.method == "POST":
         try:
-            created = launch(current_team(request), connection, request.user, requests, _plan(data))
+            with team_slot(*slot):  # a launch runs the preflight first
+                created = launch(team, connection, request.user, requests, _plan(data))
+        except TeamBusy as busy:
+            context["errors"]["platform"] = busy.message
+            return None
         except LaunchRefused as refused:
             messages.error(request, refused.message)
         except PlatformError as error:
@@ -352,9 +365,11 @@ def _step_preflight(request, data, connection, context):
                 return redirect("recovery-detail", pk=created[0].pk)
             return redirect("batch-detail", pk=created[0].batch_id)
     try:
-        results = preflight(
-            connection, requests, _plan(data), team=current_team(request), actor=request.user
-        )
+        with team_slot(*slot):
+            results = preflight(connection, requests, _plan(data), team=team, actor=request.user)
+    except TeamBusy as busy:
+        context["errors"]["platform"] = busy.message
+        return None
     except PlatformError as error:
         context["errors"]["platform"] = f"The platform could not be read: {error.message}"
         return None

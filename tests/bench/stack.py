@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery.devstack.redis import free_port, start_redis, stop_process
+from recovery.devstack.redis import free_port, new_password, start_redis, stop_process
+from recovery.devstack.redis import redis_url as make_redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / "var" / "bench"
@@ -121,7 +122,7 @@ def save_result(key: str, result: dict[str, Any]) -> Path:
 def _start_worker(number: int, workdir: Path) -> subprocess.Popen[bytes]:
     log = (workdir / f"worker-{number}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"],
+        [sys.executable, "manage.py", "rqworker", "default", "notifications", "--with-scheduler"],
         cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
@@ -147,11 +148,12 @@ def bench_stack(
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     redis_port = free_port()
-    redis = start_redis(workdir / "redis", redis_port)
+    redis_password = new_password()
+    redis = start_redis(workdir / "redis", redis_port, password=redis_password)
     lab_dir = workdir / "lab"
     configure(
         f"sqlite:///{workdir / 'console.sqlite3'}",
-        f"redis://127.0.0.1:{redis_port}/0",
+        make_redis_url(redis_port, redis_password),
         # The console reads the backup files itself in preflight, as it would on a real NFS mount.
         NFS_EXPORT_MOUNTS=f"{NFS_SERVER}:{NFS_EXPORT}={lab_dir / 'exports' / 'backup'}",
     )

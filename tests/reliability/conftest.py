@@ -87,7 +87,13 @@ class RedisControl:
             self.client().shutdown(nosave=True)
         wait_until(lambda: not port_is_open("127.0.0.1", self.port), 10, "Redis to stop")
         time.sleep(down_seconds)
-        self.started.append(start_redis(self.workdir / f"restart-{self.restarts}", self.port))
+        self.started.append(
+            start_redis(
+                self.workdir / f"restart-{self.restarts}",
+                self.port,
+                password=urlparse(self.url).password,
+            )
+        )
         self.restarts += 1
 
     def stop_started(self) -> None:

@@ -323,7 +323,11 @@ def _job_id(world: World) -> list[str]:
     from recovery import tasks
 
     # One per URL: the superuser's POSTs delete and requeue jobs, and Redis has no rollback.
-    queue = Queue("default", connection=django_rq.get_connection("default"))
+    queue = Queue(
+        "default",
+        connection=django_rq.get_connection("default"),
+        serializer=django_rq.get_queue("default").serializer,
+    )
     return [queue.enqueue(tasks.advance, world.failed.pk).id]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Header, Query, Router
@@ -30,6 +33,7 @@ from recovery.services import actions
 from recovery.services import recoveries as service
 from recovery.services.connections import usable_connections
 from recovery.services.plan import NewVMOptions, VMShape
+from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import current_membership, current_team, get_for_team
 from recovery.views.pages import filter_recoveries
 
@@ -146,7 +150,8 @@ def launch_recoveries(
     plan = _plan(body, connection)
     requests = [_vm_request(vm) for vm in body.vms]
     if body.dry_run:
-        return _preflight(connection, requests, plan, team=team, actor=request.user)
+        with preflight_slot(team):
+            return _preflight(connection, requests, plan, team=team, actor=request.user)
     key = idempotency_key
     claimed = None
     if key is not None:
@@ -158,7 +163,8 @@ def launch_recoveries(
             return outcome.response()
         claimed = outcome
     try:
-        created = service.launch(team, connection, request.user, requests, plan)
+        with preflight_slot(team):  # a launch runs the preflight first
+            created = service.launch(team, connection, request.user, requests, plan)
         rows = Recovery.objects.select_related("launched_by").filter(pk__in=[r.pk for r in created])
         result = LaunchOut.model_validate(
             {
@@ -227,6 +233,17 @@ def _vm_request(vm: VmRequestIn) -> service.VMRequest:
         else None
     )
     return service.VMRequest(vm.vm_id, dict(vm.disk_mapping), vm.confirm_vm_name, shape, vm.vm_name)
+
+
+@contextmanager
+def preflight_slot(team) -> Iterator[None]:
+    """One of the team's TEAM_MAX_CONCURRENT_PREFLIGHTS: a 500-VM preflight holds a web
+    thread for about 25 s, and a team may not hold many at once (a 429 says so)."""
+    try:
+        with team_slot("preflight", team.pk, settings.TEAM_MAX_CONCURRENT_PREFLIGHTS, 900):
+            yield
+    except TeamBusy as busy:
+        raise ApiError(429, "team_busy", busy.message) from None
 
 
 def _preflight(
