@@ -52,6 +52,9 @@ AUDIT_KEYS = parse_keys(
 # writers cannot reach. Written every AUDIT_HEADS_SECONDS and after pruning.
 AUDIT_HEADS_DIR = Path(env_str("AUDIT_HEADS_DIR", str(VAR_DIR / "audit-heads")))  # type: ignore[arg-type]
 AUDIT_HEADS_SECONDS = env_float("AUDIT_HEADS_SECONDS", 300.0, minimum=1.0)
+# The audit page verifies a chain of up to this many rows in the request (about a second);
+# a longer one in a worker, the page polling for the result.
+AUDIT_VERIFY_INLINE_ROWS = env_int("AUDIT_VERIFY_INLINE_ROWS", 5000, minimum=0)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -23,3 +23,9 @@ def audit_heads() -> dict:
     finally:
         # Always again, even after an error: a head not signed is a truncation not caught.
         schedule_heads()
+
+
+def check_audit_chain(team_id: int) -> dict:
+    from recovery import auditcheck
+
+    return auditcheck.run(team_id)

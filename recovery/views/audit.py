@@ -6,7 +6,6 @@ import csv
 import json
 from collections.abc import Iterator
 from datetime import datetime, time
-from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,8 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.cache import never_cache
 
-from recovery import csvsafe
-from recovery.auditheads import read_heads, verify_team
+from recovery import auditcheck, csvsafe
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services.connections import usable_connections
 from recovery.tenancy import current_team, team_view
@@ -121,23 +119,18 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @team_view(role=Role.MANAGER)
 def audit_chain_status(request: HttpRequest) -> HttpResponse:
-    """Verify the team's whole chain and its signed head now, on every request.
-
-    No cached "verified": a row edited after an earlier check must show at the next look.
-    """
+    """Verify the team's whole chain and its signed head again at every look (no cached
+    "verified": a row edited after an earlier check shows at the next one). A large chain is
+    verified by a worker while this fragment polls (recovery.auditcheck)."""
     team_id = current_team(request).pk
-    started = monotonic()
-    heads, head_problems = read_heads()
-    report = verify_team(team_id, heads)
-    problems = report.breaks + [p for p in head_problems if p.team_id == team_id]
-    context = {
-        "report": report,
-        "broken": problems[0] if problems else None,
-        "head": heads.get(team_id),
-        "seconds": monotonic() - started,
-        "checked_at": timezone.now(),
-    }
-    return render(request, "recovery/_audit_chain.html", context)
+    if not auditcheck.is_large(team_id):
+        status = auditcheck.check_now(team_id)
+    elif request.GET.get("poll"):
+        status = auditcheck.status(team_id) or {"state": "running"}
+    else:
+        auditcheck.start(team_id)
+        status = {"state": "running"}
+    return render(request, "recovery/_audit_chain.html", {"status": status})
 
 
 class _Echo:

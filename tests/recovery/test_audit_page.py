@@ -103,3 +103,28 @@ def test_the_chain_status_says_verified_up_to_the_last_row(trail):
     client = trail.client_for(trail.manager)
     body = client.get(reverse("audit-chain")).content.decode()
     assert "Chain verified" in body and "up to row 121" in body
+
+
+@pytest.mark.django_db(transaction=True)  # the job is queued when the request commits
+def test_a_long_chain_is_verified_by_a_worker_while_the_page_polls(trail, settings):
+    """No web thread waits for 100k rows: past AUDIT_VERIFY_INLINE_ROWS the check is queued,
+    one at a time per team, and the fragment polls for its result."""
+    import django_rq
+
+    from recovery.inline import InlineWorker
+
+    settings.AUDIT_VERIFY_INLINE_ROWS = 10
+    client = trail.client_for(trail.manager)
+    body = client.get(reverse("audit-chain")).content.decode()
+    assert "in the background" in body and "Chain verified" not in body
+    client.get(reverse("audit-chain"))  # a second look while it runs queues nothing more
+    queue = django_rq.get_queue("default")
+    assert queue.count == 1
+    assert "in the background" in client.get(reverse("audit-chain"), {"poll": "1"}).content.decode()
+    InlineWorker([queue], connection=queue.connection).work(burst=True)
+    body = client.get(reverse("audit-chain"), {"poll": "1"}).content.decode()
+    assert "Chain verified" in body and "up to row 121" in body
+    other = trail.client_for(trail.other_admin) if hasattr(trail, "other_admin") else None
+    assert (
+        other is None or "up to row 121" not in other.get(reverse("audit-chain")).content.decode()
+    )
