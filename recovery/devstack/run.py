@@ -63,19 +63,23 @@ class Stack:
         self.record(name, process)
 
     def stop_all(self) -> None:
-        # Web first (no new work), then workers (finish the current job), Redis last.
-        for name in sorted(self.processes, key=_stop_order):
-            process = self.processes[name]
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name in sorted(self.processes, key=_stop_order):
-            process = self.processes[name]
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        # Web first (no new work), then workers (finish the current job), Redis last; each
+        # group is waited for before the next is told, so that a worker's warm shutdown still
+        # reaches Redis (told all at once, Redis was gone before the workers were done).
+        ranks = sorted({_stop_order(name) for name in self.processes})
+        for rank in ranks:
+            group = [name for name in self.processes if _stop_order(name) == rank]
+            for name in group:
+                if self.processes[name].poll() is None:
+                    self.processes[name].send_signal(signal.SIGTERM)
+            for name in group:
+                process = self.processes[name]
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+                (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
 
 
 def _stop_order(name: str) -> int:
