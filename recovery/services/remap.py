@@ -14,7 +14,7 @@ from typing import Any
 from recovery import audit
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import access
-from recovery.services.backup_files import check_files, list_files, readable_export
+from recovery.services.backup_files import check_files, list_files, local_export_dir
 from recovery.services.launch_input import path_problem
 
 MAX_SHOWN = 5
@@ -24,8 +24,9 @@ def _export(recovery: Recovery) -> Any:
     """The recovery's export where this machine can read it for the recovery's team, or None."""
     if recovery.team is None or recovery.connection is None:
         return None
-    rules = access(recovery.team, recovery.connection)
-    return readable_export(rules, recovery.nfs_server, recovery.nfs_export).directory
+    return local_export_dir(
+        access(recovery.team, recovery.connection), recovery.nfs_server, recovery.nfs_export
+    )
 
 
 def export_files(recovery: Recovery) -> list[dict[str, Any]]:
