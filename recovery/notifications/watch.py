@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -91,10 +91,13 @@ WAITING_BY_ITSELF = sorted(ACTIVE - {Status.MERGING, Status.RUNNING_FROM_BACKUP,
 
 def check_waiting_too_long(now: datetime) -> list[str]:
     """Every step that should end by itself, past the team's minutes in it: one alert per stay."""
+    shortest = now - timedelta(minutes=1)  # the smallest threshold: nothing younger qualifies
     candidates = list(
         Recovery.objects.filter(status__in=WAITING_BY_ITSELF)
         .exclude(waits_for_operator_q())
-        .filter(launched_at__lt=now - timedelta(minutes=1))  # the smallest threshold
+        .filter(
+            Q(status_since__lt=shortest) | Q(status_since__isnull=True, launched_at__lt=shortest)
+        )
     )
     settings_of = _thresholds({r.team_id for r in candidates})
     fired = []
