@@ -156,14 +156,21 @@ class RealDisks:
         )
         assert process.stdout is not None
         buffer = b""
-        while True:
-            data = process.stdout.read(64)
-            if not data:
-                break
-            buffer = (buffer + data)[-256:]
-            found = _PROGRESS.findall(buffer)
-            if found:
-                progress(min(float(found[-1]) / 100, 1.0))
+        try:
+            while True:
+                data = process.stdout.read(64)
+                if not data:
+                    break
+                buffer = (buffer + data)[-256:]
+                found = _PROGRESS.findall(buffer)
+                if found:
+                    progress(min(float(found[-1]) / 100, 1.0))
+        except BaseException:
+            # The task ended (its NFS lost, the lab stopping): the copy must end with it, or a
+            # later merge of the same disk meets this one's write lock.
+            process.kill()
+            process.wait()
+            raise
         stderr = process.stderr.read() if process.stderr else b""
         if process.wait() != 0:
             raise DiskError(stderr.decode(errors="replace").strip() or "qemu-img rebase failed")
