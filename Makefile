@@ -11,7 +11,7 @@ help:
 	@echo "            (LAB=0 make run: without the lab platform)"
 	@echo "make test   lint and the test suite without the slow tests (own Redis; nothing assumed running)"
 	@echo "make test-slow  only the slow tests (@pytest.mark.slow: long fault, crash and outage scenarios)"
-	@echo "            (either takes PYTEST_ARGS, e.g. PYTEST_ARGS='-k redis -s')"
+	@echo "            (either takes PYTEST_ARGS, e.g. PYTEST_ARGS='-k redis', and TEST_WORKERS=0 for -s or pdb)"
 	@echo "make bench  benchmarks (overhead, 200-VM batch, dashboard, live updates, merge) into var/bench/results.json"
 	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
 
@@ -32,14 +32,20 @@ run: $(STAMP)
 	@sh .ci/system-deps redis-server qemu-img:qemu-utils
 	@$(BIN)/python -m recovery.devstack
 
+# Test processes (pytest-xdist), each with its own Redis, lab and database: the suite mostly
+# waits on workers and the lab, so two processes roughly halve it on two cores.
+# TEST_WORKERS=0 runs in this process (for -s, pdb).
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadfile
+
 # Slow tests (minutes of real time each) run in `make test-slow`, not here.
 test: $(STAMP) lint
 	@sh .ci/system-deps chromium qemu-img:qemu-utils
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	@sh .ci/system-deps qemu-img:qemu-utils
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
 
 # Measurements, not tests: figures go to var/bench/results.json (docs/performance.md).
 bench: $(STAMP)

@@ -29,6 +29,14 @@ os.environ.setdefault("RECOVERY_RECONCILE_SECONDS", "2")
 # Never the machine's shared Redis on 6379: each test run gets its own server, with a password
 # as `make run` has, and worker processes the tests start inherit QRC_TEST_REDIS_URL to reach
 # the same one.
+#
+# Under pytest-xdist each worker process is a test run of its own (its own Redis, flushed
+# between its tests): the controller's URL, inherited through the environment, must not be
+# shared, so a worker that has not chosen one yet chooses its own.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if os.environ.get("QRC_TEST_REDIS_OWNER", "") != _XDIST_WORKER:
+    os.environ.pop("QRC_TEST_REDIS_URL", None)
+os.environ["QRC_TEST_REDIS_OWNER"] = _XDIST_WORKER
 os.environ.setdefault("QRC_TEST_REDIS_URL", redis_url(free_port(), new_password()))
 os.environ["REDIS_URL"] = os.environ["QRC_TEST_REDIS_URL"]
 # The suite's lab, webhook receivers and tarpits listen on loopback, and its sample platform
