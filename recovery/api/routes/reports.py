@@ -19,7 +19,7 @@ router = Router(tags=["reports"])
 
 
 class Days(IntEnum):
-    # The reports page's periods (recovery.views.reports.PERIODS).
+    # The reports page's periods (services.reports).
     WEEK = 7
     MONTH = 30
     QUARTER = 90
