@@ -1,4 +1,5 @@
-"""The audit trail for managers: filters, keyset pages, expandable rows, streamed exports."""
+"""The audit trail for managers: filters, keyset pages, expandable rows (each with the platform
+calls its request made), streamed exports."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from django.views.decorators.cache import never_cache
 
 from recovery import auditcheck, csvsafe
 from recovery.models import AuditAction, AuditEvent, Role
-from recovery.services.audit_trail import audit_rows, read_filters
+from recovery.services.audit_trail import (
+    actions_only,
+    attach_platform_calls,
+    audit_rows,
+    read_filters,
+)
 from recovery.services.connections import usable_connections
 from recovery.tenancy import current_team, team_view
 
@@ -44,7 +50,7 @@ def keyset_cursor(row: AuditEvent) -> str:
 
 def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
     params = read_filters(request.GET)
-    return audit_rows(current_team(request), params), params
+    return audit_rows(current_team(request), params, sign_ins=True), params
 
 
 @team_view(role=Role.MANAGER)
@@ -53,6 +59,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     export = request.GET.get("export")
     if export in ("csv", "jsonl"):
         return _export(rows, export)
+    rows = actions_only(rows, params)  # exports above keep every row, calls included
     cursor = request.GET.get("before", "")
     if cursor:
         stamp, _, last_id = cursor.rpartition("_")
@@ -64,6 +71,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    attach_platform_calls(current_team(request), page)
     next_cursor = keyset_cursor(page[-1]) if more and page else ""
     query = urlencode({key: value for key, value in params.items() if value})
     context = {
