@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,6 +22,22 @@ SECRET_KEYS = {
 # The correlation id and source of the web request (or worker job) being served.
 current_correlation = contextvars.ContextVar("audit_correlation", default="")
 current_source = contextvars.ContextVar("audit_source", default=Source.WORKER)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What wrote a row: one web or API request, or one background job."""
+
+    request_id: str = ""
+    client_ip: str | None = None  # a person's address; None for a job
+
+
+# Set per web/API request (middleware) and per background job (rqjobs): every row written while
+# serving it carries its id and address, whichever service writes the row.
+current_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar(
+    "audit_origin",
+    default=Origin(),  # noqa: B039 (frozen: nobody can change the shared default)
+)
 
 
 def scrub(value: Any) -> Any:
@@ -72,12 +89,13 @@ def record(
         or current_correlation.get()
     )
     is_user = getattr(actor, "pk", None) is not None
+    origin = current_origin.get()
     event = AuditEvent(
         team_id=getattr(team, "pk", team),
         actor=actor if is_user else None,
         actor_name=(actor.get_username() if is_user else str(actor or ""))[:150],
         source=source or (Source.WEB if request is not None else current_source.get()),
-        client_ip=client_ip(request),
+        client_ip=client_ip(request) or origin.client_ip,
         action=action,
         object_type=object_type,
         object_id=object_id,
@@ -85,6 +103,7 @@ def record(
         message=message,
         data=scrub(data or {}),
         correlation_id=correlation,
+        request_id=getattr(request, "correlation_id", "") or origin.request_id,
         recovery_id=recovery_id,
     )
     with transaction.atomic():

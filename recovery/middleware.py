@@ -1,4 +1,4 @@
-"""Per-request audit context: a correlation id and the source "web"."""
+"""Per-request audit context: a correlation id, the source "web", the request id and address."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from recovery.audit import current_correlation, current_source
+from recovery.audit import Origin, client_ip, current_correlation, current_origin, current_source
 from recovery.models.audit import Source
 
 
@@ -16,11 +16,16 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.correlation_id = uuid.uuid4().hex  # type: ignore[attr-defined]
-        correlation = current_correlation.set(request.correlation_id)  # type: ignore[attr-defined]
+        request_id = uuid.uuid4().hex
+        request.correlation_id = request_id  # type: ignore[attr-defined]
+        correlation = current_correlation.set(request_id)
         source = current_source.set(Source.WEB)
+        # Services write rows without the request (a launch, a retry, a cancel): they still
+        # carry this request's id and the client's address.
+        origin = current_origin.set(Origin(request_id, client_ip(request)))
         try:
             return self.get_response(request)
         finally:
             current_correlation.reset(correlation)
             current_source.reset(source)
+            current_origin.reset(origin)

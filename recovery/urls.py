@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from recovery.urlshapes import object_urls
 from recovery.views import (
     audit,
     auth,
@@ -18,11 +19,15 @@ from recovery.views import (
 
 urlpatterns = [
     path("", pages.home, name="home"),
-    path("connections/", connections.connection_list, name="connection-list"),
-    path("connections/new/", connections.connection_create, name="connection-create"),
-    path("connections/<int:pk>/", connections.connection_detail, name="connection-detail"),
-    path("connections/<int:pk>/edit/", connections.connection_edit, name="connection-edit"),
-    path("connections/<int:pk>/delete/", connections.connection_delete, name="connection-delete"),
+    *object_urls(
+        "connections/",
+        "connection",
+        list=connections.connection_list,
+        create=connections.connection_create,
+        detail=connections.connection_detail,
+        edit=connections.connection_edit,
+        delete=connections.connection_delete,
+    ),
     path("connections/<int:pk>/test/", connections.connection_test, name="connection-test"),
     path(
         "connections/<int:pk>/inventory/",

@@ -6,6 +6,7 @@ The codes are part of the API contract (docs/api.md lists them); messages may be
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -15,6 +16,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 
 from platforms.clients import PlatformError
 from platforms.crypto import SecretUnreadable
+from recovery.api.serializers import check
 from recovery.services.actions import ActionRefused
 from recovery.services.recoveries import LaunchRefused
 
@@ -88,6 +90,32 @@ def _validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+# Errors answered with a fixed status and code, and a message from the exception.
+REFUSALS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
+    PermissionDenied: (403, "permission_denied", lambda exc: str(exc) or ""),
+    ActionRefused: (409, "action_refused", str),
+    PlatformError: (
+        502, "platform_error",
+        lambda exc: f"The platform could not be read: {exc.message}. Test the connection, "
+        "then retry.",
+    ),
+    SecretUnreadable: (
+        502, "credentials_unreadable",
+        lambda exc: "The connection's stored credentials cannot be decrypted with the "
+        "configured keys; an admin must re-enter them (or restore the old CREDENTIALS_KEYS).",
+    ),
+}  # fmt: skip
+
+
+def _refusal_handler(
+    status: int, code: str, message: Callable[[Any], str]
+) -> Callable[[HttpRequest, Exception], HttpResponse]:
+    def handle(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(request, status, code, message(exc))
+
+    return handle
+
+
 def install(api: NinjaAPI) -> None:
     """Replace django-ninja's default handlers (plain `detail`, HTML 500s) with ours."""
 
@@ -135,40 +163,13 @@ def install(api: NinjaAPI) -> None:
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return error_response(request, 404)
 
-    @api.exception_handler(PermissionDenied)
-    def denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-        return error_response(request, 403, "permission_denied", str(exc) or "")
-
     @api.exception_handler(LaunchRefused)
     def launch_refused(request: HttpRequest, exc: LaunchRefused) -> HttpResponse:
-        checks = {
-            name: [{"name": c.name, "ok": c.ok, "message": c.message, "fix": c.fix} for c in items]
-            for name, items in exc.checks.items()
-        }
+        checks = {name: [check(c) for c in items] for name, items in exc.checks.items()}
         return error_response(request, 409, "launch_refused", exc.message, checks=checks)
 
-    @api.exception_handler(ActionRefused)
-    def action_refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
-        return error_response(request, 409, "action_refused", str(exc))
-
-    @api.exception_handler(PlatformError)
-    def platform_error(request: HttpRequest, exc: PlatformError) -> HttpResponse:
-        return error_response(
-            request,
-            502,
-            "platform_error",
-            f"The platform could not be read: {exc.message}. Test the connection, then retry.",
-        )
-
-    @api.exception_handler(SecretUnreadable)
-    def secret_unreadable(request: HttpRequest, exc: SecretUnreadable) -> HttpResponse:
-        return error_response(
-            request,
-            502,
-            "credentials_unreadable",
-            "The connection's stored credentials cannot be decrypted with the configured keys; "
-            "an admin must re-enter them (or restore the old CREDENTIALS_KEYS).",
-        )
+    for refusal, (status, code, message) in REFUSALS.items():
+        api.add_exception_handler(refusal, _refusal_handler(status, code, message))
 
     @api.exception_handler(Exception)
     def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:

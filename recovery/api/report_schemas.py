@@ -25,6 +25,8 @@ class AuditOut(Schema):
     message: str
     data: dict[str, Any]
     correlation_id: str
+    # The request or job run that wrote the row: a platform call shares it with its action.
+    request_id: str
     recovery_id: int | None
     hash: str
 
@@ -53,6 +55,11 @@ class RtoGroupOut(Schema):
     merged: RtoOut
 
 
+class WeekRtoOut(Schema):
+    week: date  # its Monday
+    running: RtoOut
+
+
 class LongestOut(Schema):
     recovery_id: int
     vm_name: str
@@ -76,3 +83,7 @@ class ReportOut(Schema):
     rto: list[RtoGroupOut]
     longest_from_backup: LongestOut | None
     failures: list[FailureOut]
+    # Failed recoveries whose cause is not among `failures` (the 20 most common): with them,
+    # the counts add up to `failed`.
+    other_failures: int
+    rto_per_week: list[WeekRtoOut]

@@ -146,6 +146,7 @@ def audit_row(row: AuditEvent) -> dict[str, Any]:
         "message": row.message,
         "data": row.data,
         "correlation_id": row.correlation_id,
+        "request_id": row.request_id,
         "recovery_id": row.recovery_id,
         "hash": row.hash,
     }

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 
+from recovery.models.authored import Authored
+
 
 def default_timezone() -> str:
     return settings.TIME_ZONE
@@ -36,7 +38,7 @@ def schedule_problem(schedule: str, timezone: str, moment: datetime) -> str | No
     return None
 
 
-class Drill(models.Model):
+class Drill(Authored):
     team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="drills")
     name = models.CharField(max_length=100)
     # SET_NULL: deleting a connection keeps the drill and its reports; a run then says why
@@ -69,18 +71,9 @@ class Drill(models.Model):
     enabled = models.BooleanField(default=True)
     # The next time the drill is due; claimed with a conditional UPDATE so it starts once.
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(Authored.Meta):
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="drill_name")]
-
-    def __str__(self) -> str:
-        return self.name
 
     def next_after(self, moment: datetime) -> datetime:
         """The first scheduled time after `moment`, in the drill's time zone (DST aware)."""

@@ -3,13 +3,18 @@ from __future__ import annotations
 from django.urls import path
 
 from recovery.drills import views
+from recovery.urlshapes import object_urls
 
 urlpatterns = [
-    path("", views.drill_list, name="drill-list"),
-    path("new/", views.drill_create, name="drill-create"),
-    path("<int:pk>/", views.drill_detail, name="drill-detail"),
-    path("<int:pk>/edit/", views.drill_edit, name="drill-edit"),
-    path("<int:pk>/delete/", views.drill_delete, name="drill-delete"),
+    *object_urls(
+        "",
+        "drill",
+        list=views.drill_list,
+        create=views.drill_create,
+        detail=views.drill_detail,
+        edit=views.drill_edit,
+        delete=views.drill_delete,
+    ),
     path("<int:pk>/run/", views.drill_run_now, name="drill-run-now"),
     path("runs/<int:pk>/", views.run_report, name="drill-run"),
 ]

@@ -9,7 +9,6 @@ from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
@@ -21,6 +20,7 @@ from recovery.models import Role
 from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
+from recovery.views.responses import delete_audited, live_page
 
 RUNS_SHOWN = 50
 ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]
@@ -168,12 +168,10 @@ def drill_delete(request: HttpRequest, pk: int) -> HttpResponse:
             "down), then delete the drill.",
         )
         return redirect("drill-detail", pk=drill.pk)
-    name = str(drill)
-    audit.record(
-        runner.DRILL_DELETE, team=drill.team, request=request, obj=drill, object_type="drill",
-        message=f"Drill {name} deleted", data={"vms": drill.vm_names(), "runs": drill.runs.count()},
+    name = delete_audited(
+        request, drill, runner.DRILL_DELETE, object_type="drill", message=f"Drill {drill} deleted",
+        data={"vms": drill.vm_names(), "runs": drill.runs.count()},
     )  # fmt: skip
-    drill.delete()
     messages.success(request, f"Drill {name} deleted, with its reports.")
     return redirect("drill-list")
 
@@ -202,9 +200,4 @@ def run_report(request: HttpRequest, pk: int) -> HttpResponse:
         "passed": sum(item.outcome == DrillRunVM.Outcome.PASSED for item in items),
         "rto_max": max(rtos) if rtos else None,
     }
-    if request.htmx and not request.htmx.boosted:
-        response = render(request, "drills/run_report.html#live", context)
-        if run.is_finished:
-            return HttpResponseStopPolling(response.content)
-        return response
-    return render(request, "drills/run_report.html", context)
+    return live_page(request, "drills/run_report.html", context, settled=run.is_finished)

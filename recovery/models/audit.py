@@ -89,6 +89,10 @@ class AuditEvent(models.Model):
     message = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The web or API request, or the background job, that wrote the row (correlation_id follows
+    # a whole story, such as a recovery's life): the audit page groups a request's platform
+    # calls under the action that caused them. Sealed when set (see row_content).
+    request_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     recovery_id = models.BigIntegerField(null=True, blank=True)
     seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
@@ -140,13 +144,17 @@ class AuditEvent(models.Model):
 SEALED_FIELDS = (
     "time", "team_id", "actor_name", "source", "client_ip", "action", "object_type",
     "object_id", "object_repr", "message", "data", "correlation_id", "recovery_id", "seq",
-    "prev_hash",
+    "prev_hash", "request_id",
 )  # fmt: skip
 
 
 def row_content(row: Any) -> dict[str, Any]:
-    """The sealed content of a row: an AuditEvent or anything with its attributes."""
-    return {
+    """The sealed content of a row: an AuditEvent or anything with its attributes.
+
+    request_id is sealed only when set: rows written before it existed have none, and their
+    content (so their seal) stays what it was.
+    """
+    content = {
         "time": row.time.isoformat(),
         "team": row.team_id,
         "actor_name": row.actor_name,
@@ -163,3 +171,6 @@ def row_content(row: Any) -> dict[str, Any]:
         "seq": row.seq,
         "prev_hash": row.prev_hash,
     }
+    if row.request_id:
+        content["request_id"] = row.request_id
+    return content

@@ -6,12 +6,12 @@ import re
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from platforms import crypto
+from recovery.models.authored import Authored
 
 
 class EventType(models.TextChoices):
@@ -67,7 +67,7 @@ class TeamSettings(models.Model):
         return found or cls(team=team)
 
 
-class Channel(models.Model):
+class Channel(Authored):
     """Where a team's notifications go: an email list or a signed webhook."""
 
     class Kind(models.TextChoices):
@@ -85,20 +85,11 @@ class Channel(models.Model):
     url = models.URLField(max_length=500, blank=True)
     # The webhook's signing secret: a Fernet token under CREDENTIALS_KEYS, never shown again.
     secret_encrypted = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(Authored.Meta):
         constraints = [
             models.UniqueConstraint(fields=["team", "name"], name="notification_channel_name"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
 
     def set_secret(self, plaintext: str) -> None:
         self.secret_encrypted = crypto.encrypt(plaintext)

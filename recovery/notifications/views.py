@@ -18,6 +18,7 @@ from recovery.notifications.events import emit
 from recovery.notifications.forms import ChannelForm, TeamSettingsForm
 from recovery.notifications.models import Channel, DeliveryAttempt, EventType, TeamSettings
 from recovery.tenancy import current_team, get_for_team, team_view
+from recovery.views.responses import delete_audited
 
 LOG_PAGE_SIZE = 50
 # Audit actions (free-form strings: AuditAction is the recovery app's list).
@@ -143,12 +144,10 @@ def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.MANAGER)
 def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
     channel = get_for_team(request, Channel, pk=pk)
-    name = str(channel)
-    audit.record(
-        CHANNEL_DELETE, team=channel.team, request=request, obj=channel, object_type="channel",
-        message=f"Notification channel {name} deleted", data=_audit_data(channel),
+    name = delete_audited(
+        request, channel, CHANNEL_DELETE, object_type="channel",
+        message=f"Notification channel {channel} deleted", data=_audit_data(channel),
     )  # fmt: skip
-    channel.delete()
     messages.success(request, f"Channel {name} deleted. Its delivery log is kept.")
     return redirect("notifications")
 

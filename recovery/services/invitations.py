@@ -154,6 +154,15 @@ def _locked(invitation: Invitation) -> Invitation:
     )
 
 
+def _answerable(invitation: Invitation, user: Any, what_to_do: str) -> Invitation:
+    """The invitation, locked, once it is this user's and still open (else refused)."""
+    invitation = _locked(invitation)
+    if invitation.user_id != user.pk:
+        raise InvitationRefused(f"This invitation is for {invitation.username}{what_to_do}")
+    _still_open(invitation)
+    return invitation
+
+
 def _still_open(invitation: Invitation) -> None:
     if not invitation.is_open:
         raise InvitationRefused(
@@ -164,12 +173,7 @@ def _still_open(invitation: Invitation) -> None:
 
 def accept(invitation: Invitation, *, user: Any, request: HttpRequest) -> Membership:
     with transaction.atomic():
-        invitation = _locked(invitation)
-        if invitation.user_id != user.pk:
-            raise InvitationRefused(
-                f"This invitation is for {invitation.username}; sign in as them to accept it."
-            )
-        _still_open(invitation)
+        invitation = _answerable(invitation, user, "; sign in as them to accept it.")
         membership, _ = Membership.objects.get_or_create(
             team=invitation.team, user=user, defaults={"role": invitation.role}
         )
@@ -206,10 +210,7 @@ LINK_CANNOT_SET_IT = (
 
 def decline(invitation: Invitation, *, user: Any, request: HttpRequest) -> None:
     with transaction.atomic():
-        invitation = _locked(invitation)
-        if invitation.user_id != user.pk:
-            raise InvitationRefused(f"This invitation is for {invitation.username}.")
-        _still_open(invitation)
+        invitation = _answerable(invitation, user, ".")
         _close(invitation, Status.DECLINED)
         audit.record(
             AuditAction.INVITATION_DECLINE, team=invitation.team, actor=user, request=request,

@@ -1,4 +1,9 @@
-"""Recovery figures for managers: counts per day, success rate, RTO percentiles, failures."""
+"""Recovery figures for managers: counts per day, success rate, RTO percentiles and their trend
+per week, failures.
+
+One rule says what failed (`ended_in_failure`): the success rate, the red bars and the failures
+table all count the same recoveries, so the table's counts add up to the "failed" figure.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,15 @@ from recovery.models import Recovery, RecoveryEvent, Team
 
 # Long enough for a manager's visit; the key changes with every recovery change anyway.
 REPORT_CACHE_SECONDS = 120
+PERIODS = (7, 30, 90, 365)  # days, ending today: the page's tabs and the API's choices
+FAILURES_LISTED = 20
+
+
+def ended_in_failure(status: str, error_message: str) -> bool:
+    """A recovery that failed and was left so: still failed, handed over to people, or
+    cancelled while failed (the cancel keeps its error). A step that failed and was retried
+    to completion is a success; a cancel with no failure is neither."""
+    return status in (S.FAILED, S.HANDED_OVER) or (status == S.CANCELLED and bool(error_message))
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -53,6 +67,14 @@ class RtoStats:
 
 
 @dataclass
+class WeekRto:
+    """Time to a VM running from backup of the recoveries launched in one week (Monday on)."""
+
+    week: date
+    running: RtoStats
+
+
+@dataclass
 class Report:
     days: int
     since: date
@@ -64,6 +86,8 @@ class Report:
     rto_groups: list[dict] = field(default_factory=list)
     longest_from_backup: tuple[Recovery, timedelta] | None = None
     failures: list[tuple[str, str, int]] = field(default_factory=list)  # step, cause, count
+    other_failures: int = 0  # failed recoveries whose cause is past the FAILURES_LISTED listed
+    rto_per_week: list[WeekRto] = field(default_factory=list)
     start: datetime | None = None
     computed_at: datetime | None = None
 
@@ -131,6 +155,10 @@ def compute(team: Team, days: int, now: datetime) -> Report:
         lambda: {"running": [], "merged": []}
     )
     longest: tuple[int, float] | None = None
+    # Weeks start on Monday: the first one is the (partial) week holding `since`.
+    weeks = (since.weekday() + days - 1) // 7 + 1
+    running_per_week: list[list[float]] = [[] for _ in range(weeks)]
+    causes: Counter[tuple[str, str]] = Counter()
     # A month of a busy team is thousands of rows: times come from the database as floats.
     rows = period.annotate(
         since_start_s=Seconds("launched_at", Value(start, output_field=DateTimeField())),
@@ -142,7 +170,7 @@ def compute(team: Team, days: int, now: datetime) -> Report:
         ),
     ).values_list(
         "pk", "status", "connection_name", "mode", "since_start_s", "running_s", "merged_s",
-        "from_backup_s",
+        "from_backup_s", "failed_status", "error_message",
     )  # fmt: skip
     # Read on a plain cursor: at 10,000 rows, Django's per-value converters cost more than
     # the query itself.
@@ -150,17 +178,22 @@ def compute(team: Team, days: int, now: datetime) -> Report:
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
-    for pk, status, connection_name, mode, since_start, running, merged, from_backup in fetched:
+    for row in fetched:
+        pk, status, connection_name, mode, since_start, running, merged, from_backup = row[:8]
+        failed_status, error_message = row[8:]
         day = bisect_right(edges, since_start)
         total += 1
         launched[day] += 1
-        if status == S.FAILED:
+        if ended_in_failure(status, error_message):
             failed += 1
             failed_per_day[day] += 1
+            step = S(failed_status).label if failed_status else "—"
+            causes[(step, error_message[:120] or "No error recorded")] += 1
         elif status == S.COMPLETED:
             completed += 1
         if running is None:
             continue
+        running_per_week[(since.weekday() + day) // 7].append(running)
         values = groups[(connection_name, mode)]
         values["running"].append(running)
         if merged is not None:
@@ -177,13 +210,8 @@ def compute(team: Team, days: int, now: datetime) -> Report:
         }
         for (connection, mode), values in sorted(groups.items())
     ]
-    causes: Counter[tuple[str, str]] = Counter()
-    errors = RecoveryEvent.objects.filter(
-        recovery__team=team, recovery__launched_at__gte=start, level=RecoveryEvent.Level.ERROR
-    ).values_list("recovery__failed_status", "recovery__error_message", "message")
-    for failed_status, error_message, message in errors:
-        step = S(failed_status).label if failed_status else "—"
-        causes[(step, (error_message or message)[:120])] += 1
+    listed = causes.most_common(FAILURES_LISTED)
+    first_monday = since - timedelta(days=since.weekday())
     finished = completed + failed
     return Report(
         days=days,
@@ -199,7 +227,12 @@ def compute(team: Team, days: int, now: datetime) -> Report:
             if longest is not None
             else None
         ),
-        failures=[(step, cause, n) for (step, cause), n in causes.most_common(20)],
+        failures=[(step, cause, n) for (step, cause), n in listed],
+        other_failures=failed - sum(n for _, n in listed),
+        rto_per_week=[
+            WeekRto(first_monday + timedelta(weeks=n), RtoStats.of(values))
+            for n, values in enumerate(running_per_week)
+        ],
         start=start,
         computed_at=now,
     )
@@ -225,6 +258,34 @@ def bar_chart(per_day: list[tuple[date, int, int]], width: int = 720, height: in
                 "launched": launched,
                 "failed": failed,
                 "show_label": len(per_day) <= 14 or index % max(1, len(per_day) // 10) == 0,
+            }
+        )
+    return {"width": width, "height": height, "bars": bars, "peak": peak}
+
+
+def trend_chart(weeks: list[WeekRto], width: int = 720, height: int = 160) -> dict:
+    """Geometry of the weekly RTO trend: a bar for each week's median to running, a mark at
+    its p90 (weeks with no recovery running from backup have neither)."""
+    peak = max((week.running.p90 or 0 for week in weeks), default=0) or 1
+    slot = width / max(len(weeks), 1)
+    plot = height - 20
+
+    def y(seconds: float) -> float:
+        return round(plot - plot * seconds / peak, 1)
+
+    bars = []
+    for index, week in enumerate(weeks):
+        stats = week.running
+        bars.append(
+            {
+                "x": round(index * slot + slot * 0.2, 1),
+                "w": round(slot * 0.6, 1),
+                "y": y(stats.median) if stats.median is not None else plot,
+                "h": round(plot - y(stats.median), 1) if stats.median is not None else 0,
+                "p90_y": y(stats.p90) if stats.p90 is not None else None,
+                "label": week.week.strftime("%d %b"),
+                "stats": stats,
+                "show_label": len(weeks) <= 14 or index % max(1, len(weeks) // 10) == 0,
             }
         )
     return {"width": width, "height": height, "bars": bars, "peak": peak}

@@ -1,23 +1,30 @@
-"""The audit trail for managers: filters, keyset pages, expandable rows, streamed exports."""
+"""The audit trail for managers: filters, keyset pages, expandable rows (each with the platform
+calls its request made), streamed exports."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 
 from recovery import auditcheck, csvsafe
-from recovery.models import AuditAction, AuditEvent, Recovery, Role
+from recovery.models import AuditAction, AuditEvent, Role
+from recovery.services.audit_trail import (
+    actions_only,
+    attach_platform_calls,
+    audit_rows,
+    read_filters,
+)
 from recovery.services.connections import usable_connections
 from recovery.tenancy import current_team, team_view
 
@@ -26,17 +33,6 @@ EXPORT_FIELDS = [
     "time", "seq", "action", "source", "actor_name", "client_ip", "object_type", "object_id",
     "object_repr", "message", "correlation_id", "recovery_id", "data", "hash",
 ]  # fmt: skip
-
-
-def _day(value: str, end: bool = False) -> datetime | None:
-    try:
-        parsed = parse_date(value or "")
-    except ValueError:  # well-formed but impossible, such as 2024-02-30: no bound
-        return None
-    if parsed is None:
-        return None
-    moment = datetime.combine(parsed, time.max if end else time.min)
-    return timezone.make_aware(moment)
 
 
 def _moment(text: str) -> datetime | None:
@@ -53,34 +49,8 @@ def keyset_cursor(row: AuditEvent) -> str:
 
 
 def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
-    team = current_team(request)
-    params = {
-        # No stored text holds a NUL (PostgreSQL refuses one even in a query): drop it.
-        key: request.GET.get(key, "").replace("\x00", "").strip()[:200]
-        for key in ("from", "to", "actor", "action", "connection", "recovery", "q")
-    }
-    rows = AuditEvent.objects.filter(team=team)
-    if start := _day(params["from"]):
-        rows = rows.filter(time__gte=start)
-    if end := _day(params["to"], end=True):
-        rows = rows.filter(time__lte=end)
-    if params["actor"]:
-        rows = rows.filter(actor_name__icontains=params["actor"])
-    if params["action"] in AuditAction.values:
-        rows = rows.filter(action=params["action"])
-    if params["connection"].isdigit():
-        recoveries = Recovery.objects.filter(team=team, connection_id=int(params["connection"]))
-        rows = rows.filter(
-            Q(object_type="platformconnection", object_id=params["connection"])
-            | Q(recovery_id__in=recoveries.values("pk"))
-        )
-    if params["recovery"].isdigit():
-        rows = rows.filter(recovery_id=int(params["recovery"]))
-    if params["q"]:
-        rows = rows.filter(
-            Q(message__icontains=params["q"]) | Q(object_repr__icontains=params["q"])
-        )
-    return rows.order_by("-time", "-id"), params
+    params = read_filters(request.GET)
+    return audit_rows(current_team(request), params, sign_ins=True), params
 
 
 @team_view(role=Role.MANAGER)
@@ -89,6 +59,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     export = request.GET.get("export")
     if export in ("csv", "jsonl"):
         return _export(rows, export)
+    rows = actions_only(rows, params)  # exports above keep every row, calls included
     cursor = request.GET.get("before", "")
     if cursor:
         stamp, _, last_id = cursor.rpartition("_")
@@ -100,6 +71,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    attach_platform_calls(current_team(request), page)
     next_cursor = keyset_cursor(page[-1]) if more and page else ""
     query = urlencode({key: value for key, value in params.items() if value})
     context = {

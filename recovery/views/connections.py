@@ -18,6 +18,7 @@ from recovery.services import connections as service
 from recovery.services.access import access, pending_shares
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
+from recovery.views.responses import delete_audited
 
 
 def _owned(request: HttpRequest, pk: int) -> PlatformConnection:
@@ -109,12 +110,10 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
             "Deleting it now would strand them.",
         )
         return redirect("connection-detail", pk=connection.pk)
-    name = str(connection)
-    audit.record(
-        AuditAction.CONNECTION_DELETE, team=connection.team, request=request, obj=connection,
-        message=f"Connection {name} deleted", data=connection.summary(),
+    name = delete_audited(
+        request, connection, AuditAction.CONNECTION_DELETE,
+        message=f"Connection {connection} deleted", data=connection.summary(),
     )  # fmt: skip
-    connection.delete()
     messages.success(request, f"Connection {name} deleted.")
     return redirect("connection-list")
 

@@ -1,59 +1,16 @@
-"""The top-level pages of a team: recoveries (home) and the audit trail."""
+"""The recoveries list (home): its filters and counts live in services/recovery_list."""
 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from recovery.choices import ACTIVE, Mode
-from recovery.choices import Status as S
+from recovery.choices import Mode
 from recovery.models import Recovery, Role
 from recovery.services.connections import usable_connections
+from recovery.services.recovery_list import filter_recoveries, group_counts
 from recovery.tenancy import current_membership, current_team, team_view
-
-GROUP_STATUSES = {
-    "active": [s for s in ACTIVE if s != S.FAILED],
-    "failed": [S.FAILED],
-    "done": [S.COMPLETED, S.CANCELLED, S.HANDED_OVER],
-}
-GROUPS = {name: Q(status__in=statuses) for name, statuses in GROUP_STATUSES.items()}
-
-
-def group_counts(recoveries: QuerySet[Recovery]) -> dict[str, int]:
-    """Recoveries per group of the list's header, from one count per status: the (team,
-    status) index answers that alone, where a filtered count per group read every row."""
-    per_status = dict(recoveries.values_list("status").annotate(n=Count("pk")).order_by())
-    return {
-        name: sum(per_status.get(status, 0) for status in statuses)
-        for name, statuses in GROUP_STATUSES.items()
-    }
-
-
-def filter_recoveries(
-    recoveries: QuerySet[Recovery], group: str, connection: str, mode: str, search: str
-) -> QuerySet[Recovery]:
-    """The list's filters and order (active first, newest first); the JSON API uses them too."""
-    if group in GROUPS:
-        recoveries = recoveries.filter(GROUPS[group])
-    if connection.isdigit():
-        recoveries = recoveries.filter(connection_id=int(connection))
-    if mode in Mode.values:
-        recoveries = recoveries.filter(mode=mode)
-    # No stored text holds a NUL (PostgreSQL refuses one even in a query): drop it.
-    search = search.replace("\x00", "")
-    if search:
-        recoveries = recoveries.filter(
-            Q(vm_name__icontains=search) | Q(reason__icontains=search) | Q(vm_id=search)
-        )
-    return recoveries.annotate(
-        active_first=Case(
-            When(status__in=list(ACTIVE), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-    ).order_by("active_first", "-launched_at", "-pk")
 
 
 @team_view(role=Role.VIEWER)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django_htmx.http import HttpResponseStopPolling
 
 from recovery.choices import Status as S
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services import actions, progress, remap
 from recovery.tenancy import current_membership, get_for_team, team_view
+from recovery.views.responses import live_page
 
 
 def available_actions(recovery: Recovery) -> list[dict[str, str]]:
@@ -56,13 +56,9 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
 def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recovery = get_for_team(request, Recovery.objects.select_related("launched_by", "batch"), pk=pk)
     context = _context(request, recovery)
-    if request.htmx and not request.htmx.boosted:
-        response = render(request, "recovery/recovery_detail.html#live", context)
-        if recovery.is_terminal:
-            # 286 tells htmx to stop polling; the fragment still shows the final state.
-            return HttpResponseStopPolling(response.content)
-        return response
-    return render(request, "recovery/recovery_detail.html", context)
+    return live_page(
+        request, "recovery/recovery_detail.html", context, settled=recovery.is_terminal
+    )
 
 
 def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -143,7 +139,6 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         recovery.queue_position = positions.get(recovery.pk)
     settled = all(r.is_terminal for r in members)
     context = {"batch": batch, "members": members, "settled": settled}
-    if request.htmx and not request.htmx.boosted:
-        response = render(request, "recovery/batch_detail.html#rows", context)
-        return HttpResponseStopPolling(response.content) if settled else response
-    return render(request, "recovery/batch_detail.html", context)
+    return live_page(
+        request, "recovery/batch_detail.html", context, settled=settled, fragment="rows"
+    )

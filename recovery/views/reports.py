@@ -1,4 +1,5 @@
-"""Reports for managers: recovery counts, success rate, RTO percentiles, failures; CSV."""
+"""Reports for managers: recovery counts, success rate, RTO percentiles and weekly trend,
+failures; CSV."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from django.shortcuts import render
 from recovery import csvsafe
 from recovery.models import Role, Team
 from recovery.services import reports
+from recovery.services.reports import PERIODS
 from recovery.tenancy import current_team, team_view
-
-PERIODS = (7, 30, 90, 365)
 
 
 @team_view(role=Role.MANAGER)
@@ -25,7 +25,12 @@ def report(request: HttpRequest) -> HttpResponse:
     data = reports.build(current_team(request), days)
     if request.GET.get("export") == "csv":
         return _csv(data, current_team(request))
-    context = {"report": data, "periods": PERIODS, "chart": reports.bar_chart(data.per_day)}
+    context = {
+        "report": data,
+        "periods": PERIODS,
+        "chart": reports.bar_chart(data.per_day),
+        "trend": reports.trend_chart(data.rto_per_week),
+    }
     return render(request, "recovery/reports.html", context)
 
 

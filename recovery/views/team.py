@@ -15,6 +15,7 @@ from recovery.forms import InviteForm, RoleForm
 from recovery.models import Invitation, Membership, Role
 from recovery.services import invitations, members
 from recovery.tenancy import current_membership, current_team, get_for_team, switch_team, team_view
+from recovery.views.responses import verdict
 
 INVITE_SESSION_KEY = "invite_link"
 
@@ -96,15 +97,13 @@ def invitation_link(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.ADMIN)
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_for_team(request, Invitation, pk=pk)
-    try:
-        invitations.revoke(invitation, by=request.user, request=request)
-    except invitations.InvitationRefused as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(
-            request, f"The invitation of {invitation.username} is revoked; its link is dead."
-        )
-    return redirect("team")
+    return verdict(
+        request,
+        lambda: invitations.revoke(invitation, by=request.user, request=request),
+        invitations.InvitationRefused,
+        f"The invitation of {invitation.username} is revoked; its link is dead.",
+        then="team",
+    )
 
 
 @require_POST
@@ -116,16 +115,19 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose one of the listed roles.")
         return redirect("team")
     new_role = Role(form.cleaned_data["role"])
-    try:
-        members.change_role(
-            team=current_team(request), actor=request.user, member_pk=member.pk,
-            role=new_role, request=request,
-        )  # fmt: skip
-    except members.MemberChangeRefused as refusal:
-        messages.error(request, refusal.message)
-        return redirect("team")
-    messages.success(request, f"{member.user.username} is now {new_role.label.lower()}.")
-    return redirect("team")
+    return verdict(
+        request,
+        lambda: members.change_role(
+            team=current_team(request),
+            actor=request.user,
+            member_pk=member.pk,
+            role=new_role,
+            request=request,
+        ),
+        members.MemberChangeRefused,
+        f"{member.user.username} is now {new_role.label.lower()}.",
+        then="team",
+    )
 
 
 @require_POST
@@ -133,17 +135,14 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
 def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_for_team(request, Membership.objects.select_related("user"), pk=pk)
     team = current_team(request)
-    try:
-        members.remove(team=team, actor=request.user, member_pk=member.pk, request=request)
-    except members.MemberChangeRefused as refusal:
-        messages.error(request, refusal.message)
-        return redirect("team")
-    messages.success(
+    return verdict(
         request,
+        lambda: members.remove(team=team, actor=request.user, member_pk=member.pk, request=request),
+        members.MemberChangeRefused,
         f"{member.user.username} was removed from {team}; their API tokens of this team "
         "were revoked.",
+        then="team",
     )
-    return redirect("team")
 
 
 @require_POST

@@ -200,6 +200,12 @@ def test_a_full_recovery_tells_its_story_without_a_secret(personas, lab):
         AuditAction.PLATFORM_CALL,
     } <= actions
     assert len({r.correlation_id for r in rows}) == 1  # one launch, one story
+    # Each worker job's calls share its run's request id with the step rows it wrote, so the
+    # audit page can list them under those steps; a job has no client address.
+    step_jobs = {r.request_id for r in rows.filter(action=AuditAction.RECOVERY_STEP)}
+    job_calls = rows.filter(action=AuditAction.PLATFORM_CALL, request_id__startswith="job-")
+    assert job_calls.exists() and {r.request_id for r in job_calls} & step_jobs
+    assert all(r.client_ip is None for r in job_calls)
     calls = [r.data for r in rows.filter(action=AuditAction.PLATFORM_CALL)]
     rebase = next(c for c in calls if c["path"].endswith("rebase-backing-file"))
     assert (

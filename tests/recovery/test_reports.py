@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.urls import reverse
@@ -100,7 +100,6 @@ def test_operators_and_viewers_do_not_see_reports(history, persona):
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
 def test_recoveries_are_counted_on_their_local_day(personas, settings, zone):
     """Days are local midnights, found in the database's seconds, across a DST change too."""
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from recovery.services.reports import build
@@ -229,3 +228,69 @@ def test_a_report_is_reused_until_a_recovery_changes(
     assert launched.failed == first.failed
     workflow.transition(queued, "failed", "attach refused", failed_status="attaching")
     assert build(team, 30).failed == first.failed + 1
+
+
+def _recovery(team, vm, status, *, launched, running=None, error="", failed_status=""):
+    connection = ConnectionFactory(team=team, name=f"SCP-{vm}")
+    recovery = Recovery.objects.create(
+        team=team, connection=connection, connection_name="SCP-A", vm_id=vm, vm_name=vm,
+        nfs_server="n", nfs_export="/e", datastore_name="d", reason="r", status=status,
+        error_message=error, failed_status=failed_status,
+    )  # fmt: skip
+    Recovery.objects.filter(pk=recovery.pk).update(
+        launched_at=launched,
+        recovered_at=launched + timedelta(seconds=running) if running else None,
+    )
+    return recovery
+
+
+def test_the_success_rate_and_the_failures_listed_count_the_same_recoveries(personas):
+    from recovery.services.reports import build
+
+    team, now = personas.team, timezone.now() - timedelta(hours=1)
+    _recovery(team, "ok", "completed", launched=now, running=10)
+    # Failed once, retried to completion: its old error event is not a failure any more.
+    retried = _recovery(team, "retried", "completed", launched=now, running=20)
+    RecoveryEvent.objects.create(recovery=retried, step="failed", level="error", message="x")
+    _recovery(team, "still", "failed", launched=now, error="no space", failed_status="creating_vm")
+    _recovery(team, "given", "handed_over", launched=now, error="stuck", failed_status="merging")
+    _recovery(team, "gave-up", "cancelled", launched=now, error="no space",
+              failed_status="creating_vm")  # fmt: skip
+    _recovery(team, "changed-mind", "cancelled", launched=now)  # no failure: neither
+    report = build(team, 7)
+    assert (report.completed, report.failed) == (2, 3)
+    assert report.success_rate == 2 / 5
+    assert sum(n for _, _, n in report.failures) + report.other_failures == report.failed
+    assert sorted(report.failures) == [
+        ("Creating the new VM", "no space", 2),
+        ("Merging", "stuck", 1),
+    ]
+    assert sum(failed for _, _, failed in report.per_day) == report.failed
+
+
+def test_the_rto_trend_gives_each_week_its_own_median_and_p90(personas, settings):
+    from recovery.services.reports import build
+
+    settings.TIME_ZONE = "UTC"
+    team = personas.team
+    today = timezone.localdate()
+    this_monday = today - timedelta(days=today.weekday())
+    monday_noon = timezone.make_aware(datetime.combine(this_monday, time(12)))
+    for n, seconds in enumerate((10, 20, 30)):
+        _recovery(
+            team, f"old-{n}", "completed", launched=monday_noon - timedelta(days=7), running=seconds
+        )
+    _recovery(team, "new", "completed", launched=monday_noon, running=100)
+    _recovery(team, "broken", "failed", launched=monday_noon, error="boom")  # never ran: no RTO
+    weeks = {week.week: week.running for week in build(team, 30).rto_per_week}
+    assert (weeks[this_monday].count, weeks[this_monday].median) == (1, 100)
+    last = weeks[this_monday - timedelta(days=7)]
+    assert (last.count, last.median, last.p90, last.maximum) == (3, 20, 30, 30)
+    assert len(weeks) in (5, 6) and all(day.weekday() == 0 for day in weeks)
+
+
+def test_the_page_and_the_api_offer_the_same_periods():
+    from recovery.api.routes.reports import Days
+    from recovery.services.reports import PERIODS
+
+    assert tuple(int(day) for day in Days) == PERIODS

@@ -13,15 +13,16 @@ from recovery.api import auth, serializers
 from recovery.api.pagination import MAX_LIMIT, link
 from recovery.api.report_schemas import AuditPage
 from recovery.api.schemas import COMMON_ERRORS
-from recovery.views.audit import filtered
+from recovery.services.audit_trail import audit_rows, read_filters
+from recovery.tenancy import current_team
 
 router = Router(tags=["audit"])
 DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class AuditFilters(Schema):
-    # The names and meaning of the audit page's filters (recovery.views.audit.filtered reads
-    # them from the query string); declared here so they are validated and documented.
+    # The names and meaning of the audit page's filters (services.audit_trail.read_filters
+    # reads them from the query string); declared here so they are validated and documented.
     from_: str | None = Field(
         None, alias="from", pattern=DAY, json_schema_extra={"format": "date"},
         description="From this day (inclusive), YYYY-MM-DD.",
@@ -57,7 +58,7 @@ class AuditFilters(Schema):
     summary="Audit rows of the team, newest first (managers and admins)",
 )
 def list_audit(request: HttpRequest, filters: Query[AuditFilters]):
-    rows, _ = filtered(request)
+    rows = audit_rows(current_team(request), read_filters(request.GET))
     if filters.source:
         rows = rows.filter(source=filters.source)
     # Newest first by the chain's sequence number: an integer cursor that no insert can shift.

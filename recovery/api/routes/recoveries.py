@@ -33,9 +33,9 @@ from recovery.services import actions
 from recovery.services import recoveries as service
 from recovery.services.connections import usable_connections
 from recovery.services.plan import NewVMOptions, VMShape
+from recovery.services.recovery_list import filter_recoveries
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import current_membership, current_team, get_for_team
-from recovery.views.pages import filter_recoveries
 
 router = Router(tags=["recoveries"])
 

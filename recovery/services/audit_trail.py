@@ -1,0 +1,111 @@
+"""The audit trail's filters: the audit page, its exports and the JSON API read the same rows.
+
+The page shows what people and automation did; the platform calls a request or job made are
+grouped under the row it wrote (their shared request_id), not listed among them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from recovery.models import AuditAction, AuditEvent, Membership, Recovery, Team
+
+FILTER_NAMES = ("from", "to", "actor", "action", "connection", "recovery", "q")
+# Written before anyone is in a team (team None): shown to the managers of the person's teams.
+SIGN_IN_ACTIONS = (AuditAction.LOGIN, AuditAction.LOGOUT, AuditAction.LOGIN_FAILED)
+CALLS_SHOWN = 25  # per action on the page; the rest are counted and found by its filter
+
+
+def read_filters(query: Mapping[str, str]) -> dict[str, str]:
+    """The filters of a query string, bounded; '' for each one not given."""
+    return {
+        # No stored text holds a NUL (PostgreSQL refuses one even in a query): drop it.
+        key: query.get(key, "").replace("\x00", "").strip()[:200]
+        for key in FILTER_NAMES
+    }
+
+
+def _day(value: str, end: bool = False) -> datetime | None:
+    try:
+        parsed = parse_date(value or "")
+    except ValueError:  # well-formed but impossible, such as 2024-02-30: no bound
+        return None
+    if parsed is None:
+        return None
+    moment = datetime.combine(parsed, time.max if end else time.min)
+    return timezone.make_aware(moment)
+
+
+def members_sign_ins(team: Team) -> Q:
+    """Sign-in, sign-out and failed sign-in rows of the team's members (a failed sign-in has
+    no user, only the name typed: the members' usernames)."""
+    members = Membership.objects.filter(team=team)
+    usernames = get_user_model().objects.filter(memberships__team=team).values("username")
+    return Q(team__isnull=True, action__in=SIGN_IN_ACTIONS) & (
+        Q(actor_id__in=members.values("user_id")) | Q(actor__isnull=True, actor_name__in=usernames)
+    )
+
+
+def audit_rows(
+    team: Team, params: Mapping[str, str], *, sign_ins: bool = False
+) -> QuerySet[AuditEvent]:
+    """The team's rows that match the filters, newest first; with `sign_ins`, its members'
+    sign-in rows too (the audit page; the API pages one chain by its seq and leaves them)."""
+    scope = Q(team=team) | members_sign_ins(team) if sign_ins else Q(team=team)
+    rows = AuditEvent.objects.filter(scope)
+    if start := _day(params["from"]):
+        rows = rows.filter(time__gte=start)
+    if end := _day(params["to"], end=True):
+        rows = rows.filter(time__lte=end)
+    if params["actor"]:
+        rows = rows.filter(actor_name__icontains=params["actor"])
+    if params["action"] in AuditAction.values:
+        rows = rows.filter(action=params["action"])
+    if params["connection"].isdigit():
+        recoveries = Recovery.objects.filter(team=team, connection_id=int(params["connection"]))
+        rows = rows.filter(
+            Q(object_type="platformconnection", object_id=params["connection"])
+            | Q(recovery_id__in=recoveries.values("pk"))
+        )
+    if params["recovery"].isdigit():
+        rows = rows.filter(recovery_id=int(params["recovery"]))
+    if params["q"]:
+        rows = rows.filter(
+            Q(message__icontains=params["q"]) | Q(object_repr__icontains=params["q"])
+        )
+    return rows.order_by("-time", "-id")
+
+
+def actions_only(rows: QuerySet[AuditEvent], params: Mapping[str, str]) -> QuerySet[AuditEvent]:
+    """The page's rows: people's and automation's actions, platform calls only when asked for."""
+    if params["action"] == AuditAction.PLATFORM_CALL:
+        return rows
+    return rows.exclude(action=AuditAction.PLATFORM_CALL)
+
+
+def attach_platform_calls(team: Team, rows: Sequence[AuditEvent]) -> None:
+    """Give each row `calls` (the first CALLS_SHOWN platform calls of the request or job that
+    wrote it, oldest first) and `calls_count`. The first row of a request on the page takes
+    them, so a call is listed once however many rows its request wrote."""
+    ids = {row.request_id for row in rows if row.request_id}
+    calls = AuditEvent.objects.filter(
+        team=team, action=AuditAction.PLATFORM_CALL, request_id__in=ids
+    )
+    counts = dict(calls.values_list("request_id").annotate(n=Count("pk")).order_by())
+    shown: dict[str, list[AuditEvent]] = defaultdict(list)
+    for call in calls.order_by("time", "id")[: CALLS_SHOWN * max(len(ids), 1)]:
+        if len(shown[call.request_id]) < CALLS_SHOWN:
+            shown[call.request_id].append(call)
+    taken: set[str] = set()
+    for row in rows:
+        first = row.request_id not in taken and row.action != AuditAction.PLATFORM_CALL
+        row.calls = shown.get(row.request_id, []) if first else []  # type: ignore[attr-defined]
+        row.calls_count = counts.get(row.request_id, 0) if first else 0  # type: ignore[attr-defined]
+        taken.add(row.request_id)
