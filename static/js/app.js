@@ -12,6 +12,21 @@
     }
   }, true);
 
+  // A live fragment swapped in every few seconds would close the disclosures the reader
+  // opened: remember the open <details id=...> of the target and open them again.
+  var openDetails = [];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    openDetails = Array.prototype.map.call(
+      event.detail.target.querySelectorAll("details[id][open]"), function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    openDetails.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) details.open = true;
+    });
+    openDetails = [];
+  });
+
   // Buttons with data-copy="#selector" copy that field's value.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
