@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseStopPolling
 
+from recovery import watching
 from recovery.choices import Status as S
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services import actions, progress, remap
@@ -55,6 +56,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
 @team_view(role=Role.VIEWER)
 def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recovery = get_for_team(request, Recovery.objects.select_related("launched_by", "batch"), pk=pk)
+    watching.mark_watched(recovery)  # its merge progress is read more often while open
     context = _context(request, recovery)
     if request.htmx and not request.htmx.boosted:
         response = render(request, "recovery/recovery_detail.html#live", context)
