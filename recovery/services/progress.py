@@ -17,7 +17,8 @@ __all__ = ["TimelineStep", "merge_eta", "now_caption", "running_from_backup_for"
 def now_caption(recovery: Recovery) -> str:
     """One present-tense sentence of what is happening now (the last event says what was done).
 
-    Terminal recoveries have their outcome line instead (templates/recovery/_outcome.html).
+    A finished one says how it ended (its page has the whole outcome line, _outcome.html):
+    never the last event, which may be a detail such as "left attached: 2 others use it".
     """
     r = recovery
     vm = r.target_vm_name or r.vm_name
@@ -56,6 +57,14 @@ def now_caption(recovery: Recovery) -> str:
         case S.FAILED:
             failed = S(r.failed_status).label if r.failed_status in S.values else "A step"
             return f"Stopped: {failed} failed; waiting for an operator"
+        case S.COMPLETED if r.mode == Mode.VERIFY:
+            return "Booted from the backup, then torn down"
+        case S.COMPLETED:
+            return "Runs from production storage"
+        case S.CANCELLED:
+            return "Cancelled: what it did is undone"
+        case S.HANDED_OVER:
+            return "Handed over to manual handling"
     return r.step
 
 
