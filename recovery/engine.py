@@ -30,6 +30,7 @@ from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.stepkit import MOVED, RETRY_ADVICE, STOP, Step, StepFailed, Wait
 from recovery.steps import HANDLERS
+from recovery.watching import watched_delay
 from recovery.workflow import note, transition
 
 __all__ = ["MOVED", "STOP", "StepFailed", "Wait", "advance", "enqueue", "next_delay"]
@@ -113,7 +114,7 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
 
 
 def _schedule(recovery: Recovery, wait: Wait) -> None:
-    delay = next_delay(recovery, wait)
+    delay = watched_delay(recovery, next_delay(recovery, wait))
     recovery.next_check_at = timezone.now() + timedelta(seconds=delay)
     if wait.reason != recovery.wait_reason:
         recovery.wait_reason = wait.reason

@@ -46,7 +46,11 @@ def keep_alive(connection: Any) -> list[str]:
     for job_id, path in PERIODIC_JOBS.items():
         if connection.exists(alive_key(job_id)):
             continue
-        logger.warning("periodic job %s was not scheduled (Redis lost it?): starting it", job_id)
+        # Info, not a warning: every fresh start of the stack (an empty Redis) lands here
+        # once per job; a Redis that lost them is reported by the reconciler's resumptions.
+        logger.info(
+            "periodic job %s was not scheduled (first start, or Redis lost it): starting it", job_id
+        )
         import_string(path)(delay=RESTART_DELAY_SECONDS)
         restarted.append(job_id)
     return restarted

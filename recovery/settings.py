@@ -245,6 +245,8 @@ RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 30.0, minimum
 RECOVERY_MERGE_FIRST_LOOK_SECONDS = env_float(
     "RECOVERY_MERGE_FIRST_LOOK_SECONDS", 2.0, minimum=0.05
 )
+# While a recovery's page is open, its merge is looked at at least this often (recovery.watching).
+RECOVERY_WATCHED_LOOK_SECONDS = env_float("RECOVERY_WATCHED_LOOK_SECONDS", 2.0, minimum=0.1)
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)
 # A graceful shutdown (of an in-place restore's source, or of the VM the console created, at
 # teardown) that has not turned the VM off after this long fails the step: the guest ignored

@@ -53,6 +53,7 @@ urlpatterns = [
     path("launch/<slug:step>/", launch.launch_wizard, name="launch-step"),
     path("recoveries/<int:pk>/", recoveries.recovery_detail, name="recovery-detail"),
     path("batches/<int:pk>/", recoveries.batch_detail, name="batch-detail"),
+    path("batches/<int:pk>/<slug:action>/", recoveries.batch_action, name="batch-action"),
     path(
         "recoveries/<int:pk>/<slug:action>/",
         recoveries.recovery_action,

@@ -212,7 +212,7 @@ class RecoveryPage(Page):
 class TimelineStepOut(Schema):
     status: str
     label: str
-    state: Literal["done", "current", "failed", "pending"]
+    state: Literal["done", "current", "failed", "cancelled", "pending"]
     started: datetime | None
     duration_seconds: float | None
 

@@ -1,66 +1,71 @@
-"""What the detail page shows: the step timeline, merge ETA, time running from backup."""
+"""What the detail page shows: what happens now, the step timeline, merge ETA, time from backup."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 
-from recovery.choices import TERMINAL, Mode
+from recovery.choices import Mode
 from recovery.choices import Status as S
 from recovery.models import Recovery
+from recovery.services.timeline import TimelineStep, timeline
 
-RESTORE_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.MERGING,
-    S.DETACHING, S.COMPLETED,
-]  # fmt: skip
-VERIFY_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.CLEANING_UP,
-    S.COMPLETED,
-]  # fmt: skip
-# States that count as being inside a timeline step.
-PART_OF = {S.POWERING_OFF: S.QUEUED, S.READY: S.POWERING_ON, S.MERGED: S.DETACHING}
+__all__ = ["TimelineStep", "merge_eta", "now_caption", "running_from_backup_for", "timeline"]
 
 
-@dataclass
-class TimelineStep:
-    status: str
-    label: str
-    state: str  # done, current, failed, pending
-    started: datetime | None
-    duration: timedelta | None
+def now_caption(recovery: Recovery) -> str:
+    """One present-tense sentence of what is happening now (the last event says what was done).
 
-
-def timeline(recovery: Recovery) -> list[TimelineStep]:
-    steps = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
-    if recovery.is_new_vm:
-        steps.insert(steps.index(S.REBASING), S.CREATING_VM)
-    if recovery.status in (S.CANCELLING, S.CANCELLED) or recovery.cancel_from:
-        steps = [*steps[:-1], S.CANCELLING, S.CANCELLED]
-    entered: dict[str, datetime] = {S.QUEUED: recovery.launched_at}
-    for event in recovery.events.all():
-        step = PART_OF.get(event.step, event.step)
-        entered.setdefault(step, event.time)
-    current = PART_OF.get(recovery.status, recovery.status)
-    if recovery.status == S.FAILED:
-        current = PART_OF.get(recovery.failed_status, recovery.failed_status)
-    position = steps.index(current) if current in steps else -1
-    now = timezone.now()
-    result = []
-    for index, status in enumerate(steps):
-        started = entered.get(status)
-        if (recovery.is_terminal and status == recovery.status) or index < position:
-            state = "done"
-        elif index == position:
-            state = "failed" if recovery.status == S.FAILED else "current"
-        else:
-            state = "pending"
-        following = next((entered.get(s) for s in steps[index + 1 :] if entered.get(s)), None)
-        end = following if state == "done" else (now if state in ("current", "failed") else None)
-        duration = end - started if started and end and status not in TERMINAL else None
-        result.append(TimelineStep(status, S(status).label, state, started, duration))
-    return result
+    A finished one says how it ended (its page has the whole outcome line, _outcome.html):
+    never the last event, which may be a detail such as "left attached: 2 others use it".
+    """
+    r = recovery
+    vm = r.target_vm_name or r.vm_name
+    status = S(r.status) if r.status in S.values else None
+    match status:
+        case S.QUEUED:
+            return f"Waiting for its turn on {r.connection_name}"
+        case S.POWERING_OFF:
+            return f"Powering off {r.vm_name} before its disks are replaced by the backup"
+        case S.ATTACHING:
+            return f"Mounting {r.nfs_server}:{r.nfs_export} as NFS datastore {r.datastore_name}"
+        case S.CREATING_VM:
+            return f"Creating the new VM {vm}"
+        case S.REBASING:
+            return f"Rebasing the disks of {vm} onto the backup files"
+        case S.READY:
+            return f"{vm} is recovered and powered off: waiting for an operator to power it on"
+        case S.POWERING_ON:
+            return f"Powering on {vm}"
+        case S.RUNNING_FROM_BACKUP if r.mode == Mode.VERIFY:
+            return f"{vm} runs from the backup: check it, then Finish tears it down"
+        case S.RUNNING_FROM_BACKUP if r.auto_merge:
+            return f"{vm} runs from the backup; the merge into production storage starts next"
+        case S.RUNNING_FROM_BACKUP:
+            return f"{vm} runs from the backup: waiting for an operator to start the merge"
+        case S.MERGING:
+            return f"Merging the backup into production storage: {r.merge_progress}%"
+        case S.MERGED:
+            return f"Merged: waiting for the platform to release {vm} from the backup"
+        case S.DETACHING:
+            return f"Unmounting NFS datastore {r.datastore_name}"
+        case S.CLEANING_UP:
+            return "Cleaning up: deleting what the console created and unmounting the datastore"
+        case S.CANCELLING:
+            return "Cancelling: undoing what this recovery did on the platform"
+        case S.FAILED:
+            failed = S(r.failed_status).label if r.failed_status in S.values else "A step"
+            return f"Stopped: {failed} failed; waiting for an operator"
+        case S.COMPLETED if r.mode == Mode.VERIFY:
+            return "Booted from the backup, then torn down"
+        case S.COMPLETED:
+            return "Runs from production storage"
+        case S.CANCELLED:
+            return "Cancelled: what it did is undone"
+        case S.HANDED_OVER:
+            return "Handed over to manual handling"
+    return r.step
 
 
 def merge_eta(recovery: Recovery) -> timedelta | None:

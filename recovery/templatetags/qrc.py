@@ -67,3 +67,11 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):  # also a moment ahead of our clock
         return "just now"
     return f"{timesince(value)} ago"
+
+
+@register.filter
+def now_caption(recovery) -> str:
+    """What a recovery is doing now, in one sentence (recovery.services.progress)."""
+    from recovery.services.progress import now_caption as caption
+
+    return caption(recovery)

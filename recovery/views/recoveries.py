@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from recovery import watching
 from recovery.choices import Status as S
-from recovery.models import AuditAction, AuditEvent, Recovery, Role
-from recovery.services import actions, progress, remap
+from recovery.models import AuditAction, AuditEvent, Batch, Recovery, Role
+from recovery.services import actions, batch_actions, progress, remap
 from recovery.tenancy import current_membership, get_for_team, team_view
 from recovery.views.responses import live_page
 
@@ -55,6 +57,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
 @team_view(role=Role.VIEWER)
 def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recovery = get_for_team(request, Recovery.objects.select_related("launched_by", "batch"), pk=pk)
+    watching.mark_watched(recovery)  # its merge progress is read more often while open
     context = _context(request, recovery)
     return live_page(
         request, "recovery/recovery_detail.html", context, settled=recovery.is_terminal
@@ -130,15 +133,39 @@ def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:
 
 @team_view(role=Role.VIEWER)
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from recovery.models import Batch
-
     batch = get_for_team(request, Batch.objects.select_related("launched_by"), pk=pk)
     members = list(batch.recoveries.order_by("vm_name"))
     positions = queue_positions(members)
     for recovery in members:
         recovery.queue_position = positions.get(recovery.pk)
     settled = all(r.is_terminal for r in members)
-    context = {"batch": batch, "members": members, "settled": settled}
+    can_act = current_membership(request).has_role(Role.OPERATOR)
+    context = {
+        "batch": batch,
+        "members": members,
+        "settled": settled,
+        "state_counts": batch_actions.state_counts(members),
+        "batch_actions": batch_actions.offered(members) if can_act else [],
+    }
     return live_page(
         request, "recovery/batch_detail.html", context, settled=settled, fragment="rows"
     )
+
+
+@require_POST
+@team_view(role=Role.OPERATOR)
+def batch_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """One action on every member of the batch that allows it (services/batch_actions)."""
+    batch = get_for_team(request, Batch, pk=pk)
+    chosen = batch_actions.BY_NAME.get(action)
+    if chosen is None:
+        raise Http404
+    outcome = batch_actions.perform_all(chosen, list(batch.recoveries.all()), request.user)
+    if outcome.done:
+        names = ", ".join(r.vm_name for r in outcome.done)
+        messages.success(request, f"{chosen.label}: {len(outcome.done)} done ({names})")
+    for recovery, reason in outcome.refused:
+        messages.error(request, f"{recovery.vm_name}: {reason}")
+    if not outcome.done and not outcome.refused:
+        messages.info(request, f"{chosen.label}: no recovery of this batch allows it now.")
+    return redirect("batch-detail", pk=batch.pk)

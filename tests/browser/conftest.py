@@ -49,5 +49,7 @@ def page(browser) -> Iterator[object]:
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    # Uncaught exceptions in our JS or htmx's are errors too (they never reach the console API).
+    page.on("pageerror", lambda error: page.console_errors.append(f"pageerror: {error}"))
     yield page
     context.close()

@@ -23,6 +23,7 @@ from django.test import Client
 
 from recovery.models import Role
 from recovery.services.actions import BY_NAME as ACTIONS
+from recovery.services.batch_actions import BY_NAME as BATCH_ACTIONS
 from recovery.views.launch import STEPS
 from tests.security.snapshot import differences, snapshot, tables
 from tests.security.urlwalk import Endpoint, endpoints
@@ -170,6 +171,7 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "launch-step": _launch_step,
     "recovery-detail": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
     "batch-detail": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
+    "batch-action": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
     "recovery-action": _recovery_action,
     "team": TeamView(Role.VIEWER, 200, 200),
     "team-invite": TeamView(Role.ADMIN, 405, 302),
@@ -345,6 +347,7 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     "launch-step": {"step": lambda w: list(STEPS)},
     "recovery-detail": {"pk": lambda w: [w.failed.pk, w.running.pk]},
     "batch-detail": {"pk": lambda w: [w.batch.pk]},
+    "batch-action": {"pk": lambda w: [w.batch.pk], "action": lambda w: [*BATCH_ACTIONS]},
     "recovery-action": {
         "pk": lambda w: [w.failed.pk, w.running.pk],
         "action": lambda w: [*ACTIONS],
