@@ -45,7 +45,7 @@ os.environ.setdefault("OUTBOUND_ALLOW", "127.0.0.0/8,::1/128,localhost,10.0.0.0/
 # tests/jobs.py: plain functions the queue tests run in a worker.
 os.environ.setdefault("RQ_EXTRA_JOB_MODULES", "tests.jobs.")
 
-from recovery.settings import *  # noqa: F403
+from recovery.settings import *  # noqa: E402, F403
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: worker processes started by the crash tests must see the test data.
