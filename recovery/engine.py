@@ -2,7 +2,7 @@
 
 `advance(pk)` is what every RQ job runs. It takes a lease on the recovery (so two workers never
 work it at once), runs the handler of its status, and either moves on at once, or schedules
-the next look with RQ's scheduler (never sleeping in the worker), or stops because a person
+the next look (recovery.background: never sleeping in the worker), or stops because a person
 has to act. Every platform action carries an X-Client-Token stored on the row *before* the
 call, so a worker killed mid-call is replaced by one that repeats the same call harmlessly.
 """
