@@ -9,8 +9,9 @@
 - `worker` and `inline`: the RQ workers with their fast scheduler, and the in-process runner
   of tests and `recover --inline`; `rqjobs`: JSON jobs that may call our tasks only.
 
-Only queues.py and looks.py are imported by domain code; the package's __init__ stays light so
-that settings and models may import it without RQ.
+Domain code uses `enqueue`, `leases` and `periodic_job`; worker.py and inline.py are for
+`rqworker`, tests and `recover --inline`. This __init__ imports no RQ, so that the settings
+(conf.py) may import the package.
 """
 
 from __future__ import annotations
