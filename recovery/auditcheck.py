@@ -11,10 +11,10 @@ import json
 from time import monotonic
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.utils import timezone
 
+from recovery import background
 from recovery.auditheads import read_heads, verify_team
 from recovery.models import AuditEvent
 
@@ -60,24 +60,22 @@ def is_large(team_id: int) -> bool:
 
 def start(team_id: int) -> None:
     """Queue a check unless one is running (the page then polls that one)."""
-    connection = django_rq.get_connection("default")
+    connection = background.connection()
     if not connection.set(f"{_key(team_id)}:lock", "1", nx=True, ex=RUNNING_TTL):
         return
     running = {"state": "running", "started_at": timezone.now().isoformat()}
     connection.set(_key(team_id), json.dumps(running), ex=RUNNING_TTL)
-    from recovery import tasks
-
-    django_rq.get_queue("default").enqueue(tasks.check_audit_chain, team_id)
+    background.enqueue("recovery.tasks.check_audit_chain", team_id)
 
 
 def status(team_id: int) -> dict[str, Any] | None:
-    raw = django_rq.get_connection("default").get(_key(team_id))
+    raw = background.connection().get(_key(team_id))
     return json.loads(raw) if raw else None
 
 
 def run(team_id: int) -> dict[str, Any]:
     """The worker's side: check, and keep the result for the page."""
-    connection = django_rq.get_connection("default")
+    connection = background.connection()
     try:
         result = check_now(team_id)
         connection.set(_key(team_id), json.dumps(result), ex=RESULT_TTL)

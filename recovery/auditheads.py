@@ -15,7 +15,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from recovery.auditverify import FORGED_HEAD, TRUNCATED, Break, ChainReport, ver
 from recovery.models.audit import AuditEvent
 
 logger = logging.getLogger(__name__)
-HEADS_JOB_ID = "qrc-audit-heads"
 
 
 @dataclass(frozen=True)
@@ -159,20 +157,6 @@ def _next_head(team_id: int | None, old: Head | None, ring: Keyring) -> Head | N
 
 def _still_there(team_id: int | None, head: Head) -> bool:
     return AuditEvent.objects.filter(team_id=team_id, seq=head.seq, hash=head.hash).exists()
-
-
-def schedule_heads(delay: float | None = None) -> None:
-    """Run write_heads in `delay` seconds (AUDIT_HEADS_SECONDS by default), then again."""
-    import django_rq
-
-    from recovery import periodic, tasks
-
-    if delay is None:
-        delay = settings.AUDIT_HEADS_SECONDS
-    queue = django_rq.get_queue("default")
-    # One fixed job id: scheduling again replaces the job rather than starting a second loop.
-    queue.enqueue_in(timedelta(seconds=delay), tasks.audit_heads, job_id=HEADS_JOB_ID)
-    periodic.mark_scheduled(queue.connection, HEADS_JOB_ID, delay)
 
 
 def verify_team(team_id: int | None, heads: dict[int | None, Head]) -> ChainReport:

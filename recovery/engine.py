@@ -2,7 +2,7 @@
 
 `advance(pk)` is what every RQ job runs. It takes a lease on the recovery (so two workers never
 work it at once), runs the handler of its status, and either moves on at once, or schedules
-the next look with RQ's scheduler (never sleeping in the worker), or stops because a person
+the next look (recovery.background: never sleeping in the worker), or stops because a person
 has to act. Every platform action carries an X-Client-Token stored on the row *before* the
 call, so a worker killed mid-call is replaced by one that repeats the same call harmlessly.
 """
@@ -18,14 +18,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from platforms.clients import PlatformClient, PlatformError
+from recovery import background
+from recovery.background import leases
 from recovery.choices import PLATFORM_BUSY
 from recovery.choices import Status as S
 from recovery.guard import GuardedClient, GuardRefused
-from recovery.looks import schedule_look
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.stepkit import MOVED, RETRY_ADVICE, STOP, Step, StepFailed, Wait
@@ -43,32 +43,20 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def take_lease(pk: int, owner: str = WORKER_ID) -> bool:
-    now = timezone.now()
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
-    until = now + timedelta(seconds=settings.RECOVERY_LEASE_SECONDS)
-    return bool(
-        Recovery.objects.filter(pk=pk).filter(free).update(lease_owner=owner, lease_until=until)
-    )
+    length = timedelta(seconds=settings.RECOVERY_LEASE_SECONDS)
+    return leases.take(Recovery.objects.filter(pk=pk), length, owner=owner)
 
 
 def release_lease(pk: int, owner: str = WORKER_ID) -> None:
-    Recovery.objects.filter(pk=pk, lease_owner=owner).update(lease_owner="", lease_until=None)
+    leases.release(Recovery.objects.filter(pk=pk), owner=owner)
 
 
 # --- scheduling ----------------------------------------------------------------------------
 
 
 def enqueue(recovery_id: int, delay: float = 0) -> None:
-    """Queue a step of `recovery_id`, now or after `delay` seconds (recovery.looks)."""
-    import django_rq
-
-    from recovery import tasks
-
-    queue = django_rq.get_queue("default")
-    if delay <= 0:
-        queue.enqueue(tasks.advance, recovery_id)
-    else:
-        schedule_look(queue, recovery_id, delay)
+    """Queue a step of `recovery_id`, now or after `delay` seconds (a look)."""
+    background.enqueue("recovery.tasks.advance", recovery_id, delay=delay)
 
 
 def task_remaining(recovery: Recovery, wait: Wait) -> float | None:

@@ -13,6 +13,15 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from recovery.auditkeys import parse_keys
+from recovery.background.conf import (  # noqa: F401 (settings read by django-rq and us)
+    NOTIFICATIONS_QUEUE,
+    RQ,
+    RQ_JOB_MODULES,
+    RQ_SCHEDULER_INTERVAL_SECONDS,
+    RQ_SCHEDULER_LOCK_SECONDS,
+    RQ_SERIALIZER,
+    rq_queues,
+)
 from recovery.env import (
     env_bool,
     env_fernet_keys,
@@ -196,23 +205,8 @@ REDIS_URL = with_redis_password(
 REDIS_ALLOW_NO_AUTH = env_bool("REDIS_ALLOW_NO_AUTH", False)
 # Error pages and mail list settings: REDIS_URL and RQ_QUEUES hold the password.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "recovery.redisauth.SafeExceptionReporterFilter"
-_JOB_TIMEOUT = env_int("RQ_JOB_TIMEOUT", 600, minimum=10)
-# Recoveries, drills and the periodic loops run on "default"; webhooks and email on
-# "notifications", worked by its own worker, so that a slow receiver never delays a recovery.
-# Jobs are JSON, not pickle, and workers run only our task functions (recovery/rqjobs.py):
-# writing to Redis must not be a way to run code in a worker.
-RQ_SERIALIZER = "recovery.rqjobs.JSONSerializer"
-RQ_JOB_MODULES = [
-    "recovery.tasks.",
-    "recovery.notifications.tasks.",
-    "recovery.drills.tasks.",
-    *env_list("RQ_EXTRA_JOB_MODULES"),
-]
-RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": _JOB_TIMEOUT, "SERIALIZER": RQ_SERIALIZER}
-    for name in ("default", "notifications")
-}
-NOTIFICATIONS_QUEUE = "notifications"
+# Queues, workers and their scheduler: recovery/background/conf.py says what each is and why.
+RQ_QUEUES = rq_queues(REDIS_URL)
 
 # Platform calls made inside a web request (Test connection, inventory reads) end after this
 # many seconds overall, so that a platform that does not answer holds a web thread no longer.
@@ -225,15 +219,6 @@ TEAM_MAX_CONCURRENT_PREFLIGHTS = env_int("TEAM_MAX_CONCURRENT_PREFLIGHTS", 2, mi
 # VMs in one launch or dry run (at most 500, launch_input.MAX_VMS): a preflight reads each VM
 # from the platform in the web request, about 50 ms each.
 LAUNCH_MAX_VMS = env_int("LAUNCH_MAX_VMS", 500, minimum=1)
-# Keep django-rq's default explicitly: a job is queued only once the row it reads is committed.
-# Workers (`manage.py rqworker`) are recovery.worker.Worker: RQ's, with a faster scheduler tick.
-RQ = {
-    "COMMIT_MODE": "on_db_commit",
-    "WORKER_CLASS": env_str("RQ_WORKER_CLASS") or "recovery.worker.Worker",
-}
-RQ_SCHEDULER_INTERVAL_SECONDS = env_float("RQ_SCHEDULER_INTERVAL_SECONDS", 0.1, minimum=0.01)
-# How long the scheduler's lock outlives a worker killed while holding it (another takes over).
-RQ_SCHEDULER_LOCK_SECONDS = env_int("RQ_SCHEDULER_LOCK_SECONDS", 5, minimum=2)
 
 # Recovery engine: how often a waiting step looks at the platform again (the first look after
 # the minimum; then when the task's progress says it ends, or backing off to the maximum when it

@@ -16,6 +16,7 @@ import logging
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from recovery import background
 from recovery.choices import Status as S
 from recovery.models import Recovery
 
@@ -31,22 +32,16 @@ def _key(recovery_id: int) -> str:
     return f"qrc:watched:{recovery_id}"
 
 
-def _connection():
-    import django_rq
-
-    return django_rq.get_connection("default")
-
-
 def mark_watched(recovery: Recovery) -> None:
     """Called by the page: look sooner at this recovery while the page stays open."""
     if recovery.status not in LOOKED_AT_SOONER:
         return
-    from recovery.engine import enqueue
-
     try:
-        _connection().set(_key(recovery.pk), 1, ex=WATCHED_FOR_SECONDS)
-        # An earlier look only (recovery.looks keeps the earliest): never a second chain.
-        enqueue(recovery.pk, settings.RECOVERY_WATCHED_LOOK_SECONDS)
+        background.connection().set(_key(recovery.pk), 1, ex=WATCHED_FOR_SECONDS)
+        # An earlier look only (the looks keep the earliest): never a second chain.
+        background.enqueue(
+            "recovery.tasks.advance", recovery.pk, delay=settings.RECOVERY_WATCHED_LOOK_SECONDS
+        )
     except RedisError as error:  # the page still shows what the database holds
         logger.warning("could not mark recovery %s watched: %s", recovery.pk, error)
 
@@ -56,7 +51,7 @@ def watched_delay(recovery: Recovery, delay: float) -> float:
     if recovery.status not in LOOKED_AT_SOONER or delay <= settings.RECOVERY_WATCHED_LOOK_SECONDS:
         return delay
     try:
-        watched = bool(_connection().exists(_key(recovery.pk)))
+        watched = bool(background.connection().exists(_key(recovery.pk)))
     except RedisError:
         return delay
     return min(delay, settings.RECOVERY_WATCHED_LOOK_SECONDS) if watched else delay

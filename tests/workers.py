@@ -47,7 +47,7 @@ def start_worker(
             # SimpleWorker runs each job in the worker process itself: RQ's forked work horse
             # would start its own session and live on after the worker is killed.
             [sys.executable, "manage.py", "rqworker", *queues, "--with-scheduler",
-             "--worker-class", "recovery.worker.Worker"],
+             "--worker-class", "recovery.background.worker.Worker"],
             cwd=ROOT, env=env, stdout=output, stderr=output,
             start_new_session=True,
         )  # fmt: skip

@@ -30,7 +30,7 @@ def on_status_changed(sender: Any, recovery: Any, **kwargs: Any) -> None:
 
     def queue() -> None:
         try:
-            from recovery.drills.runner import enqueue_progress
+            from recovery.drills.runs import enqueue_progress
 
             enqueue_progress(run_id)
         except Exception:  # the tick looks at running drills every minute anyway

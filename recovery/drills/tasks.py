@@ -1,21 +1,19 @@
-"""RQ entry points of drills: thin, taking primary keys only."""
+"""RQ entry points of drills: thin, taking primary keys only; the drills' tick loop."""
 
 from __future__ import annotations
 
-from recovery.drills import runner
+from recovery.background.periodic import periodic_job
+from recovery.drills import following, launching, runs
 
 
 def start_run(run_id: int) -> str:
-    return runner.start_run(run_id)
+    return launching.start_run(run_id)
 
 
 def progress(run_id: int) -> str:
-    return runner.progress(run_id)
+    return following.progress(run_id)
 
 
+@periodic_job("qrc-drills-tick", every="DRILL_TICK_SECONDS")
 def tick() -> dict[str, list[int]]:
-    try:
-        return runner.tick()
-    finally:
-        # Always look again, even after an error: a loop that stops is silent.
-        runner.schedule_tick()
+    return runs.tick()

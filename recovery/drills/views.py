@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
 from recovery import audit
-from recovery.drills import runner
+from recovery.drills import runs
 from recovery.drills.forms import DrillForm
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
-from recovery.models import Role
+from recovery.models import AuditAction, Role
 from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
@@ -104,7 +104,7 @@ def _form_page(request: HttpRequest, drill: Drill | None) -> HttpResponse:
         saved.save()
         changed = sorted(form.changed_data)
         audit.record(
-            runner.DRILL_CREATE if creating else runner.DRILL_UPDATE, team=team,
+            AuditAction.DRILL_CREATE if creating else AuditAction.DRILL_UPDATE, team=team,
             request=request, obj=saved, object_type="drill",
             message=f"Drill {saved} {'scheduled' if creating else 'changed'}: "
             f"{saved.schedule} ({saved.timezone}) for {', '.join(saved.vm_names())} "
@@ -169,7 +169,8 @@ def drill_delete(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect("drill-detail", pk=drill.pk)
     name = delete_audited(
-        request, drill, runner.DRILL_DELETE, object_type="drill", message=f"Drill {drill} deleted",
+        request, drill, AuditAction.DRILL_DELETE, object_type="drill",
+        message=f"Drill {drill} deleted",
         data={"vms": drill.vm_names(), "runs": drill.runs.count()},
     )  # fmt: skip
     messages.success(request, f"Drill {name} deleted, with its reports.")
@@ -180,7 +181,7 @@ def drill_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.MANAGER)
 def drill_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     drill = get_for_team(request, Drill, pk=pk)
-    run = runner.create_run(drill, DrillRun.Trigger.MANUAL, user=request.user, request=request)
+    run = runs.create_run(drill, DrillRun.Trigger.MANUAL, user=request.user, request=request)
     if run.status == DrillRun.Status.SKIPPED:
         messages.error(request, run.summary)
     else:

@@ -2,8 +2,8 @@
 
 A delivery is claimed with a conditional UPDATE (pending/retrying -> sending), so two workers
 never send it twice at once. A failed attempt that may succeed later schedules the next one
-with RQ's scheduler (never a sleep in the worker); the watch job re-queues a delivery whose job
-was lost (Redis flushed, worker killed mid-send).
+as a look (recovery.background: never a sleep in the worker); the watch job re-queues a
+delivery whose job was lost (Redis flushed, worker killed mid-send).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from platforms import outbound
 from platforms.crypto import SecretUnreadable
+from recovery import background
+from recovery.background import leases
 from recovery.notifications.models import Channel, Delivery, DeliveryAttempt, Notification
 
 logger = logging.getLogger(__name__)
@@ -224,23 +226,18 @@ def backoff(attempt: int) -> float:
 
 
 def enqueue(delivery_id: int, delay: float = 0) -> None:
-    import django_rq
-
-    from recovery.notifications import tasks
-
     # Their own queue and worker: a receiver that is slow to answer holds a notifications
     # worker, never one that advances recoveries.
-    queue = django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)
-    if delay <= 0:
-        queue.enqueue(tasks.deliver, delivery_id)
-    else:
-        queue.enqueue_in(timedelta(seconds=delay), tasks.deliver, delivery_id)
+    background.enqueue(
+        "recovery.notifications.tasks.deliver", delivery_id,
+        on=settings.NOTIFICATIONS_QUEUE, delay=delay,
+    )  # fmt: skip
 
 
 def claim(delivery_id: int) -> bool:
     """Take the delivery for one attempt; the attempt cap is enforced here, where every
     attempt starts, so no path (a retry, the watch's requeue, a replayed job) goes past it."""
-    lease = timezone.now() + timedelta(seconds=settings.NOTIFY_TIMEOUT_SECONDS * 2 + 30)
+    lease = timedelta(seconds=settings.NOTIFY_TIMEOUT_SECONDS * 2 + 30)
     due = Delivery.objects.filter(
         pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]
     )
@@ -248,11 +245,11 @@ def claim(delivery_id: int) -> bool:
         status=Delivery.Status.FAILED, lease_until=None, next_attempt_at=None,
         finished_at=timezone.now(),
     )  # fmt: skip
-    return bool(
-        due.filter(attempts__lt=settings.NOTIFY_MAX_ATTEMPTS).update(
-            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, lease_until=lease
-        )
-    )
+    # Pending and retrying deliveries hold no lease; the status is what two workers race on.
+    return leases.take(
+        due.filter(attempts__lt=settings.NOTIFY_MAX_ATTEMPTS), lease,
+        status=Delivery.Status.SENDING, attempts=F("attempts") + 1,
+    )  # fmt: skip
 
 
 def deliver(delivery_id: int) -> str:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
 
+from recovery import background
 from recovery.choices import Status
 from recovery.services.reconcile import datastore_changes, orphans_found
 from recovery.workflow import status_changed
@@ -39,7 +40,6 @@ def on_status_changed(sender: Any, recovery: Any, previous: str, event: Any, **k
     found = _event_for(recovery, event)
     if found is None:
         return
-    from recovery.notifications import tasks
     from recovery.notifications.events import recovery_data
 
     kind, key = found
@@ -48,10 +48,10 @@ def on_status_changed(sender: Any, recovery: Any, previous: str, event: Any, **k
 
     def queue() -> None:
         try:
-            import django_rq
-
-            queue = django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)
-            queue.enqueue(tasks.emit_recovery_event, *args)
+            background.enqueue(
+                "recovery.notifications.tasks.emit_recovery_event", *args,
+                on=settings.NOTIFICATIONS_QUEUE,
+            )  # fmt: skip
         except Exception:  # Redis down: the recovery goes on; the log says what was missed
             logger.exception("could not queue notification %s %s", kind, key)
 

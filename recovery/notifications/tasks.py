@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from recovery.background.periodic import periodic_job
 from recovery.notifications import delivery
+from recovery.notifications.watch import WATCH_EVERY
 
 
 def deliver(delivery_id: int) -> str:
@@ -24,12 +26,8 @@ def emit_recovery_event(
     return "sent" if notification else "already fired"
 
 
+@periodic_job("qrc-notifications-watch", every=WATCH_EVERY)
 def watch() -> dict[str, Any]:
-    from recovery.notifications.watch import schedule_watch
     from recovery.notifications.watch import watch as run
 
-    try:
-        return run()
-    finally:
-        # Always look again, even after an error: a loop that stops is silent.
-        schedule_watch()
+    return run()

@@ -25,8 +25,7 @@ from recovery.notifications.events import (
 from recovery.notifications.models import Delivery, EventType, MergeWatch, TeamSettings
 
 logger = logging.getLogger(__name__)
-WATCH_EVERY_SECONDS = 60
-WATCH_JOB_ID = "qrc-notifications-watch"
+WATCH_EVERY = timedelta(seconds=60)
 RUNNING_FROM_BACKUP = [Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.MERGED]
 
 
@@ -200,7 +199,7 @@ def notify_datastores_offline(recoveries: list[Recovery]) -> list[str]:
 
 def requeue_lost_deliveries(now: datetime) -> list[int]:
     """Deliveries whose job vanished: due for a while but still waiting, or sending too long."""
-    grace = now - timedelta(seconds=WATCH_EVERY_SECONDS)
+    grace = now - WATCH_EVERY
     waiting = Delivery.objects.filter(
         status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING], next_attempt_at__lt=grace
     ).values_list("pk", flat=True)
@@ -226,15 +225,3 @@ def watch(now: datetime | None = None) -> dict[str, Any]:
         "running_too_long": check_running_too_long(now),
         "requeued_deliveries": requeue_lost_deliveries(now),
     }
-
-
-def schedule_watch(delay: float = WATCH_EVERY_SECONDS) -> None:
-    import django_rq
-
-    from recovery import periodic
-    from recovery.notifications import tasks
-
-    queue = django_rq.get_queue("default")
-    # One fixed job id: scheduling again replaces the job rather than starting a second loop.
-    queue.enqueue_in(timedelta(seconds=delay), tasks.watch, job_id=WATCH_JOB_ID)
-    periodic.mark_scheduled(queue.connection, WATCH_JOB_ID, delay)

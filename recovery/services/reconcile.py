@@ -85,7 +85,7 @@ def look_at_datastores() -> tuple[list[dict[str, Any]], list[datastore_health.Ch
     return found, changes
 
 
-def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dict[str, Any]:
+def reconcile(*, check_datastores: bool = True) -> dict[str, Any]:
     resumed = []
     for recovery in stale_recoveries():
         engine.enqueue(recovery.pk)
@@ -100,25 +100,9 @@ def reconcile(*, reschedule: bool = False, check_datastores: bool = True) -> dic
         logger.warning(
             "reconcile: NFS datastore %(datastore)s on %(connection)s has no owner", orphan
         )
-    if reschedule:
-        schedule_reconciler()
     return {
         "resumed": resumed,
         "orphan_datastores": orphans,
         "datastores_offline": [c.recovery.pk for c in changes if c.offline],
         "datastores_back": [c.recovery.pk for c in changes if not c.offline],
     }
-
-
-def schedule_reconciler(delay: float | None = None) -> None:
-    """Run the reconciler in `delay` seconds (RECOVERY_RECONCILE_SECONDS by default)."""
-    import django_rq
-
-    from recovery import periodic, tasks
-
-    if delay is None:
-        delay = settings.RECOVERY_RECONCILE_SECONDS
-    queue = django_rq.get_queue("default")
-    # One fixed job id: scheduling it again replaces it instead of adding a second loop.
-    queue.enqueue_in(timedelta(seconds=delay), tasks.reconcile, job_id="qrc-reconciler")
-    periodic.mark_scheduled(queue.connection, "qrc-reconciler", delay)

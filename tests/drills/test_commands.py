@@ -1,24 +1,27 @@
-"""The periodic jobs make run schedules: one fixed job each, and a one-off run by hand."""
+"""The periodic jobs make run schedules: one pending run each, and a one-off run by hand."""
 
 from __future__ import annotations
 
 from io import StringIO
 
-import django_rq
 import pytest
 from django.core.management import call_command
-from rq.registry import ScheduledJobRegistry
+
+from recovery import background
+from recovery.background import looks
 
 pytestmark = pytest.mark.django_db
 
 
-def test_schedule_puts_one_job_each_and_scheduling_again_replaces_it():
+def test_schedule_puts_one_run_each_and_scheduling_again_adds_none():
     for _ in range(2):
         call_command("notify_watch", "--schedule", stdout=StringIO())
         call_command("run_drills", "--schedule", stdout=StringIO())
-    queue = django_rq.get_queue("default")
-    scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
-    assert sorted(scheduled) == ["qrc-drills-tick", "qrc-notifications-watch"]
+    scheduled = looks.pending(background.queue())
+    assert sorted(scheduled) == [
+        looks.member("recovery.drills.tasks.tick", ()),
+        looks.member("recovery.notifications.tasks.watch", ()),
+    ]
 
 
 def test_by_hand_each_looks_once_and_says_what_it_did():

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from recovery.choices import Mode, Status
 from recovery.drills.models import Drill, DrillRun
-from recovery.drills.runner import create_run, tick
+from recovery.drills.runs import create_run, tick
 from recovery.models import AuditEvent
 from recovery.notifications.models import EventType, Notification
 from tests.drills.helpers import finish, make_drill
@@ -215,8 +215,8 @@ def test_a_drill_with_an_unusable_schedule_is_parked_and_the_others_still_start(
 
 
 def test_a_run_interrupted_before_its_recoveries_were_linked_still_reports(personas):
+    from recovery.drills.following import progress
     from recovery.drills.models import DrillRunVM
-    from recovery.drills.runner import progress
     from recovery.models import Recovery
 
     drill = Drill.objects.create(

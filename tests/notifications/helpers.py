@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from recovery.inline import run_jobs_until
+from recovery.background.inline import run_jobs_until
 from recovery.notifications.models import SUBSCRIBABLE, Channel
 
 ALL_EVENTS = [value for value, _ in SUBSCRIBABLE]

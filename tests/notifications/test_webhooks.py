@@ -94,7 +94,7 @@ def test_a_receiver_failing_twice_gets_the_third_attempt_after_growing_pauses(
     ]
     assert "HTTP 503" in attempts[0].error and attempts[2].error == ""
     # Each retry was scheduled with a longer pause (base 0.3 s, doubling, up to 10% jitter),
-    # and the receiver was not called again before it (RQ's scheduler counts whole seconds).
+    # and the receiver was not called again before it.
     pauses = [(a.next_attempt_at - a.time).total_seconds() for a in attempts[:2]]
     assert 0.3 <= pauses[0] <= 0.34 + 0.3 and 0.6 <= pauses[1] <= 0.67 + 0.3
     for before, after in zip(attempts[:2], receiver.received[1:], strict=True):

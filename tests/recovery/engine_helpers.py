@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recovery.inline import run_jobs_until, settled
+from recovery.background.inline import run_jobs_until, settled
 from recovery.services.recoveries import Plan, VMRequest, launch
 from tests.factories import ConnectionFactory
 from tests.labclient import ACCESS_KEY, SECRET_KEY

@@ -112,7 +112,7 @@ def test_a_long_chain_is_verified_by_a_worker_while_the_page_polls(trail, settin
     one at a time per team, and the fragment polls for its result."""
     import django_rq
 
-    from recovery.inline import InlineWorker
+    from recovery.background.inline import InlineWorker
 
     settings.AUDIT_VERIFY_INLINE_ROWS = 10
     client = trail.client_for(trail.manager)

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from recovery.background.inline import run_jobs_until
 from recovery.choices import Status
-from recovery.inline import run_jobs_until
 from recovery.models import AuditAction, AuditEvent, Recovery
 from recovery.services import recoveries as actions
 from tests.recovery.engine_helpers import effects, lab_connection, run, start

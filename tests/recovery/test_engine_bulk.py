@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from recovery.background.inline import settled
 from recovery.choices import PLATFORM_BUSY, Status
-from recovery.inline import settled
 from tests.labclient import LabClient, LabProcess, start_lab
 from tests.recovery.engine_helpers import effects, lab_connection, run, start
 

@@ -7,11 +7,13 @@ import time
 import pytest
 from django.urls import reverse
 
+from recovery import tasks
+from recovery.background import periodic
 from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.notifications.models import EventType, Notification
 from recovery.services import actions
-from recovery.services.reconcile import reconcile, schedule_reconciler
+from recovery.services.reconcile import reconcile
 from tests.lab.flow import attach
 from tests.recovery.engine_helpers import NFS_SERVER, effects, lab_connection, run, start
 
@@ -92,7 +94,8 @@ def test_nfs_lost_while_running_from_backup_is_noticed_once_and_cleared(personas
 
     fault = time.monotonic()
     lab.admin("POST", "nfs/lose", {"ip_address": NFS_SERVER})
-    schedule_reconciler()  # the workers' periodic look, RECOVERY_RECONCILE_SECONDS from now
+    # The workers' periodic look, RECOVERY_RECONCILE_SECONDS from now.
+    periodic.schedule(tasks.reconcile)
     [recovery] = run([recovery], done=lambda rs: rs[0].datastore_offline_since is not None)
     noticed = time.monotonic() - fault
     alert = Notification.objects.get(event=EventType.DATASTORE_OFFLINE, recovery_id=recovery.pk)

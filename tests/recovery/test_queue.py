@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_rq
 import pytest
 
-from recovery.inline import InlineWorker
+from recovery.background.inline import InlineWorker
 from tests.jobs import describe_team
 
 pytestmark = pytest.mark.django_db

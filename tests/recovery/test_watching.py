@@ -8,8 +8,8 @@ import django_rq
 import pytest
 from django.urls import reverse
 
+from recovery.background.looks import looks_key, member
 from recovery.choices import Status as S
-from recovery.looks import looks_key
 from recovery.watching import watched_delay
 from tests.recovery.test_timeline import _recovery
 
@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 def _pending_look_in(recovery) -> float | None:
     queue = django_rq.get_queue("default")
-    score = queue.connection.zscore(looks_key(queue), str(recovery.pk))
+    score = queue.connection.zscore(
+        looks_key(queue), member("recovery.tasks.advance", (recovery.pk,))
+    )
     return None if score is None else score - time.time()
 
 

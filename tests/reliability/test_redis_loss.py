@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
+from recovery.background import periodic
 from recovery.choices import PLATFORM_BUSY, Status
 from recovery.models import Recovery
-from recovery.periodic import PERIODIC_JOBS, alive_key
 from tests.recovery.engine_helpers import lab_connection, start
 from tests.reliability.support import PlatformRecord, stopped_vms, wait_for_recoveries, wait_until
 
@@ -64,7 +64,8 @@ def test_twenty_recoveries_survive_losing_redis(
     )
     # The drills' tick and the notifications' watch were lost with the rest: both run again.
     redis = redis_control.client()
-    alive = [job_id for job_id in PERIODIC_JOBS if redis.exists(alive_key(job_id))]
-    assert alive == list(PERIODIC_JOBS), alive
+    loops = list(periodic.jobs())
+    alive = [job_id for job_id in loops if redis.exists(periodic.alive_key(job_id))]
+    assert alive == loops, alive
     figures["periodic loops running again"] = len(alive)
     figures.report()

@@ -22,7 +22,7 @@ from platforms.clients import PlatformError
 from platforms.clients.config import address
 from platforms.models import ConnectionShare, PlatformConnection
 from recovery.audit import verify_chain
-from recovery.inline import settled
+from recovery.background.inline import settled
 from recovery.models import AuditAction, AuditEvent
 from recovery.services import recoveries as actions
 from recovery.services.connections import client_for

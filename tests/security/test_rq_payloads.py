@@ -9,7 +9,7 @@ import pytest
 from rq import Queue
 from rq.serializers import PickleSerializer
 
-from recovery.inline import InlineWorker
+from recovery.background.inline import InlineWorker
 from tests.jobs import describe_team
 
 pytestmark = pytest.mark.django_db(transaction=True)

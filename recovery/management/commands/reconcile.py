@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from recovery.services.reconcile import reconcile, schedule_reconciler
+from recovery import tasks
+from recovery.background import periodic
+from recovery.services.reconcile import reconcile
 
 
 class Command(BaseCommand):
@@ -18,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, schedule: bool, **options) -> None:
         if schedule:
-            schedule_reconciler(delay=1)
+            periodic.schedule(tasks.reconcile, delay=1)
             self.stdout.write("The reconciler runs every minute on the RQ workers.")
             return
         result = reconcile()

@@ -14,8 +14,8 @@ from django.db.models import Q
 
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
+from recovery.background.inline import run_jobs_until, settled
 from recovery.choices import Mode, Status, Target
-from recovery.inline import run_jobs_until, settled
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.services.recoveries import LaunchRefused, NewVMOptions, Plan, VMRequest, launch

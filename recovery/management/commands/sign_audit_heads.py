@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from recovery.auditheads import heads_path, schedule_heads, write_heads
+from recovery import tasks
+from recovery.auditheads import heads_path, write_heads
+from recovery.background import periodic
 
 
 class Command(BaseCommand):
@@ -20,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, schedule: bool, **options: Any) -> None:
         if schedule:
-            schedule_heads(delay=1)
+            periodic.schedule(tasks.audit_heads, delay=1)
             self.stdout.write("The audit heads are signed periodically on the RQ workers.")
             return
         result = write_heads()

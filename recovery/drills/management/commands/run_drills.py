@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from recovery.drills.runner import schedule_tick, tick
+from recovery.background import periodic
+from recovery.drills import tasks
+from recovery.drills.runs import tick
 
 
 class Command(BaseCommand):
@@ -19,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, schedule: bool, **options) -> None:
         if schedule:
-            schedule_tick(delay=1)
+            periodic.schedule(tasks.tick, delay=1)
             every = settings.DRILL_TICK_SECONDS
             self.stdout.write(f"Due drills are started by the RQ workers (every {every:g} s).")
             return

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from recovery.notifications.watch import schedule_watch, watch
+from recovery.background import periodic
+from recovery.notifications import tasks
+from recovery.notifications.watch import watch
 
 
 class Command(BaseCommand):
@@ -18,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, schedule: bool, **options) -> None:
         if schedule:
-            schedule_watch(delay=1)
+            periodic.schedule(tasks.watch, delay=1)
             self.stdout.write("The notification watch runs every minute on the RQ workers.")
             return
         result = watch()

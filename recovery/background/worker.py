@@ -1,9 +1,10 @@
-"""RQ workers whose scheduler also moves the engine's due looks, ten times a second.
+"""RQ workers whose scheduler also moves due looks to the queue, ten times a second.
 
-The engine never sleeps in a worker: a step that waits for the platform schedules its next look
-(recovery.looks), and the scheduler moves due looks to the queue. RQ's scheduler ticks once a
-second, which would add up to a second to every wait, and platform tasks that take a second or
-two would look slow in the console for no reason. These classes tick every
+No job sleeps in a worker: a step that waits for the platform (and a drill run following its
+recoveries, a delivery retried later, a periodic loop) schedules a look (looks.py), and the
+scheduler moves due looks to the queue. RQ's scheduler ticks once a second, which would add
+up to a second to every wait, and platform tasks that take a second or two would look slow
+in the console for no reason. These classes tick every
 RQ_SCHEDULER_INTERVAL_SECONDS (0.1 s by default: one cheap Redis call per tick).
 """
 
@@ -19,8 +20,9 @@ from rq import SimpleWorker as RQSimpleWorker
 from rq import Worker as RQWorker
 from rq.scheduler import RQScheduler
 
-from recovery.looks import enqueue_due_looks
-from recovery.periodic import keep_alive
+from recovery.background import looks
+from recovery.background.periodic import keep_alive
+from recovery.background.queues import queue
 
 # One worker's scheduler holds the queue's lock. RQ's lock lasts 61 s and other workers try to
 # take it only with their maintenance, every 10 minutes: a worker SIGKILLed while holding it
@@ -58,10 +60,8 @@ class FastScheduler(RQScheduler):
 
     def enqueue_scheduled_jobs(self) -> None:
         super().enqueue_scheduled_jobs()
-        import django_rq
-
         for name in self._acquired_locks:  # the queues this scheduler holds the lock of
-            enqueue_due_looks(django_rq.get_queue(name))
+            looks.enqueue_due(queue(name))
 
     def work(self) -> None:
         self._install_signal_handlers()
@@ -77,7 +77,7 @@ class FastScheduler(RQScheduler):
                 if time.monotonic() - beat >= 1:  # lock refreshes as often as RQ's own
                     self.heartbeat()
                     if self._acquired_locks:
-                        keep_alive(self.connection)  # the reconciler, after Redis lost it
+                        keep_alive(self.connection)  # the periodic loops, after Redis lost them
                     beat = time.monotonic()
                 self.enqueue_scheduled_jobs()
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
@@ -166,9 +166,9 @@ class _ProtectedRedisMixin:
 
         check_or_exit()
         # Whatever `rqworker --serializer/--job-class` says (its default is pickle): JSON jobs
-        # that may call our tasks only (recovery/rqjobs.py).
+        # that may call our tasks only (recovery/background/rqjobs.py).
         kwargs["serializer"] = settings.RQ_SERIALIZER
-        kwargs["job_class"] = "recovery.rqjobs.AllowedJob"
+        kwargs["job_class"] = "recovery.background.rqjobs.AllowedJob"
         super().__init__(*args, **kwargs)
 
 

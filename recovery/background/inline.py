@@ -7,23 +7,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
-from recovery.looks import enqueue_due_looks
+from recovery.background import looks
+from recovery.background.queues import DEFAULT, queue
+from recovery.background.rqjobs import AllowedJob
 from recovery.models import Recovery
-from recovery.rqjobs import AllowedJob
 
 
 class InlineWorker(SimpleWorker):
     """RQ's SimpleWorker without its command channel: nobody sends commands to a worker that
     lives for one burst, and stopping the channel's listener could take up to a minute
-    (recovery.worker._PromptStopMixin)."""
+    (recovery.background.worker._PromptStopMixin)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # As the production workers: JSON jobs calling our tasks only (recovery/rqjobs.py).
+        # As the production workers: JSON jobs calling our tasks only (rqjobs.py).
         kwargs.setdefault("serializer", settings.RQ_SERIALIZER)
         kwargs.setdefault("job_class", AllowedJob)
         super().__init__(*args, **kwargs)
@@ -38,12 +38,12 @@ class InlineWorker(SimpleWorker):
 def run_jobs_until(
     recovery_ids: list[int], done: Callable[[list[Recovery]], bool], timeout: float = 60
 ) -> list[Recovery]:
-    queue = django_rq.get_queue("default")
     # Both queues, as `make run`'s two kinds of workers do: recoveries first, then
     # notifications (RQ takes the queues in this order).
-    queues = [queue, django_rq.get_queue(settings.NOTIFICATIONS_QUEUE)]
-    worker = InlineWorker(queues, connection=queue.connection)
-    scheduler = RQScheduler(queues, connection=queue.connection, serializer=queue.serializer)
+    queues = [queue(DEFAULT), queue(settings.NOTIFICATIONS_QUEUE)]
+    connection = queues[0].connection
+    worker = InlineWorker(queues, connection=connection)
+    scheduler = RQScheduler(queues, connection=connection, serializer=queues[0].serializer)
     deadline = time.monotonic() + timeout
     while True:
         worker.work(burst=True, logging_level="WARNING")
@@ -56,7 +56,8 @@ def run_jobs_until(
         if scheduler.acquire_locks():
             scheduler.enqueue_scheduled_jobs()
             scheduler.release_locks()
-        enqueue_due_looks(queue)
+        for each in queues:
+            looks.enqueue_due(each)
         if all(each.count == 0 for each in queues):
             time.sleep(0.02)
 

@@ -1,0 +1,42 @@
+"""The queues, and the one way a job is queued: by its task's dotted path, now or later.
+
+Naming the task by path (say "recovery.tasks.advance") rather than by the function keeps the
+imports one way: the tasks modules import the domain, the domain never imports its tasks.
+Workers run only paths under RQ_JOB_MODULES (recovery/background/rqjobs.py), whichever way a
+job was queued.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recovery.background import looks
+
+# Recoveries, drills and the periodic loops; settings.NOTIFICATIONS_QUEUE has its own workers.
+DEFAULT = "default"
+
+
+def queue(name: str = DEFAULT) -> Any:
+    """django-rq's queue of that name (on_db_commit: a job enqueued in a transaction reaches
+    Redis when it commits)."""
+    import django_rq
+
+    return django_rq.get_queue(name)
+
+
+def connection(name: str = DEFAULT) -> Any:
+    """The Redis connection of a queue (results and locks kept next to the jobs)."""
+    return queue(name).connection
+
+
+def enqueue(func: str, *args: Any, on: str = DEFAULT, delay: float = 0) -> None:
+    """Run `func(*args)` on a worker of queue `on`, now or after `delay` seconds.
+
+    A delayed job is a look (looks.py): timed to the tenth of a second, and at most one pending
+    per task and arguments, the earliest winning.
+    """
+    target = queue(on)
+    if delay <= 0:
+        target.enqueue(func, *args)
+    else:
+        looks.schedule(target, func, args, delay)

@@ -1,0 +1,130 @@
+"""Following a drill run's recoveries until each is settled.
+
+progress() is queued whenever one of the run's recoveries changes status (and by the tick): a
+VM running from the backup is held `hold_seconds`, then *Finish verification* hands it to the
+engine's teardown (power off, delete the VM, detach); a failed one is cancelled where that is
+safe, or left for an operator with the reason. When every VM is settled the run is passed or
+failed (drills/reports.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from recovery.background import leases
+from recovery.choices import Status as S
+from recovery.drills.launching import settle
+from recovery.drills.models import Drill, DrillRun, DrillRunVM
+from recovery.drills.reports import finish_run
+from recovery.drills.runs import actor, correlated, enqueue_progress
+from recovery.models import Recovery
+from recovery.services import actions
+
+LOOK_LEASE = timedelta(seconds=60)
+BUSY_RETRY_SECONDS = 2.0
+
+
+def progress(run_id: int) -> str:
+    if not leases.take(DrillRun.objects.filter(pk=run_id), LOOK_LEASE):
+        enqueue_progress(run_id, BUSY_RETRY_SECONDS)
+        return "another worker is looking at this run"
+    try:
+        run = DrillRun.objects.select_related("drill").get(pk=run_id)
+        if run.status != DrillRun.Status.RUNNING:
+            return f"run is {run.status}"
+        now = timezone.now()
+        wake = []
+        with correlated(run):
+            for item in run.vms.filter(settled=False).select_related("recovery"):
+                delay = _look(run, item, now)
+                if delay is not None:
+                    wake.append(delay)
+    finally:
+        leases.release(DrillRun.objects.filter(pk=run_id))
+    if not run.vms.filter(settled=False).exists():
+        finish_run(run)
+        return f"finished: {run.status}"
+    if wake:
+        enqueue_progress(run_id, max(min(wake), 0.05))
+    return "following"
+
+
+def _look(run: DrillRun, item: DrillRunVM, now: datetime) -> float | None:
+    """Move one VM of the run on; returns seconds until it wants another look, if it does."""
+    drill, recovery = run.drill, item.recovery
+    try:
+        return _look_at(run, drill, item, recovery, now)
+    finally:
+        item.save()
+
+
+def _look_at(
+    run: DrillRun, drill: Drill, item: DrillRunVM, recovery: Recovery | None, now: datetime
+) -> float | None:
+    if recovery is None:
+        # A worker stopped between the launch and linking the recovery: find it by the run's
+        # correlation id, so it is still torn down and reported.
+        recovery = Recovery.objects.filter(
+            correlation_id=run.correlation_id, vm_id=item.vm_id
+        ).first()
+        if recovery is None:
+            settle(item, "No recovery of this VM was found: the run was interrupted.")
+            return None
+        item.recovery = recovery
+    if recovery.recovered_at and item.reached_running_at is None:
+        item.reached_running_at = recovery.recovered_at
+        item.rto_seconds = round((recovery.recovered_at - recovery.launched_at).total_seconds(), 1)
+    where = S(recovery.failed_status).label if recovery.failed_status else "a step"
+    if recovery.status == S.FAILED:
+        if item.teardown_requested:
+            item.teardown = (
+                f"Teardown failed at {where.lower()}: {recovery.error_message} "
+                f"Recovery {recovery.pk} needs an operator."
+            )
+            settle(item, item.teardown)
+            return None
+        if not item.failure:
+            item.failure = f"Failed at {where.lower()}: {recovery.error_message}"
+    deadline = run.started_at + timedelta(minutes=drill.timeout_minutes)
+    if not recovery.is_terminal and item.reached_running_at is None and now >= deadline:
+        item.failure = item.failure or (
+            f"Not running from the backup {drill.timeout_minutes} minute(s) after the start "
+            f"(still {recovery.get_status_display().lower()}: {recovery.step})."
+        )
+    if recovery.is_terminal:
+        if recovery.status == S.CANCELLED and not item.failure:
+            item.failure = "The recovery was cancelled before the drill finished."
+        item.teardown = f"{recovery.get_status_display()}: {recovery.step}"[:300]
+        passed = item.reached_running_at is not None and not item.failure
+        settle(item, outcome=DrillRunVM.Outcome.PASSED if passed else DrillRunVM.Outcome.FAILED)
+        return None
+    if item.teardown_requested:
+        return None  # the engine is tearing down; its transitions wake us
+    who = actor(drill)
+    if recovery.status in (S.RUNNING_FROM_BACKUP, S.READY):
+        if not item.failure and recovery.recovered_at:
+            hold_until = recovery.recovered_at + timedelta(seconds=drill.hold_seconds)
+            if now < hold_until:
+                return (hold_until - now).total_seconds()
+        try:
+            actions.finish_verification(recovery, who)
+        except actions.ActionRefused:
+            return BUSY_RETRY_SECONDS  # a worker holds the recovery this instant
+        item.teardown_requested = True
+        return None
+    if item.failure:
+        try:
+            actions.cancel(recovery, who)
+        except actions.ActionRefused as refusal:
+            recovery.refresh_from_db()
+            if recovery.status == S.FAILED:
+                item.teardown = f"Left for an operator: {refusal} (recovery {recovery.pk})"[:300]
+                settle(item)
+                return None
+            return 5.0  # mid-step (a rebase): cancel once the step ends
+        item.teardown_requested = True
+        return None
+    deadline_in = (deadline - now).total_seconds()
+    return deadline_in if item.reached_running_at is None else None
