@@ -24,7 +24,7 @@ from django.utils import timezone
 from platforms.clients import PlatformClient, PlatformError
 from recovery.choices import PLATFORM_BUSY
 from recovery.choices import Status as S
-from recovery.guard import GuardedClient, GuardRefused
+from recovery.guard import GuardRefused, guarded
 from recovery.looks import schedule_look
 from recovery.models import Recovery
 from recovery.services.connections import client_for
@@ -157,7 +157,7 @@ def advance(recovery_id: int) -> str:
             if client is None:
                 client = client_for(recovery.connection, recovery=recovery)
             was_busy = recovery.status in PLATFORM_BUSY
-            result = _run(handler, Step(recovery, GuardedClient(client, recovery)))
+            result = _run(handler, Step(recovery, guarded(client, recovery)))
             if was_busy and recovery.status not in PLATFORM_BUSY:
                 _wake_next_queued(recovery.connection_id)
             if isinstance(result, Wait):

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from platforms.clients import PlatformError
+from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Server, Task
-from recovery.guard import GuardedClient
 from recovery.models import Recovery
 from recovery.workflow import note, transition
 
@@ -57,7 +56,7 @@ def task_failed(task: Task, what: str, advice: str) -> StepFailed:
 @dataclass
 class Step:
     recovery: Recovery
-    client: GuardedClient
+    client: PlatformClient  # behind the guard (recovery.guard.guarded)
 
     def token(self, key: str) -> str:
         """The X-Client-Token of action `key`, saved before the call is made."""

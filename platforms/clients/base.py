@@ -56,7 +56,9 @@ class CallRecord:
 CallHook = Callable[[CallRecord], None]
 
 
-class PlatformClient:
+class HttpClient:
+    """The transport under every dialect; the operations callers use are in `PlatformClient`."""
+
     kind = ""
     dialect = ""  # which API it speaks: "janus" or "hci-v1"
 
