@@ -1,4 +1,9 @@
-"""What every step handler works with: the step context, its outcomes and its one task idiom."""
+"""What every step handler works with: the step context, its outcomes and its one task idiom.
+
+Words: a *step* is the engine's work for one status, done by that status's handler
+(`steps.step_attaching`); the handler is given a `StepContext` (`ctx`: the recovery and its
+guarded client) and ends with a `Wait` or an `Outcome`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from platforms.clients import PlatformClient, PlatformError
@@ -13,8 +19,14 @@ from platforms.clients.types import Server, Task
 from recovery.models import Recovery
 from recovery.workflow import note, transition
 
-MOVED = "moved"
-STOP = "stop"
+
+class Outcome(Enum):
+    """How a handler ended when it does not wait (a `Wait` says when to look again)."""
+
+    MOVED = "moved"  # the status changed: the engine runs the next handler at once
+    STOP = "stop"  # a person has to act (or the recovery failed): nothing is scheduled
+
+
 RETRY_ADVICE = "Fix the cause named above, then retry the step; or clean up."
 VM_GONE = "The VM no longer exists on the platform."
 
@@ -54,7 +66,9 @@ def task_failed(task: Task, what: str, advice: str) -> StepFailed:
 
 
 @dataclass
-class Step:
+class StepContext:
+    """What a handler is given: the recovery it advances and the platform behind the guard."""
+
     recovery: Recovery
     client: PlatformClient  # behind the guard (recovery.guard.guarded)
 
@@ -132,6 +146,10 @@ class Step:
                 return None
             raise
 
-    def move(self, to: str, message: str = "", **fields: Any) -> str:
+    def move(self, to: str, message: str = "", **fields: Any) -> Outcome:
         transition(self.recovery, to, message, **fields)
-        return MOVED
+        return Outcome.MOVED
+
+
+# A status's handler: one step of the engine.
+Handler = Callable[[StepContext], Wait | Outcome]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from platforms.clients import PlatformError
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.workflow import transition
@@ -87,7 +87,7 @@ def hand_over(recovery: Recovery, user: Any) -> list[dict[str, str]]:
         left, unread = _recorded_left(recovery), f" (the platform could not be read: {error})"
     transition(
         recovery,
-        S.HANDED_OVER,
+        Status.HANDED_OVER,
         f"{user} handed it over to manual handling; left on the platform: {describe(left)}{unread}"[
             :300
         ],

@@ -7,20 +7,23 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from recovery.choices import TERMINAL, Mode
-from recovery.choices import Status as S
+from recovery.choices import TERMINAL, Mode, Status
 from recovery.models import Recovery
 
 RESTORE_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.MERGING,
-    S.DETACHING, S.COMPLETED,
+    Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.POWERING_ON,
+    Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.DETACHING, Status.COMPLETED,
 ]  # fmt: skip
 VERIFY_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.CLEANING_UP,
-    S.COMPLETED,
+    Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.POWERING_ON,
+    Status.RUNNING_FROM_BACKUP, Status.CLEANING_UP, Status.COMPLETED,
 ]  # fmt: skip
 # States that count as being inside a timeline step.
-PART_OF = {S.POWERING_OFF: S.QUEUED, S.READY: S.POWERING_ON, S.MERGED: S.DETACHING}
+PART_OF = {
+    Status.POWERING_OFF: Status.QUEUED,
+    Status.READY: Status.POWERING_ON,
+    Status.MERGED: Status.DETACHING,
+}
 
 
 @dataclass
@@ -35,15 +38,15 @@ class TimelineStep:
 def timeline(recovery: Recovery) -> list[TimelineStep]:
     steps = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
     if recovery.is_new_vm:
-        steps.insert(steps.index(S.REBASING), S.CREATING_VM)
-    if recovery.status in (S.CANCELLING, S.CANCELLED) or recovery.cancel_from:
-        steps = [*steps[:-1], S.CANCELLING, S.CANCELLED]
-    entered: dict[str, datetime] = {S.QUEUED: recovery.launched_at}
+        steps.insert(steps.index(Status.REBASING), Status.CREATING_VM)
+    if recovery.status in (Status.CANCELLING, Status.CANCELLED) or recovery.cancel_from:
+        steps = [*steps[:-1], Status.CANCELLING, Status.CANCELLED]
+    entered: dict[str, datetime] = {Status.QUEUED: recovery.launched_at}
     for event in recovery.events.all():
         step = PART_OF.get(event.step, event.step)
         entered.setdefault(step, event.time)
     current = PART_OF.get(recovery.status, recovery.status)
-    if recovery.status == S.FAILED:
+    if recovery.status == Status.FAILED:
         current = PART_OF.get(recovery.failed_status, recovery.failed_status)
     position = steps.index(current) if current in steps else -1
     now = timezone.now()
@@ -53,22 +56,25 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
         if (recovery.is_terminal and status == recovery.status) or index < position:
             state = "done"
         elif index == position:
-            state = "failed" if recovery.status == S.FAILED else "current"
+            state = "failed" if recovery.status == Status.FAILED else "current"
         else:
             state = "pending"
         following = next((entered.get(s) for s in steps[index + 1 :] if entered.get(s)), None)
         end = following if state == "done" else (now if state in ("current", "failed") else None)
         duration = end - started if started and end and status not in TERMINAL else None
-        result.append(TimelineStep(status, S(status).label, state, started, duration))
+        result.append(TimelineStep(status, Status(status).label, state, started, duration))
     return result
 
 
 def merge_eta(recovery: Recovery) -> timedelta | None:
     """Time left in the merge, from its pace so far (None until there is a pace)."""
-    if recovery.status != S.MERGING or not 0 < recovery.merge_progress < 100:
+    if recovery.status != Status.MERGING or not 0 < recovery.merge_progress < 100:
         return None
     started = (
-        recovery.events.filter(step=S.MERGING).order_by("id").values_list("time", flat=True).first()
+        recovery.events.filter(step=Status.MERGING)
+        .order_by("id")
+        .values_list("time", flat=True)
+        .first()
     )
     if started is None:
         return None
@@ -77,6 +83,10 @@ def merge_eta(recovery: Recovery) -> timedelta | None:
 
 
 def running_from_backup_for(recovery: Recovery) -> timedelta | None:
-    if recovery.recovered_at and recovery.status in (S.RUNNING_FROM_BACKUP, S.MERGING, S.MERGED):
+    if recovery.recovered_at and recovery.status in (
+        Status.RUNNING_FROM_BACKUP,
+        Status.MERGING,
+        Status.MERGED,
+    ):
         return timezone.now() - recovery.recovered_at
     return None

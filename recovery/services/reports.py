@@ -15,7 +15,7 @@ from django.db.models import DateTimeField, FloatField, Func, Max, QuerySet, Val
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery, RecoveryEvent, Team
 
 # Long enough for a manager's visit; the key changes with every recovery change anyway.
@@ -154,10 +154,10 @@ def compute(team: Team, days: int, now: datetime) -> Report:
         day = bisect_right(edges, since_start)
         total += 1
         launched[day] += 1
-        if status == S.FAILED:
+        if status == Status.FAILED:
             failed += 1
             failed_per_day[day] += 1
-        elif status == S.COMPLETED:
+        elif status == Status.COMPLETED:
             completed += 1
         if running is None:
             continue
@@ -182,7 +182,7 @@ def compute(team: Team, days: int, now: datetime) -> Report:
         recovery__team=team, recovery__launched_at__gte=start, level=RecoveryEvent.Level.ERROR
     ).values_list("recovery__failed_status", "recovery__error_message", "message")
     for failed_status, error_message, message in errors:
-        step = S(failed_status).label if failed_status else "—"
+        step = Status(failed_status).label if failed_status else "—"
         causes[(step, (error_message or message)[:120])] += 1
     finished = completed + failed
     return Report(
