@@ -90,7 +90,7 @@ def record(
     with transaction.atomic():
         _lock_chain(event.team_id)
         last = (
-            AuditEvent.objects.filter(team_id=event.team_id)
+            AuditEvent.objects.filter(team=event.team_id)
             .order_by("-seq")
             .values_list("seq", "hash")
             .first()

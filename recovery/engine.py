@@ -75,8 +75,10 @@ def task_remaining(recovery: Recovery, wait: Wait) -> float | None:
     upper bound errs early, so a look never lands long after the end; the next estimate, with
     more progress behind it, is closer.
     """
-    started = recovery.task_started.get(wait.task_key) if wait.task is not None else None
-    progress = getattr(wait.task, "progress", 0)
+    if wait.task is None:
+        return None
+    started: float | None = recovery.task_started.get(wait.task_key)
+    progress = wait.task.progress
     if started is None or not 0 < progress < 100:
         return None
     elapsed = max(0.0, time.time() - started)

@@ -327,7 +327,7 @@ OUTBOUND_ALLOW = env_list("OUTBOUND_ALLOW")
 OUTBOUND_CONNECT_TIMEOUT_SECONDS = env_float("OUTBOUND_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 # One platform call, every attempt and a login included, ends within this.
 PLATFORM_CALL_DEADLINE_SECONDS = env_float("PLATFORM_CALL_DEADLINE_SECONDS", 120.0, minimum=1.0)
-_job_timeout = RQ_QUEUES["default"]["DEFAULT_TIMEOUT"]
+_job_timeout = _JOB_TIMEOUT
 for _name, _value in (
     ("PLATFORM_CALL_DEADLINE_SECONDS", PLATFORM_CALL_DEADLINE_SECONDS),
     ("NOTIFY_TIMEOUT_SECONDS", NOTIFY_TIMEOUT_SECONDS),

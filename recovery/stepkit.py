@@ -16,6 +16,7 @@ from typing import Any
 
 from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Server, Task
+from platforms.models import PlatformConnection
 from recovery.models import Recovery
 from recovery.workflow import note, transition
 
@@ -47,7 +48,7 @@ class Wait:
 
     reason: str = ""
     seconds: float | None = None  # None: the adaptive interval
-    task: Any = None  # the platform task waited for: its progress times the next look
+    task: Task | None = None  # the platform task waited for: its progress times the next look
     task_key: str = ""
 
 
@@ -72,13 +73,19 @@ class StepContext:
     recovery: Recovery
     client: PlatformClient  # behind the guard (recovery.guard.guarded)
 
+    def lock_connection(self) -> PlatformConnection:
+        """Lock the recovery's connection row (inside a transaction): workers take turns."""
+        # The engine runs no recovery whose connection is gone (engine.advance).
+        assert self.recovery.connection_id is not None
+        return PlatformConnection.objects.select_for_update().get(pk=self.recovery.connection_id)
+
     def token(self, key: str) -> str:
         """The X-Client-Token of action `key`, saved before the call is made."""
         tokens = self.recovery.client_tokens
         if key not in tokens:
             tokens[key] = str(uuid.uuid4())
             self.recovery.save(update_fields=["client_tokens"])
-        return tokens[key]
+        return str(tokens[key])
 
     def asked(self, key: str) -> bool:
         """Whether action `key` was sent (its token saved), whatever the platform answered."""
@@ -93,7 +100,7 @@ class StepContext:
         task_id = self.recovery.task_ids.get(key)
         return self.client.task(task_id) if task_id else None
 
-    def wait_for(self, task: Any, key: str, reason: str = "") -> Wait:
+    def wait_for(self, task: Task | None, key: str, reason: str = "") -> Wait:
         """Look again when `task` (of step `key`) should have ended."""
         return Wait(reason, task=task, task_key=key)
 

@@ -8,13 +8,13 @@ restore mode merge and unmount. Teardown and cancel live in recovery.teardown.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from platforms.clients import PlatformError
 from platforms.clients.types import Server, Storage
-from platforms.models import PlatformConnection
 from recovery.choices import PLATFORM_BUSY, Status
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
@@ -46,7 +46,7 @@ def step_queued(ctx: StepContext) -> Wait | Outcome:
     recovery = ctx.recovery
     with transaction.atomic():
         # One gate per connection: the row lock makes concurrent workers take turns.
-        connection = PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        connection = ctx.lock_connection()
         siblings = Recovery.objects.filter(connection=connection)
         busy = siblings.filter(status__in=PLATFORM_BUSY).count()
         ahead = siblings.filter(status=Status.QUEUED, launched_at__lt=recovery.launched_at).count()
@@ -150,7 +150,7 @@ def step_attaching(ctx: StepContext) -> Wait | Outcome:
         # save its attach token claims the call, and the others wait for the datastore. (The
         # token is saved before the call, the task id only after it: claiming by task id let
         # two workers both mount while the first call was still under way.)
-        PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        ctx.lock_connection()
         attaching = Recovery.objects.filter(
             connection_id=recovery.connection_id,
             datastore_name=recovery.datastore_name,
@@ -188,7 +188,7 @@ def step_attaching(ctx: StepContext) -> Wait | Outcome:
     return Wait()
 
 
-def create_body(recovery: Recovery) -> dict:
+def create_body(recovery: Recovery) -> dict[str, Any]:
     """The CreateServerRequest20220725 of the recovery's new VM: powered off, blank disks."""
     spec = recovery.new_vm
     disks = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.db import transaction
 
 from platforms.clients import PlatformError
-from platforms.models import PlatformConnection
 from recovery.choices import ACTIVE, Status
 from recovery.guard import datastore_allowed
 from recovery.models import Recovery
@@ -33,7 +32,7 @@ def release_datastore(ctx: StepContext, done: str) -> Wait | Outcome:
                 "recovery, and the console only unmounts what it mounted",
             )
         with transaction.atomic():
-            PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+            ctx.lock_connection()
             # By name, not id: queued recoveries of the batch do not know the id yet, and
             # detaching under them made them mount the datastore a second time.
             # A failed recovery pins nothing: it waits for a person, who may never come back

@@ -12,7 +12,7 @@ from django.db import models
 
 
 def default_timezone() -> str:
-    return settings.TIME_ZONE
+    return settings.TIME_ZONE or "UTC"
 
 
 def next_run(schedule: str, timezone: str, moment: datetime) -> datetime:

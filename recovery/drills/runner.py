@@ -275,6 +275,7 @@ def _launch(run: DrillRun) -> str:
         return f"{connection.name} is no longer shared with {drill.team}; edit the drill."
     if not drill.vms:
         return "The drill names no VM; edit it."
+    assert run.started_at is not None  # set when the run is created
     day = run.started_at.astimezone(ZoneInfo(drill.timezone)).date()
     # Only the exports the drill's team may read through this connection (its share's limits).
     rules = access(drill.team, connection)
@@ -430,6 +431,7 @@ def _look_at(
             return None
         if not item.failure:
             item.failure = f"Failed at {where.lower()}: {recovery.error_message}"
+    assert run.started_at is not None  # set when the run is created
     deadline = run.started_at + timedelta(minutes=drill.timeout_minutes)
     if not recovery.is_terminal and item.reached_running_at is None and now >= deadline:
         item.failure = item.failure or (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -213,5 +214,5 @@ class RecoveryEvent(models.Model):
             raise ValueError("Recovery events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("Recovery events are append-only.")

@@ -91,7 +91,8 @@ def check(connection: PlatformConnection, datastores: list[Storage], now: dateti
                     level=RecoveryEvent.Level.WARNING,
                 )
             else:
-                lasted = int((now - recovery.datastore_offline_since).total_seconds())
+                # Set here: back online means it was offline (the test above).
+                lasted = int((now - (recovery.datastore_offline_since or now)).total_seconds())
                 note(
                     recovery,
                     f"Datastore {recovery.datastore_name} is back online after {lasted} s",

@@ -22,7 +22,7 @@ from recovery.stopping import forced_key
 from recovery.workflow import transition
 
 # The step that stops a VM, and the task key of its graceful stop.
-STOP_KEYS = {
+STOP_KEYS: dict[str, str] = {
     Status.POWERING_OFF: "stop",
     Status.CLEANING_UP: "teardown_stop",
     Status.CANCELLING: "teardown_stop",

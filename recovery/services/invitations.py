@@ -18,8 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -27,7 +26,6 @@ from django.utils import timezone
 from recovery import audit
 from recovery.models import AuditAction, Invitation, Membership, Role, Team
 
-User = get_user_model()
 Status = Invitation.Status
 
 
@@ -78,7 +76,7 @@ def invite(
     return invitation, raw
 
 
-def _account_for(team: Team, username: str, email: str) -> tuple[AbstractBaseUser, bool]:
+def _account_for(team: Team, username: str, email: str) -> tuple[User, bool]:
     """The account the invitation names, and whether this team's invitations created it."""
     user = User.objects.filter(username__iexact=username).first()
     if user is None:
@@ -98,7 +96,7 @@ def _account_for(team: Team, username: str, email: str) -> tuple[AbstractBaseUse
     return user, earlier and _unclaimed(user)
 
 
-def _unclaimed(user: AbstractBaseUser) -> bool:
+def _unclaimed(user: User) -> bool:
     """Nobody has signed in with it and no team has it: setting its password takes nothing
     from anyone."""
     return (

@@ -10,16 +10,16 @@ from django.utils import timezone
 from recovery.choices import TERMINAL, Mode, Status
 from recovery.models import Recovery
 
-RESTORE_STEPS = [
+RESTORE_STEPS: list[str] = [
     Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.POWERING_ON,
     Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.DETACHING, Status.COMPLETED,
 ]  # fmt: skip
-VERIFY_STEPS = [
+VERIFY_STEPS: list[str] = [
     Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.POWERING_ON,
     Status.RUNNING_FROM_BACKUP, Status.CLEANING_UP, Status.COMPLETED,
 ]  # fmt: skip
 # States that count as being inside a timeline step.
-PART_OF = {
+PART_OF: dict[str, str] = {
     Status.POWERING_OFF: Status.QUEUED,
     Status.READY: Status.POWERING_ON,
     Status.MERGED: Status.DETACHING,

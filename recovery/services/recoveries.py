@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -107,7 +108,7 @@ def launch(
                 recovery = _create(team, connection, batch, user, plan, item, correlation)
                 created.append(recovery)
             for recovery in created:
-                transaction.on_commit(lambda pk=recovery.pk: engine.enqueue(pk))
+                transaction.on_commit(functools.partial(engine.enqueue, recovery.pk))
     except IntegrityError:
         # Another launch of the same VM on this platform (through any row, of any team)
         # committed between our preflight and our insert.

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -19,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from recovery import auditcheck, csvsafe
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services.connections import usable_connections
-from recovery.tenancy import current_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, team_view
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = [
@@ -84,7 +85,7 @@ def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]
 
 
 @team_view(role=Role.MANAGER)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: SignedInRequest) -> HttpResponseBase:
     rows, params = filtered(request)
     export = request.GET.get("export")
     if export in ("csv", "jsonl"):
@@ -118,7 +119,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @team_view(role=Role.MANAGER)
-def audit_chain_status(request: HttpRequest) -> HttpResponse:
+def audit_chain_status(request: SignedInRequest) -> HttpResponse:
     """Verify the team's whole chain and its signed head again at every look (no cached
     "verified": a row edited after an earlier check shows at the next one). A large chain is
     verified by a worker while this fragment polls (recovery.auditcheck)."""

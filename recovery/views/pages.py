@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from recovery.choices import ACTIVE, Mode
 from recovery.choices import Status as S
 from recovery.models import Recovery, Role
 from recovery.services.connections import usable_connections
-from recovery.tenancy import current_membership, current_team, team_view
+from recovery.tenancy import SignedInRequest, current_membership, current_team, team_view
 
-GROUP_STATUSES = {
+GROUP_STATUSES: dict[str, list[str]] = {
     "active": [s for s in ACTIVE if s != S.FAILED],
     "failed": [S.FAILED],
     "done": [S.COMPLETED, S.CANCELLED, S.HANDED_OVER],
@@ -57,7 +57,7 @@ def filter_recoveries(
 
 
 @team_view(role=Role.VIEWER)
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     everything = Recovery.objects.filter(team=team)
     counts = group_counts(everything)
@@ -70,7 +70,8 @@ def home(request: HttpRequest) -> HttpResponse:
     # the 25 rows whole: sorting thousands of wide rows was most of this page's time.
     page = Paginator(ordered.values_list("pk", flat=True), 25).get_page(request.GET.get("page"))
     rows = Recovery.objects.select_related("launched_by").in_bulk(list(page.object_list))
-    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
+    shown = [rows[pk] for pk in page.object_list if pk in rows]
+    page.object_list = shown  # type: ignore[assignment]  # the page of ids shows their rows
     filters = {"group": group, "connection": connection, "mode": mode, "q": search}
     context = {
         "membership": current_membership(request),
@@ -80,7 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "filtered": any(filters.values()),
         "connections": usable_connections(team).order_by("name"),
         "modes": Mode.choices,
-        "live": any(r.is_active for r in page.object_list),
+        "live": any(r.is_active for r in shown),
         "query": request.GET.urlencode(),
     }
     if request.htmx and not request.htmx.boosted:

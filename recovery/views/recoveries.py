@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseStopPolling
 
 from recovery.choices import Status as S
 from recovery.models import AuditAction, AuditEvent, Recovery, Role
 from recovery.services import actions, progress, remap
-from recovery.tenancy import current_membership, get_for_team, team_view
+from recovery.tenancy import (
+    SignedInRequest,
+    get_for_team,
+    team_membership,
+    team_view,
+)
 
 
 def available_actions(recovery: Recovery) -> list[dict[str, str]]:
@@ -38,7 +44,7 @@ def _audit_context(recovery: Recovery) -> dict:
 
 
 def _context(request: HttpRequest, recovery: Recovery) -> dict:
-    can_act = current_membership(request).has_role(Role.OPERATOR)
+    can_act = team_membership(request).has_role(Role.OPERATOR)
     return {
         "recovery": recovery,
         "timeline": progress.timeline(recovery),
@@ -53,7 +59,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
 
 
 @team_view(role=Role.VIEWER)
-def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def recovery_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     recovery = get_for_team(request, Recovery.objects.select_related("launched_by", "batch"), pk=pk)
     context = _context(request, recovery)
     if request.htmx and not request.htmx.boosted:
@@ -65,7 +71,7 @@ def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recovery/recovery_detail.html", context)
 
 
-def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     """POST does an action; GET shows the form of one that takes input. The method is checked
     before anything else, as require_POST does, so a GET reveals nothing of the recovery."""
     known = actions.BY_NAME.get(action)
@@ -76,7 +82,7 @@ def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @team_view(role=Role.OPERATOR)
-def _recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def _recovery_action(request: SignedInRequest, pk: int, action: str) -> HttpResponseBase:
     recovery = get_for_team(request, Recovery, pk=pk)
     if action not in actions.BY_NAME:
         raise Http404
@@ -133,14 +139,14 @@ def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:
 
 
 @team_view(role=Role.VIEWER)
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     from recovery.models import Batch
 
     batch = get_for_team(request, Batch.objects.select_related("launched_by"), pk=pk)
     members = list(batch.recoveries.order_by("vm_name"))
     positions = queue_positions(members)
     for recovery in members:
-        recovery.queue_position = positions.get(recovery.pk)
+        recovery.queue_position = positions.get(recovery.pk)  # type: ignore[attr-defined]
     settled = all(r.is_terminal for r in members)
     context = {"batch": batch, "members": members, "settled": settled}
     if request.htmx and not request.htmx.boosted:

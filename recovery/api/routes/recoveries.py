@@ -34,7 +34,7 @@ from recovery.services import recoveries as service
 from recovery.services.connections import usable_connections
 from recovery.services.plan import NewVMOptions, VMShape
 from recovery.teamlimits import TeamBusy, team_slot
-from recovery.tenancy import current_membership, current_team, get_for_team
+from recovery.tenancy import current_team, get_for_team, team_membership
 from recovery.views.pages import filter_recoveries
 
 router = Router(tags=["recoveries"])
@@ -68,7 +68,7 @@ def list_recoveries(request: HttpRequest, filters: Query[RecoveryFilters]):
 
 
 def _detail(request: HttpRequest, recovery: Recovery) -> dict:
-    can_act = current_membership(request).has_role(Role.OPERATOR)
+    can_act = team_membership(request).has_role(Role.OPERATOR)
     return serializers.recovery_detail(recovery, can_act=can_act)
 
 
@@ -137,7 +137,7 @@ def get_batch(request: HttpRequest, batch_id: int):
     ),
 )
 def launch_recoveries(
-    request: HttpRequest,
+    request: auth.ApiRequest,
     body: LaunchIn,
     idempotency_key: str | None = Header(
         None,
