@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from platforms.clients import PlatformError
+from platforms.clients.types import Server
 from platforms.models import PlatformConnection
 from recovery import audit
 from recovery.drills import runner
@@ -68,7 +69,7 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
     ], ""
 
 
-def _power(vm: Any) -> str:
+def _power(vm: Server) -> str:
     if vm.is_running:
         return "running"
     return "powered off" if vm.is_stopped else vm.status or "state unknown"

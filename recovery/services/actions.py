@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from recovery import audit, engine
+from recovery.audit import Actor
 from recovery.choices import Status
 from recovery.models import AuditAction, Recovery
 from recovery.services.action_rules import (
@@ -81,7 +82,7 @@ def _holding(recovery: Recovery) -> Iterator[None]:
     transaction.on_commit(lambda: engine.enqueue(recovery.pk))
 
 
-def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
+def _audit(recovery: Recovery, action: str, user: Actor, message: str) -> None:
     audit.record(
         action,
         team=recovery.team_id,
@@ -95,7 +96,7 @@ def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
 
 
 def _moving_to(to: str, message: Callable[[Any], str], action: str) -> Callable:
-    def perform(recovery: Recovery, user: Any) -> None:
+    def perform(recovery: Recovery, user: Actor) -> None:
         text = message(user)
         transition(recovery, to, text)
         _audit(recovery, action, user, text)
@@ -103,7 +104,7 @@ def _moving_to(to: str, message: Callable[[Any], str], action: str) -> Callable:
     return perform
 
 
-def _cancel(recovery: Recovery, user: Any) -> None:
+def _cancel(recovery: Recovery, user: Actor) -> None:
     phase = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
     transition(recovery, Status.CANCELLING, f"{user} cancelled", cancel_from=phase)
     _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
@@ -135,7 +136,7 @@ ACTION_KEYS_BY_STATUS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _retry(recovery: Recovery, user: Any) -> None:
+def _retry(recovery: Recovery, user: Actor) -> None:
     failed = recovery.failed_status or Status.QUEUED
     tasks, tokens = dict(recovery.task_ids), dict(recovery.client_tokens)
     started = dict(recovery.task_started)
@@ -151,7 +152,7 @@ def _retry(recovery: Recovery, user: Any) -> None:
     _audit(recovery, AuditAction.RECOVERY_RETRY, user, text)
 
 
-def _edit_mapping(recovery: Recovery, user: Any, disk_mapping: Any = None) -> None:
+def _edit_mapping(recovery: Recovery, user: Actor, disk_mapping: Any = None) -> None:
     if not isinstance(disk_mapping, dict):
         raise ActionRefused("Send the new mapping: each disk id with its backup file.")
     problems = mapping_problems(recovery, disk_mapping)
@@ -161,14 +162,14 @@ def _edit_mapping(recovery: Recovery, user: Any, disk_mapping: Any = None) -> No
     _retry(recovery, user)
 
 
-def _acknowledge(recovery: Recovery, user: Any) -> None:
+def _acknowledge(recovery: Recovery, user: Actor) -> None:
     recovery.acknowledged_at = timezone.now()
     recovery.save(update_fields=["acknowledged_at"])
     _audit(recovery, AuditAction.RECOVERY_ACKNOWLEDGE, user, f"{user} acknowledged the failure")
     note(recovery, f"{user} acknowledged the failure")
 
 
-def _hand_over(recovery: Recovery, user: Any) -> None:
+def _hand_over(recovery: Recovery, user: Actor) -> None:
     left = hand_over(recovery, user)
     audit.record(
         AuditAction.RECOVERY_HAND_OVER, team=recovery.team_id, actor=user, obj=recovery,
@@ -291,7 +292,7 @@ def available(recovery: Recovery) -> list[Action]:
     return [action for action in ACTIONS if action.refusal(recovery) is None]
 
 
-def perform(name: str, recovery: Recovery, user: Any, **given: Any) -> None:
+def perform(name: str, recovery: Recovery, user: Actor, **given: Any) -> None:
     """Do action `name` if its rule allows it now (checked again under the lease); `given` is
     the input of an action that takes some (the new mapping), and nothing for the others."""
     action = BY_NAME.get(name)
@@ -307,29 +308,29 @@ def perform(name: str, recovery: Recovery, user: Any, **given: Any) -> None:
 
 
 # The services' names for the actions (drills, the CLI and tests call these).
-def power_on(recovery: Recovery, user: Any) -> None:
+def power_on(recovery: Recovery, user: Actor) -> None:
     perform("power-on", recovery, user)
 
 
-def start_merge(recovery: Recovery, user: Any) -> None:
+def start_merge(recovery: Recovery, user: Actor) -> None:
     perform("merge", recovery, user)
 
 
-def finish_verification(recovery: Recovery, user: Any) -> None:
+def finish_verification(recovery: Recovery, user: Actor) -> None:
     perform("finish", recovery, user)
 
 
-def cancel(recovery: Recovery, user: Any) -> None:
+def cancel(recovery: Recovery, user: Actor) -> None:
     perform("cancel", recovery, user)
 
 
-def retry(recovery: Recovery, user: Any) -> None:
+def retry(recovery: Recovery, user: Actor) -> None:
     perform("retry", recovery, user)
 
 
-def edit_mapping(recovery: Recovery, user: Any, disk_mapping: dict[str, str]) -> None:
+def edit_mapping(recovery: Recovery, user: Actor, disk_mapping: dict[str, str]) -> None:
     perform("edit-mapping", recovery, user, disk_mapping=disk_mapping)
 
 
-def acknowledge(recovery: Recovery, user: Any) -> None:
+def acknowledge(recovery: Recovery, user: Actor) -> None:
     perform("acknowledge", recovery, user)

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -15,9 +15,12 @@ from platforms.clients import CallRecord, PlatformClient, PlatformError, get_cli
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
 from platforms.models import AuthMethod, Kind, PlatformConnection, split_nfs_source
-from recovery.models import Team
+from recovery.models import Recovery, Team
 from recovery.services import access as access_rules
 from recovery.services import dialects
+
+if TYPE_CHECKING:  # recovery.audit imports the models this module serves
+    from recovery.audit import Actor
 
 logger = logging.getLogger("recovery.platform_calls")
 
@@ -40,7 +43,12 @@ def log_call(record: CallRecord) -> None:
 
 
 def audit_call(
-    record: CallRecord, *, team: Any, connection: Any, actor: Any = None, recovery: Any = None
+    record: CallRecord,
+    *,
+    team: Team | int | None,
+    connection: Any,
+    actor: Actor = None,
+    recovery: Recovery | None = None,
 ) -> None:
     from recovery import audit
     from recovery.models import AuditAction
@@ -61,9 +69,9 @@ def audit_call(
 def client_for(
     connection: PlatformConnection,
     *,
-    team: Any = None,
-    actor: Any = None,
-    recovery: Any = None,
+    team: Team | int | None = None,
+    actor: Actor = None,
+    recovery: Recovery | None = None,
     max_attempts: int | None = None,
     dialect: str | None = None,
     deadline: Deadline | None = None,
@@ -204,8 +212,8 @@ def missing_secret(connection: PlatformConnection) -> TestOutcome | None:
 def test_connection(
     connection: PlatformConnection,
     *,
-    team: Any,
-    actor: Any = None,
+    team: Team,
+    actor: Actor = None,
     deadline: Deadline | None = None,
 ) -> TestOutcome:
     """Log in, read the version and count the inventory; say precisely what failed.
@@ -231,7 +239,7 @@ def test_connection(
 
 
 def _test_dialects(
-    connection: PlatformConnection, team: Any, actor: Any, deadline: Deadline | None
+    connection: PlatformConnection, team: Team, actor: Actor, deadline: Deadline | None
 ) -> tuple[TestOutcome, str]:
     order = dialects.to_try(connection)
     for dialect in order:
@@ -253,8 +261,8 @@ def _test_dialects(
 def _test_once(
     connection: PlatformConnection,
     dialect: str,
-    team: Any,
-    actor: Any,
+    team: Team,
+    actor: Actor,
     deadline: Deadline | None = None,
 ) -> tuple[TestOutcome, str, PlatformError | None]:
     """One dialect's sign-in check and inventory counts: (outcome, platform id, error)."""
@@ -348,8 +356,8 @@ def read_inventory(
     search: str = "",
     page_num: int = 0,
     page_size: int = 20,
-    team: Any,
-    actor: Any = None,
+    team: Team,
+    actor: Actor = None,
     deadline: Deadline | None = None,
 ) -> Inventory:
     result = Inventory(section)

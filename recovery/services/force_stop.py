@@ -10,11 +10,10 @@ which VM may be stopped.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 
 from recovery import audit
+from recovery.audit import Actor
 from recovery.choices import CLEANUP, Status
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import Use, recovery_refusal
@@ -55,7 +54,7 @@ def force_stop_confirm(recovery: Recovery) -> str:
     )
 
 
-def force_stop(recovery: Recovery, user: Any) -> None:
+def force_stop(recovery: Recovery, user: Actor) -> None:
     """Record the choice and resume the failed step, which forces the VM off."""
     step = recovery.failed_status
     key = forced_key(STOP_KEYS[step])

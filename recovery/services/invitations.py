@@ -51,7 +51,7 @@ def _new_secret() -> tuple[str, str]:
 
 
 def invite(
-    *, team: Team, username: str, email: str, role: Role, by: Any, request: HttpRequest
+    *, team: Team, username: str, email: str, role: Role, by: User, request: HttpRequest
 ) -> tuple[Invitation, str]:
     """A pending invitation and its link's secret (shown once, stored only as a digest)."""
     raw, link_digest = _new_secret()
@@ -106,7 +106,7 @@ def _unclaimed(user: User) -> bool:
     )
 
 
-def new_link(invitation: Invitation, *, by: Any, request: HttpRequest) -> str:
+def new_link(invitation: Invitation, *, by: User, request: HttpRequest) -> str:
     """A fresh link (the old one stops working) and another INVITATION_DAYS to answer."""
     raw, link_digest = _new_secret()
     with transaction.atomic():
@@ -160,7 +160,7 @@ def _still_open(invitation: Invitation) -> None:
         )
 
 
-def accept(invitation: Invitation, *, user: Any, request: HttpRequest) -> Membership:
+def accept(invitation: Invitation, *, user: User, request: HttpRequest) -> Membership:
     with transaction.atomic():
         invitation = _locked(invitation)
         if invitation.user_id != user.pk:
@@ -202,7 +202,7 @@ LINK_CANNOT_SET_IT = (
 )
 
 
-def decline(invitation: Invitation, *, user: Any, request: HttpRequest) -> None:
+def decline(invitation: Invitation, *, user: User, request: HttpRequest) -> None:
     with transaction.atomic():
         invitation = _locked(invitation)
         if invitation.user_id != user.pk:
@@ -216,7 +216,7 @@ def decline(invitation: Invitation, *, user: Any, request: HttpRequest) -> None:
         )  # fmt: skip
 
 
-def revoke(invitation: Invitation, *, by: Any, request: HttpRequest) -> None:
+def revoke(invitation: Invitation, *, by: User, request: HttpRequest) -> None:
     """An admin of the inviting team takes the invitation back (expired ones too)."""
     with transaction.atomic():
         invitation = _locked(invitation)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
@@ -64,7 +64,11 @@ class LaunchRefused(Exception):
 
 
 def launch(
-    team: Team, connection: PlatformConnection, user: Any, requests: list[VMRequest], plan: Plan
+    team: Team,
+    connection: PlatformConnection,
+    user: User | None,
+    requests: list[VMRequest],
+    plan: Plan,
 ) -> list[Recovery]:
     """Preflight, then create one queued recovery per VM (a batch when several) and start them."""
     if not plan.reason.strip():
@@ -118,7 +122,7 @@ def launch(
 
 
 def _create(
-    team: Team, connection: PlatformConnection, batch: Batch | None, user: Any, plan: Plan,
+    team: Team, connection: PlatformConnection, batch: Batch | None, user: User | None, plan: Plan,
     item: VMPreflight, correlation: str,
 ) -> Recovery:  # fmt: skip
     """One queued recovery from its VM's preflight, with its launch event and audit row."""

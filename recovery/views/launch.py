@@ -180,7 +180,7 @@ def _step_vms(request, data, connection, context):
     return None
 
 
-def _vms_not_shared(request: HttpRequest, connection, rules: Access, chosen: list[str]) -> str:
+def _vms_not_shared(request: SignedInRequest, connection, rules: Access, chosen: list[str]) -> str:
     """Why some chosen VMs are not covered by the team's share ("" when all are)."""
     if not rules.vm_patterns:
         return ""

@@ -97,7 +97,7 @@ def _recovery_action(request: SignedInRequest, pk: int, action: str) -> HttpResp
     return redirect("recovery-detail", pk=recovery.pk)
 
 
-def _action_with_input(request: HttpRequest, recovery: Recovery, action: str) -> HttpResponse:
+def _action_with_input(request: SignedInRequest, recovery: Recovery, action: str) -> HttpResponse:
     """The mapping form: what each disk maps to now, the files the export holds (when the
     console can read it), and, after a refused edit, what was typed and why it was refused."""
     refusal = actions.BY_NAME[action].refusal(recovery)

@@ -96,7 +96,7 @@ def get_recovery(request: HttpRequest, recovery_id: int):
     ),
 )
 def recovery_action(
-    request: HttpRequest, recovery_id: int, action: ActionName, body: ActionIn | None = None
+    request: auth.ApiRequest, recovery_id: int, action: ActionName, body: ActionIn | None = None
 ):
     recovery = get_for_team(request, Recovery, pk=recovery_id)
     given = {"disk_mapping": body.disk_mapping} if body and body.disk_mapping is not None else {}
