@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -15,12 +15,10 @@ from platforms.clients import CallRecord, PlatformClient, PlatformError, get_cli
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
 from platforms.models import AuthMethod, Kind, PlatformConnection, split_nfs_source
-from recovery.models import Recovery, Team
+from recovery import audit
+from recovery.models import AuditAction, Recovery, Team
 from recovery.services import access as access_rules
 from recovery.services import dialects
-
-if TYPE_CHECKING:  # recovery.audit imports the models this module serves
-    from recovery.audit import Actor
 
 logger = logging.getLogger("recovery.platform_calls")
 
@@ -46,13 +44,10 @@ def audit_call(
     record: CallRecord,
     *,
     team: Team | int | None,
-    connection: Any,
-    actor: Actor = None,
+    connection: PlatformConnection,
+    actor: audit.Actor = None,
     recovery: Recovery | None = None,
 ) -> None:
-    from recovery import audit
-    from recovery.models import AuditAction
-
     log_call(record)
     audit.record(
         AuditAction.PLATFORM_CALL,
@@ -70,7 +65,7 @@ def client_for(
     connection: PlatformConnection,
     *,
     team: Team | int | None = None,
-    actor: Actor = None,
+    actor: audit.Actor = None,
     recovery: Recovery | None = None,
     max_attempts: int | None = None,
     dialect: str | None = None,
@@ -213,7 +208,7 @@ def test_connection(
     connection: PlatformConnection,
     *,
     team: Team,
-    actor: Actor = None,
+    actor: audit.Actor = None,
     deadline: Deadline | None = None,
 ) -> TestOutcome:
     """Log in, read the version and count the inventory; say precisely what failed.
@@ -239,7 +234,7 @@ def test_connection(
 
 
 def _test_dialects(
-    connection: PlatformConnection, team: Team, actor: Actor, deadline: Deadline | None
+    connection: PlatformConnection, team: Team, actor: audit.Actor, deadline: Deadline | None
 ) -> tuple[TestOutcome, str]:
     order = dialects.to_try(connection)
     for dialect in order:
@@ -262,7 +257,7 @@ def _test_once(
     connection: PlatformConnection,
     dialect: str,
     team: Team,
-    actor: Actor,
+    actor: audit.Actor,
     deadline: Deadline | None = None,
 ) -> tuple[TestOutcome, str, PlatformError | None]:
     """One dialect's sign-in check and inventory counts: (outcome, platform id, error)."""
@@ -357,7 +352,7 @@ def read_inventory(
     page_num: int = 0,
     page_size: int = 20,
     team: Team,
-    actor: Actor = None,
+    actor: audit.Actor = None,
     deadline: Deadline | None = None,
 ) -> Inventory:
     result = Inventory(section)
