@@ -13,7 +13,7 @@ help:
 	@echo "make test-slow  only the slow tests (@pytest.mark.slow: long fault, crash and outage scenarios)"
 	@echo "            (either takes PYTEST_ARGS, e.g. PYTEST_ARGS='-k redis', and TEST_WORKERS=0 for -s or pdb)"
 	@echo "make bench  benchmarks (overhead, 200-VM batch, dashboard, live updates, merge) into var/bench/results.json"
-	@echo "make lint   ruff check and format check;  make fmt  reformat and fix"
+	@echo "make lint   ruff check and format check, mypy;  make fmt  reformat and fix"
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
 system-deps:
@@ -58,13 +58,15 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.merge_throughput --size-mib 1024
 	@$(BIN)/python -m tests.bench.summary
 
+# mypy's cache (.mypy_cache) makes the second run of lint take a few seconds.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

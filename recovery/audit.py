@@ -7,11 +7,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.http import HttpRequest
 
 from recovery.auditkeys import keyring
 from recovery.models.audit import AuditEvent, Source
+
+# Who did something: a user, or the name of what acted for nobody in particular (a drill, a
+# command); None when the request says who (or nobody did).
+Actor = User | str | None
 
 logger = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -67,7 +72,7 @@ def record(
     action: str,
     *,
     team: Any = None,
-    actor: Any = None,
+    actor: Actor = None,
     request: HttpRequest | None = None,
     source: str | None = None,
     obj: Any = None,
@@ -88,12 +93,12 @@ def record(
         or (getattr(request, "correlation_id", "") if request is not None else "")
         or current_correlation.get()
     )
-    is_user = getattr(actor, "pk", None) is not None
+    user = actor if isinstance(actor, User) and actor.pk is not None else None
     origin = current_origin.get()
     event = AuditEvent(
         team_id=getattr(team, "pk", team),
-        actor=actor if is_user else None,
-        actor_name=(actor.get_username() if is_user else str(actor or ""))[:150],
+        actor=user,
+        actor_name=(user.get_username() if user else str(actor or ""))[:150],
         source=source or (Source.WEB if request is not None else current_source.get()),
         client_ip=client_ip(request) or origin.client_ip,
         action=action,
@@ -109,7 +114,7 @@ def record(
     with transaction.atomic():
         _lock_chain(event.team_id)
         last = (
-            AuditEvent.objects.filter(team_id=event.team_id)
+            AuditEvent.objects.filter(team=event.team_id)
             .order_by("-seq")
             .values_list("seq", "hash")
             .first()

@@ -35,6 +35,7 @@ def check_now(team_id: int) -> dict[str, Any]:
     broken = problems[0] if problems else None
     head = heads.get(team_id)
     row = getattr(broken, "row", None)
+    row_time = getattr(row, "time", None)
     return {
         "state": "done",
         "broken": None
@@ -43,7 +44,7 @@ def check_now(team_id: int) -> dict[str, Any]:
             "text": str(broken),
             "seq": broken.seq,
             "row_id": getattr(row, "pk", None),
-            "row_time": row.time.isoformat() if getattr(row, "time", None) else None,
+            "row_time": row_time.isoformat() if row_time else None,
         },
         "checked": report.checked,
         "last_seq": report.last_seq,

@@ -87,7 +87,7 @@ def check_head(team_id: int | None, head: Head, last_seq: int) -> Break | None:
             f"the chain ends at seq {last_seq} but seq {head.seq} was signed at {head.time} "
             "(the newest rows were deleted)",
         )  # fmt: skip
-    row = AuditEvent.objects.filter(team_id=team_id, seq=head.seq).first()
+    row = AuditEvent.objects.filter(team=team_id, seq=head.seq).first()
     if row is not None and row.hash != head.hash:
         return Break(
             team_id, head.seq, "rewritten",
@@ -134,7 +134,7 @@ def write_heads() -> dict[str, int]:
 
 def _next_head(team_id: int | None, old: Head | None, ring: Keyring) -> Head | None:
     """The head to sign now; None keeps the old line (nothing new, or the chain broke)."""
-    last = AuditEvent.objects.filter(team_id=team_id).order_by("-seq").first()
+    last = AuditEvent.objects.filter(team=team_id).order_by("-seq").first()
     if last is None:
         return None
     if old is not None:
@@ -156,7 +156,7 @@ def _next_head(team_id: int | None, old: Head | None, ring: Keyring) -> Head | N
 
 
 def _still_there(team_id: int | None, head: Head) -> bool:
-    return AuditEvent.objects.filter(team_id=team_id, seq=head.seq, hash=head.hash).exists()
+    return AuditEvent.objects.filter(team=team_id, seq=head.seq, hash=head.hash).exists()
 
 
 def verify_team(team_id: int | None, heads: dict[int | None, Head]) -> ChainReport:

@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,17 +22,16 @@ from django.utils import timezone
 from platforms.clients import PlatformClient, PlatformError
 from recovery import background
 from recovery.background import leases
-from recovery.choices import PLATFORM_BUSY
-from recovery.choices import Status as S
-from recovery.guard import GuardedClient, GuardRefused
+from recovery.choices import PLATFORM_BUSY, Status
+from recovery.guard import GuardRefused, guarded
 from recovery.models import Recovery
 from recovery.services.connections import client_for
-from recovery.stepkit import MOVED, RETRY_ADVICE, STOP, Step, StepFailed, Wait
+from recovery.stepkit import RETRY_ADVICE, Handler, Outcome, StepContext, StepFailed, Wait
 from recovery.steps import HANDLERS
 from recovery.watching import watched_delay
 from recovery.workflow import note, transition
 
-__all__ = ["MOVED", "STOP", "StepFailed", "Wait", "advance", "enqueue", "next_delay"]
+__all__ = ["Outcome", "StepFailed", "Wait", "advance", "enqueue", "next_delay"]
 
 logger = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -66,8 +64,10 @@ def task_remaining(recovery: Recovery, wait: Wait) -> float | None:
     upper bound errs early, so a look never lands long after the end; the next estimate, with
     more progress behind it, is closer.
     """
-    started = recovery.task_started.get(wait.task_key) if wait.task is not None else None
-    progress = getattr(wait.task, "progress", 0)
+    if wait.task is None:
+        return None
+    started: float | None = recovery.task_started.get(wait.task_key)
+    progress = wait.task.progress
     if started is None or not 0 < progress < 100:
         return None
     elapsed = max(0.0, time.time() - started)
@@ -117,7 +117,7 @@ def _wake_next_queued(connection_id: int | None) -> None:
     if connection_id is None:
         return
     oldest = (
-        Recovery.objects.filter(connection_id=connection_id, status=S.QUEUED)
+        Recovery.objects.filter(connection_id=connection_id, status=Status.QUEUED)
         .order_by("launched_at", "pk")
         .values_list("pk", flat=True)
         .first()
@@ -146,14 +146,14 @@ def advance(recovery_id: int) -> str:
             if client is None:
                 client = client_for(recovery.connection, recovery=recovery)
             was_busy = recovery.status in PLATFORM_BUSY
-            result = _run(handler, Step(recovery, GuardedClient(client, recovery)))
+            result = _run(handler, StepContext(recovery, guarded(client, recovery)))
             if was_busy and recovery.status not in PLATFORM_BUSY:
                 _wake_next_queued(recovery.connection_id)
             if isinstance(result, Wait):
                 _schedule(recovery, result)
                 outcome = f"waiting in {recovery.status}"
                 break
-            if result == STOP:
+            if result is Outcome.STOP:
                 outcome = f"stopped in {recovery.status}"
                 break
             take_lease(recovery_id)  # renew while moving on
@@ -164,13 +164,13 @@ def advance(recovery_id: int) -> str:
         release_lease(recovery_id)
 
 
-def _run(handler: Callable[[Step], Wait | str], step: Step) -> Wait | str:
-    recovery = step.recovery
+def _run(handler: Handler, ctx: StepContext) -> Wait | Outcome:
+    recovery = ctx.recovery
     try:
-        return handler(step)
+        return handler(ctx)
     except StepFailed as failure:
         fail(recovery, failure.message, failure.advice)
-        return STOP
+        return Outcome.STOP
     except GuardRefused as refused:
         fail(
             recovery,
@@ -179,22 +179,22 @@ def _run(handler: Callable[[Step], Wait | str], step: Step) -> Wait | str:
             or "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
             "hand, then acknowledge this recovery.",
         )
-        return STOP
+        return Outcome.STOP
     except PlatformError as error:
         if error.permanent:
             fail(recovery, f"The platform refused: {error.message}", RETRY_ADVICE)
-            return STOP
+            return Outcome.STOP
         # The client already retried; the platform is down or overloaded: look again later.
         return Wait(f"Waiting for the platform: {error.message}")
 
 
 def fail(recovery: Recovery, message: str, advice: str) -> None:
-    step = recovery.status
+    failed = recovery.status
     transition(
         recovery,
-        S.FAILED,
-        f"{S(step).label} failed: {message}",
-        failed_status=step,
+        Status.FAILED,
+        f"{Status(failed).label} failed: {message}",
+        failed_status=failed,
         error_message=message,
         error_advice=advice,
     )

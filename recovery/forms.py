@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.http import QueryDict
 from django.utils import timezone
 
 from platforms import outbound
@@ -59,8 +61,9 @@ class InviteForm(forms.Form):
             check(username)
         return username
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         username = cleaned.get("username")
         if not username:
             return cleaned
@@ -127,8 +130,9 @@ class ConnectionForm(forms.ModelForm):
         self.fields["dialect"].required = False
         if self.is_bound and not self.data.get("dialect"):
             # A post without it keeps the stored dialect, and is not a change of it.
-            self.data = self.data.copy()
-            self.data["dialect"] = self.instance.dialect or Dialect.AUTO
+            # A bound form's data is the request's QueryDict (its copy is mutable).
+            self.data = data = cast(QueryDict, self.data).copy()
+            data["dialect"] = self.instance.dialect or Dialect.AUTO
         # Read before validation copies the new values onto the instance.
         self.stored_url = self.instance.base_url if self.instance.pk else ""
         if outbound.has_userinfo(self.stored_url):
@@ -171,8 +175,9 @@ class ConnectionForm(forms.ModelForm):
             raise forms.ValidationError(problem)
         return url
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         upload = cleaned.get("ca_file")
         if upload:
             cleaned["ca_bundle"] = upload.read(200_000).decode("utf-8", errors="replace")

@@ -12,9 +12,17 @@ import time
 from django.conf import settings
 
 from platforms.clients.types import Server, Task
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery
-from recovery.stepkit import VM_GONE, Step, StepFailed, Wait, disks_on_backup, task_failed
+from recovery.stepkit import (
+    VM_GONE,
+    Outcome,
+    StepContext,
+    StepFailed,
+    Wait,
+    disks_on_backup,
+    task_failed,
+)
 from recovery.workflow import note
 
 
@@ -25,11 +33,11 @@ def _merged(vm: Server | None, recovery: Recovery) -> bool:
     return vm is not None and not vm.instant_vm and not disks_on_backup(vm, recovery.datastore_id)
 
 
-def _merge_failed(step: Step, task: Task) -> StepFailed:
+def _merge_failed(ctx: StepContext, task: Task) -> StepFailed:
     """A merge copies from the NFS: when it failed because the datastore is offline, say so
     (the task's text may be in Chinese, so the datastore's status is what is read)."""
-    recovery = step.recovery
-    datastore = step.client.find_datastore(recovery.datastore_name)
+    recovery = ctx.recovery
+    datastore = ctx.client.find_datastore(recovery.datastore_name)
     if datastore is None or datastore.is_offline:
         state = "no longer listed" if datastore is None else datastore.status
         return task_failed(
@@ -42,32 +50,32 @@ def _merge_failed(step: Step, task: Task) -> StepFailed:
     return task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
 
 
-def step_merging(step: Step) -> Wait | str:
-    recovery = step.recovery
-    task = step.task("merge")
+def step_merging(ctx: StepContext) -> Wait | Outcome:
+    recovery = ctx.recovery
+    task = ctx.task("merge")
     if task is None:
-        vm = step.vm()
+        vm = ctx.vm()
         if _merged(vm, recovery):
-            return step.move(S.MERGED, "The VM no longer depends on the backup")
-        token = step.token("merge")
-        step.remember_task(
-            "merge", step.client.start_merge(recovery.target_vm_id, client_token=token)
+            return ctx.move(Status.MERGED, "The VM no longer depends on the backup")
+        token = ctx.token("merge")
+        ctx.remember_task(
+            "merge", ctx.client.start_merge(recovery.target_vm_id, client_token=token)
         )
         note(recovery, "Merging the backup data into production storage")
         return Wait()
     if task.failed:
-        raise _merge_failed(step, task)
+        raise _merge_failed(ctx, task)
     progress = max(0, min(task.progress, 100))
     if progress != recovery.merge_progress:
         recovery.merge_progress = progress
         recovery.save(update_fields=["merge_progress"])
     if not task.succeeded:
-        return step.wait_for(task, "merge")
-    vm = step.vm()
+        return ctx.wait_for(task, "merge")
+    vm = ctx.vm()
     if vm is None:
         raise StepFailed(VM_GONE, "Check the VM on the platform; then hand over.")
     if _merged(vm, recovery):
-        return step.move(S.MERGED, "Merged: the VM runs from production storage")
+        return ctx.move(Status.MERGED, "Merged: the VM runs from production storage")
     # The task finished but the platform still reports the VM on the backup: wait, within a
     # limit counted from the first time this was seen, then fail (which alerts).
     if "merge_end" not in recovery.task_started:  # the clock starts at the first such look
@@ -92,5 +100,5 @@ def step_merging(step: Step) -> Wait | str:
     )
 
 
-def step_merged(step: Step) -> Wait | str:
-    return step.move(S.DETACHING)
+def step_merged(ctx: StepContext) -> Wait | Outcome:
+    return ctx.move(Status.DETACHING)

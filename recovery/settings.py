@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from recovery.auditkeys import parse_keys
 from recovery.background.conf import (  # noqa: F401 (settings read by django-rq and us)
+    _JOB_TIMEOUT,
     NOTIFICATIONS_QUEUE,
     RQ,
     RQ_JOB_MODULES,
@@ -314,7 +315,7 @@ OUTBOUND_ALLOW = env_list("OUTBOUND_ALLOW")
 OUTBOUND_CONNECT_TIMEOUT_SECONDS = env_float("OUTBOUND_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 # One platform call, every attempt and a login included, ends within this.
 PLATFORM_CALL_DEADLINE_SECONDS = env_float("PLATFORM_CALL_DEADLINE_SECONDS", 120.0, minimum=1.0)
-_job_timeout = RQ_QUEUES["default"]["DEFAULT_TIMEOUT"]
+_job_timeout = _JOB_TIMEOUT
 for _name, _value in (
     ("PLATFORM_CALL_DEADLINE_SECONDS", PLATFORM_CALL_DEADLINE_SECONDS),
     ("NOTIFY_TIMEOUT_SECONDS", NOTIFY_TIMEOUT_SECONDS),

@@ -1,4 +1,9 @@
-"""What every step handler works with: the step context, its outcomes and its one task idiom."""
+"""What every step handler works with: the step context, its outcomes and its one task idiom.
+
+Words: a *step* is the engine's work for one status, done by that status's handler
+(`steps.step_attaching`); the handler is given a `StepContext` (`ctx`: the recovery and its
+guarded client) and ends with a `Wait` or an `Outcome`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,23 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from platforms.clients import PlatformError
+from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Server, Task
-from recovery.guard import GuardedClient
+from platforms.models import PlatformConnection
 from recovery.models import Recovery
 from recovery.workflow import note, transition
 
-MOVED = "moved"
-STOP = "stop"
+
+class Outcome(Enum):
+    """How a handler ended when it does not wait (a `Wait` says when to look again)."""
+
+    MOVED = "moved"  # the status changed: the engine runs the next handler at once
+    STOP = "stop"  # a person has to act (or the recovery failed): nothing is scheduled
+
+
 RETRY_ADVICE = "Fix the cause named above, then retry the step; or clean up."
 VM_GONE = "The VM no longer exists on the platform."
 
@@ -36,7 +48,7 @@ class Wait:
 
     reason: str = ""
     seconds: float | None = None  # None: the adaptive interval
-    task: Any = None  # the platform task waited for: its progress times the next look
+    task: Task | None = None  # the platform task waited for: its progress times the next look
     task_key: str = ""
 
 
@@ -55,9 +67,17 @@ def task_failed(task: Task, what: str, advice: str) -> StepFailed:
 
 
 @dataclass
-class Step:
+class StepContext:
+    """What a handler is given: the recovery it advances and the platform behind the guard."""
+
     recovery: Recovery
-    client: GuardedClient
+    client: PlatformClient  # behind the guard (recovery.guard.guarded)
+
+    def lock_connection(self) -> PlatformConnection:
+        """Lock the recovery's connection row (inside a transaction): workers take turns."""
+        # The engine runs no recovery whose connection is gone (engine.advance).
+        assert self.recovery.connection_id is not None
+        return PlatformConnection.objects.select_for_update().get(pk=self.recovery.connection_id)
 
     def token(self, key: str) -> str:
         """The X-Client-Token of action `key`, saved before the call is made."""
@@ -65,7 +85,7 @@ class Step:
         if key not in tokens:
             tokens[key] = str(uuid.uuid4())
             self.recovery.save(update_fields=["client_tokens"])
-        return tokens[key]
+        return str(tokens[key])
 
     def asked(self, key: str) -> bool:
         """Whether action `key` was sent (its token saved), whatever the platform answered."""
@@ -80,7 +100,7 @@ class Step:
         task_id = self.recovery.task_ids.get(key)
         return self.client.task(task_id) if task_id else None
 
-    def wait_for(self, task: Any, key: str, reason: str = "") -> Wait:
+    def wait_for(self, task: Task | None, key: str, reason: str = "") -> Wait:
         """Look again when `task` (of step `key`) should have ended."""
         return Wait(reason, task=task, task_key=key)
 
@@ -133,6 +153,10 @@ class Step:
                 return None
             raise
 
-    def move(self, to: str, message: str = "", **fields: Any) -> str:
+    def move(self, to: str, message: str = "", **fields: Any) -> Outcome:
         transition(self.recovery, to, message, **fields)
-        return MOVED
+        return Outcome.MOVED
+
+
+# A status's handler: one step of the engine.
+Handler = Callable[[StepContext], Wait | Outcome]

@@ -8,22 +8,22 @@ restore mode merge and unmount. Teardown and cancel live in recovery.teardown.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from platforms.clients import PlatformError
 from platforms.clients.types import Server, Storage
-from platforms.models import PlatformConnection
-from recovery.choices import PLATFORM_BUSY
-from recovery.choices import Status as S
+from recovery.choices import PLATFORM_BUSY, Status
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
 from recovery.stepkit import (
     RETRY_ADVICE,
-    STOP,
     VM_GONE,
-    Step,
+    Handler,
+    Outcome,
+    StepContext,
     StepFailed,
     Wait,
     disks_on_backup,
@@ -42,14 +42,14 @@ def _backed(vm: Server, disk_id: str, datastore_id: str, path: str) -> bool:
     return False
 
 
-def step_queued(step: Step) -> Wait | str:
-    recovery = step.recovery
+def step_queued(ctx: StepContext) -> Wait | Outcome:
+    recovery = ctx.recovery
     with transaction.atomic():
         # One gate per connection: the row lock makes concurrent workers take turns.
-        connection = PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        connection = ctx.lock_connection()
         siblings = Recovery.objects.filter(connection=connection)
         busy = siblings.filter(status__in=PLATFORM_BUSY).count()
-        ahead = siblings.filter(status=S.QUEUED, launched_at__lt=recovery.launched_at).count()
+        ahead = siblings.filter(status=Status.QUEUED, launched_at__lt=recovery.launched_at).count()
         limit = connection.max_concurrent_recoveries
         if busy + ahead >= limit:
             reason = f"Queued: {busy} of {limit} recoveries on {connection.name} are at work" + (
@@ -58,20 +58,20 @@ def step_queued(step: Step) -> Wait | str:
             return Wait(reason, seconds=min(5.0, settings.RECOVERY_POLL_MAX_SECONDS))
         # Only an in-place restore ever stops a VM before it starts: the source itself.
         in_place_stop = recovery.power_off_first and not recovery.is_new_vm
-        return step.move(S.POWERING_OFF if in_place_stop else S.ATTACHING)
+        return ctx.move(Status.POWERING_OFF if in_place_stop else Status.ATTACHING)
 
 
-def step_powering_off(step: Step) -> Wait | str:
-    vm = step.vm()
+def step_powering_off(ctx: StepContext) -> Wait | Outcome:
+    vm = ctx.vm()
     if vm is None:
         raise StepFailed(VM_GONE, "Check the VM, then launch again.")
     if vm.is_stopped:
-        return step.move(S.ATTACHING, f"{vm.name} is powered off")
-    return power_off(step, "stop", vm)
+        return ctx.move(Status.ATTACHING, f"{vm.name} is powered off")
+    return power_off(ctx, "stop", vm)
 
 
 def _after_attach(recovery: Recovery) -> str:
-    return S.CREATING_VM if recovery.is_new_vm else S.REBASING
+    return Status.CREATING_VM if recovery.is_new_vm else Status.REBASING
 
 
 READY_SINCE = "datastore_ready"  # in task_started: when the datastore was first seen not usable
@@ -87,9 +87,9 @@ def _check_target(recovery: Recovery, datastore: Storage) -> None:
         )
 
 
-def _wait_until_usable(step: Step, datastore: Storage) -> Wait:
+def _wait_until_usable(ctx: StepContext, datastore: Storage) -> Wait:
     """A finished attach does not make a datastore usable: wait, within a limit."""
-    recovery = step.recovery
+    recovery = ctx.recovery
     since = recovery.task_started.setdefault(READY_SINCE, time.time())
     hosts = "" if datastore.connected_hosts is None else f", {datastore.connected_hosts} host(s)"
     state = f"{datastore.status or 'no status'}{hosts}"
@@ -111,10 +111,10 @@ def _wait_until_usable(step: Step, datastore: Storage) -> Wait:
     )
 
 
-def step_attaching(step: Step) -> Wait | str:
-    recovery, client = step.recovery, step.client
+def step_attaching(ctx: StepContext) -> Wait | Outcome:
+    recovery, client = ctx.recovery, ctx.client
     datastore = client.find_datastore(recovery.datastore_name)
-    task = step.task("attach")
+    task = ctx.task("attach")
     if datastore is not None and (task is None or task.succeeded):
         _check_target(recovery, datastore)
         if recovery.cluster_id and datastore.cluster_id not in ("", recovery.cluster_id):
@@ -123,16 +123,16 @@ def step_attaching(step: Step) -> Wait | str:
                 "Cancel, then launch again with another datastore name.",
             )
         if not datastore.is_usable:
-            return _wait_until_usable(step, datastore)
+            return _wait_until_usable(ctx, datastore)
         recovery.task_started.pop(READY_SINCE, None)
-        return step.move(
+        return ctx.move(
             _after_attach(recovery),
             f"NFS datastore {datastore.name} is attached ({datastore.id})",
             datastore_id=datastore.id,
             cluster_id=recovery.cluster_id or datastore.cluster_id,
             # Ours if we sent the mount: a call is only made after a look found no datastore
             # of that name (its answer may have been lost with a killed worker).
-            mounted_datastore=task is not None or step.asked("attach"),
+            mounted_datastore=task is not None or ctx.asked("attach"),
         )
     if task is not None:
         if task.failed:
@@ -144,22 +144,22 @@ def step_attaching(step: Step) -> Wait | str:
         if task.succeeded:
             # Finished between our two reads, or the platform lists it a little later.
             return Wait("The mount finished; waiting for the datastore to be listed")
-        return step.wait_for(task, "attach")
+        return ctx.wait_for(task, "attach")
     with transaction.atomic():
         # One mount per datastore name: under the connection's row lock, the first recovery to
         # save its attach token claims the call, and the others wait for the datastore. (The
         # token is saved before the call, the task id only after it: claiming by task id let
         # two workers both mount while the first call was still under way.)
-        PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+        ctx.lock_connection()
         attaching = Recovery.objects.filter(
             connection_id=recovery.connection_id,
             datastore_name=recovery.datastore_name,
-            status=S.ATTACHING,
+            status=Status.ATTACHING,
             client_tokens__has_key="attach",
         ).exclude(pk=recovery.pk)
         if attaching.exists():
             return Wait(f"Another recovery is mounting {recovery.datastore_name}; sharing it")
-        token = step.token("attach")
+        token = ctx.token("attach")
     if not recovery.cluster_id:  # launched before placements were recorded
         clusters = client.clusters()
         if len(clusters) != 1:
@@ -180,7 +180,7 @@ def step_attaching(step: Step) -> Wait | str:
             recovery.save(update_fields=["client_tokens"])
             return Wait(seconds=0.5)
         raise
-    step.remember_task("attach", task_id)
+    ctx.remember_task("attach", task_id)
     note(
         recovery,
         f"Mounting NFS {recovery.nfs_server}:{recovery.nfs_export} as {recovery.datastore_name}",
@@ -188,7 +188,7 @@ def step_attaching(step: Step) -> Wait | str:
     return Wait()
 
 
-def create_body(recovery: Recovery) -> dict:
+def create_body(recovery: Recovery) -> dict[str, Any]:
     """The CreateServerRequest20220725 of the recovery's new VM: powered off, blank disks."""
     spec = recovery.new_vm
     disks = [
@@ -216,25 +216,25 @@ def create_body(recovery: Recovery) -> dict:
     }
 
 
-def step_creating_vm(step: Step) -> Wait | str:
-    recovery, client = step.recovery, step.client
+def step_creating_vm(ctx: StepContext) -> Wait | Outcome:
+    recovery, client = ctx.recovery, ctx.client
     name = recovery.new_vm["name"]
     # A worker that died inside the call may have left a VM: found before asking again.
-    step.find_created_vm()
+    ctx.find_created_vm()
     if not recovery.created_vm_id:
-        created = client.create_vm(create_body(recovery), client_token=step.token("create"))
+        created = client.create_vm(create_body(recovery), client_token=ctx.token("create"))
         recovery.created_vm_id = created.vm_id  # recorded the moment the platform answers
         recovery.save(update_fields=["created_vm_id"])
         if created.task_id:
-            step.remember_task("create", created.task_id)
+            ctx.remember_task("create", created.task_id)
         note(recovery, f"Creating {name} ({created.vm_id}), powered off, on the source's cluster")
         return Wait(task_key="create")
-    task = step.task("create")
+    task = ctx.task("create")
     if task is not None and task.failed:
         raise task_failed(task, f"Creating {name}", "Retry; or cancel to delete what was made.")
     if task is not None and not task.succeeded:
-        return step.wait_for(task, "create")
-    vm = step.vm()
+        return ctx.wait_for(task, "create")
+    vm = ctx.vm()
     if vm is None:
         if task is None:  # retried after a failed create the platform cleaned up: again
             recovery.created_vm_id = ""
@@ -245,7 +245,7 @@ def step_creating_vm(step: Step) -> Wait | str:
     if not vm.is_stopped:
         return Wait(f"The platform reports {name} as {vm.status}; waiting for it to be ready")
     nics = len(vm.networks)
-    return step.move(S.REBASING, f"Created {vm.name} ({vm.id}) with {nics} NIC(s)")
+    return ctx.move(Status.REBASING, f"Created {vm.name} ({vm.id}) with {nics} NIC(s)")
 
 
 def _record_disks_on_backup(recovery: Recovery, vm: Server) -> None:
@@ -257,14 +257,14 @@ def _record_disks_on_backup(recovery: Recovery, vm: Server) -> None:
         recovery.save(update_fields=["disks_on_backup"])
 
 
-def step_rebasing(step: Step) -> Wait | str:
-    recovery = step.recovery
+def step_rebasing(ctx: StepContext) -> Wait | Outcome:
+    recovery = ctx.recovery
     # The task first, then the VM: read the other way round, a task that ends in between
     # would look finished while the VM still looked unchanged.
-    task = step.task("rebase")
+    task = ctx.task("rebase")
     if task is not None and not task.is_done:
-        return step.wait_for(task, "rebase")
-    vm = step.vm()
+        return ctx.wait_for(task, "rebase")
+    vm = ctx.vm()
     if vm is not None:
         _record_disks_on_backup(recovery, vm)
     if task is not None and task.failed:
@@ -281,8 +281,8 @@ def step_rebasing(step: Step) -> Wait | str:
         if not _backed(vm, disk_id, recovery.datastore_id, path)
     ]
     if not pending:
-        return step.move(
-            S.READY, f"All {len(recovery.disk_mapping)} disk(s) run from the backup files"
+        return ctx.move(
+            Status.READY, f"All {len(recovery.disk_mapping)} disk(s) run from the backup files"
         )
     if task is not None:
         raise StepFailed(
@@ -296,8 +296,8 @@ def step_rebasing(step: Step) -> Wait | str:
             "Power it off (or relaunch with 'power off first'), then retry.",
         )
     disks = [(d, recovery.datastore_id, recovery.disk_mapping[d]) for d in pending]
-    step.remember_task(
-        "rebase", step.client.rebase_disks(vm.id, disks, client_token=step.token("rebase"))
+    ctx.remember_task(
+        "rebase", ctx.client.rebase_disks(vm.id, disks, client_token=ctx.token("rebase"))
     )
     note(recovery, f"Rebasing {', '.join(pending)} of {vm.name} onto the backup files")
     return Wait()
@@ -305,44 +305,44 @@ def step_rebasing(step: Step) -> Wait | str:
 
 # Ready and running from backup: whether the plan moves on by itself is one rule
 # (recovery.choices.waits_for_operator), shared with the reconciler and `recover --wait`.
-def step_ready(step: Step) -> Wait | str:
-    if step.recovery.waits_for_operator:
-        return STOP
-    return step.move(S.POWERING_ON)
+def step_ready(ctx: StepContext) -> Wait | Outcome:
+    if ctx.recovery.waits_for_operator:
+        return Outcome.STOP
+    return ctx.move(Status.POWERING_ON)
 
 
-def step_powering_on(step: Step) -> Wait | str:
-    task = step.task("start")
+def step_powering_on(ctx: StepContext) -> Wait | Outcome:
+    task = ctx.task("start")
     if task is not None and task.failed:
         raise task_failed(task, "Powering on", "Check the VM on the platform, then retry.")
-    vm = step.vm()
+    vm = ctx.vm()
     if vm is None:
         raise StepFailed(VM_GONE, "Clean up, then launch again.")
     if vm.is_running:
-        return step.move(S.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
+        return ctx.move(Status.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
     if task is None:
-        step.remember_task("start", step.client.start_vm(vm.id, client_token=step.token("start")))
-    return step.wait_for(task, "start")
+        ctx.remember_task("start", ctx.client.start_vm(vm.id, client_token=ctx.token("start")))
+    return ctx.wait_for(task, "start")
 
 
-def step_running_from_backup(step: Step) -> Wait | str:
-    if step.recovery.waits_for_operator:
-        return STOP
-    return step.move(S.MERGING)
+def step_running_from_backup(ctx: StepContext) -> Wait | Outcome:
+    if ctx.recovery.waits_for_operator:
+        return Outcome.STOP
+    return ctx.move(Status.MERGING)
 
 
-HANDLERS = {
-    S.QUEUED: step_queued,
-    S.POWERING_OFF: step_powering_off,
-    S.ATTACHING: step_attaching,
-    S.CREATING_VM: step_creating_vm,
-    S.REBASING: step_rebasing,
-    S.READY: step_ready,
-    S.POWERING_ON: step_powering_on,
-    S.RUNNING_FROM_BACKUP: step_running_from_backup,
-    S.MERGING: step_merging,
-    S.MERGED: step_merged,
-    S.DETACHING: step_detaching,
-    S.CLEANING_UP: step_cleaning_up,
-    S.CANCELLING: step_cancelling,
+HANDLERS: dict[str, Handler] = {
+    Status.QUEUED: step_queued,
+    Status.POWERING_OFF: step_powering_off,
+    Status.ATTACHING: step_attaching,
+    Status.CREATING_VM: step_creating_vm,
+    Status.REBASING: step_rebasing,
+    Status.READY: step_ready,
+    Status.POWERING_ON: step_powering_on,
+    Status.RUNNING_FROM_BACKUP: step_running_from_backup,
+    Status.MERGING: step_merging,
+    Status.MERGED: step_merged,
+    Status.DETACHING: step_detaching,
+    Status.CLEANING_UP: step_cleaning_up,
+    Status.CANCELLING: step_cancelling,
 }

@@ -14,7 +14,7 @@ import time
 from django.conf import settings
 
 from platforms.clients.types import Server
-from recovery.stepkit import Step, StepFailed, Wait, task_failed
+from recovery.stepkit import StepContext, StepFailed, Wait, task_failed
 from recovery.workflow import note
 
 FORCE_ADVICE = (
@@ -29,15 +29,15 @@ def forced_key(key: str) -> str:
     return f"{key}_force"
 
 
-def power_off(step: Step, key: str, vm: Server) -> Wait:
+def power_off(ctx: StepContext, key: str, vm: Server) -> Wait:
     """Turn `vm` (not off yet) off; a Wait while under way, StepFailed past the limit."""
-    recovery = step.recovery
+    recovery = ctx.recovery
     forced = recovery.force_stop_at is not None
     task_key = forced_key(key) if forced else key
-    task = step.task(task_key)
+    task = ctx.task(task_key)
     if task is None:
-        token = step.token(task_key)
-        step.remember_task(task_key, step.client.stop_vm(vm.id, force=forced, client_token=token))
+        token = ctx.token(task_key)
+        ctx.remember_task(task_key, ctx.client.stop_vm(vm.id, force=forced, client_token=token))
         note(
             recovery,
             f"Forcing {vm.name} off, as the operator chose"
@@ -65,5 +65,5 @@ def power_off(step: Step, key: str, vm: Server) -> Wait:
             FORCE_ADVICE,
         )
     if not task.succeeded:
-        return step.wait_for(task, task_key)
+        return ctx.wait_for(task, task_key)
     return Wait(f"The shutdown finished; waiting for {vm.name} to read as off")

@@ -11,30 +11,28 @@ from __future__ import annotations
 from django.db import transaction
 
 from platforms.clients import PlatformError
-from platforms.models import PlatformConnection
-from recovery.choices import ACTIVE
-from recovery.choices import Status as S
+from recovery.choices import ACTIVE, Status
 from recovery.guard import datastore_allowed
 from recovery.models import Recovery
-from recovery.stepkit import Step, StepFailed, Wait, disks_on_backup, task_failed
+from recovery.stepkit import Outcome, StepContext, StepFailed, Wait, disks_on_backup, task_failed
 from recovery.stopping import power_off
 from recovery.workflow import note
 
 
-def release_datastore(step: Step, done: str) -> Wait | str:
+def release_datastore(ctx: StepContext, done: str) -> Wait | Outcome:
     """Detach the NFS datastore unless another active recovery still uses it (last one out)."""
-    recovery, client = step.recovery, step.client
+    recovery, client = ctx.recovery, ctx.client
     if not recovery.owns_detach:
         if not recovery.datastore_id:
-            return step.move(done, "No datastore to detach")
+            return ctx.move(done, "No datastore to detach")
         if not datastore_allowed(recovery, recovery.datastore_id):
-            return step.move(
+            return ctx.move(
                 done,
                 f"Datastore {recovery.datastore_name} left mounted: it was mounted before this "
                 "recovery, and the console only unmounts what it mounted",
             )
         with transaction.atomic():
-            PlatformConnection.objects.select_for_update().get(pk=recovery.connection_id)
+            ctx.lock_connection()
             # By name, not id: queued recoveries of the batch do not know the id yet, and
             # detaching under them made them mount the datastore a second time.
             # A failed recovery pins nothing: it waits for a person, who may never come back
@@ -47,33 +45,35 @@ def release_datastore(step: Step, done: str) -> Wait | str:
                     status__in=ACTIVE,
                 )
                 .exclude(pk=recovery.pk)
-                .exclude(status=S.FAILED)
+                .exclude(status=Status.FAILED)
             )
             owner = others.filter(owns_detach=True).exists()
-            users = others.exclude(status__in=[S.DETACHING, S.CLEANING_UP, S.CANCELLING]).count()
+            users = others.exclude(
+                status__in=[Status.DETACHING, Status.CLEANING_UP, Status.CANCELLING]
+            ).count()
             if owner or users:
                 left = (
                     "another recovery detaches it"
                     if owner
                     else f"{users} other recovery(ies) still use it"
                 )
-                return step.move(done, f"Datastore {recovery.datastore_name} left attached: {left}")
+                return ctx.move(done, f"Datastore {recovery.datastore_name} left attached: {left}")
             recovery.owns_detach = True
             recovery.save(update_fields=["owns_detach"])
-    task = step.task("detach")
+    task = ctx.task("detach")
     if task is not None:
         if task.failed:
             raise task_failed(
                 task, "Detaching the datastore", "Detach it on the platform, or retry."
             )
         if task.succeeded:
-            return step.move(done, f"Datastore {recovery.datastore_name} detached")
-        return step.wait_for(task, "detach")
+            return ctx.move(done, f"Datastore {recovery.datastore_name} detached")
+        return ctx.wait_for(task, "detach")
     if client.find_datastore(recovery.datastore_name) is None:
-        return step.move(done, f"Datastore {recovery.datastore_name} is already detached")
+        return ctx.move(done, f"Datastore {recovery.datastore_name} is already detached")
     try:
         task_id = client.detach_datastore(
-            recovery.datastore_id, recovery.cluster_id, client_token=step.token("detach")
+            recovery.datastore_id, recovery.cluster_id, client_token=ctx.token("detach")
         )
     except PlatformError as error:
         if error.datastore_in_use:
@@ -90,25 +90,25 @@ def release_datastore(step: Step, done: str) -> Wait | str:
                 "the console detaches it once none does (merge that VM, or empty the recycle bin)"
             )
         raise
-    step.remember_task("detach", task_id)
+    ctx.remember_task("detach", task_id)
     return Wait()
 
 
-def remove_created_vm(step: Step) -> Wait | None:
+def remove_created_vm(ctx: StepContext) -> Wait | None:
     """Power off and delete the VM this recovery created; None once it is gone (or none)."""
-    recovery = step.recovery
-    step.find_created_vm()
+    recovery = ctx.recovery
+    ctx.find_created_vm()
     if not recovery.created_vm_id:
         return None
-    create = step.task("create")
+    create = ctx.task("create")
     if create is not None and not create.is_done:
         return Wait("Waiting for the platform to finish creating the VM before deleting it")
-    vm = step.vm()
+    vm = ctx.vm()
     if vm is None:
         return None
-    if step.asked("delete"):
+    if ctx.asked("delete"):
         # Sangfor answers the delete with 204 and no task: follow the VM until it is gone.
-        task = step.task("delete")
+        task = ctx.task("delete")
         if task is not None and task.failed:
             raise task_failed(task, "Deleting the VM", "Delete it on the platform, then retry.")
         if (task is not None and not task.is_done) or vm.status == "deleting":
@@ -120,72 +120,72 @@ def remove_created_vm(step: Step) -> Wait | None:
         # Asked twice and still there: the platform took the delete and its task (which a 204
         # does not name) ended without deleting: a failure or a cancel. Looping would resend
         # the same token, which the platform answers from its record without acting.
-        if step.asked("delete_resent"):
+        if ctx.asked("delete_resent"):
             raise StepFailed(
                 f"Deleting {vm.name} ended without deleting it: it failed or was canceled on "
                 f"the platform ({vm.name} reads {vm.status} again).",
                 "Retry the clean-up (a new delete request); or delete the VM on the platform, "
                 "then retry; or hand over.",
             )
-        step.token("delete_resent")  # a mark: the one resend is under way
+        ctx.token("delete_resent")  # a mark: the one resend is under way
     if not vm.is_stopped:
-        return power_off(step, "teardown_stop", vm)
-    again = step.asked("delete")
+        return power_off(ctx, "teardown_stop", vm)
+    again = ctx.asked("delete")
     try:
-        task_id = step.client.delete_vm(vm.id, client_token=step.token("delete"))
+        task_id = ctx.client.delete_vm(vm.id, client_token=ctx.token("delete"))
     except PlatformError as error:
         if error.status == 404:  # gone between our look and our call
             return None
         raise
     if task_id:
-        step.remember_task("delete", task_id)
+        ctx.remember_task("delete", task_id)
     if not again:
         note(recovery, f"Deleting {vm.name}, the VM the console created for this recovery")
     return Wait(task_key="delete")
 
 
-def teardown(step: Step, done: str) -> Wait | str:
+def teardown(ctx: StepContext, done: str) -> Wait | Outcome:
     """Verify-mode teardown in the documented safe order: power off, delete the VM, detach."""
-    waiting = remove_created_vm(step)
-    return waiting or release_datastore(step, done)
+    waiting = remove_created_vm(ctx)
+    return waiting or release_datastore(ctx, done)
 
 
-def step_detaching(step: Step) -> Wait | str:
-    return release_datastore(step, S.COMPLETED)
+def step_detaching(ctx: StepContext) -> Wait | Outcome:
+    return release_datastore(ctx, Status.COMPLETED)
 
 
-def step_cleaning_up(step: Step) -> Wait | str:
-    return teardown(step, S.COMPLETED)
+def step_cleaning_up(ctx: StepContext) -> Wait | Outcome:
+    return teardown(ctx, Status.COMPLETED)
 
 
-def step_cancelling(step: Step) -> Wait | str:
-    recovery = step.recovery
-    attach = step.task("attach")
+def step_cancelling(ctx: StepContext) -> Wait | Outcome:
+    recovery = ctx.recovery
+    attach = ctx.task("attach")
     if attach is not None and not attach.is_done:
         return Wait("Waiting for the mount to finish before undoing it")
     if not recovery.datastore_id:
-        datastore = step.client.find_datastore(recovery.datastore_name)
+        datastore = ctx.client.find_datastore(recovery.datastore_name)
         if datastore is not None:
             # Ours to release if we mounted it, or if a recovery of this connection did and
             # left it attached for us (we were queued behind it); never a stranger's.
             recovery.datastore_id = datastore.id
             recovery.mounted_datastore = (attach is not None and attach.succeeded) or (
-                attach is None and step.asked("attach")  # sent, its answer lost
+                attach is None and ctx.asked("attach")  # sent, its answer lost
             )
             recovery.cluster_id = recovery.cluster_id or datastore.cluster_id
             recovery.save(update_fields=["datastore_id", "mounted_datastore", "cluster_id"])
-    if not recovery.datastore_id and not (recovery.created_vm_id or step.asked("create")):
-        return step.move(S.CANCELLED, "Cancelled before anything changed on the platform")
+    if not recovery.datastore_id and not (recovery.created_vm_id or ctx.asked("create")):
+        return ctx.move(Status.CANCELLED, "Cancelled before anything changed on the platform")
     if not recovery.is_new_vm and recovery.datastore_id:
-        _refuse_if_on_backup(step)
-    return teardown(step, S.CANCELLED)
+        _refuse_if_on_backup(ctx)
+    return teardown(ctx, Status.CANCELLED)
 
 
-def _refuse_if_on_backup(step: Step) -> None:
+def _refuse_if_on_backup(ctx: StepContext) -> None:
     """In place, cancelling detaches under the source VM: read again, at the last moment, that
     none of its disks runs from the datastore (the rule allowed it on an earlier reading)."""
-    vm = step.vm()
-    on_backup = disks_on_backup(vm, step.recovery.datastore_id) if vm else []
+    vm = ctx.vm()
+    on_backup = disks_on_backup(vm, ctx.recovery.datastore_id) if vm else []
     if on_backup:
         raise StepFailed(
             f"Disk(s) {', '.join(on_backup)} of {vm.name if vm else ''} now run from the backup; "

@@ -11,19 +11,35 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
 
 from recovery.models import Invitation, Membership, Role, Team
 
 SESSION_TEAM_KEY = "current_team_id"
 M = TypeVar("M", bound=Model)
+View = Callable[..., HttpResponseBase]
 
 
 _MEMBERSHIPS_ATTR = "_qrc_memberships"
+
+
+class HtmxRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it (for type checking only)."""
+
+    htmx: HtmxDetails
+
+
+class SignedInRequest(HtmxRequest):
+    """A request past `login_required` (every `team_view`): its user is a User, not anonymous."""
+
+    user: User
 
 
 def user_memberships(request: HttpRequest) -> list[Membership]:
@@ -57,10 +73,18 @@ def current_membership(request: HttpRequest) -> Membership | None:
             return membership
     # A new session (just signed in), or the user has left that team: the team they chose
     # last, never merely the first by name (a team that has just added them would win).
-    used = [m for m in memberships if m.last_used is not None]
+    used = [(m.last_used, m) for m in memberships if m.last_used is not None]
     if used:
-        return max(used, key=lambda m: m.last_used)
+        return max(used, key=lambda pair: pair[0])[1]
     return memberships[0]
+
+
+def team_membership(request: HttpRequest) -> Membership:
+    """The current membership inside a `team_view`, which lets no request without one in."""
+    membership = current_membership(request)
+    if membership is None:
+        raise PermissionDenied("You are not a member of any team.")
+    return membership
 
 
 def current_team(request: HttpRequest) -> Team:
@@ -118,17 +142,17 @@ def open_invitations(request: HttpRequest) -> list[Invitation]:
     return cached
 
 
-def team_view(role: Role = Role.VIEWER) -> Callable[[Callable[..., HttpResponse]], Callable]:
+def team_view(role: Role = Role.VIEWER) -> Callable[[View], View]:
     """Declare the least role a view needs in the current team.
 
     Anonymous users go to the login page; users without a team see why; a role below
     `role` is a 403 that names the role needed.
     """
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = current_membership(request)
             if membership is None:
                 return render(request, "team/no_team.html", status=403)

@@ -17,13 +17,13 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from recovery import background
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery
 
 logger = logging.getLogger(__name__)
 
 # The statuses looked at sooner while watched: those whose progress the page shows.
-LOOKED_AT_SOONER = frozenset({S.MERGING})
+LOOKED_AT_SOONER = frozenset({Status.MERGING})
 # Longer than the page's poll interval (2 s), so that a page open keeps the mark alive.
 WATCHED_FOR_SECONDS = 10
 

@@ -8,41 +8,51 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from recovery import audit
-from recovery.choices import TERMINAL
-from recovery.choices import Status as S
+from recovery.choices import TERMINAL, Status
 from recovery.models import AuditAction, Recovery, RecoveryEvent
 
 TRANSITIONS: dict[str, set[str]] = {
-    S.QUEUED: {S.POWERING_OFF, S.ATTACHING, S.FAILED, S.CANCELLING},
-    S.POWERING_OFF: {S.ATTACHING, S.FAILED, S.CANCELLING},
-    S.ATTACHING: {S.CREATING_VM, S.REBASING, S.FAILED, S.CANCELLING},
-    S.CREATING_VM: {S.REBASING, S.FAILED, S.CANCELLING},
-    S.REBASING: {S.READY, S.FAILED},
-    S.READY: {S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.FAILED, S.CLEANING_UP, S.CANCELLING},
-    S.POWERING_ON: {S.RUNNING_FROM_BACKUP, S.FAILED},
-    S.RUNNING_FROM_BACKUP: {S.MERGING, S.CLEANING_UP, S.CANCELLING, S.FAILED},
-    S.MERGING: {S.MERGED, S.FAILED},
-    S.MERGED: {S.DETACHING},
-    S.DETACHING: {S.COMPLETED, S.FAILED},
-    S.CLEANING_UP: {S.COMPLETED, S.FAILED},
-    S.CANCELLING: {S.CANCELLED, S.FAILED},
-    # A failed recovery goes back to the step that failed (retry) or is cleaned up.
-    S.FAILED: {
-        S.QUEUED,
-        S.POWERING_OFF,
-        S.ATTACHING,
-        S.CREATING_VM,
-        S.REBASING,
-        S.POWERING_ON,
-        S.MERGING,
-        S.DETACHING,
-        S.CLEANING_UP,
-        S.CANCELLING,
-        S.HANDED_OVER,
+    Status.QUEUED: {Status.POWERING_OFF, Status.ATTACHING, Status.FAILED, Status.CANCELLING},
+    Status.POWERING_OFF: {Status.ATTACHING, Status.FAILED, Status.CANCELLING},
+    Status.ATTACHING: {Status.CREATING_VM, Status.REBASING, Status.FAILED, Status.CANCELLING},
+    Status.CREATING_VM: {Status.REBASING, Status.FAILED, Status.CANCELLING},
+    Status.REBASING: {Status.READY, Status.FAILED},
+    Status.READY: {
+        Status.POWERING_ON,
+        Status.RUNNING_FROM_BACKUP,
+        Status.FAILED,
+        Status.CLEANING_UP,
+        Status.CANCELLING,
     },
-    S.COMPLETED: set(),
-    S.CANCELLED: set(),
-    S.HANDED_OVER: set(),
+    Status.POWERING_ON: {Status.RUNNING_FROM_BACKUP, Status.FAILED},
+    Status.RUNNING_FROM_BACKUP: {
+        Status.MERGING,
+        Status.CLEANING_UP,
+        Status.CANCELLING,
+        Status.FAILED,
+    },
+    Status.MERGING: {Status.MERGED, Status.FAILED},
+    Status.MERGED: {Status.DETACHING},
+    Status.DETACHING: {Status.COMPLETED, Status.FAILED},
+    Status.CLEANING_UP: {Status.COMPLETED, Status.FAILED},
+    Status.CANCELLING: {Status.CANCELLED, Status.FAILED},
+    # A failed recovery goes back to the step that failed (retry) or is cleaned up.
+    Status.FAILED: {
+        Status.QUEUED,
+        Status.POWERING_OFF,
+        Status.ATTACHING,
+        Status.CREATING_VM,
+        Status.REBASING,
+        Status.POWERING_ON,
+        Status.MERGING,
+        Status.DETACHING,
+        Status.CLEANING_UP,
+        Status.CANCELLING,
+        Status.HANDED_OVER,
+    },
+    Status.COMPLETED: set(),
+    Status.CANCELLED: set(),
+    Status.HANDED_OVER: set(),
 }
 
 
@@ -66,19 +76,19 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     recovery.wait_reason = ""
     now = timezone.now()
     recovery.status_since = now
-    if to == S.RUNNING_FROM_BACKUP and recovery.recovered_at is None:
+    if to == Status.RUNNING_FROM_BACKUP and recovery.recovered_at is None:
         recovery.recovered_at = now
-    if to == S.MERGED and recovery.merged_at is None:
+    if to == Status.MERGED and recovery.merged_at is None:
         recovery.merged_at = now
         recovery.merge_progress = 100
     if to in TERMINAL:
         recovery.completed_at = now
     for name, value in fields.items():
         setattr(recovery, name, value)
-    recovery.step = message or S(to).label
+    recovery.step = message or Status(to).label
     recovery.save()
-    level = RecoveryEvent.Level.ERROR if to == S.FAILED else RecoveryEvent.Level.INFO
-    text = message or f"{S(previous).label} → {S(to).label}"
+    level = RecoveryEvent.Level.ERROR if to == Status.FAILED else RecoveryEvent.Level.INFO
+    text = message or f"{Status(previous).label} → {Status(to).label}"
     event = RecoveryEvent.objects.create(recovery=recovery, step=to, level=level, message=text)
     audit.record(
         AuditAction.RECOVERY_STEP,
@@ -88,7 +98,7 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
         data={
             "from": previous,
             "to": to,
-            "error": recovery.error_message if to == S.FAILED else "",
+            "error": recovery.error_message if to == Status.FAILED else "",
         },
         correlation_id=recovery.correlation_id,
         recovery_id=recovery.pk,

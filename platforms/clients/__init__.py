@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.module_loading import import_string
 
-from platforms.clients.base import CallHook, CallRecord, PlatformClient
+from platforms.clients.base import CallHook, CallRecord
 from platforms.clients.config import ClientConfig
 from platforms.clients.errors import PlatformError
+from platforms.clients.interface import PlatformClient
+
+if TYPE_CHECKING:
+    from platforms.clients.hci import HCIClient, HCIJanusClient
+    from platforms.clients.scp import SCPClient
+
+    # mypy checks here that every dialect implements the whole interface.
+    _DIALECTS: tuple[type[PlatformClient], ...] = (SCPClient, HCIClient, HCIJanusClient)
 
 # By kind, or by "kind:dialect" when the kind speaks more than one API.
 CLIENTS = {
@@ -28,7 +38,8 @@ def get_client(
         raise PlatformError(
             f"Unknown platform kind or dialect {key!r}.", permanent=True, kind="protocol"
         ) from None
-    return import_string(path)(config, on_call, **options)
+    client: PlatformClient = import_string(path)(config, on_call, **options)
+    return client
 
 
 __all__ = [

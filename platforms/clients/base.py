@@ -56,7 +56,9 @@ class CallRecord:
 CallHook = Callable[[CallRecord], None]
 
 
-class PlatformClient:
+class HttpClient:
+    """The transport under every dialect; the operations callers use are in `PlatformClient`."""
+
     kind = ""
     dialect = ""  # which API it speaks: "janus" or "hci-v1"
 
@@ -333,7 +335,8 @@ class PlatformClient:
         )
         if isinstance(data, list):  # a legacy bare list
             return {"data": data, "total_size": len(data), "next_page_num": ""}
-        return data
+        page: dict[str, Any] = data  # read inside `reading()`: another shape raises there
+        return page
 
     def iter_all(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list, following next_page_num until it is empty.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from platforms.clients.base import PlatformClient
+from platforms.clients.base import HttpClient
 from platforms.clients.errors import PlatformError
 from platforms.clients.types import (
     Cluster,
@@ -19,7 +19,7 @@ from platforms.clients.types import (
 )
 
 
-class SCPClient(PlatformClient):
+class SCPClient(HttpClient):
     kind = "scp"
     dialect = "janus"
 

@@ -79,6 +79,7 @@ class Authenticator:
         except (KeyError, TypeError, ValueError):
             raise AuthError("auth.passwordCredentials.username and password are required") from None
         try:
+            pad: padding.AsymmetricPadding
             if oaep:
                 pad = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
             else:

@@ -119,8 +119,8 @@ class Lab:
                 views.storage_view(s, state, self._used_mb(state, s["id"]), now) for s in items
             ]
             # The status as read now (initting, offline), not as recorded.
-            wanted = filters.get("status", "").lower()
-            return [v for v in listed if not wanted or v["status"].lower() == wanted]
+            status = filters.get("status", "").lower()
+            return [v for v in listed if not status or v["status"].lower() == status]
 
     @staticmethod
     def _used_mb(state: dict[str, Any], storage_id: str) -> int:

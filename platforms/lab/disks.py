@@ -122,7 +122,10 @@ class RealDisks:
         if fmt == "raw":
             _write_raw(path, size_mb, seed)  # sparse: writing it is cheaper than copying it
             return
-        build = lambda out: self._from_raw(out, size_mb, seed, cluster_size)  # noqa: E731
+
+        def build(out: Path) -> None:
+            self._from_raw(out, size_mb, seed, cluster_size)
+
         if cache:
             self._cached(path, f"backup/{seed}/{size_mb}/{cluster_size}", build)
         else:

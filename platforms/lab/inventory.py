@@ -94,7 +94,9 @@ def backup_relpath(vm: SeedVM, disk_id: str) -> str:
     return f"{vm.name}/{disk_id}.{suffix}"
 
 
-def _cluster_records(config: LabConfig, seed: SeedCluster) -> tuple[dict, list, dict]:
+def _cluster_records(
+    config: LabConfig, seed: SeedCluster
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     cluster_id = stable_id("cluster") if seed.number == 1 else stable_id("cluster", "2")
     # Hosts are numbered across clusters (lab-host-1, 2 | 3, 4); their IPs follow the
     # cluster's (192.0.2.11, .12 | .21, .22).

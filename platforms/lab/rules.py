@@ -15,7 +15,7 @@ BUSY = ("creating", "deleting")
 
 
 def server(state: dict[str, Any], server_id: str) -> dict[str, Any]:
-    found = state["servers"].get(server_id)
+    found: dict[str, Any] | None = state["servers"].get(server_id)
     if found is None or found["deleted"]:
         raise LabError(404, f"server {server_id} not found")
     return found
@@ -30,14 +30,16 @@ def settled_server(state: dict[str, Any], server_id: str) -> dict[str, Any]:
 
 
 def storage(state: dict[str, Any], storage_id: str) -> dict[str, Any]:
-    found = state["storages"].get(storage_id)
+    found: dict[str, Any] | None = state["storages"].get(storage_id)
     if found is None:
         raise LabError(404, f"storage {storage_id} not found")
     return found
 
 
 def cluster(state: dict[str, Any], cluster_id: Any) -> dict[str, Any]:
-    found = next((c for c in state["clusters"] if c["id"] == cluster_id), None)
+    found: dict[str, Any] | None = next(
+        (c for c in state["clusters"] if c["id"] == cluster_id), None
+    )
     if found is None:
         raise LabError(404, f"cluster {cluster_id} not found")
     return found

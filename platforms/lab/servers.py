@@ -132,7 +132,7 @@ def _networks(state: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any
 
 def _host(state: dict[str, Any], cluster: dict[str, Any]) -> str:
     """The cluster's host with the fewest VMs (the first of them on a tie)."""
-    load = {h["id"]: 0 for h in state["hosts"] if h["cluster_id"] == cluster["id"]}
+    load: dict[str, int] = {h["id"]: 0 for h in state["hosts"] if h["cluster_id"] == cluster["id"]}
     for server in state["servers"].values():
         if not server["deleted"] and server["host_id"] in load:
             load[server["host_id"]] += 1
@@ -190,4 +190,4 @@ def plan_create(state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 def delete_force(body: dict[str, Any]) -> bool:
     """DeleteServerRequest: optional, `force` 0 (soft, the default) or 1 (permanent)."""
     schemas.check(body, schemas.DELETE_SERVER)
-    return body.get("force", 0) == 1
+    return bool(body.get("force", 0) == 1)

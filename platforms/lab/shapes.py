@@ -123,7 +123,7 @@ QUIRKS = {"guest_shutdown": ("normal", "hang", "ignore"),
 
 
 def guest_shutdown(server: dict[str, Any]) -> str:
-    return server.get("quirks", {}).get("guest_shutdown", "normal")
+    return str(server.get("quirks", {}).get("guest_shutdown", "normal"))
 
 
 def reported_instant_vm(server: dict[str, Any]) -> bool:

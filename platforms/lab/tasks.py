@@ -7,6 +7,7 @@ are resumed after a restart.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -359,7 +360,7 @@ class Tasks:
 
         for number, disk_file in enumerate(files):
             try:
-                self.disks.merge(disk_file, lambda fraction, n=number: report(n, fraction))
+                self.disks.merge(disk_file, functools.partial(report, number))
             except DiskError as error:
                 raise TaskFailed(f"merge failed: {error}") from None
             if self.stopping.is_set():

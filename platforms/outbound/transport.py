@@ -46,8 +46,12 @@ class _Guarded:
                 refused = refused or problem
                 continue
             sock = socket.socket(family, kind, proto)
+
             # Watched as the socket this connection holds later (TLS wraps it in another).
-            watch(lambda sock=sock: self.sock if self.sock is not None else sock)
+            def held(sock: socket.socket = sock) -> socket.socket:
+                return self.sock if self.sock is not None else sock
+
+            watch(held)
             try:
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
@@ -154,7 +158,7 @@ def request(
             response.close()
             raise DeadlineExceeded(deadline_seconds)
     response._content = content  # what .content and .json() read from now on
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag
     return response
 
 

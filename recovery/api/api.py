@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import NinjaAPI
 
 from recovery.api import auth, errors
@@ -40,7 +39,7 @@ errors.install(api)
     tags=["tokens"],
     summary="Who the token acts as: user, team and current role",
 )
-def me(request: HttpRequest):
+def me(request: auth.ApiRequest):
     grant = request.auth
     token = grant.token
     return {

@@ -109,8 +109,8 @@ REFUSALS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
 
 def _refusal_handler(
     status: int, code: str, message: Callable[[Any], str]
-) -> Callable[[HttpRequest, Exception], HttpResponse]:
-    def handle(request: HttpRequest, exc: Exception) -> HttpResponse:
+) -> Callable[[HttpRequest, Exception | type[Exception]], HttpResponse]:
+    def handle(request: HttpRequest, exc: Exception | type[Exception]) -> HttpResponse:
         return error_response(request, status, code, message(exc))
 
     return handle

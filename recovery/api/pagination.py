@@ -32,7 +32,7 @@ def link(request: HttpRequest, **changes: Any) -> str:
 
 
 def page(
-    request: HttpRequest, items: QuerySet[T] | Sequence[T], paging: LimitOffset
+    request: HttpRequest, items: QuerySet[Any, T] | Sequence[T], paging: LimitOffset
 ) -> tuple[list[T], dict[str, Any]]:
     """(this page's items, the envelope's count/next/previous)."""
     count = items.count() if isinstance(items, QuerySet) else len(items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ninja import Field, Schema
 from pydantic import field_validator
@@ -13,8 +13,12 @@ from recovery.services.actions import BY_NAME as ACTIONS_BY_NAME
 from recovery.services.launch_input import MAX_VMS
 
 ModeName = Literal["restore", "verify"]
-StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
-ActionName = Literal[tuple(ACTIONS_BY_NAME)]  # type: ignore[valid-type]  # the one table
+if TYPE_CHECKING:  # built from the tables at run time, which mypy cannot read as a Literal
+    StatusName = str
+    ActionName = str
+else:
+    StatusName = Literal[tuple(Status.values)]
+    ActionName = Literal[tuple(ACTIONS_BY_NAME)]  # the one table
 
 
 class ActionIn(Schema):
@@ -313,7 +317,7 @@ class TargetOut(Schema):
 class LaunchIn(Schema):
     connection_id: int
     vms: list[VmRequestIn] = Field(..., min_length=1, max_length=MAX_VMS)
-    mode: ModeName = Mode.RESTORE.value
+    mode: ModeName = cast(ModeName, Mode.RESTORE.value)
     nfs_server: str | None = Field(
         None, max_length=255, description="Default: the connection's default NFS server."
     )
@@ -330,7 +334,7 @@ class LaunchIn(Schema):
         False, description="In place only: shut the VM down gracefully first."
     )
     target: NewVmTargetIn | InPlaceTargetIn = Field(
-        default_factory=NewVmTargetIn,
+        default_factory=NewVmTargetIn,  # type: ignore[arg-type]  # pydantic infers Never here
         discriminator="kind",
         description="new_vm (the default; always for verify) or in_place (restore only, each "
         "VM confirmed by name with confirm_vm_name).",

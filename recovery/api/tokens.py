@@ -11,8 +11,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -35,7 +35,7 @@ def digest(raw: str) -> str:
 
 def create_token(
     *,
-    user: Any,
+    user: User,
     team: Team,
     name: str,
     expires_at: datetime | None,
@@ -80,7 +80,7 @@ def create_token(
 def revoke_token(
     token: ApiToken,
     *,
-    by: Any,
+    by: User | None,
     request: HttpRequest | None = None,
     reason: str = "",
 ) -> bool:
@@ -116,9 +116,9 @@ def revoke_token(
 
 def revoke_all(
     *,
-    user: Any,
-    team: Any = None,
-    by: Any = None,
+    user: User | int,
+    team: Team | int | None = None,
+    by: User | None = None,
     request: HttpRequest | None = None,
     reason: str,
 ) -> int:

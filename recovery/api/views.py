@@ -4,7 +4,7 @@ admins also see and may revoke every token of the team (for someone who left, sa
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,12 +12,12 @@ from recovery.api import tokens
 from recovery.api.forms import TokenForm
 from recovery.api.models import ApiToken
 from recovery.models import Role
-from recovery.tenancy import current_membership, current_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, team_membership, team_view
 
 
-def _context(request: HttpRequest, form: TokenForm, new_token: str = "") -> dict:
+def _context(request: SignedInRequest, form: TokenForm, new_token: str = "") -> dict:
     team = current_team(request)
-    membership = current_membership(request)
+    membership = team_membership(request)
     is_admin = membership.has_role(Role.ADMIN)
     rows = ApiToken.objects.filter(team=team).select_related("user", "revoked_by")
     return {
@@ -31,7 +31,7 @@ def _context(request: HttpRequest, form: TokenForm, new_token: str = "") -> dict
 
 
 @team_view(role=Role.VIEWER)
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: SignedInRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "api/tokens.html", _context(request, TokenForm()))
     form = TokenForm(request.POST)
@@ -53,11 +53,11 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.VIEWER)
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     token = ApiToken.objects.filter(team=current_team(request), pk=pk).first()
     if token is None:
         raise Http404
-    if token.user_id != request.user.pk and not current_membership(request).has_role(Role.ADMIN):
+    if token.user_id != request.user.pk and not team_membership(request).has_role(Role.ADMIN):
         raise Http404  # other members' tokens are invisible below admin
     if tokens.revoke_token(token, by=request.user, request=request):
         messages.success(request, f"Token {token} revoked; it stops working at once.")

@@ -110,6 +110,7 @@ class _PromptStopMixin:
 
 class _FastSchedulerMixin:
     _next_take_over = 0.0
+    scheduler: RQScheduler | None  # as RQ's worker declares it (ours is a FastScheduler)
 
     @property
     def dequeue_timeout(self) -> int:
@@ -126,7 +127,7 @@ class _FastSchedulerMixin:
             scheduler.acquire_locks(auto_start=True)  # starts it if the lock was free
 
     def _start_scheduler(
-        self,
+        self: Any,  # a mixin: the worker's queues, connection, log and serializer are RQ's
         burst: bool = False,
         logging_level: str | None = "INFO",
         date_format: str | None = None,

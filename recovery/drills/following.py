@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from recovery.background import leases
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.drills.launching import settle
 from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.drills.reports import finish_run
@@ -76,8 +76,8 @@ def _look_at(
     if recovery.recovered_at and item.reached_running_at is None:
         item.reached_running_at = recovery.recovered_at
         item.rto_seconds = round((recovery.recovered_at - recovery.launched_at).total_seconds(), 1)
-    where = S(recovery.failed_status).label if recovery.failed_status else "a step"
-    if recovery.status == S.FAILED:
+    where = Status(recovery.failed_status).label if recovery.failed_status else "a step"
+    if recovery.status == Status.FAILED:
         if item.teardown_requested:
             item.teardown = (
                 f"Teardown failed at {where.lower()}: {recovery.error_message} "
@@ -87,6 +87,7 @@ def _look_at(
             return None
         if not item.failure:
             item.failure = f"Failed at {where.lower()}: {recovery.error_message}"
+    assert run.started_at is not None  # set when the run is created
     deadline = run.started_at + timedelta(minutes=drill.timeout_minutes)
     if not recovery.is_terminal and item.reached_running_at is None and now >= deadline:
         item.failure = item.failure or (
@@ -94,7 +95,7 @@ def _look_at(
             f"(still {recovery.get_status_display().lower()}: {recovery.step})."
         )
     if recovery.is_terminal:
-        if recovery.status == S.CANCELLED and not item.failure:
+        if recovery.status == Status.CANCELLED and not item.failure:
             item.failure = "The recovery was cancelled before the drill finished."
         item.teardown = f"{recovery.get_status_display()}: {recovery.step}"[:300]
         passed = item.reached_running_at is not None and not item.failure
@@ -103,7 +104,7 @@ def _look_at(
     if item.teardown_requested:
         return None  # the engine is tearing down; its transitions wake us
     who = actor(drill)
-    if recovery.status in (S.RUNNING_FROM_BACKUP, S.READY):
+    if recovery.status in (Status.RUNNING_FROM_BACKUP, Status.READY):
         if not item.failure and recovery.recovered_at:
             hold_until = recovery.recovered_at + timedelta(seconds=drill.hold_seconds)
             if now < hold_until:
@@ -119,7 +120,7 @@ def _look_at(
             actions.cancel(recovery, who)
         except actions.ActionRefused as refusal:
             recovery.refresh_from_db()
-            if recovery.status == S.FAILED:
+            if recovery.status == Status.FAILED:
                 item.teardown = f"Left for an operator: {refusal} (recovery {recovery.pk})"[:300]
                 settle(item)
                 return None

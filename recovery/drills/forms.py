@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -65,8 +65,8 @@ class DrillForm(forms.ModelForm):
         for vm in self.instance.vms or []:
             known.setdefault(vm["id"], (vm["name"], f"{vm['name']} (not listed by the platform)"))
         self.vm_names = {vm_id: name for vm_id, (name, _) in known.items()}
-        self.fields["vms"].choices = sorted(
-            ((vm_id, label) for vm_id, (_, label) in known.items()), key=lambda c: c[1]
+        cast(forms.ChoiceField, self.fields["vms"]).choices = sorted(
+            ((vm_id, label) for vm_id, (_, label) in known.items()), key=lambda c: str(c[1])
         )
         # The model's value is a list of dicts; the checkboxes want the ids.
         self.initial["vms"] = [vm["id"] for vm in self.instance.vms or []]

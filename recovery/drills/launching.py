@@ -91,6 +91,7 @@ def _launch(run: DrillRun) -> str:
         return f"{connection.name} is no longer shared with {drill.team}; edit the drill."
     if not drill.vms:
         return "The drill names no VM; edit it."
+    assert run.started_at is not None  # set when the run is created
     day = run.started_at.astimezone(ZoneInfo(drill.timezone)).date()
     # Only the exports the drill's team may read through this connection (its share's limits).
     rules = access(drill.team, connection)

@@ -14,7 +14,7 @@ from recovery.models.authored import Authored
 
 
 def default_timezone() -> str:
-    return settings.TIME_ZONE
+    return settings.TIME_ZONE or "UTC"
 
 
 def next_run(schedule: str, timezone: str, moment: datetime) -> datetime:

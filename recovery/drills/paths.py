@@ -10,8 +10,8 @@ from __future__ import annotations
 import string
 from datetime import date, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
 
+from platforms.clients.types import Server
 from recovery.services.backup_files import symlink_on_the_way
 
 PLACEHOLDERS = ("vm", "vm_id", "disk", "date", "yesterday")
@@ -77,7 +77,7 @@ def resolve(path: str, export_dir: Path | None) -> str:
     return str(newest.relative_to(export_dir))
 
 
-def mapping_for(template: str, vm: Any, day: date, export_dir: Path | None) -> dict[str, str]:
+def mapping_for(template: str, vm: Server, day: date, export_dir: Path | None) -> dict[str, str]:
     """disk id -> backup file of `vm`; every disk gets its own file."""
     mapping = {
         disk.id: resolve(

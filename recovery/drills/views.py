@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from platforms.clients import PlatformError
+from platforms.clients.types import Server
 from platforms.models import PlatformConnection
 from recovery import audit
 from recovery.drills import runs
@@ -19,7 +20,13 @@ from recovery.drills.models import Drill, DrillRun, DrillRunVM
 from recovery.models import AuditAction, Role
 from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
-from recovery.tenancy import current_membership, current_team, get_for_team, team_view
+from recovery.tenancy import (
+    SignedInRequest,
+    current_team,
+    get_for_team,
+    team_membership,
+    team_view,
+)
 from recovery.views.responses import delete_audited, live_page
 
 RUNS_SHOWN = 50
@@ -27,7 +34,7 @@ ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]
 
 
 @team_view(role=Role.VIEWER)
-def drill_list(request: HttpRequest) -> HttpResponse:
+def drill_list(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     latest = DrillRun.objects.filter(drill=OuterRef("pk")).order_by("-created", "-id").values("pk")
     drills = list(
@@ -37,11 +44,11 @@ def drill_list(request: HttpRequest) -> HttpResponse:
     )
     runs = DrillRun.objects.in_bulk([d.last_run_id for d in drills if d.last_run_id])
     for drill in drills:
-        drill.last_run = runs.get(drill.last_run_id)
+        drill.last_run = runs.get(drill.last_run_id)  # type: ignore[attr-defined]
     context = {
         "drills": drills,
         "team": team,
-        "can_manage": current_membership(request).has_role(Role.MANAGER),
+        "can_manage": team_membership(request).has_role(Role.MANAGER),
     }
     return render(request, "drills/drill_list.html", context)
 
@@ -62,7 +69,7 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
     ], ""
 
 
-def _power(vm: Any) -> str:
+def _power(vm: Server) -> str:
     if vm.is_running:
         return "running"
     return "powered off" if vm.is_stopped else vm.status or "state unknown"
@@ -83,11 +90,11 @@ def _connection_for(request: HttpRequest, drill: Drill | None) -> PlatformConnec
     return only[0] if len(only) == 1 else None
 
 
-def _form_page(request: HttpRequest, drill: Drill | None) -> HttpResponse:
+def _form_page(request: SignedInRequest, drill: Drill | None) -> HttpResponse:
     team = current_team(request)
     connection = _connection_for(request, drill)
     if connection is None:
-        context = {
+        context: dict[str, Any] = {
             "drill": drill,
             "connections": usable_connections(team).order_by("name"),
         }
@@ -131,17 +138,17 @@ def _form_page(request: HttpRequest, drill: Drill | None) -> HttpResponse:
 
 
 @team_view(role=Role.MANAGER)
-def drill_create(request: HttpRequest) -> HttpResponse:
+def drill_create(request: SignedInRequest) -> HttpResponse:
     return _form_page(request, None)
 
 
 @team_view(role=Role.MANAGER)
-def drill_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def drill_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     return _form_page(request, get_for_team(request, Drill, pk=pk))
 
 
 @team_view(role=Role.VIEWER)
-def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def drill_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     drill = get_for_team(request, Drill.objects.select_related("connection", "created_by"), pk=pk)
     runs = list(
         drill.runs.select_related("triggered_by").prefetch_related(
@@ -151,7 +158,7 @@ def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "drill": drill,
         "runs": runs,
-        "can_manage": current_membership(request).has_role(Role.MANAGER),
+        "can_manage": team_membership(request).has_role(Role.MANAGER),
         "active": any(run.status in ACTIVE_RUN for run in runs),
     }
     return render(request, "drills/drill_detail.html", context)
@@ -159,7 +166,7 @@ def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.MANAGER)
-def drill_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def drill_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     drill = get_for_team(request, Drill, pk=pk)
     if drill.runs.filter(status__in=ACTIVE_RUN).exists():
         messages.error(
@@ -179,7 +186,7 @@ def drill_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.MANAGER)
-def drill_run_now(request: HttpRequest, pk: int) -> HttpResponse:
+def drill_run_now(request: SignedInRequest, pk: int) -> HttpResponse:
     drill = get_for_team(request, Drill, pk=pk)
     run = runs.create_run(drill, DrillRun.Trigger.MANUAL, user=request.user, request=request)
     if run.status == DrillRun.Status.SKIPPED:
@@ -190,7 +197,7 @@ def drill_run_now(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view(role=Role.VIEWER)
-def run_report(request: HttpRequest, pk: int) -> HttpResponse:
+def run_report(request: SignedInRequest, pk: int) -> HttpResponse:
     run = get_for_team(request, DrillRun.objects.select_related("drill", "triggered_by"), pk=pk)
     items = list(run.vms.select_related("recovery").order_by("vm_name"))
     rtos = [item.rto_seconds for item in items if item.rto_seconds is not None]

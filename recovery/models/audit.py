@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -126,7 +126,7 @@ class AuditEvent(models.Model):
             raise ValueError("Audit rows are append-only: they cannot be updated.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("Audit rows are append-only: they cannot be deleted.")
 
     def content(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -88,8 +89,10 @@ class Recovery(models.Model):
     )
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    # The caption shown for the recovery (its latest message), not a status: the column, the
+    # templates and the API keep the name `step` (docs/architecture.md, "Words").
     step = models.CharField(max_length=300, blank=True, help_text="What is happening now.")
-    failed_status = models.CharField(max_length=24, blank=True)
+    failed_status = models.CharField(max_length=24, blank=True)  # the status whose step failed
     error_message = models.TextField(blank=True)
     error_advice = models.TextField(blank=True)
     cancel_from = models.CharField(max_length=24, blank=True)
@@ -199,7 +202,7 @@ class RecoveryEvent(models.Model):
     recovery = models.ForeignKey(Recovery, on_delete=models.CASCADE, related_name="events")
     time = models.DateTimeField(auto_now_add=True)
     level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
-    step = models.CharField(max_length=24)
+    step = models.CharField(max_length=24)  # the recovery's status when the event was written
     message = models.TextField()
 
     class Meta:
@@ -213,5 +216,5 @@ class RecoveryEvent(models.Model):
             raise ValueError("Recovery events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("Recovery events are append-only.")

@@ -3,6 +3,7 @@ one delivery per subscribed channel."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import datetime
@@ -84,27 +85,28 @@ def _drill_run_id(correlation_id: str) -> int | None:
 
 def summary_for(event: str, recovery: dict[str, Any] | None, extra: str = "") -> str:
     """One human line: the email subject and the payload's `summary`."""
-    vm = recovery["vm"]["name"] if recovery else ""
+    data: dict[str, Any] = recovery or {}  # None only for the events of no recovery
+    vm = data["vm"]["name"] if recovery else ""
     if event == EventType.RUNNING_FROM_BACKUP:
-        return f"{vm} is running from the backup (RTO {recovery['rto_seconds']} s)"
+        return f"{vm} is running from the backup (RTO {data['rto_seconds']} s)"
     if event == EventType.COMPLETED:
         return f"Recovery of {vm} completed"
     if event == EventType.FAILED:
-        error = recovery["error"] or {}
+        error = data["error"] or {}
         step = Status(error["step"]).label if error.get("step") else "a step"
         return f"Recovery of {vm} failed at {step}: {error.get('message', '')}".strip()
     if event == EventType.HANDED_OVER:
-        left = recovery.get("left_on_platform") or []
+        left = data.get("left_on_platform") or []
         return f"Recovery of {vm} handed over: {len(left)} item(s) left on the platform"
     if event == EventType.DATASTORE_OFFLINE:
         return (
-            f"Datastore {recovery['datastore']['name']} of the recovery of {vm} is offline "
-            f"on the platform while it is {recovery['status_label'].lower()}"
+            f"Datastore {data['datastore']['name']} of the recovery of {vm} is offline "
+            f"on the platform while it is {data['status_label'].lower()}"
         )
     if event == EventType.MERGE_STALLED:
-        return f"The merge of {vm} has not moved from {recovery['merge_progress']}% {extra}"
+        return f"The merge of {vm} has not moved from {data['merge_progress']}% {extra}"
     if event == EventType.WAITING_TOO_LONG:
-        return f"The recovery of {vm} has been {recovery['status_label'].lower()} {extra}"
+        return f"The recovery of {vm} has been {data['status_label'].lower()} {extra}"
     if event == EventType.RUNNING_TOO_LONG:
         return f"{vm} has been running from the backup {extra}"
     return extra
@@ -192,7 +194,7 @@ def emit(
     from recovery.notifications import delivery as sender
 
     for item in deliveries:
-        transaction.on_commit(lambda pk=item.pk: sender.enqueue(pk))
+        transaction.on_commit(functools.partial(sender.enqueue, item.pk))
     logger.info("notification %s %s for %s: %d delivery(ies)", event, key, team, len(deliveries))
     return notification
 

@@ -17,7 +17,7 @@ from recovery.models import AuditAction, Role
 from recovery.notifications.events import emit
 from recovery.notifications.forms import ChannelForm, TeamSettingsForm
 from recovery.notifications.models import Channel, DeliveryAttempt, EventType, TeamSettings
-from recovery.tenancy import current_team, get_for_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, get_for_team, team_view
 from recovery.views.responses import delete_audited
 
 LOG_PAGE_SIZE = 50
@@ -41,7 +41,7 @@ def _audit_data(channel: Channel) -> dict:
 
 
 @team_view(role=Role.MANAGER)
-def notifications_page(request: HttpRequest) -> HttpResponse:
+def notifications_page(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     latest = (
         DeliveryAttempt.objects.filter(delivery__channel=OuterRef("pk"))
@@ -53,7 +53,7 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
         [c.last_attempt_id for c in channels if c.last_attempt_id]
     )
     for channel in channels:
-        channel.last_attempt = attempts.get(channel.last_attempt_id)
+        channel.last_attempt = attempts.get(channel.last_attempt_id)  # type: ignore[attr-defined]
     context = {
         "team": team,
         "channels": channels,
@@ -64,7 +64,7 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.MANAGER)
-def team_settings(request: HttpRequest) -> HttpResponse:
+def team_settings(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     form = TeamSettingsForm(request.POST, instance=TeamSettings.for_team(team))
     if not form.is_valid():
@@ -91,7 +91,7 @@ def _kind(request: HttpRequest) -> str:
 
 
 @team_view(role=Role.MANAGER)
-def channel_create(request: HttpRequest) -> HttpResponse:
+def channel_create(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     kind = _kind(request)
     form = ChannelForm(request.POST or None, team=team, kind=kind)
@@ -116,7 +116,7 @@ def channel_create(request: HttpRequest) -> HttpResponse:
 
 
 @team_view(role=Role.MANAGER)
-def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def channel_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     channel = get_for_team(request, Channel, pk=pk)
     form = ChannelForm(request.POST or None, instance=channel, team=channel.team, kind=channel.kind)
     if request.method == "POST" and form.is_valid():
@@ -142,7 +142,7 @@ def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.MANAGER)
-def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def channel_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     channel = get_for_team(request, Channel, pk=pk)
     name = delete_audited(
         request, channel, CHANNEL_DELETE, object_type="channel",
@@ -154,7 +154,7 @@ def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.MANAGER)
-def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
+def channel_test(request: SignedInRequest, pk: int) -> HttpResponse:
     channel = get_for_team(request, Channel, pk=pk)
     team = channel.team
     notification = emit(
@@ -179,7 +179,7 @@ def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view(role=Role.MANAGER)
-def delivery_log(request: HttpRequest) -> HttpResponse:
+def delivery_log(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     attempts = DeliveryAttempt.objects.filter(team=team).select_related(
         "delivery", "delivery__notification"

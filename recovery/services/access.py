@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
 from platforms.models import ConnectionShare, PlatformConnection, ShareStatus
-from recovery.models import Team
+from recovery.models import Recovery, Team
 
 
 class Use(StrEnum):
@@ -133,7 +132,7 @@ def access(team: Team, connection: PlatformConnection) -> Access:
 
 
 def use_refusal(
-    team: Any,
+    team: Team | int,
     connection: PlatformConnection,
     use: Use,
     *,
@@ -148,7 +147,7 @@ def use_refusal(
     return access(team, connection).refusal(use, vm_name=vm_name, nfs=nfs)
 
 
-def recovery_refusal(recovery: Any, use: Use) -> Refusal | None:
+def recovery_refusal(recovery: Recovery, use: Use) -> Refusal | None:
     """May the recovery's team carry it on (`use`) through its connection, for its VM and its
     NFS source? A recovery whose connection was deleted is left alone (nothing to call)."""
     if recovery.connection is None:

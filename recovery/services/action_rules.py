@@ -3,8 +3,7 @@ operator can act on. Only the action table (recovery.services.actions) reads the
 
 from __future__ import annotations
 
-from recovery.choices import BEFORE_REBASE, CLEANUP, Mode
-from recovery.choices import Status as S
+from recovery.choices import BEFORE_REBASE, CLEANUP, Mode, Status
 from recovery.models import Recovery
 from recovery.services.access import Use, recovery_refusal
 
@@ -12,13 +11,13 @@ from recovery.services.access import Use, recovery_refusal
 def operate_refusal(recovery: Recovery) -> str | None:
     """Why the recovery's team may no longer carry it on (power on, merge, retry a step that
     is not a clean-up) through its connection, or None. Cleaning up is always allowed."""
-    cleaning_up = recovery.status == S.FAILED and recovery.failed_status in CLEANUP
+    cleaning_up = recovery.status == Status.FAILED and recovery.failed_status in CLEANUP
     refused = recovery_refusal(recovery, Use.CLEAN_UP if cleaning_up else Use.OPERATE)
     return str(refused) if refused else None
 
 
 def power_on_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.READY:
+    if recovery.status != Status.READY:
         return "Only a recovered VM that is powered off can be powered on."
     return operate_refusal(recovery)
 
@@ -26,7 +25,7 @@ def power_on_refusal(recovery: Recovery) -> str | None:
 def merge_refusal(recovery: Recovery) -> str | None:
     if recovery.mode != Mode.RESTORE:
         return "A verify-only recovery never merges; finish the verification instead."
-    if recovery.status != S.RUNNING_FROM_BACKUP:
+    if recovery.status != Status.RUNNING_FROM_BACKUP:
         return "The merge starts once the VM runs from the backup."
     return operate_refusal(recovery)
 
@@ -34,24 +33,26 @@ def merge_refusal(recovery: Recovery) -> str | None:
 def finish_refusal(recovery: Recovery) -> str | None:
     if recovery.mode != Mode.VERIFY:
         return "Only verify-only recoveries are torn down; restore mode merges instead."
-    if recovery.status not in (S.READY, S.RUNNING_FROM_BACKUP):
+    if recovery.status not in (Status.READY, Status.RUNNING_FROM_BACKUP):
         return "The VM must be recovered before it can be verified."
     return None
 
 
 def cancel_refusal(recovery: Recovery) -> str | None:
     """Why `recovery` cannot be cancelled (or, failed, cleaned up) now, or None."""
-    phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-    if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
-        if recovery.status == S.MERGING:
+    phase = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
+    if recovery.status not in (
+        set(BEFORE_REBASE) | {Status.READY, Status.RUNNING_FROM_BACKUP, Status.FAILED}
+    ):
+        if recovery.status == Status.MERGING:
             return (
                 "The merge is running and the VM depends on the backup until it ends; "
                 "it cannot be cancelled."
             )
-        if recovery.status == S.REBASING:
+        if recovery.status == Status.REBASING:
             return "The disks are being rebased; cancel once the step ends."
         return f"A recovery that is {recovery.get_status_display().lower()} cannot be cancelled."
-    if phase in (S.MERGED, S.DETACHING):
+    if phase in (Status.MERGED, Status.DETACHING):
         return (
             "The merge is done: the VM runs from production storage. Retry the detach "
             "to finish the recovery."
@@ -68,26 +69,26 @@ def _nothing_rebased(recovery: Recovery) -> bool:
     """In place, the rebase failed and the platform showed no disk on the backup: the VM is as
     it was, so cancelling only has to undo the attach."""
     return (
-        recovery.status == S.FAILED
-        and recovery.failed_status == S.REBASING
+        recovery.status == Status.FAILED
+        and recovery.failed_status == Status.REBASING
         and not recovery.disks_on_backup
     )
 
 
 def edit_mapping_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED or recovery.failed_status != S.REBASING:
+    if recovery.status != Status.FAILED or recovery.failed_status != Status.REBASING:
         return "The mapping can be edited once the rebase step has failed."
     return operate_refusal(recovery)
 
 
 def retry_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED:
+    if recovery.status != Status.FAILED:
         return "Only a failed recovery can be retried."
     return operate_refusal(recovery)
 
 
 def acknowledge_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED:
+    if recovery.status != Status.FAILED:
         return "Only failures are acknowledged."
     if recovery.acknowledged_at:
         return "This failure is acknowledged already."
@@ -95,7 +96,7 @@ def acknowledge_refusal(recovery: Recovery) -> str | None:
 
 
 def hand_over_refusal(recovery: Recovery) -> str | None:
-    if recovery.status != S.FAILED:
+    if recovery.status != Status.FAILED:
         return (
             "Only a failed recovery is handed over; this one is still moving on by itself, "
             "or can be cancelled."

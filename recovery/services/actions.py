@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from recovery import audit, engine
-from recovery.choices import Status as S
+from recovery.audit import Actor
+from recovery.choices import Status
 from recovery.models import AuditAction, Recovery
 from recovery.services.action_rules import (
     acknowledge_refusal,
@@ -39,8 +40,8 @@ from recovery.services.remap import apply_mapping, mapping_problems
 from recovery.workflow import note, transition
 
 __all__ = [
-    "ACTIONS", "BY_NAME", "STEP_KEYS", "Action", "ActionRefused", "available", "cancel_refusal",
-    "operate_refusal", "perform",
+    "ACTIONS", "ACTION_KEYS_BY_STATUS", "BY_NAME", "Action", "ActionRefused", "available",
+    "cancel_refusal", "operate_refusal", "perform",
 ]  # fmt: skip
 
 
@@ -81,7 +82,7 @@ def _holding(recovery: Recovery) -> Iterator[None]:
     transaction.on_commit(lambda: engine.enqueue(recovery.pk))
 
 
-def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
+def _audit(recovery: Recovery, action: str, user: Actor, message: str) -> None:
     audit.record(
         action,
         team=recovery.team_id,
@@ -95,7 +96,7 @@ def _audit(recovery: Recovery, action: str, user: Any, message: str) -> None:
 
 
 def _moving_to(to: str, message: Callable[[Any], str], action: str) -> Callable:
-    def perform(recovery: Recovery, user: Any) -> None:
+    def perform(recovery: Recovery, user: Actor) -> None:
         text = message(user)
         transition(recovery, to, text)
         _audit(recovery, action, user, text)
@@ -103,43 +104,55 @@ def _moving_to(to: str, message: Callable[[Any], str], action: str) -> Callable:
     return perform
 
 
-def _cancel(recovery: Recovery, user: Any) -> None:
-    phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-    transition(recovery, S.CANCELLING, f"{user} cancelled", cancel_from=phase)
+def _cancel(recovery: Recovery, user: Actor) -> None:
+    phase = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
+    transition(recovery, Status.CANCELLING, f"{user} cancelled", cancel_from=phase)
     _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
 
 
-# The platform calls each step makes: a retry makes them afresh (a new task and a new token).
-STEP_KEYS: dict[str, tuple[str, ...]] = {
-    S.POWERING_OFF: ("stop", "stop_force"),
-    S.ATTACHING: ("attach",),
-    S.CREATING_VM: ("create",),
-    S.REBASING: ("rebase",),
-    S.POWERING_ON: ("start",),
-    S.MERGING: ("merge", "merge_end"),
-    S.DETACHING: ("detach",),
-    S.CLEANING_UP: ("teardown_stop", "teardown_stop_force", "delete", "delete_resent", "detach"),
-    S.CANCELLING: ("teardown_stop", "teardown_stop_force", "delete", "delete_resent", "detach"),
+# The platform actions (task and token keys) of each status: a retry makes them afresh.
+ACTION_KEYS_BY_STATUS: dict[str, tuple[str, ...]] = {
+    Status.POWERING_OFF: ("stop", "stop_force"),
+    Status.ATTACHING: ("attach",),
+    Status.CREATING_VM: ("create",),
+    Status.REBASING: ("rebase",),
+    Status.POWERING_ON: ("start",),
+    Status.MERGING: ("merge", "merge_end"),
+    Status.DETACHING: ("detach",),
+    Status.CLEANING_UP: (
+        "teardown_stop",
+        "teardown_stop_force",
+        "delete",
+        "delete_resent",
+        "detach",
+    ),
+    Status.CANCELLING: (
+        "teardown_stop",
+        "teardown_stop_force",
+        "delete",
+        "delete_resent",
+        "detach",
+    ),
 }
 
 
-def _retry(recovery: Recovery, user: Any) -> None:
-    step = recovery.failed_status or S.QUEUED
+def _retry(recovery: Recovery, user: Actor) -> None:
+    failed = recovery.failed_status or Status.QUEUED
     tasks, tokens = dict(recovery.task_ids), dict(recovery.client_tokens)
     started = dict(recovery.task_started)
-    for name in STEP_KEYS.get(step, ()):
+    for name in ACTION_KEYS_BY_STATUS.get(failed, ()):
         for record in (tasks, tokens, started):
             record.pop(name, None)
-    text = f"{user} retried {S(step).label.lower()}"
+    text = f"{user} retried {Status(failed).label.lower()}"
     # A retry is graceful again: a forced power-off is chosen anew, never carried over.
     transition(
-        recovery, step, text, task_ids=tasks, client_tokens=tokens, task_started=started,
+        recovery, failed, text, task_ids=tasks, client_tokens=tokens, task_started=started,
         error_message="", error_advice="", failed_status="", force_stop_at=None,
     )  # fmt: skip
     _audit(recovery, AuditAction.RECOVERY_RETRY, user, text)
 
 
-def _edit_mapping(recovery: Recovery, user: Any, disk_mapping: Any = None) -> None:
+def _edit_mapping(recovery: Recovery, user: Actor, disk_mapping: Any = None) -> None:
     if not isinstance(disk_mapping, dict):
         raise ActionRefused("Send the new mapping: each disk id with its backup file.")
     problems = mapping_problems(recovery, disk_mapping)
@@ -149,14 +162,14 @@ def _edit_mapping(recovery: Recovery, user: Any, disk_mapping: Any = None) -> No
     _retry(recovery, user)
 
 
-def _acknowledge(recovery: Recovery, user: Any) -> None:
+def _acknowledge(recovery: Recovery, user: Actor) -> None:
     recovery.acknowledged_at = timezone.now()
     recovery.save(update_fields=["acknowledged_at"])
     _audit(recovery, AuditAction.RECOVERY_ACKNOWLEDGE, user, f"{user} acknowledged the failure")
     note(recovery, f"{user} acknowledged the failure")
 
 
-def _hand_over(recovery: Recovery, user: Any) -> None:
+def _hand_over(recovery: Recovery, user: Actor) -> None:
     left = hand_over(recovery, user)
     audit.record(
         AuditAction.RECOVERY_HAND_OVER, team=recovery.team_id, actor=user, obj=recovery,
@@ -179,7 +192,7 @@ def _what_cancel_undoes(recovery: Recovery) -> str:
 
 
 def _failed_step(recovery: Recovery) -> str:
-    return S(recovery.failed_status or S.QUEUED).label.lower()
+    return Status(recovery.failed_status or Status.QUEUED).label.lower()
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -189,7 +202,7 @@ ACTIONS: tuple[Action, ...] = (
         lambda r: f"Power on {r.target_vm_name or r.vm_name}? It will run from the backup files.",
         power_on_refusal,
         _moving_to(
-            S.POWERING_ON, lambda u: f"{u} asked to power on", AuditAction.RECOVERY_POWER_ON
+            Status.POWERING_ON, lambda u: f"{u} asked to power on", AuditAction.RECOVERY_POWER_ON
         ),
     ),
     Action(
@@ -200,7 +213,7 @@ ACTIONS: tuple[Action, ...] = (
             "running; the merge cannot be cancelled once started."
         ),
         merge_refusal,
-        _moving_to(S.MERGING, lambda u: f"{u} started the merge", AuditAction.RECOVERY_MERGE),
+        _moving_to(Status.MERGING, lambda u: f"{u} started the merge", AuditAction.RECOVERY_MERGE),
     ),
     Action(
         "finish",
@@ -212,7 +225,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         finish_refusal,
         _moving_to(
-            S.CLEANING_UP,
+            Status.CLEANING_UP,
             lambda u: (
                 f"{u} finished the verification: power off and delete the VM the console "
                 "created, detach"
@@ -245,7 +258,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "cancel",
-        lambda r: "Clean up" if r.status == S.FAILED else "Cancel",
+        lambda r: "Clean up" if r.status == Status.FAILED else "Cancel",
         lambda r: f"Cancel this recovery? {_what_cancel_undoes(r)}",
         cancel_refusal,
         _cancel,
@@ -279,7 +292,7 @@ def available(recovery: Recovery) -> list[Action]:
     return [action for action in ACTIONS if action.refusal(recovery) is None]
 
 
-def perform(name: str, recovery: Recovery, user: Any, **given: Any) -> None:
+def perform(name: str, recovery: Recovery, user: Actor, **given: Any) -> None:
     """Do action `name` if its rule allows it now (checked again under the lease); `given` is
     the input of an action that takes some (the new mapping), and nothing for the others."""
     action = BY_NAME.get(name)
@@ -295,29 +308,29 @@ def perform(name: str, recovery: Recovery, user: Any, **given: Any) -> None:
 
 
 # The services' names for the actions (drills, the CLI and tests call these).
-def power_on(recovery: Recovery, user: Any) -> None:
+def power_on(recovery: Recovery, user: Actor) -> None:
     perform("power-on", recovery, user)
 
 
-def start_merge(recovery: Recovery, user: Any) -> None:
+def start_merge(recovery: Recovery, user: Actor) -> None:
     perform("merge", recovery, user)
 
 
-def finish_verification(recovery: Recovery, user: Any) -> None:
+def finish_verification(recovery: Recovery, user: Actor) -> None:
     perform("finish", recovery, user)
 
 
-def cancel(recovery: Recovery, user: Any) -> None:
+def cancel(recovery: Recovery, user: Actor) -> None:
     perform("cancel", recovery, user)
 
 
-def retry(recovery: Recovery, user: Any) -> None:
+def retry(recovery: Recovery, user: Actor) -> None:
     perform("retry", recovery, user)
 
 
-def edit_mapping(recovery: Recovery, user: Any, disk_mapping: dict[str, str]) -> None:
+def edit_mapping(recovery: Recovery, user: Actor, disk_mapping: dict[str, str]) -> None:
     perform("edit-mapping", recovery, user, disk_mapping=disk_mapping)
 
 
-def acknowledge(recovery: Recovery, user: Any) -> None:
+def acknowledge(recovery: Recovery, user: Actor) -> None:
     perform("acknowledge", recovery, user)

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services import actions
 
@@ -89,4 +89,4 @@ def perform_all(batch_action: BatchAction, members: list[Recovery], user: Any) -
 def state_counts(members: list[Recovery]) -> list[tuple[str, int]]:
     """How many members are in each status, in the order of the statuses."""
     counts = Counter(member.status for member in members)
-    return [(S(status).label, counts[status]) for status in S.values if counts[status]]
+    return [(Status(status).label, counts[status]) for status in Status.values if counts[status]]

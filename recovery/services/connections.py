@@ -15,7 +15,8 @@ from platforms.clients import CallRecord, PlatformClient, PlatformError, get_cli
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
 from platforms.models import AuthMethod, Kind, PlatformConnection, split_nfs_source
-from recovery.models import Team
+from recovery import audit
+from recovery.models import AuditAction, Recovery, Team
 from recovery.services import access as access_rules
 from recovery.services import dialects
 
@@ -40,11 +41,13 @@ def log_call(record: CallRecord) -> None:
 
 
 def audit_call(
-    record: CallRecord, *, team: Any, connection: Any, actor: Any = None, recovery: Any = None
+    record: CallRecord,
+    *,
+    team: Team | int | None,
+    connection: PlatformConnection,
+    actor: audit.Actor = None,
+    recovery: Recovery | None = None,
 ) -> None:
-    from recovery import audit
-    from recovery.models import AuditAction
-
     log_call(record)
     audit.record(
         AuditAction.PLATFORM_CALL,
@@ -61,9 +64,9 @@ def audit_call(
 def client_for(
     connection: PlatformConnection,
     *,
-    team: Any = None,
-    actor: Any = None,
-    recovery: Any = None,
+    team: Team | int | None = None,
+    actor: audit.Actor = None,
+    recovery: Recovery | None = None,
     max_attempts: int | None = None,
     dialect: str | None = None,
     deadline: Deadline | None = None,
@@ -204,8 +207,8 @@ def missing_secret(connection: PlatformConnection) -> TestOutcome | None:
 def test_connection(
     connection: PlatformConnection,
     *,
-    team: Any,
-    actor: Any = None,
+    team: Team,
+    actor: audit.Actor = None,
     deadline: Deadline | None = None,
 ) -> TestOutcome:
     """Log in, read the version and count the inventory; say precisely what failed.
@@ -231,7 +234,7 @@ def test_connection(
 
 
 def _test_dialects(
-    connection: PlatformConnection, team: Any, actor: Any, deadline: Deadline | None
+    connection: PlatformConnection, team: Team, actor: audit.Actor, deadline: Deadline | None
 ) -> tuple[TestOutcome, str]:
     order = dialects.to_try(connection)
     for dialect in order:
@@ -253,8 +256,8 @@ def _test_dialects(
 def _test_once(
     connection: PlatformConnection,
     dialect: str,
-    team: Any,
-    actor: Any,
+    team: Team,
+    actor: audit.Actor,
     deadline: Deadline | None = None,
 ) -> tuple[TestOutcome, str, PlatformError | None]:
     """One dialect's sign-in check and inventory counts: (outcome, platform id, error)."""
@@ -348,8 +351,8 @@ def read_inventory(
     search: str = "",
     page_num: int = 0,
     page_size: int = 20,
-    team: Any,
-    actor: Any = None,
+    team: Team,
+    actor: audit.Actor = None,
     deadline: Deadline | None = None,
 ) -> Inventory:
     result = Inventory(section)

@@ -17,18 +17,18 @@ from django.db.models import Q
 
 from platforms.clients.types import Storage
 from platforms.models import PlatformConnection
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery, RecoveryEvent
 from recovery.workflow import note
 
 # From the mount until the unmount, the recovery's VM (or the steps to make it) needs the NFS.
 DEPENDS_ON_DATASTORE = (
-    S.CREATING_VM,
-    S.REBASING,
-    S.READY,
-    S.POWERING_ON,
-    S.RUNNING_FROM_BACKUP,
-    S.MERGING,
+    Status.CREATING_VM,
+    Status.REBASING,
+    Status.READY,
+    Status.POWERING_ON,
+    Status.RUNNING_FROM_BACKUP,
+    Status.MERGING,
 )
 
 
@@ -54,7 +54,7 @@ def check(connection: PlatformConnection, datastores: list[Storage], now: dateti
     # A step that failed there still runs from the datastore (a failed merge: the VM is on
     # the backup); anything else no longer depends on it, and an outage mark is dropped.
     depends = Q(status__in=DEPENDS_ON_DATASTORE) | Q(
-        status=S.FAILED, failed_status__in=DEPENDS_ON_DATASTORE
+        status=Status.FAILED, failed_status__in=DEPENDS_ON_DATASTORE
     )
     connection.recoveries.exclude(depends).filter(datastore_offline_since__isnull=False).update(
         datastore_offline_since=None
@@ -91,7 +91,8 @@ def check(connection: PlatformConnection, datastores: list[Storage], now: dateti
                     level=RecoveryEvent.Level.WARNING,
                 )
             else:
-                lasted = int((now - recovery.datastore_offline_since).total_seconds())
+                # Set here: back online means it was offline (the test above).
+                lasted = int((now - (recovery.datastore_offline_since or now)).total_seconds())
                 note(
                     recovery,
                     f"Datastore {recovery.datastore_name} is back online after {lasted} s",

@@ -10,31 +10,33 @@ which VM may be stopped.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 
 from recovery import audit
-from recovery.choices import CLEANUP
-from recovery.choices import Status as S
+from recovery.audit import Actor
+from recovery.choices import CLEANUP, Status
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import Use, recovery_refusal
 from recovery.stopping import forced_key
 from recovery.workflow import transition
 
 # The step that stops a VM, and the task key of its graceful stop.
-STOP_KEYS = {S.POWERING_OFF: "stop", S.CLEANING_UP: "teardown_stop", S.CANCELLING: "teardown_stop"}
+STOP_KEYS: dict[str, str] = {
+    Status.POWERING_OFF: "stop",
+    Status.CLEANING_UP: "teardown_stop",
+    Status.CANCELLING: "teardown_stop",
+}
 
 
 def failed_at_power_off(recovery: Recovery) -> bool:
     """Whether `recovery` failed while (gracefully or not) powering a VM off."""
     key = STOP_KEYS.get(recovery.failed_status)
-    if recovery.status != S.FAILED or key is None:
+    if recovery.status != Status.FAILED or key is None:
         return False
     tokens = recovery.client_tokens
     asked = key in tokens or forced_key(key) in tokens
     # Teardown powers off before it deletes: a delete asked means the stop was behind it.
-    return asked and (recovery.failed_status == S.POWERING_OFF or "delete" not in tokens)
+    return asked and (recovery.failed_status == Status.POWERING_OFF or "delete" not in tokens)
 
 
 def force_stop_refusal(recovery: Recovery) -> str | None:
@@ -52,7 +54,7 @@ def force_stop_confirm(recovery: Recovery) -> str:
     )
 
 
-def force_stop(recovery: Recovery, user: Any) -> None:
+def force_stop(recovery: Recovery, user: Actor) -> None:
     """Record the choice and resume the failed step, which forces the VM off."""
     step = recovery.failed_status
     key = forced_key(STOP_KEYS[step])

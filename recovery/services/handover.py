@@ -10,16 +10,15 @@ the console's own record instead, marked as such. The recovery becomes `handed_o
 
 from __future__ import annotations
 
-from typing import Any
-
 from platforms.clients import PlatformError
-from recovery.choices import Status as S
+from recovery.audit import Actor
+from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.workflow import transition
 
 
-def _read_left(recovery: Recovery, user: Any) -> list[dict[str, str]]:
+def _read_left(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
     left: list[dict[str, str]] = []
     assert recovery.connection is not None
     client = client_for(recovery.connection, recovery=recovery, actor=user, max_attempts=2)
@@ -78,7 +77,7 @@ def describe(left: list[dict[str, str]]) -> str:
     )
 
 
-def hand_over(recovery: Recovery, user: Any) -> list[dict[str, str]]:
+def hand_over(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
     """Move a failed recovery to handed_over with what it leaves; returns that list."""
     unread = ""
     try:
@@ -87,7 +86,7 @@ def hand_over(recovery: Recovery, user: Any) -> list[dict[str, str]]:
         left, unread = _recorded_left(recovery), f" (the platform could not be read: {error})"
     transition(
         recovery,
-        S.HANDED_OVER,
+        Status.HANDED_OVER,
         f"{user} handed it over to manual handling; left on the platform: {describe(left)}{unread}"[
             :300
         ],

@@ -18,8 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -27,7 +26,6 @@ from django.utils import timezone
 from recovery import audit
 from recovery.models import AuditAction, Invitation, Membership, Role, Team
 
-User = get_user_model()
 Status = Invitation.Status
 
 
@@ -53,7 +51,7 @@ def _new_secret() -> tuple[str, str]:
 
 
 def invite(
-    *, team: Team, username: str, email: str, role: Role, by: Any, request: HttpRequest
+    *, team: Team, username: str, email: str, role: Role, by: User, request: HttpRequest
 ) -> tuple[Invitation, str]:
     """A pending invitation and its link's secret (shown once, stored only as a digest)."""
     raw, link_digest = _new_secret()
@@ -78,7 +76,7 @@ def invite(
     return invitation, raw
 
 
-def _account_for(team: Team, username: str, email: str) -> tuple[AbstractBaseUser, bool]:
+def _account_for(team: Team, username: str, email: str) -> tuple[User, bool]:
     """The account the invitation names, and whether this team's invitations created it."""
     user = User.objects.filter(username__iexact=username).first()
     if user is None:
@@ -98,7 +96,7 @@ def _account_for(team: Team, username: str, email: str) -> tuple[AbstractBaseUse
     return user, earlier and _unclaimed(user)
 
 
-def _unclaimed(user: AbstractBaseUser) -> bool:
+def _unclaimed(user: User) -> bool:
     """Nobody has signed in with it and no team has it: setting its password takes nothing
     from anyone."""
     return (
@@ -108,7 +106,7 @@ def _unclaimed(user: AbstractBaseUser) -> bool:
     )
 
 
-def new_link(invitation: Invitation, *, by: Any, request: HttpRequest) -> str:
+def new_link(invitation: Invitation, *, by: User, request: HttpRequest) -> str:
     """A fresh link (the old one stops working) and another INVITATION_DAYS to answer."""
     raw, link_digest = _new_secret()
     with transaction.atomic():
@@ -171,7 +169,7 @@ def _still_open(invitation: Invitation) -> None:
         )
 
 
-def accept(invitation: Invitation, *, user: Any, request: HttpRequest) -> Membership:
+def accept(invitation: Invitation, *, user: User, request: HttpRequest) -> Membership:
     with transaction.atomic():
         invitation = _answerable(invitation, user, "; sign in as them to accept it.")
         membership, _ = Membership.objects.get_or_create(
@@ -208,7 +206,7 @@ LINK_CANNOT_SET_IT = (
 )
 
 
-def decline(invitation: Invitation, *, user: Any, request: HttpRequest) -> None:
+def decline(invitation: Invitation, *, user: User, request: HttpRequest) -> None:
     with transaction.atomic():
         invitation = _answerable(invitation, user, ".")
         _close(invitation, Status.DECLINED)
@@ -219,7 +217,7 @@ def decline(invitation: Invitation, *, user: Any, request: HttpRequest) -> None:
         )  # fmt: skip
 
 
-def revoke(invitation: Invitation, *, by: Any, request: HttpRequest) -> None:
+def revoke(invitation: Invitation, *, by: User, request: HttpRequest) -> None:
     """An admin of the inviting team takes the invitation back (expired ones too)."""
     with transaction.atomic():
         invitation = _locked(invitation)

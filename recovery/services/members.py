@@ -9,8 +9,7 @@ the write lock when it begins (IMMEDIATE, settings.py), which serialises them th
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -29,7 +28,7 @@ class MemberChangeRefused(Exception):
         self.message = message
 
 
-def _lock(team: Team, actor: Any, member_pk: int) -> tuple[list[Membership], Membership]:
+def _lock(team: Team, actor: User, member_pk: int) -> tuple[list[Membership], Membership]:
     """The team's admin memberships and the member, locked in one order (admins by id, then
     the member), which also keeps two of these transactions from deadlocking."""
     admins = list(
@@ -63,7 +62,7 @@ def _keeps_an_admin(admins: list[Membership], member: Membership) -> None:
 
 
 def change_role(
-    *, team: Team, actor: Any, member_pk: int, role: Role, request: HttpRequest
+    *, team: Team, actor: User, member_pk: int, role: Role, request: HttpRequest
 ) -> Membership:
     with transaction.atomic():
         admins, member = _lock(team, actor, member_pk)
@@ -80,7 +79,7 @@ def change_role(
     return member
 
 
-def remove(*, team: Team, actor: Any, member_pk: int, request: HttpRequest) -> Membership:
+def remove(*, team: Team, actor: User, member_pk: int, request: HttpRequest) -> Membership:
     """Remove a member; their API tokens of this team are revoked with it (recovery.api)."""
     with transaction.atomic():
         admins, member = _lock(team, actor, member_pk)

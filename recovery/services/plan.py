@@ -16,6 +16,7 @@ from django.utils import timezone
 from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Cluster, Server
 from platforms.models import PlatformConnection
+from recovery.audit import Actor
 from recovery.choices import Mode, Target
 from recovery.models import Team
 from recovery.services import same_platform, target_checks
@@ -260,7 +261,7 @@ def preflight(
     plan: Plan,
     *,
     team: Team | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Preflight:
     """Every check of a launch by `team` (default: the connection's owner); fills in the
     plan's defaults (the datastore name). Its platform calls are audited for `team` and

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from recovery.choices import Mode
-from recovery.choices import Status as S
+from recovery.choices import Mode, Status
 from recovery.models import Recovery
 from recovery.services.timeline import TimelineStep, timeline
 
@@ -22,58 +21,61 @@ def now_caption(recovery: Recovery) -> str:
     """
     r = recovery
     vm = r.target_vm_name or r.vm_name
-    status = S(r.status) if r.status in S.values else None
+    status = Status(r.status) if r.status in Status.values else None
     match status:
-        case S.QUEUED:
+        case Status.QUEUED:
             return f"Waiting for its turn on {r.connection_name}"
-        case S.POWERING_OFF:
+        case Status.POWERING_OFF:
             return f"Powering off {r.vm_name} before its disks are replaced by the backup"
-        case S.ATTACHING:
+        case Status.ATTACHING:
             return f"Mounting {r.nfs_server}:{r.nfs_export} as NFS datastore {r.datastore_name}"
-        case S.CREATING_VM:
+        case Status.CREATING_VM:
             return f"Creating the new VM {vm}"
-        case S.REBASING:
+        case Status.REBASING:
             return f"Rebasing the disks of {vm} onto the backup files"
-        case S.READY:
+        case Status.READY:
             return f"{vm} is recovered and powered off: waiting for an operator to power it on"
-        case S.POWERING_ON:
+        case Status.POWERING_ON:
             return f"Powering on {vm}"
-        case S.RUNNING_FROM_BACKUP if r.mode == Mode.VERIFY:
+        case Status.RUNNING_FROM_BACKUP if r.mode == Mode.VERIFY:
             return f"{vm} runs from the backup: check it, then Finish tears it down"
-        case S.RUNNING_FROM_BACKUP if r.auto_merge:
+        case Status.RUNNING_FROM_BACKUP if r.auto_merge:
             return f"{vm} runs from the backup; the merge into production storage starts next"
-        case S.RUNNING_FROM_BACKUP:
+        case Status.RUNNING_FROM_BACKUP:
             return f"{vm} runs from the backup: waiting for an operator to start the merge"
-        case S.MERGING:
+        case Status.MERGING:
             return f"Merging the backup into production storage: {r.merge_progress}%"
-        case S.MERGED:
+        case Status.MERGED:
             return f"Merged: waiting for the platform to release {vm} from the backup"
-        case S.DETACHING:
+        case Status.DETACHING:
             return f"Unmounting NFS datastore {r.datastore_name}"
-        case S.CLEANING_UP:
+        case Status.CLEANING_UP:
             return "Cleaning up: deleting what the console created and unmounting the datastore"
-        case S.CANCELLING:
+        case Status.CANCELLING:
             return "Cancelling: undoing what this recovery did on the platform"
-        case S.FAILED:
-            failed = S(r.failed_status).label if r.failed_status in S.values else "A step"
+        case Status.FAILED:
+            failed = Status(r.failed_status).label if r.failed_status in Status.values else "A step"
             return f"Stopped: {failed} failed; waiting for an operator"
-        case S.COMPLETED if r.mode == Mode.VERIFY:
+        case Status.COMPLETED if r.mode == Mode.VERIFY:
             return "Booted from the backup, then torn down"
-        case S.COMPLETED:
+        case Status.COMPLETED:
             return "Runs from production storage"
-        case S.CANCELLED:
+        case Status.CANCELLED:
             return "Cancelled: what it did is undone"
-        case S.HANDED_OVER:
+        case Status.HANDED_OVER:
             return "Handed over to manual handling"
     return r.step
 
 
 def merge_eta(recovery: Recovery) -> timedelta | None:
     """Time left in the merge, from its pace so far (None until there is a pace)."""
-    if recovery.status != S.MERGING or not 0 < recovery.merge_progress < 100:
+    if recovery.status != Status.MERGING or not 0 < recovery.merge_progress < 100:
         return None
     started = (
-        recovery.events.filter(step=S.MERGING).order_by("id").values_list("time", flat=True).first()
+        recovery.events.filter(step=Status.MERGING)
+        .order_by("id")
+        .values_list("time", flat=True)
+        .first()
     )
     if started is None:
         return None
@@ -82,6 +84,10 @@ def merge_eta(recovery: Recovery) -> timedelta | None:
 
 
 def running_from_backup_for(recovery: Recovery) -> timedelta | None:
-    if recovery.recovered_at and recovery.status in (S.RUNNING_FROM_BACKUP, S.MERGING, S.MERGED):
+    if recovery.recovered_at and recovery.status in (
+        Status.RUNNING_FROM_BACKUP,
+        Status.MERGING,
+        Status.MERGED,
+    ):
         return timezone.now() - recovery.recovered_at
     return None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
@@ -63,7 +64,11 @@ class LaunchRefused(Exception):
 
 
 def launch(
-    team: Team, connection: PlatformConnection, user: Any, requests: list[VMRequest], plan: Plan
+    team: Team,
+    connection: PlatformConnection,
+    user: User | None,
+    requests: list[VMRequest],
+    plan: Plan,
 ) -> list[Recovery]:
     """Preflight, then create one queued recovery per VM (a batch when several) and start them."""
     if not plan.reason.strip():
@@ -107,7 +112,7 @@ def launch(
                 recovery = _create(team, connection, batch, user, plan, item, correlation)
                 created.append(recovery)
             for recovery in created:
-                transaction.on_commit(lambda pk=recovery.pk: engine.enqueue(pk))
+                transaction.on_commit(functools.partial(engine.enqueue, recovery.pk))
     except IntegrityError:
         # Another launch of the same VM on this platform (through any row, of any team)
         # committed between our preflight and our insert.
@@ -117,7 +122,7 @@ def launch(
 
 
 def _create(
-    team: Team, connection: PlatformConnection, batch: Batch | None, user: Any, plan: Plan,
+    team: Team, connection: PlatformConnection, batch: Batch | None, user: User | None, plan: Plan,
     item: VMPreflight, correlation: str,
 ) -> Recovery:  # fmt: skip
     """One queued recovery from its VM's preflight, with its launch event and audit row."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
-from recovery.choices import ACTIVE, Mode
-from recovery.choices import Status as S
+from recovery.choices import ACTIVE, Mode, Status
 from recovery.models import Recovery
 
-GROUP_STATUSES = {
-    "active": [s for s in ACTIVE if s != S.FAILED],
-    "failed": [S.FAILED],
-    "done": [S.COMPLETED, S.CANCELLED, S.HANDED_OVER],
+GROUP_STATUSES: dict[str, list[str]] = {
+    "active": [s for s in ACTIVE if s != Status.FAILED],
+    "failed": [Status.FAILED],
+    "done": [Status.COMPLETED, Status.CANCELLED, Status.HANDED_OVER],
 }
 GROUPS = {name: Q(status__in=statuses) for name, statuses in GROUP_STATUSES.items()}
 

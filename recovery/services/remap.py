@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from recovery import audit
+from recovery.audit import Actor
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import access
 from recovery.services.backup_files import check_files, list_files, local_export_dir
@@ -57,7 +58,7 @@ def mapping_problems(recovery: Recovery, mapping: dict[str, Any]) -> list[str]:
     return problems[:MAX_SHOWN]
 
 
-def apply_mapping(recovery: Recovery, mapping: dict[str, str], user: Any) -> str:
+def apply_mapping(recovery: Recovery, mapping: dict[str, str], user: Actor) -> str:
     """Save the checked `mapping` (audited with each change); returns what changed, in words."""
     cleaned = {disk: path.strip() for disk, path in mapping.items()}
     changes = [

@@ -20,7 +20,7 @@ from django.db.models import DateTimeField, FloatField, Func, Max, QuerySet, Val
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery, RecoveryEvent, Team
 
 # Long enough for a manager's visit; the key changes with every recovery change anyway.
@@ -33,7 +33,9 @@ def ended_in_failure(status: str, error_message: str) -> bool:
     """A recovery that failed and was left so: still failed, handed over to people, or
     cancelled while failed (the cancel keeps its error). A step that failed and was retried
     to completion is a success; a cancel with no failure is neither."""
-    return status in (S.FAILED, S.HANDED_OVER) or (status == S.CANCELLED and bool(error_message))
+    return status in (Status.FAILED, Status.HANDED_OVER) or (
+        status == Status.CANCELLED and bool(error_message)
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -187,9 +189,9 @@ def compute(team: Team, days: int, now: datetime) -> Report:
         if ended_in_failure(status, error_message):
             failed += 1
             failed_per_day[day] += 1
-            step = S(failed_status).label if failed_status else "—"
+            step = Status(failed_status).label if failed_status else "—"
             causes[(step, error_message[:120] or "No error recorded")] += 1
-        elif status == S.COMPLETED:
+        elif status == Status.COMPLETED:
             completed += 1
         if running is None:
             continue

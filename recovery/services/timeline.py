@@ -13,21 +13,20 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from recovery.choices import TERMINAL, Mode
-from recovery.choices import Status as S
+from recovery.choices import TERMINAL, Mode, Status
 from recovery.models import Recovery, RecoveryEvent
 
 RESTORE_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.READY, S.POWERING_ON, S.RUNNING_FROM_BACKUP,
-    S.MERGING, S.MERGED, S.DETACHING, S.COMPLETED,
+    Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.READY, Status.POWERING_ON,
+    Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.MERGED, Status.DETACHING, Status.COMPLETED,
 ]  # fmt: skip
 VERIFY_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.READY, S.POWERING_ON, S.RUNNING_FROM_BACKUP,
-    S.CLEANING_UP, S.COMPLETED,
+    Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.READY, Status.POWERING_ON,
+    Status.RUNNING_FROM_BACKUP, Status.CLEANING_UP, Status.COMPLETED,
 ]  # fmt: skip
-CANCEL_STEPS = [S.CANCELLING, S.CANCELLED]
+CANCEL_STEPS: list[str] = [Status.CANCELLING, Status.CANCELLED]
 # States a recovery rests in until it moves on: reached, so "done" even when a cancel follows.
-RESTING = frozenset({S.READY, S.RUNNING_FROM_BACKUP})
+RESTING = frozenset({Status.READY, Status.RUNNING_FROM_BACKUP})
 
 
 @dataclass
@@ -51,12 +50,12 @@ class _Run:
 
 def _runs(recovery: Recovery, events: list[RecoveryEvent]) -> list[_Run]:
     """Consecutive events of one status as one run; a failure closes the run before it."""
-    runs: list[_Run] = [_Run(S.QUEUED, recovery.launched_at)]
+    runs: list[_Run] = [_Run(Status.QUEUED, recovery.launched_at)]
     for event in events:
         if event.step == runs[-1].status:
             continue
         runs[-1].ended = event.time
-        if event.step == S.FAILED:
+        if event.step == Status.FAILED:
             runs[-1].failure = event.message
         runs.append(_Run(event.step, event.time))
     return runs
@@ -64,12 +63,12 @@ def _runs(recovery: Recovery, events: list[RecoveryEvent]) -> list[_Run]:
 
 def planned_steps(recovery: Recovery) -> list[str]:
     """The usual path of this recovery's plan, for the steps not taken yet."""
-    steps = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
+    steps: list[str] = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
     if recovery.is_new_vm:
-        steps.insert(steps.index(S.REBASING), S.CREATING_VM)
+        steps.insert(steps.index(Status.REBASING), Status.CREATING_VM)
     if recovery.power_off_first and not recovery.is_new_vm:  # as steps.step_queued decides
-        steps.insert(steps.index(S.ATTACHING), S.POWERING_OFF)
-    if recovery.status in (S.CANCELLING, S.CANCELLED) or recovery.cancel_from:
+        steps.insert(steps.index(Status.ATTACHING), Status.POWERING_OFF)
+    if recovery.status in (Status.CANCELLING, Status.CANCELLED) or recovery.cancel_from:
         return CANCEL_STEPS
     return steps
 
@@ -77,13 +76,13 @@ def planned_steps(recovery: Recovery) -> list[str]:
 def _state(runs: list[_Run], index: int) -> str:
     run = runs[index]
     following = runs[index + 1].status if index + 1 < len(runs) else None
-    if run.status == S.CANCELLED:
+    if run.status == Status.CANCELLED:
         return "cancelled"
     if run.status in TERMINAL:
         return "done"
-    if following == S.FAILED:
+    if following == Status.FAILED:
         return "failed"
-    if following == S.CANCELLING and run.status not in RESTING:
+    if following == Status.CANCELLING and run.status not in RESTING:
         return "cancelled"
     if following is None:
         return "current"
@@ -96,7 +95,7 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
     result: list[TimelineStep] = []
     attempts: dict[str, int] = {}
     for index, run in enumerate(runs):
-        if run.status == S.FAILED:
+        if run.status == Status.FAILED:
             continue  # shown as the attempt it ended
         attempts[run.status] = attempts.get(run.status, 0) + 1
         state = _state(runs, index)
@@ -105,7 +104,7 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
         result.append(
             TimelineStep(
                 run.status,
-                S(run.status).label,
+                Status(run.status).label,
                 state,
                 run.started,
                 duration,
@@ -116,8 +115,8 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
     if recovery.is_terminal:
         return result
     planned = planned_steps(recovery)
-    where = recovery.failed_status if recovery.status == S.FAILED else recovery.status
+    where = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
     if where in planned:
         for status in planned[planned.index(where) + 1 :]:
-            result.append(TimelineStep(status, S(status).label, "pending", None, None))
+            result.append(TimelineStep(status, Status(status).label, "pending", None, None))
     return result

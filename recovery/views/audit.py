@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -26,7 +27,7 @@ from recovery.services.audit_trail import (
     read_filters,
 )
 from recovery.services.connections import usable_connections
-from recovery.tenancy import current_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, team_view
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = [
@@ -54,7 +55,7 @@ def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]
 
 
 @team_view(role=Role.MANAGER)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: SignedInRequest) -> HttpResponseBase:
     rows, params = filtered(request)
     export = request.GET.get("export")
     if export in ("csv", "jsonl"):
@@ -90,7 +91,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @team_view(role=Role.MANAGER)
-def audit_chain_status(request: HttpRequest) -> HttpResponse:
+def audit_chain_status(request: SignedInRequest) -> HttpResponse:
     """Verify the team's whole chain and its signed head again at every look (no cached
     "verified": a row edited after an earlier check shows at the next one). A large chain is
     verified by a worker while this fragment polls (recovery.auditcheck)."""

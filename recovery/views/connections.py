@@ -17,7 +17,13 @@ from recovery.models import AuditAction, Role
 from recovery.services import connections as service
 from recovery.services.access import access, pending_shares
 from recovery.teamlimits import TeamBusy, team_slot
-from recovery.tenancy import current_membership, current_team, get_for_team, team_view
+from recovery.tenancy import (
+    SignedInRequest,
+    current_team,
+    get_for_team,
+    team_membership,
+    team_view,
+)
 from recovery.views.responses import delete_audited
 
 
@@ -32,7 +38,7 @@ def _usable(request: HttpRequest, pk: int) -> PlatformConnection:
 
 
 @team_view(role=Role.VIEWER)
-def connection_list(request: HttpRequest) -> HttpResponse:
+def connection_list(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     connections = service.usable_connections(team).order_by("name")
     return render(
@@ -41,16 +47,16 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         {
             "connections": connections,
             "team": team,
-            "is_admin": current_membership(request).has_role(Role.ADMIN),
+            "is_admin": team_membership(request).has_role(Role.ADMIN),
             # Offered to this team, not usable until one of its admins accepts.
             "pending": list(pending_shares(team)),
-            "own_names": {c.name.lower() for c in connections if not c.borrowed},
+            "own_names": {c.name.lower() for c in connections if not c.borrowed},  # type: ignore[attr-defined]
         },
     )
 
 
 @team_view(role=Role.ADMIN)
-def connection_create(request: HttpRequest) -> HttpResponse:
+def connection_create(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     form = ConnectionForm(request.POST or None, request.FILES or None, team=team)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +72,7 @@ def connection_create(request: HttpRequest) -> HttpResponse:
 
 
 @team_view(role=Role.ADMIN)
-def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     connection = _owned(request, pk)
     form = ConnectionForm(
         request.POST or None, request.FILES or None, instance=connection, team=connection.team
@@ -100,7 +106,7 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     connection = _owned(request, pk)
     active = connection.recoveries.filter(status__in=ACTIVE).count()
     if active:
@@ -119,7 +125,7 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view(role=Role.VIEWER)
-def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     context = _detail_context(request, _usable(request, pk))
     return render(request, "recovery/connection_detail.html", context)
 
@@ -131,7 +137,7 @@ def _detail_context(
 ) -> dict:
     team = current_team(request)
     owned = connection.team_id == team.pk
-    membership = current_membership(request)
+    membership = team_membership(request)
     is_admin = owned and membership.has_role(Role.ADMIN)
     rules = access(team, connection)
     if is_admin and exports_form is None:
@@ -162,7 +168,7 @@ def _detail_context(
 
 @require_POST
 @team_view(role=Role.OPERATOR)
-def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_test(request: SignedInRequest, pk: int) -> HttpResponse:
     connection = _usable(request, pk)
     team = current_team(request)
     deadline = service.Deadline()
@@ -198,7 +204,7 @@ def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view(role=Role.VIEWER)
-def connection_inventory(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_inventory(request: SignedInRequest, pk: int) -> HttpResponse:
     connection = _usable(request, pk)
     section = request.GET.get("section", "vms")
     if section not in service.INVENTORY_SECTIONS:
@@ -242,12 +248,12 @@ def _share_audit(share: ConnectionShare, request: HttpRequest, message: str, sta
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def connection_share(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_share(request: SignedInRequest, pk: int) -> HttpResponse:
     connection = _owned(request, pk)
     form = ShareForm(request.POST, connection=connection)
     if not form.is_valid():
         errors = [error for field in form.errors.values() for error in field]
-        messages.error(request, " ".join(errors) or "Name a team.")
+        messages.error(request, " ".join(str(error) for error in errors) or "Name a team.")
         return redirect("connection-detail", pk=connection.pk)
     share = ConnectionShare.objects.create(
         connection=connection, team=form.cleaned_data["team"], offered_by=request.user,
@@ -268,7 +274,7 @@ def connection_share(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def connection_unshare(request: HttpRequest, pk: int, share_pk: int) -> HttpResponse:
+def connection_unshare(request: SignedInRequest, pk: int, share_pk: int) -> HttpResponse:
     connection = _owned(request, pk)
     share = connection.shares.filter(pk=share_pk).select_related("team").first()
     if share is None:
@@ -297,7 +303,7 @@ def _offered(request: HttpRequest, pk: int) -> ConnectionShare:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def share_accept(request: HttpRequest, pk: int) -> HttpResponse:
+def share_accept(request: SignedInRequest, pk: int) -> HttpResponse:
     share = _offered(request, pk)
     connection, owner = share.connection, share.connection.team
     if share.status != ShareStatus.PENDING:
@@ -336,7 +342,7 @@ def share_accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def share_decline(request: HttpRequest, pk: int) -> HttpResponse:
+def share_decline(request: SignedInRequest, pk: int) -> HttpResponse:
     """Decline an offer, or stop using a share accepted before."""
     share = _offered(request, pk)
     connection, owner = share.connection, share.connection.team
@@ -359,7 +365,7 @@ def share_decline(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def connection_exports(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_exports(request: SignedInRequest, pk: int) -> HttpResponse:
     """Where this machine reads the connection's backup exports (file picker, preflight)."""
     connection = _owned(request, pk)
     form = ExportMountsForm(request.POST, connection=connection)

@@ -15,13 +15,13 @@ from django.views.decorators.http import require_POST
 
 from recovery.models import Invitation
 from recovery.services import invitations
-from recovery.tenancy import SESSION_TEAM_KEY
+from recovery.tenancy import SESSION_TEAM_KEY, SignedInRequest
 
 # The sign-in after choosing a password is by that password: the backend that checks it.
 SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def _own_open(request: HttpRequest, pk: int) -> Invitation:
+def _own_open(request: SignedInRequest, pk: int) -> Invitation:
     """The signed-in user's own invitation, or 404 (someone else's is not theirs to see)."""
     invitation = (
         Invitation.objects.select_related("team")
@@ -41,7 +41,7 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def invitation_accept(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_accept(request: SignedInRequest, pk: int) -> HttpResponse:
     invitation = _own_open(request, pk)
     try:
         membership = invitations.accept(invitation, user=request.user, request=request)
@@ -60,7 +60,7 @@ def invitation_accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def invitation_decline(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_decline(request: SignedInRequest, pk: int) -> HttpResponse:
     invitation = _own_open(request, pk)
     try:
         invitations.decline(invitation, user=request.user, request=request)

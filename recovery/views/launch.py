@@ -40,7 +40,7 @@ from recovery.services.recoveries import (
     preflight,
 )
 from recovery.teamlimits import TeamBusy, team_slot
-from recovery.tenancy import current_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, team_view
 
 STEPS = ["connection", "vms", "source", "mode", "reason", "preflight"]
 TITLES = {
@@ -52,7 +52,7 @@ TITLES = {
     "preflight": "Preflight",
 }
 SESSION_KEY = "launch_wizard"
-MODE_HELP = {
+MODE_HELP: dict[str, str] = {
     Mode.RESTORE: (
         "Runs the VM from the backup at once, then merges the backup data into production "
         "storage in the background and detaches the share. Until the merge ends, the VM "
@@ -64,7 +64,7 @@ MODE_HELP = {
         "created and detaches the share. The original VM is never touched."
     ),
 }
-TARGET_HELP = {
+TARGET_HELP: dict[str, str] = {
     Target.NEW_VM: (
         "The console creates a VM with the source's shape on its cluster and runs the backup "
         "there. The source VM may be running, stopped or gone; it is never touched."
@@ -104,7 +104,7 @@ def _rules(request: HttpRequest, connection) -> Access:
 
 
 @team_view(role=Role.OPERATOR)
-def launch_wizard(request: HttpRequest, step: str = "connection") -> HttpResponse:
+def launch_wizard(request: SignedInRequest, step: str = "connection") -> HttpResponse:
     if step not in STEPS:
         raise Http404
     data = _data(request)
@@ -180,7 +180,7 @@ def _step_vms(request, data, connection, context):
     return None
 
 
-def _vms_not_shared(request: HttpRequest, connection, rules: Access, chosen: list[str]) -> str:
+def _vms_not_shared(request: SignedInRequest, connection, rules: Access, chosen: list[str]) -> str:
     """Why some chosen VMs are not covered by the team's share ("" when all are)."""
     if not rules.vm_patterns:
         return ""

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from recovery.choices import Mode
 from recovery.models import Recovery, Role
 from recovery.services.connections import usable_connections
 from recovery.services.recovery_list import filter_recoveries, group_counts
-from recovery.tenancy import current_membership, current_team, team_view
+from recovery.tenancy import SignedInRequest, current_membership, current_team, team_view
 
 
 @team_view(role=Role.VIEWER)
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     everything = Recovery.objects.filter(team=team)
     counts = group_counts(everything)
@@ -27,7 +27,8 @@ def home(request: HttpRequest) -> HttpResponse:
     # the 25 rows whole: sorting thousands of wide rows was most of this page's time.
     page = Paginator(ordered.values_list("pk", flat=True), 25).get_page(request.GET.get("page"))
     rows = Recovery.objects.select_related("launched_by").in_bulk(list(page.object_list))
-    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
+    shown = [rows[pk] for pk in page.object_list if pk in rows]
+    page.object_list = shown  # type: ignore[assignment]  # the page of ids shows their rows
     filters = {"group": group, "connection": connection, "mode": mode, "q": search}
     context = {
         "membership": current_membership(request),
@@ -37,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "filtered": any(filters.values()),
         "connections": usable_connections(team).order_by("name"),
         "modes": Mode.choices,
-        "live": any(r.is_active for r in page.object_list),
+        "live": any(r.is_active for r in shown),
         "query": request.GET.urlencode(),
     }
     if request.htmx and not request.htmx.boosted:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from recovery import watching
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Batch, Recovery, Role
 from recovery.services import actions, batch_actions, progress, remap
-from recovery.tenancy import current_membership, get_for_team, team_view
+from recovery.tenancy import (
+    SignedInRequest,
+    get_for_team,
+    team_membership,
+    team_view,
+)
 from recovery.views.responses import live_page
 
 
@@ -40,7 +46,7 @@ def _audit_context(recovery: Recovery) -> dict:
 
 
 def _context(request: HttpRequest, recovery: Recovery) -> dict:
-    can_act = current_membership(request).has_role(Role.OPERATOR)
+    can_act = team_membership(request).has_role(Role.OPERATOR)
     return {
         "recovery": recovery,
         "timeline": progress.timeline(recovery),
@@ -55,7 +61,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
 
 
 @team_view(role=Role.VIEWER)
-def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def recovery_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     recovery = get_for_team(request, Recovery.objects.select_related("launched_by", "batch"), pk=pk)
     watching.mark_watched(recovery)  # its merge progress is read more often while open
     context = _context(request, recovery)
@@ -64,7 +70,7 @@ def recovery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponseBase:
     """POST does an action; GET shows the form of one that takes input. The method is checked
     before anything else, as require_POST does, so a GET reveals nothing of the recovery."""
     known = actions.BY_NAME.get(action)
@@ -75,7 +81,7 @@ def recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @team_view(role=Role.OPERATOR)
-def _recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def _recovery_action(request: SignedInRequest, pk: int, action: str) -> HttpResponseBase:
     recovery = get_for_team(request, Recovery, pk=pk)
     if action not in actions.BY_NAME:
         raise Http404
@@ -90,7 +96,7 @@ def _recovery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
     return redirect("recovery-detail", pk=recovery.pk)
 
 
-def _action_with_input(request: HttpRequest, recovery: Recovery, action: str) -> HttpResponse:
+def _action_with_input(request: SignedInRequest, recovery: Recovery, action: str) -> HttpResponse:
     """The mapping form: what each disk maps to now, the files the export holds (when the
     console can read it), and, after a refused edit, what was typed and why it was refused."""
     refusal = actions.BY_NAME[action].refusal(recovery)
@@ -121,10 +127,10 @@ def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:
     """Position in its connection's queue (1 = next) of each queued recovery given."""
     positions = {}
     for recovery in recoveries:
-        if recovery.status == S.QUEUED:
+        if recovery.status == Status.QUEUED:
             ahead = Recovery.objects.filter(
                 connection_id=recovery.connection_id,
-                status=S.QUEUED,
+                status=Status.QUEUED,
                 launched_at__lt=recovery.launched_at,
             ).count()
             positions[recovery.pk] = ahead + 1
@@ -132,14 +138,14 @@ def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:
 
 
 @team_view(role=Role.VIEWER)
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     batch = get_for_team(request, Batch.objects.select_related("launched_by"), pk=pk)
     members = list(batch.recoveries.order_by("vm_name"))
     positions = queue_positions(members)
     for recovery in members:
-        recovery.queue_position = positions.get(recovery.pk)
+        recovery.queue_position = positions.get(recovery.pk)  # type: ignore[attr-defined]
     settled = all(r.is_terminal for r in members)
-    can_act = current_membership(request).has_role(Role.OPERATOR)
+    can_act = team_membership(request).has_role(Role.OPERATOR)
     context = {
         "batch": batch,
         "members": members,

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import csv
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from recovery import csvsafe
 from recovery.models import Role, Team
 from recovery.services import reports
 from recovery.services.reports import PERIODS
-from recovery.tenancy import current_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, team_view
 
 
 @team_view(role=Role.MANAGER)
-def report(request: HttpRequest) -> HttpResponse:
+def report(request: SignedInRequest) -> HttpResponse:
     try:
         days = int(request.GET.get("days", "30"))
     except ValueError:

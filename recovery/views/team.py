@@ -14,7 +14,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from recovery.forms import InviteForm, RoleForm
 from recovery.models import Invitation, Membership, Role
 from recovery.services import invitations, members
-from recovery.tenancy import current_membership, current_team, get_for_team, switch_team, team_view
+from recovery.tenancy import (
+    SignedInRequest,
+    current_team,
+    get_for_team,
+    switch_team,
+    team_membership,
+    team_view,
+)
 from recovery.views.responses import verdict
 
 INVITE_SESSION_KEY = "invite_link"
@@ -31,7 +38,7 @@ def _remember_link(request: HttpRequest, invitation: Invitation, raw: str) -> No
 
 
 def _page(request: HttpRequest, invite_form: InviteForm | None = None, status: int = 200):
-    membership = current_membership(request)
+    membership = team_membership(request)
     team = current_team(request)
     is_admin = membership.has_role(Role.ADMIN)
     context = {
@@ -47,13 +54,13 @@ def _page(request: HttpRequest, invite_form: InviteForm | None = None, status: i
 
 
 @team_view(role=Role.VIEWER)
-def team_detail(request: HttpRequest) -> HttpResponse:
+def team_detail(request: SignedInRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def invite_member(request: HttpRequest) -> HttpResponse:
+def invite_member(request: SignedInRequest) -> HttpResponse:
     team = current_team(request)
     form = InviteForm(request.POST, team=team)
     if not form.is_valid():
@@ -81,7 +88,7 @@ def invite_member(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def invitation_link(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_link(request: SignedInRequest, pk: int) -> HttpResponse:
     invitation = get_for_team(request, Invitation, pk=pk)
     try:
         raw = invitations.new_link(invitation, by=request.user, request=request)
@@ -95,7 +102,7 @@ def invitation_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     invitation = get_for_team(request, Invitation, pk=pk)
     return verdict(
         request,
@@ -108,7 +115,7 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def change_role(request: HttpRequest, pk: int) -> HttpResponse:
+def change_role(request: SignedInRequest, pk: int) -> HttpResponse:
     member = get_for_team(request, Membership.objects.select_related("user"), pk=pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -132,7 +139,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.ADMIN)
-def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
+def remove_member(request: SignedInRequest, pk: int) -> HttpResponse:
     member = get_for_team(request, Membership.objects.select_related("user"), pk=pk)
     team = current_team(request)
     return verdict(
@@ -147,7 +154,7 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.VIEWER)
-def switch(request: HttpRequest) -> HttpResponse:
+def switch(request: SignedInRequest) -> HttpResponse:
     membership = switch_team(request, _team_id(request))
     messages.info(request, f"You are now working in {membership.team}.")
     target = request.POST.get("next") or reverse("home")

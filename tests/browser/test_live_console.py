@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Batch, Recovery, Role
 from recovery.workflow import transition
 from tests.factories import (
@@ -71,24 +71,29 @@ def test_the_list_and_a_recovery_page_follow_what_happens_elsewhere(live_server,
     page.wait_for_selector("#recovery-counts:has-text('1 active')")
     assert page.url == f"{live_server.url}/"  # no reload, no navigation
 
-    _walk(recovery, S.ATTACHING)
-    transition(recovery, S.REBASING, "NFS datastore qr-nfs is attached")
+    _walk(recovery, Status.ATTACHING)
+    transition(recovery, Status.REBASING, "NFS datastore qr-nfs is attached")
     page.click("#recovery-list a:has-text('db-01')")
     now = page.inner_text("#now")
     assert now == "Rebasing the disks of db-01-qr onto the backup files", now
 
     # A failure and its retry, made while the page is open: both attempts are shown.
-    transition(recovery, S.FAILED, "Rebasing disks failed: no such file", failed_status=S.REBASING)
+    transition(
+        recovery,
+        Status.FAILED,
+        "Rebasing disks failed: no such file",
+        failed_status=Status.REBASING,
+    )
     page.wait_for_selector(".timeline li.tl-failed[data-status=rebasing]")
     assert "Rebasing disks failed: no such file" in page.inner_text(".tl-failed .tl-note")
-    _walk(recovery, S.REBASING)
+    _walk(recovery, Status.REBASING)
     page.wait_for_selector(".timeline li.tl-current[data-status=rebasing]")
     steps = _timeline(page)
     assert steps[:4] == ["queued:done", "attaching:done", "rebasing:failed", "rebasing:current"]
     assert "(attempt 2)" in page.inner_text(".tl-current")
 
     # Cancelled from there: the interrupted step is cancelled, never done.
-    _walk(recovery, S.READY, S.CANCELLING, S.CANCELLED)
+    _walk(recovery, Status.READY, Status.CANCELLING, Status.CANCELLED)
     page.wait_for_selector("#outcome:has-text('Cancelled at')")
     steps = _timeline(page)
     assert "cancelled:cancelled" in steps and "cancelling:done" in steps
@@ -103,17 +108,35 @@ def test_a_finished_recovery_and_its_batch_say_how_they_ended(live_server, page,
         team, connection, "db-01", mode="restore", batch=batch,
         task_ids={"merge": "task-merge-1"}, client_tokens={"merge": "token-merge-1"},
     )  # fmt: skip
-    _walk(restored, S.ATTACHING, S.CREATING_VM, S.REBASING, S.READY, S.POWERING_ON)
-    _walk(restored, S.RUNNING_FROM_BACKUP, S.MERGING, S.MERGED, S.DETACHING)
+    _walk(
+        restored,
+        Status.ATTACHING,
+        Status.CREATING_VM,
+        Status.REBASING,
+        Status.READY,
+        Status.POWERING_ON,
+    )
+    _walk(restored, Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.MERGED, Status.DETACHING)
     transition(
-        restored, S.COMPLETED, "Datastore qr-nfs left attached: 2 other recovery(ies) still use it"
+        restored,
+        Status.COMPLETED,
+        "Datastore qr-nfs left attached: 2 other recovery(ies) still use it",
     )
     verified = _recovery(team, connection, "app-01", mode="verify", batch=batch)
-    _walk(verified, S.ATTACHING, S.CREATING_VM, S.REBASING, S.READY, S.POWERING_ON)
-    _walk(verified, S.RUNNING_FROM_BACKUP, S.CLEANING_UP, S.COMPLETED)
+    _walk(
+        verified,
+        Status.ATTACHING,
+        Status.CREATING_VM,
+        Status.REBASING,
+        Status.READY,
+        Status.POWERING_ON,
+    )
+    _walk(verified, Status.RUNNING_FROM_BACKUP, Status.CLEANING_UP, Status.COMPLETED)
     failed = _recovery(team, connection, "web-01", mode="verify", batch=batch)
-    _walk(failed, S.ATTACHING)
-    transition(failed, S.FAILED, "Attaching datastore failed: refused", failed_status=S.ATTACHING)
+    _walk(failed, Status.ATTACHING)
+    transition(
+        failed, Status.FAILED, "Attaching datastore failed: refused", failed_status=Status.ATTACHING
+    )
 
     _sign_in(page, live_server)
     page.goto(f"{live_server.url}/recoveries/{restored.pk}/")
@@ -138,7 +161,7 @@ def test_a_finished_recovery_and_its_batch_say_how_they_ended(live_server, page,
     page.click("[data-batch-action=retry-failed]")
     page.wait_for_selector(".flash-success:has-text('Retry the failed ones: 1 done (web-01)')")
     failed.refresh_from_db()
-    assert failed.status == S.ATTACHING
+    assert failed.status == Status.ATTACHING
     assert page.console_errors == []
 
 

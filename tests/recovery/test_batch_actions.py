@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Batch, Recovery
 from tests.factories import ConnectionFactory
 
@@ -18,16 +18,19 @@ def _batch(team) -> tuple[Batch, dict[str, Recovery]]:
     members = {}
     for n, (status, step) in enumerate(
         [
-            (S.FAILED, "Rebasing disks failed: no such file"),
-            (S.FAILED, "Rebasing disks failed: no such file"),
-            (S.COMPLETED, "Datastore qr-nfs left attached: 2 other recovery(ies) still use it"),
+            (Status.FAILED, "Rebasing disks failed: no such file"),
+            (Status.FAILED, "Rebasing disks failed: no such file"),
+            (
+                Status.COMPLETED,
+                "Datastore qr-nfs left attached: 2 other recovery(ies) still use it",
+            ),
         ]
     ):
         members[f"vm-{n}"] = Recovery.objects.create(
             team=team, connection=connection, connection_name=connection.name, batch=batch,
             vm_id=f"vm-{n}", vm_name=f"vm-{n}", nfs_server="n", nfs_export="/e",
             datastore_name="qr-nfs", reason="INC-1", status=status, step=step,
-            failed_status=S.REBASING if status == S.FAILED else "", mode="verify",
+            failed_status=Status.REBASING if status == Status.FAILED else "", mode="verify",
         )  # fmt: skip
     return batch, members
 
@@ -49,7 +52,7 @@ def test_retrying_the_failed_ones_retries_each_through_its_own_rule_and_audits_e
     response = client.post(reverse("batch-action", args=[batch.pk, "retry-failed"]))
     assert response.status_code == 302
     statuses = {r.vm_name: r.status for r in Recovery.objects.filter(batch=batch)}
-    assert statuses == {"vm-0": S.REBASING, "vm-1": S.REBASING, "vm-2": S.COMPLETED}
+    assert statuses == {"vm-0": Status.REBASING, "vm-1": Status.REBASING, "vm-2": Status.COMPLETED}
     retried = AuditEvent.objects.filter(action=AuditAction.RECOVERY_RETRY)
     assert sorted(retried.values_list("recovery_id", flat=True)) == sorted(
         [members["vm-0"].pk, members["vm-1"].pk]
@@ -62,4 +65,4 @@ def test_a_viewer_cannot_act_on_a_batch(personas):
     client = personas.client_for(personas.viewer)
     response = client.post(reverse("batch-action", args=[batch.pk, "clean-up"]))
     assert response.status_code == 403
-    assert Recovery.objects.filter(batch=batch, status=S.FAILED).count() == 2
+    assert Recovery.objects.filter(batch=batch, status=Status.FAILED).count() == 2

@@ -220,3 +220,15 @@ def test_cancel_at_each_step_of_a_new_vm_recovery_deletes_only_what_it_made(pers
     assert all(not _alive(lab, vm_id) for vm_id in made)
     assert {e["object_id"] for e in effects(lab, "delete")} == set(made)
     assert not [s for s in lab.admin("GET", "state")["storages"].values() if s["type"] == "nfs"]
+
+
+def test_every_operation_of_the_platform_interface_is_listed_by_the_guard():
+    # An operation added to PlatformClient but not to the guard would be unreachable by the
+    # engine (AttributeError at run time), or, listed wrongly, unguarded.
+    from platforms.clients.interface import OPERATIONS
+    from recovery.guard import PASS_THROUGH, VM_ACTIONS, GuardedClient
+
+    listed = PASS_THROUGH | set(VM_ACTIONS) | {"detach_datastore"}
+    assert set(OPERATIONS) == listed
+    assert "detach_datastore" in vars(GuardedClient)
+    assert not PASS_THROUGH & set(VM_ACTIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services.progress import now_caption, timeline
 from recovery.workflow import transition
@@ -31,51 +31,56 @@ def _walk(recovery: Recovery, *statuses: str) -> None:
 
 def test_a_retried_step_shows_the_failed_attempt_with_its_reason_then_the_retry(personas):
     recovery = _recovery(personas.team, power_off_first=True)
-    _walk(recovery, S.POWERING_OFF, S.ATTACHING, S.REBASING)
-    transition(recovery, S.FAILED, "Rebasing disks failed: no such file", failed_status=S.REBASING)
-    _walk(recovery, S.REBASING)
+    _walk(recovery, Status.POWERING_OFF, Status.ATTACHING, Status.REBASING)
+    transition(
+        recovery,
+        Status.FAILED,
+        "Rebasing disks failed: no such file",
+        failed_status=Status.REBASING,
+    )
+    _walk(recovery, Status.REBASING)
     steps = [(s.status, s.state, s.attempt) for s in timeline(recovery)]
     assert steps[:6] == [
-        (S.QUEUED, "done", 1),
-        (S.POWERING_OFF, "done", 1),
-        (S.ATTACHING, "done", 1),
-        (S.REBASING, "failed", 1),
-        (S.REBASING, "current", 2),
-        (S.READY, "pending", 1),
+        (Status.QUEUED, "done", 1),
+        (Status.POWERING_OFF, "done", 1),
+        (Status.ATTACHING, "done", 1),
+        (Status.REBASING, "failed", 1),
+        (Status.REBASING, "current", 2),
+        (Status.READY, "pending", 1),
     ]
     assert timeline(recovery)[3].note == "Rebasing disks failed: no such file"
-    assert [s.status for s in timeline(recovery)][-1] == S.COMPLETED
+    assert [s.status for s in timeline(recovery)][-1] == Status.COMPLETED
 
 
 def test_a_cancelled_step_is_not_done(personas):
     recovery = _recovery(personas.team)
-    _walk(recovery, S.ATTACHING, S.CANCELLING, S.CANCELLED)
+    _walk(recovery, Status.ATTACHING, Status.CANCELLING, Status.CANCELLED)
     states = {s.status: s.state for s in timeline(recovery)}
     assert states == {
-        S.QUEUED: "done",
-        S.ATTACHING: "cancelled",
-        S.CANCELLING: "done",
-        S.CANCELLED: "cancelled",
+        Status.QUEUED: "done",
+        Status.ATTACHING: "cancelled",
+        Status.CANCELLING: "done",
+        Status.CANCELLED: "cancelled",
     }
 
 
 def test_a_failed_recovery_shows_what_comes_after_the_failed_step_as_pending(personas):
     recovery = _recovery(personas.team, mode="verify")
-    _walk(recovery, S.ATTACHING)
-    transition(recovery, S.FAILED, "Attaching failed", failed_status=S.ATTACHING)
+    _walk(recovery, Status.ATTACHING)
+    transition(recovery, Status.FAILED, "Attaching failed", failed_status=Status.ATTACHING)
     steps = timeline(recovery)
     assert [(s.status, s.state) for s in steps[:3]] == [
-        (S.QUEUED, "done"),
-        (S.ATTACHING, "failed"),
-        (S.REBASING, "pending"),
+        (Status.QUEUED, "done"),
+        (Status.ATTACHING, "failed"),
+        (Status.REBASING, "pending"),
     ]
     assert now_caption(recovery) == "Stopped: Attaching datastore failed; waiting for an operator"
 
 
 def test_the_caption_says_what_happens_now_not_what_was_done_last(personas):
     recovery = _recovery(personas.team)
-    _walk(recovery, S.ATTACHING)
-    transition(recovery, S.REBASING, "NFS datastore qr-nfs is attached")
+    _walk(recovery, Status.ATTACHING)
+    transition(recovery, Status.REBASING, "NFS datastore qr-nfs is attached")
     assert recovery.step == "NFS datastore qr-nfs is attached"
     assert now_caption(recovery) == "Rebasing the disks of web-01 onto the backup files"
     page = personas.client_for(personas.viewer).get(reverse("recovery-detail", args=[recovery.pk]))
@@ -86,8 +91,15 @@ def test_a_finished_restore_states_its_outcome_and_hides_the_ids_in_a_disclosure
     recovery = _recovery(
         personas.team, task_ids={"merge": "task-77"}, client_tokens={"merge": "tok-9"}
     )
-    _walk(recovery, S.ATTACHING, S.REBASING, S.READY, S.POWERING_ON, S.RUNNING_FROM_BACKUP)
-    _walk(recovery, S.MERGING, S.MERGED, S.DETACHING, S.COMPLETED)
+    _walk(
+        recovery,
+        Status.ATTACHING,
+        Status.REBASING,
+        Status.READY,
+        Status.POWERING_ON,
+        Status.RUNNING_FROM_BACKUP,
+    )
+    _walk(recovery, Status.MERGING, Status.MERGED, Status.DETACHING, Status.COMPLETED)
     html = (
         personas.client_for(personas.viewer)
         .get(reverse("recovery-detail", args=[recovery.pk]))

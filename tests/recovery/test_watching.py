@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from recovery.background.looks import looks_key, member
-from recovery.choices import Status as S
+from recovery.choices import Status
 from recovery.watching import watched_delay
 from tests.recovery.test_timeline import _recovery
 
@@ -28,7 +28,7 @@ def test_an_unwatched_merge_keeps_its_cadence_and_a_watched_one_is_looked_at_soo
     personas, settings
 ):
     settings.RECOVERY_WATCHED_LOOK_SECONDS = 2.0
-    recovery = _recovery(personas.team, status=S.MERGING, merge_progress=2)
+    recovery = _recovery(personas.team, status=Status.MERGING, merge_progress=2)
     assert watched_delay(recovery, 30.0) == 30.0
     page = personas.client_for(personas.viewer)
     page.get(reverse("recovery-detail", args=[recovery.pk]), HTTP_HX_REQUEST="true")
@@ -38,7 +38,7 @@ def test_an_unwatched_merge_keeps_its_cadence_and_a_watched_one_is_looked_at_soo
 
 
 def test_a_page_open_on_a_recovery_that_is_not_merging_costs_no_extra_look(personas):
-    recovery = _recovery(personas.team, status=S.RUNNING_FROM_BACKUP)
+    recovery = _recovery(personas.team, status=Status.RUNNING_FROM_BACKUP)
     page = personas.client_for(personas.viewer)
     page.get(reverse("recovery-detail", args=[recovery.pk]), HTTP_HX_REQUEST="true")
     assert watched_delay(recovery, 30.0) == 30.0

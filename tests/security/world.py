@@ -19,8 +19,7 @@ from django.urls import reverse
 
 from platforms.models import ConnectionShare, PlatformConnection
 from recovery import audit
-from recovery.choices import Mode
-from recovery.choices import Status as S
+from recovery.choices import Mode, Status
 from recovery.models import AuditAction, Batch, Membership, Recovery, RecoveryEvent, Role, Team
 from recovery.services import invitations
 from recovery.workflow import note
@@ -114,21 +113,21 @@ def build_world(personas: Personas) -> World:
     )
     failed = _recovery(
         team, connection, batch=batch, vm_id="vm-cobalt-db-7q", vm_name="cobalt-db-7q",
-        reason="cobalt reason 7Q", launched_by=personas.operator.user, status=S.FAILED,
-        failed_status=S.ATTACHING, error_message="cobalt error 7Q", error_advice="Try again.",
+        reason="cobalt reason 7Q", launched_by=personas.operator.user, status=Status.FAILED,
+        failed_status=Status.ATTACHING, error_message="cobalt error 7Q", error_advice="Try again.",
         step="Attaching failed", correlation_id="cobaltcorrelation7q",
     )  # fmt: skip
     running = _recovery(
         team, connection, batch=batch, vm_id="vm-cobalt-app-7q", vm_name="cobalt-app-7q",
         reason="cobalt reason 7Q", launched_by=personas.operator.user,
-        status=S.RUNNING_FROM_BACKUP, step="Running from backup", merge_progress=0,
+        status=Status.RUNNING_FROM_BACKUP, step="Running from backup", merge_progress=0,
     )  # fmt: skip
     Recovery.objects.filter(pk=running.pk).update(
         recovered_at=running.launched_at + timedelta(seconds=30)
     )
     note(failed, "cobalt event marker 7Q")
     RecoveryEvent.objects.create(
-        recovery=running, step=S.RUNNING_FROM_BACKUP, message="cobalt event marker 7Q"
+        recovery=running, step=Status.RUNNING_FROM_BACKUP, message="cobalt event marker 7Q"
     )
     audit.record(
         AuditAction.CONNECTION_CREATE, team=team, actor=personas.admin.user, obj=connection,
@@ -144,7 +143,7 @@ def build_world(personas: Personas) -> World:
     other_connection = ConnectionFactory(team=other, name="Red Conn")
     other_recovery = _recovery(
         other, other_connection, vm_id="vm-red-1", vm_name="red-vm-1", reason="red reason",
-        launched_by=personas.outsider.user, status=S.COMPLETED,
+        launched_by=personas.outsider.user, status=Status.COMPLETED,
     )  # fmt: skip
     audit.record(AuditAction.MEMBER_ADD, team=other, message="red audit row")
 

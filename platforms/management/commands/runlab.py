@@ -7,6 +7,7 @@ import secrets
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -77,7 +78,7 @@ class Command(BaseCommand):
             help="serve HTTPS with a certificate from a private CA (its ca.pem is printed)",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["vms"] < 1:
             raise CommandError("--vms must be at least 1")
         config = LabConfig(

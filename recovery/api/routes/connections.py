@@ -62,7 +62,7 @@ def get_connection(request: HttpRequest, connection_id: int):
     auth=auth.operator,
     summary="Sign in to the platform, read its version and count its inventory",
 )
-def test_connection(request: HttpRequest, connection_id: int):
+def test_connection(request: auth.ApiRequest, connection_id: int):
     connection = usable(request, connection_id)
     team = current_team(request)
     outcome = service.test_connection(connection, team=team, actor=request.user)
@@ -83,7 +83,7 @@ def test_connection(request: HttpRequest, connection_id: int):
     }
 
 
-def _inventory(request: HttpRequest, connection_id: int, section: str, **options):
+def _inventory(request: auth.ApiRequest, connection_id: int, section: str, **options):
     connection = usable(request, connection_id)
     result = service.read_inventory(
         connection, section, team=current_team(request), actor=request.user, **options
@@ -108,7 +108,7 @@ class VmPaging(Schema):
     auth=auth.viewer,
     summary="VMs on the platform, with their disks (paged by the platform: page, page_size)",
 )
-def list_vms(request: HttpRequest, connection_id: int, paging: Query[VmPaging]):
+def list_vms(request: auth.ApiRequest, connection_id: int, paging: Query[VmPaging]):
     result = _inventory(
         request,
         connection_id,
@@ -160,7 +160,7 @@ class DatastorePaging(LimitOffset):
     auth=auth.viewer,
     summary="Datastores on the platform",
 )
-def list_datastores(request: HttpRequest, connection_id: int, paging: Query[DatastorePaging]):
+def list_datastores(request: auth.ApiRequest, connection_id: int, paging: Query[DatastorePaging]):
     result = _inventory(request, connection_id, "datastores", search=paging.q.strip())
     rows, envelope = page(request, result.rows, paging)
     return {

@@ -35,7 +35,7 @@ from recovery.services.connections import usable_connections
 from recovery.services.plan import NewVMOptions, VMShape
 from recovery.services.recovery_list import filter_recoveries
 from recovery.teamlimits import TeamBusy, team_slot
-from recovery.tenancy import current_membership, current_team, get_for_team
+from recovery.tenancy import current_team, get_for_team, team_membership
 
 router = Router(tags=["recoveries"])
 
@@ -68,7 +68,7 @@ def list_recoveries(request: HttpRequest, filters: Query[RecoveryFilters]):
 
 
 def _detail(request: HttpRequest, recovery: Recovery) -> dict:
-    can_act = current_membership(request).has_role(Role.OPERATOR)
+    can_act = team_membership(request).has_role(Role.OPERATOR)
     return serializers.recovery_detail(recovery, can_act=can_act)
 
 
@@ -96,7 +96,7 @@ def get_recovery(request: HttpRequest, recovery_id: int):
     ),
 )
 def recovery_action(
-    request: HttpRequest, recovery_id: int, action: ActionName, body: ActionIn | None = None
+    request: auth.ApiRequest, recovery_id: int, action: ActionName, body: ActionIn | None = None
 ):
     recovery = get_for_team(request, Recovery, pk=recovery_id)
     given = {"disk_mapping": body.disk_mapping} if body and body.disk_mapping is not None else {}
@@ -137,7 +137,7 @@ def get_batch(request: HttpRequest, batch_id: int):
     ),
 )
 def launch_recoveries(
-    request: HttpRequest,
+    request: auth.ApiRequest,
     body: LaunchIn,
     idempotency_key: str | None = Header(
         None,

@@ -127,7 +127,7 @@ class Command(BaseCommand):
         ids = [r.pk for r in recoveries]
         if o["inline"]:
             try:
-                run_jobs_until(ids, lambda rs: self._report(rs) or settled(rs), o["timeout"])
+                run_jobs_until(ids, self._report_until_settled, o["timeout"])
             except TimeoutError:
                 raise CommandError(_still_running(o["timeout"])) from None
         elif o["wait"]:
@@ -142,6 +142,10 @@ class Command(BaseCommand):
             )
             if recovery.waits_for_operator:
                 self.stdout.write(f"  Waiting for you: {waiting_for(recovery)}")
+
+    def _report_until_settled(self, recoveries: list[Recovery]) -> bool:
+        self._report(recoveries)
+        return settled(recoveries)
 
     def _report(self, recoveries: list[Recovery], seen: dict | None = None) -> None:
         seen = self.__dict__.setdefault("_seen", {})

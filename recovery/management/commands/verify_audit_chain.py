@@ -38,12 +38,15 @@ class Command(BaseCommand):
             found = Team.objects.filter(name=team).first()
             if found is None:
                 raise CommandError(f"No team {team!r}.")
-            chains = [found.pk]
+            chains: list[int | None] = [found.pk]
             head_problems = [p for p in head_problems if p.team_id in (found.pk, None)]
         else:
             # A chain whose rows were all deleted still has its signed head.
-            chains = sorted(set(chain_ids()) | set(heads), key=lambda pk: (pk is not None, pk or 0))
-        names = dict(Team.objects.filter(pk__in=[c for c in chains if c]).values_list("pk", "name"))
+            teams: set[int | None] = {*chain_ids(), *heads}
+            chains = sorted(teams, key=lambda pk: (pk is not None, pk or 0))
+        names: dict[int | None, str] = dict(
+            Team.objects.filter(pk__in=[c for c in chains if c]).values_list("pk", "name")
+        )
         broken = bool(head_problems)
         for problem in head_problems:
             self.stdout.write(f"BROKEN signed heads: {problem}.")
@@ -56,7 +59,7 @@ class Command(BaseCommand):
             report = verify_team(team_id, heads)
             broken = broken or not report.intact
             self.stdout.write(describe(names.get(team_id, "(no team)"), report))
-        if (problem := hardening_problem()) is not None:
-            self.stdout.write(f"WARNING: the database is not hardened: {problem}.")
+        if (weakness := hardening_problem()) is not None:
+            self.stdout.write(f"WARNING: the database is not hardened: {weakness}.")
         if broken:
             raise CommandError("The audit trail does not verify.")
