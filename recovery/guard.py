@@ -43,6 +43,7 @@ VM_ACTIONS = {
     "start_vm": "power on",
     "start_merge": "merge",
     "delete_vm": "delete",
+    "run_in_guest": "run a command in",
 }
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from platforms.clients import PlatformError
 from platforms.clients.types import Server, Storage
 from platforms.models import PlatformConnection
-from recovery.choices import PLATFORM_BUSY
+from recovery.choices import PLATFORM_BUSY, Mode
 from recovery.choices import Status as S
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
@@ -31,6 +31,7 @@ from recovery.stepkit import (
 )
 from recovery.stopping import power_off
 from recovery.teardown import step_cancelling, step_cleaning_up, step_detaching
+from recovery.verify.steps import step_checking
 from recovery.workflow import note
 
 
@@ -319,7 +320,11 @@ def step_powering_on(step: Step) -> Wait | str:
     if vm is None:
         raise StepFailed(VM_GONE, "Clean up, then launch again.")
     if vm.is_running:
-        return step.move(S.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
+        # A verify with checks proves the guest first (recovery.verify.steps).
+        checks = step.recovery.mode == Mode.VERIFY and bool(step.recovery.checks)
+        return step.move(
+            S.CHECKING if checks else S.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup"
+        )
     if task is None:
         step.remember_task("start", step.client.start_vm(vm.id, client_token=step.token("start")))
     return step.wait_for(task, "start")
@@ -339,6 +344,7 @@ HANDLERS = {
     S.REBASING: step_rebasing,
     S.READY: step_ready,
     S.POWERING_ON: step_powering_on,
+    S.CHECKING: step_checking,
     S.RUNNING_FROM_BACKUP: step_running_from_backup,
     S.MERGING: step_merging,
     S.MERGED: step_merged,

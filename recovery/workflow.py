@@ -19,7 +19,9 @@ TRANSITIONS: dict[str, set[str]] = {
     S.CREATING_VM: {S.REBASING, S.FAILED, S.CANCELLING},
     S.REBASING: {S.READY, S.FAILED},
     S.READY: {S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.FAILED, S.CLEANING_UP, S.CANCELLING},
-    S.POWERING_ON: {S.RUNNING_FROM_BACKUP, S.FAILED},
+    S.POWERING_ON: {S.RUNNING_FROM_BACKUP, S.CHECKING, S.FAILED},
+    # Verify only: the checks after the power-on (recovery.verify), then running from backup.
+    S.CHECKING: {S.RUNNING_FROM_BACKUP, S.FAILED, S.CANCELLING},
     S.RUNNING_FROM_BACKUP: {S.MERGING, S.CLEANING_UP, S.CANCELLING, S.FAILED},
     S.MERGING: {S.MERGED, S.FAILED},
     S.MERGED: {S.DETACHING},
@@ -34,6 +36,7 @@ TRANSITIONS: dict[str, set[str]] = {
         S.CREATING_VM,
         S.REBASING,
         S.POWERING_ON,
+        S.CHECKING,
         S.MERGING,
         S.DETACHING,
         S.CLEANING_UP,
@@ -66,7 +69,8 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     recovery.wait_reason = ""
     now = timezone.now()
     recovery.status_since = now
-    if to == S.RUNNING_FROM_BACKUP and recovery.recovered_at is None:
+    # Checking: the VM already runs from the backup (the time to running is measured there).
+    if to in (S.RUNNING_FROM_BACKUP, S.CHECKING) and recovery.recovered_at is None:
         recovery.recovered_at = now
     if to == S.MERGED and recovery.merged_at is None:
         recovery.merged_at = now

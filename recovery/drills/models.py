@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 
+from recovery.verify.plan import CheckPlan
+
 
 def default_timezone() -> str:
     return settings.TIME_ZONE
@@ -66,6 +68,13 @@ class Drill(models.Model):
         validators=[MaxValueValidator(24 * 60)],
         help_text="A VM not running from backup this long after the start fails.",
     )
+    # The checks after each VM's power-on (recovery.verify.plan; docs/drills.md).
+    check_guest = models.BooleanField(
+        default=True, help_text="Wait for the guest agent (vmtools): proof that the guest booted."
+    )
+    guest_timeout_seconds = models.PositiveIntegerField(default=300)
+    check_command = models.CharField(max_length=500, blank=True)
+    check_file = models.CharField(max_length=255, blank=True)
     enabled = models.BooleanField(default=True)
     # The next time the drill is due; claimed with a conditional UPDATE so it starts once.
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -88,6 +97,12 @@ class Drill(models.Model):
 
     def vm_names(self) -> list[str]:
         return [vm["name"] for vm in self.vms]
+
+    def check_plan(self) -> CheckPlan:
+        return CheckPlan(
+            guest_alive=self.check_guest, guest_timeout=self.guest_timeout_seconds,
+            command=self.check_command, command_file=self.check_file,
+        )  # fmt: skip
 
 
 class DrillRun(models.Model):

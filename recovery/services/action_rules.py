@@ -42,7 +42,8 @@ def finish_refusal(recovery: Recovery) -> str | None:
 def cancel_refusal(recovery: Recovery) -> str | None:
     """Why `recovery` cannot be cancelled (or, failed, cleaned up) now, or None."""
     phase = recovery.failed_status if recovery.status == S.FAILED else recovery.status
-    if recovery.status not in (set(BEFORE_REBASE) | {S.READY, S.RUNNING_FROM_BACKUP, S.FAILED}):
+    cancellable = set(BEFORE_REBASE) | {S.READY, S.CHECKING, S.RUNNING_FROM_BACKUP, S.FAILED}
+    if recovery.status not in cancellable:
         if recovery.status == S.MERGING:
             return (
                 "The merge is running and the VM depends on the backup until it ends; "

@@ -116,6 +116,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     S.CREATING_VM: ("create",),
     S.REBASING: ("rebase",),
     S.POWERING_ON: ("start",),
+    S.CHECKING: ("in_guest",),
     S.MERGING: ("merge", "merge_end"),
     S.DETACHING: ("detach",),
     S.CLEANING_UP: ("teardown_stop", "teardown_stop_force", "delete", "delete_resent", "detach"),

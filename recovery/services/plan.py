@@ -24,6 +24,7 @@ from recovery.services.backup_files import check_files, default_path, readable_e
 from recovery.services.checks import Check
 from recovery.services.connections import client_for
 from recovery.services.launch_input import path_problem
+from recovery.verify.plan import CheckPlan
 
 DATASTORE_NAME_MAX = 60  # leaves room for a cluster suffix under launch_input's 100
 VM_NAME_MAX = 64  # [I] Sangfor gives no limit for a VM name; the lab refuses longer ones
@@ -70,6 +71,8 @@ class Plan:
     power_off_first: bool = False
     target: str = Target.NEW_VM
     new_vm: NewVMOptions = field(default_factory=NewVMOptions)
+    # Verify only: the checks that prove the backup boots (recovery.verify.plan).
+    checks: CheckPlan = field(default_factory=CheckPlan)
 
 
 @dataclass

@@ -16,7 +16,8 @@ RESTORE_STEPS = [
     S.DETACHING, S.COMPLETED,
 ]  # fmt: skip
 VERIFY_STEPS = [
-    S.QUEUED, S.ATTACHING, S.REBASING, S.POWERING_ON, S.RUNNING_FROM_BACKUP, S.CLEANING_UP,
+    S.QUEUED, S.ATTACHING, S.REBASING, S.POWERING_ON, S.CHECKING, S.RUNNING_FROM_BACKUP,
+    S.CLEANING_UP,
     S.COMPLETED,
 ]  # fmt: skip
 # States that count as being inside a timeline step.
@@ -34,6 +35,8 @@ class TimelineStep:
 
 def timeline(recovery: Recovery) -> list[TimelineStep]:
     steps = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
+    if not recovery.checks and S.CHECKING in steps:
+        steps.remove(S.CHECKING)  # a verify from before checks, or launched without any
     if recovery.is_new_vm:
         steps.insert(steps.index(S.REBASING), S.CREATING_VM)
     if recovery.status in (S.CANCELLING, S.CANCELLED) or recovery.cancel_from:

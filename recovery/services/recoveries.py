@@ -136,6 +136,8 @@ def _create(
         disk_mapping=item.mapping, nfs_server=plan.nfs_server, nfs_export=plan.nfs_export,
         datastore_name=item.datastore_name, cluster_id=item.cluster_id,
         power_on=plan.power_on, auto_merge=plan.auto_merge,
+        # Checks need the VM on: a verify that stays powered off has none to run.
+        checks=plan.checks.as_json() if plan.mode == Mode.VERIFY and plan.power_on else {},
         power_off_first=plan.power_off_first and in_place, reason=plan.reason,
         launched_by=user, step="Queued", correlation_id=correlation,
     )  # fmt: skip
