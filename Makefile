@@ -34,7 +34,7 @@ run: $(STAMP)
 
 # Slow tests (minutes of real time each) run in `make test-slow`, not here.
 test: $(STAMP) lint
-	@sh .ci/system-deps chromium qemu-img:qemu-utils
+	@sh .ci/system-deps chromium qemu-img:qemu-utils pdftotext:poppler-utils
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP)

@@ -69,6 +69,7 @@ class DrillForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.team = team
         self.connection = connection
+        self.fields["guest_timeout_seconds"].required = False  # empty: the default
         # (id, name, label) from the platform, plus VMs already in the drill the platform no
         # longer lists (so a drill can be edited while the platform is unreachable).
         known = {vm_id: (name, label) for vm_id, name, label in inventory}
@@ -134,6 +135,9 @@ class DrillForm(forms.ModelForm):
         if not export.startswith("/"):
             raise ValidationError("Enter the export path, starting with /.")
         return export
+
+    def clean_guest_timeout_seconds(self) -> int:
+        return self.cleaned_data.get("guest_timeout_seconds") or GUEST_TIMEOUT_DEFAULT
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -48,6 +48,8 @@ from recovery.services.recoveries import (
     local_export_dir,
     preflight,
 )
+from recovery.verify.drill_report import run_body
+from recovery.verify.evidence import digest
 
 logger = logging.getLogger(__name__)
 TICK_JOB_ID = "qrc-drills-tick"
@@ -535,6 +537,8 @@ def finish_run(run: DrillRun, problem: str = "") -> None:
             "drill": drill.pk, "status": status,
             "vms": {item.vm_name: item.outcome for item in items},
             "rto_seconds": {item.vm_name: item.rto_seconds for item in items},
+            # The report as it stands now; a later edit of its evidence no longer matches.
+            "report_sha256": digest(run_body(run)),
         },
         correlation_id=run.correlation_id,
     )  # fmt: skip

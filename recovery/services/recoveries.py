@@ -44,6 +44,7 @@ from recovery.services.plan import (
     new_vm_name,
     preflight,
 )
+from recovery.verify.evidence import record_preflight
 from recovery.workflow import note
 
 # The operator actions live in services/actions.py; their names stay importable from here.
@@ -144,6 +145,8 @@ def _create(
     if not in_place:
         recovery.new_vm = {**item.new_vm, "name": new_vm_name(item.vm_name, recovery.pk)}
         recovery.save(update_fields=["new_vm"])
+    if item.boot_evidence and recovery.checks:
+        record_preflight(recovery, item.boot_evidence)
     who = getattr(user, "username", "") or "system"
     where = (
         f"in place over {recovery.vm_name}"

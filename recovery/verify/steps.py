@@ -19,6 +19,7 @@ from platforms.clients import PlatformError
 from recovery.choices import Status as S
 from recovery.models import VerifyCheck
 from recovery.stepkit import VM_GONE, Step, StepFailed, Wait
+from recovery.verify.evidence import seal
 from recovery.verify.guest_job import encoded_job
 from recovery.verify.plan import CheckName, CheckPlan
 
@@ -105,7 +106,7 @@ def check_guest_alive(step: Step, plan: CheckPlan, row: VerifyCheck) -> Wait | N
              "field, so it cannot tell whether the guest came up.", **answer)  # fmt: skip
     elif _elapsed(row) >= plan.guest_timeout:
         _end(row, R.FAILED, f"The guest agent (vmtools) did not report within "
-             f"{plan.guest_timeout} s of the power-on (the platform reads vtool_installed="
+             f"{plan.guest_timeout} s of the VM running (the platform reads vtool_installed="
              f"{config.tools_installed}): the guest did not boot, or has no vmtools.",
              **answer)  # fmt: skip
     else:
@@ -186,13 +187,16 @@ def step_checking(step: Step) -> Wait | str:
                               "ended_at": now, "reason": f"Not run: {CheckName(name).label} "
                               "failed."},
                 )  # fmt: skip
+            seal(recovery)
             raise StepFailed(
                 f"{CheckName(name).label} failed: {row.reason}", ADVICE[CheckName(name)]
             )
     done = list(recovery.verify_checks.filter(attempt=attempt, name__in=names))
     passed = sum(1 for row in done if row.result == R.PASSED)
-    return step.move(
+    moved = step.move(
         S.RUNNING_FROM_BACKUP,
         f"{passed} of {len(done)} check(s) passed"
         + ("" if passed == len(done) else " (the others were not possible on this platform)"),
     )
+    seal(recovery)
+    return moved
