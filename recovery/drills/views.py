@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -21,6 +22,7 @@ from recovery.models import Role
 from recovery.services.access import access
 from recovery.services.connections import client_for, usable_connections
 from recovery.tenancy import current_membership, current_team, get_for_team, team_view
+from recovery.verify import history
 
 RUNS_SHOWN = 50
 ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]
@@ -153,6 +155,8 @@ def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "runs": runs,
         "can_manage": current_membership(request).has_role(Role.MANAGER),
         "active": any(run.status in ACTIVE_RUN for run in runs),
+        "histories": history.vm_histories(drill),
+        "upcoming": history.next_runs(drill, timezone.now()),
     }
     return render(request, "drills/drill_detail.html", context)
 

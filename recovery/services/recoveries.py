@@ -45,6 +45,7 @@ from recovery.services.plan import (
     preflight,
 )
 from recovery.verify.evidence import record_preflight
+from recovery.verify.freshness import alert_if_stale
 from recovery.workflow import note
 
 # The operator actions live in services/actions.py; their names stay importable from here.
@@ -147,6 +148,7 @@ def _create(
         recovery.save(update_fields=["new_vm"])
     if item.boot_evidence and recovery.checks:
         record_preflight(recovery, item.boot_evidence)
+        alert_if_stale(recovery, item.boot_evidence)
     who = getattr(user, "username", "") or "system"
     where = (
         f"in place over {recovery.vm_name}"

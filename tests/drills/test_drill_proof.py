@@ -3,8 +3,10 @@ page, as JSON with its hash sealed in the audit trail, and as a PDF a manager do
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 
 import pytest
 from django.urls import reverse
@@ -69,6 +71,11 @@ def test_a_good_backup_passes_and_a_later_edit_of_its_evidence_shows(personas, l
     assert document["sha256"] == document["audited_sha256"]
     text = _pdf_text(client.get(reverse("drill-run-pdf", args=[run.pk])).content, tmp_path)
     assert "app-01" in text and "Guest alive" in text and "passed" in text
+    detail = client.get(reverse("drill-detail", args=[drill.pk])).content.decode()
+    history = detail.split("History per VM", 1)[1].split("Settings", 1)[0]
+    assert f'title="run {run.pk}: passed"' in history and "█" in history  # strip, boot trend
+    assert f"{proof['boot_seconds']} s" in history
+    assert history.split("Next runs", 1)[1].count("<li>") == 5
     VerifyCheck.objects.filter(recovery=run.vms.get().recovery, name="guest_alive").update(
         reason="edited afterwards"
     )
@@ -90,3 +97,26 @@ def test_preflight_flags_a_backup_without_a_boot_signature_before_anything_is_mo
         "Preflight: Bootable disk: app-01/no-boot/ide0.qcow2 carries no boot signature"
     )
     assert not effects(lab, "attach")  # nothing mounted
+
+
+def test_a_backup_older_than_the_team_allows_fires_the_rpo_alert_once(
+    personas, lab, lab_process, settings
+):
+    from recovery.notifications.models import EventType, Notification, TeamSettings
+
+    connection = lab_connection(personas.team, lab)
+    map_lab_export(connection, lab_process, settings)
+    TeamSettings.objects.create(team=personas.team, backup_max_age_hours=24)
+    backup = lab_process.state_dir / "exports" / "backup" / "app-01" / "ide0.qcow2"
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(backup, (two_days_ago, two_days_ago))
+    drill = make_drill(personas.team, connection, lab, ["app-01"])
+    for _ in range(2):
+        run = finish(create_run(drill, DrillRun.Trigger.MANUAL))
+        assert run.status == DrillRun.Status.PASSED, run.summary
+    [alert] = Notification.objects.filter(event=EventType.BACKUP_STALE)
+    assert alert.payload["summary"].startswith(
+        "The backup of app-01 (app-01/ide0.qcow2) is 48 h old; the team's limit is 24 h."
+    )
+    age = run.vms.get().recovery.verify_checks.get(name="bootable_disk").answer["age_hours"]
+    assert 48 <= age < 49
