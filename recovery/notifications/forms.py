@@ -140,3 +140,12 @@ class TeamSettingsForm(forms.ModelForm):
             "running_from_backup_hours": "Running from backup too long after (hours)",
             "backup_max_age_hours": "Backup too old (RPO) after (hours)",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Empty keeps the current limit (forms and API clients from before it existed).
+        self.fields["backup_max_age_hours"].required = False
+
+    def clean_backup_max_age_hours(self) -> int:
+        value = self.cleaned_data.get("backup_max_age_hours")
+        return value or self.instance.backup_max_age_hours

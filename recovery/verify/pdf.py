@@ -26,8 +26,10 @@ def _refuse(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def render_pdf(context: dict[str, Any]) -> bytes:
     try:
-        from weasyprint import HTML
+        from weasyprint import CSS, HTML
     except (ImportError, OSError) as error:  # OSError: pango or its fonts are missing
         raise PdfUnavailable(str(error)) from None
     html = render_to_string("verify/pdf.html", context)
-    return HTML(string=html, url_fetcher=_refuse).write_pdf()
+    # A stylesheet of its own rather than a <style> element: no template needs inline styles.
+    styles = CSS(string=render_to_string("verify/pdf.css"), url_fetcher=_refuse)
+    return HTML(string=html, url_fetcher=_refuse).write_pdf(stylesheets=[styles])
