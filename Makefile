@@ -40,7 +40,7 @@ XDIST = -n $(TEST_WORKERS) --dist loadfile
 
 # Slow tests (minutes of real time each) run in `make test-slow`, not here.
 test: $(STAMP) lint
-	@sh .ci/system-deps chromium qemu-img:qemu-utils
+	@sh .ci/system-deps chromium qemu-img:qemu-utils pdftotext:poppler-utils
 	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)

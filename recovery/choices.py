@@ -27,6 +27,7 @@ class Status(models.TextChoices):
     REBASING = "rebasing", "Rebasing disks"
     READY = "ready", "Ready (recovered, powered off)"
     POWERING_ON = "powering_on", "Powering on"
+    CHECKING = "checking", "Checking the guest"  # verify only: recovery.verify
     RUNNING_FROM_BACKUP = "running_from_backup", "Running from backup"
     MERGING = "merging", "Merging"
     MERGED = "merged", "Merged"

@@ -35,7 +35,15 @@ PASS_THROUGH = frozenset(
 )  # fmt: skip
 # Calls that carry a recovery forward; in a clean-up state (teardown's own stop) they do not.
 FORWARD = frozenset(
-    {"attach_nfs", "create_vm", "stop_vm", "rebase_disks", "start_vm", "start_merge"}
+    {
+        "attach_nfs",
+        "create_vm",
+        "stop_vm",
+        "rebase_disks",
+        "start_vm",
+        "start_merge",
+        "run_in_guest",
+    }
 )
 VM_ACTIONS = {
     "stop_vm": "stop",
@@ -43,6 +51,7 @@ VM_ACTIONS = {
     "start_vm": "power on",
     "start_merge": "merge",
     "delete_vm": "delete",
+    "run_in_guest": "run a command in",
 }
 
 

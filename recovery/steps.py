@@ -15,7 +15,7 @@ from django.db import transaction
 
 from platforms.clients import PlatformError
 from platforms.clients.types import Server, Storage
-from recovery.choices import PLATFORM_BUSY, Status
+from recovery.choices import PLATFORM_BUSY, Mode, Status
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
 from recovery.stepkit import (
@@ -31,6 +31,7 @@ from recovery.stepkit import (
 )
 from recovery.stopping import power_off
 from recovery.teardown import step_cancelling, step_cleaning_up, step_detaching
+from recovery.verify.steps import step_checking
 from recovery.workflow import note
 
 
@@ -319,7 +320,12 @@ def step_powering_on(ctx: StepContext) -> Wait | Outcome:
     if vm is None:
         raise StepFailed(VM_GONE, "Clean up, then launch again.")
     if vm.is_running:
-        return ctx.move(Status.RUNNING_FROM_BACKUP, f"{vm.name} is running from the backup")
+        # A verify with checks proves the guest first (recovery.verify.steps).
+        checks = ctx.recovery.mode == Mode.VERIFY and bool(ctx.recovery.checks)
+        return ctx.move(
+            Status.CHECKING if checks else Status.RUNNING_FROM_BACKUP,
+            f"{vm.name} is running from the backup",
+        )
     if task is None:
         ctx.remember_task("start", ctx.client.start_vm(vm.id, client_token=ctx.token("start")))
     return ctx.wait_for(task, "start")
@@ -339,6 +345,7 @@ HANDLERS: dict[str, Handler] = {
     Status.REBASING: step_rebasing,
     Status.READY: step_ready,
     Status.POWERING_ON: step_powering_on,
+    Status.CHECKING: step_checking,
     Status.RUNNING_FROM_BACKUP: step_running_from_backup,
     Status.MERGING: step_merging,
     Status.MERGED: step_merged,

@@ -15,6 +15,7 @@ from recovery.views import (
     recoveries,
     reports,
     team,
+    verify,
 )
 
 urlpatterns = [
@@ -52,6 +53,10 @@ urlpatterns = [
     path("launch/", launch.launch_wizard, name="launch"),
     path("launch/<slug:step>/", launch.launch_wizard, name="launch-step"),
     path("recoveries/<int:pk>/", recoveries.recovery_detail, name="recovery-detail"),
+    # Before the actions' pattern, which would take "proof" for an action's name.
+    path("recoveries/<int:pk>/proof/", verify.recovery_proof, name="verify-proof"),
+    path("recoveries/<int:pk>/proof.json", verify.recovery_proof_json, name="verify-proof-json"),
+    path("recoveries/<int:pk>/proof.pdf", verify.recovery_proof_pdf, name="verify-proof-pdf"),
     path("batches/<int:pk>/", recoveries.batch_detail, name="batch-detail"),
     path("batches/<int:pk>/<slug:action>/", recoveries.batch_action, name="batch-action"),
     path(

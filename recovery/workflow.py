@@ -24,7 +24,9 @@ TRANSITIONS: dict[str, set[str]] = {
         Status.CLEANING_UP,
         Status.CANCELLING,
     },
-    Status.POWERING_ON: {Status.RUNNING_FROM_BACKUP, Status.FAILED},
+    Status.POWERING_ON: {Status.RUNNING_FROM_BACKUP, Status.CHECKING, Status.FAILED},
+    # Verify only: the checks after the power-on (recovery.verify), then running from backup.
+    Status.CHECKING: {Status.RUNNING_FROM_BACKUP, Status.FAILED, Status.CANCELLING},
     Status.RUNNING_FROM_BACKUP: {
         Status.MERGING,
         Status.CLEANING_UP,
@@ -44,6 +46,7 @@ TRANSITIONS: dict[str, set[str]] = {
         Status.CREATING_VM,
         Status.REBASING,
         Status.POWERING_ON,
+        Status.CHECKING,
         Status.MERGING,
         Status.DETACHING,
         Status.CLEANING_UP,
@@ -76,7 +79,8 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
     recovery.wait_reason = ""
     now = timezone.now()
     recovery.status_since = now
-    if to == Status.RUNNING_FROM_BACKUP and recovery.recovered_at is None:
+    # Checking: the VM already runs from the backup (the time to running is measured there).
+    if to in (Status.RUNNING_FROM_BACKUP, Status.CHECKING) and recovery.recovered_at is None:
         recovery.recovered_at = now
     if to == Status.MERGED and recovery.merged_at is None:
         recovery.merged_at = now

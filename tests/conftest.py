@@ -91,7 +91,7 @@ def admin_client(personas: Personas) -> Client:
     return personas.client_for(personas.admin)
 
 
-FAST = ("--task-seconds", "0.05", "--merge-seconds", "0.3")
+FAST = ("--task-seconds", "0.05", "--merge-seconds", "0.3", "--guest-agent-seconds", "0.1")
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +120,7 @@ def lab(lab_process: LabProcess, lab_locale: str) -> LabClient:
             "task_seconds": 0.05,
             "merge_seconds": 0.3,
             "storage_init_seconds": 0,
+            "guest_agent_seconds": 0.1,
             "latency_ms": 0,
             "locale": lab_locale,
             "profile": "scp",

@@ -82,6 +82,10 @@ class PlatformClient(Protocol):
 
     def start_merge(self, vm_id: str, *, client_token: str | None = None) -> str: ...
 
+    def run_in_guest(
+        self, vm_id: str, az_id: str, encoded_tasks: str, *, client_token: str | None = None
+    ) -> str: ...
+
     def detach_datastore(
         self, datastore_id: str, cluster_id: str, *, client_token: str | None = None
     ) -> str: ...

@@ -40,6 +40,7 @@ class SCPClient(HttpClient):
     REBASE = "/janus/20180725/servers/{id}/rebase-backing-file"
     MERGE = "/janus/20180725/servers/{id}/merge-backup-data"
     TASK = "/janus/20180725/tasks/{id}"
+    ORCHESTRATE = "/janus/20180725/custom/orchestration-tasks/action"  # SCP 6.8.0+
 
     # --- reads ------------------------------------------------------------------------
 
@@ -186,6 +187,14 @@ class SCPClient(HttpClient):
 
     def start_merge(self, vm_id: str, *, client_token: str | None = None) -> str:
         return self._task_id("POST", self.MERGE.format(id=_segment(vm_id)), None, client_token)
+
+    def run_in_guest(
+        self, vm_id: str, az_id: str, encoded_tasks: str, *, client_token: str | None = None
+    ) -> str:
+        """An orchestration task inside the VM (`encoded_tasks`: base64 of the job YAML, which
+        names `vm_id`); vmtools must be running. Returns the task id (a ULOG id)."""
+        body = {"action": "execute", "az_id": az_id, "encoded_tasks": encoded_tasks}
+        return self._task_id("POST", self.ORCHESTRATE, body, client_token)
 
     def detach_datastore(
         self, datastore_id: str, cluster_id: str, *, client_token: str | None = None

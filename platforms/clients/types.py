@@ -68,6 +68,10 @@ class Server:
     host_id: str = ""
     sockets: int = 0
     networks: tuple[Nic, ...] = field(default_factory=tuple)
+    # The config's `vtool_installed` (1 installed, 0 not, -1 failed, -2 unsupported); None when
+    # the answer has no such field. On a VM the console just created it can only read 1 once
+    # the guest's agent has reported [I] (docs/drills.md, "Guest alive").
+    tools_installed: int | None = None
 
     @property
     def is_running(self) -> bool:
@@ -93,7 +97,17 @@ class Server:
             host_id=str(raw.get("host_id") or ""),
             sockets=int(raw.get("sockets") or 0),
             networks=tuple(Nic.parse(nic) for nic in raw.get("networks") or []),
+            tools_installed=_optional_int(raw.get("vtool_installed")),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

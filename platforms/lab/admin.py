@@ -95,6 +95,7 @@ class Admin:
             "task_seconds": config.task_seconds,
             "merge_seconds": config.merge_seconds,
             "storage_init_seconds": config.storage_init_seconds,
+            "guest_agent_seconds": config.guest_agent_seconds,
             "latency_ms": config.latency_ms,
             "locale": config.locale,
             "profile": config.profile,
@@ -106,6 +107,7 @@ class Admin:
             ("task_seconds", float),
             ("merge_seconds", float),
             ("storage_init_seconds", float),
+            ("guest_agent_seconds", float),
             ("latency_ms", int),
         )
         for name, kind in numbers:

@@ -118,5 +118,8 @@ class Api:
         server_id = call.path_params["server_id"]
         return {"task_id": self.lab.rebase(server_id, call.body, fail=call.fail_task)}
 
+    def orchestrate(self, call: Call) -> dict[str, Any]:
+        return {"task_id": self.lab.orchestrate(call.body, fail=call.fail_task)}
+
     def merge(self, call: Call) -> dict[str, Any]:
         return {"task_id": self.lab.merge(call.path_params["server_id"], fail=call.fail_task)}

@@ -29,6 +29,8 @@ class LabConfig:
     merge_seconds: float = 15.0
     # How long a mounted NFS datastore stays `initting` after its attach task ends [I].
     storage_init_seconds: float = 0.0
+    # [I] How long after a power-on a bootable guest's agent (vmtools) reports (guest.py).
+    guest_agent_seconds: float = 3.0
     disks: str = "real"  # "real" (qemu-img) or "virtual" (sizes only)
     token_seconds: int = 24 * 3600
     max_clock_skew_seconds: int = 15 * 60

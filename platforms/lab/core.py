@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from platforms.lab import hci, inventory, rules, servers, shapes, views
+from platforms.lab import guest, hci, inventory, rules, schemas, servers, shapes, views
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import make_backend
 from platforms.lab.errors import LabError, TaskFailed
@@ -96,7 +96,9 @@ class Lab:
     def server_config(self, server_id: str) -> dict[str, Any]:
         with self.store.lock:
             state = self.store.data
-            return views.config_view(rules.server(state, server_id), state)
+            found = rules.server(state, server_id)
+            agent = guest.agent_running(found, self.config.guest_agent_seconds)
+            return views.config_view(found, state, agent_running=agent)
 
     def storages(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         with self.store.lock:
@@ -237,6 +239,27 @@ class Lab:
             server = state["servers"][server_id]
             return self.tasks.new(
                 state, "rebase", "rebase_backing_file", server, {"disks": plan}, fail
+            )
+
+    def orchestrate(self, body: dict[str, Any], *, fail: str = "") -> str:
+        """In-guest tasks (SCP 6.8.0+): every VM of the job must run its agent [I]."""
+        schemas.check(body, schemas.ORCHESTRATION_TASK)
+        if body["action"] != "execute":
+            raise LabError(400, "action must be execute")
+        job = guest.decode_job(body["encoded_tasks"])
+        with self.store.change() as state:
+            targets = []
+            for entry in job["jobs"]:
+                for vm_id in entry["vms"]:
+                    server = rules.server(state, str(vm_id))
+                    if server["az_id"] != body["az_id"]:
+                        raise LabError(400, f"server {server['name']} is not in az {body['az_id']}")
+                    if not guest.agent_running(server, self.config.guest_agent_seconds):
+                        raise LabError(400, shapes.vmtools_not_running(server["name"]))
+                    targets.append({"vm_id": server["id"], "tasks": entry["tasks"]})
+            first = state["servers"][targets[0]["vm_id"]]
+            return self.tasks.new(
+                state, "orchestrate", "orchestration_task", first, {"targets": targets}, fail
             )
 
     def merge(self, server_id: str, *, fail: str = "") -> str:

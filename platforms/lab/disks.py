@@ -10,7 +10,9 @@ import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
+from platforms.bootsector import MBR_SIGNATURE
 from platforms.diskimage import QCOW2_MAGIC
 
 MIB = 1024 * 1024
@@ -22,7 +24,10 @@ class DiskError(RuntimeError):
 
 
 CHUNK = 256 * 1024
-CACHE_VERSION = "1"  # bump when the seeded data changes, so cached files are rebuilt
+CACHE_VERSION = "2"  # bump when the seeded data changes, so cached files are rebuilt
+# [I] The lab's guest boots when its first disk carries an MBR signature (platforms.bootsector):
+# every seeded disk has one at byte 510, but the one deliberately unbootable backup.
+BOOT_SIGNATURE_AT = 510
 
 
 def pattern_chunks(seed: str, size_mb: int, *, production: bool = False) -> list[tuple[int, bytes]]:
@@ -44,12 +49,34 @@ def pattern_chunks(seed: str, size_mb: int, *, production: bool = False) -> list
     return chunks
 
 
-def _write_raw(path: Path, size_mb: int, seed: str, *, production: bool = False) -> None:
+def _write_raw(
+    path: Path, size_mb: int, seed: str, *, production: bool = False, boot: bool = True
+) -> None:
     with path.open("wb") as handle:
         handle.truncate(size_mb * MIB)
         for offset, data in pattern_chunks(seed, size_mb, production=production):
             handle.seek(offset)
             handle.write(data)
+        handle.seek(BOOT_SIGNATURE_AT)
+        # Unbootable: the seed's data stays, the signature is another pair of bytes.
+        handle.write(MBR_SIGNATURE if boot else b"\x00\x00")
+
+
+def _virtual_qcow2(handle: BinaryIO, size_mb: int, cluster_size: int, boot: bool) -> None:
+    """Just what platforms.diskimage and platforms.bootsector read: the header, one L1 and one
+    L2 entry, and a first data cluster with (or without) the boot signature."""
+    cluster_bits = cluster_size.bit_length() - 1
+    entries = cluster_size // 8
+    l1_size = -(-size_mb * MIB // (cluster_size * entries))
+    handle.write(QCOW2_MAGIC + struct.pack(">IQIIQ", 3, 0, 0, cluster_bits, size_mb * MIB))
+    handle.write(struct.pack(">IIQ", 0, l1_size, cluster_size))  # no encryption, L1 at 1
+    handle.seek(cluster_size)
+    handle.write(struct.pack(">Q", 2 * cluster_size))  # L1[0] -> the L2 table at cluster 2
+    handle.seek(2 * cluster_size)
+    handle.write(struct.pack(">Q", 3 * cluster_size))  # L2[0] -> guest cluster 0 at cluster 3
+    handle.seek(3 * cluster_size + BOOT_SIGNATURE_AT)
+    handle.write(MBR_SIGNATURE if boot else b"\x00\x00")
+    handle.truncate(cluster_size * 4)
 
 
 class RealDisks:
@@ -88,7 +115,7 @@ class RealDisks:
             os.replace(partial, cached)
         shutil.copyfile(cached, path)
 
-    def _from_raw(self, path: Path, size_mb: int, seed: str, cluster_size: int, **kw: bool) -> None:
+    def _from_raw(self, path: Path, size_mb: int, seed: str, cluster_size: int, **kw: Any) -> None:
         raw = path.with_suffix(".tmp-raw")
         _write_raw(raw, size_mb, seed, **kw)
         try:
@@ -116,18 +143,20 @@ class RealDisks:
         )
 
     def create_backup(
-        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str, cache: bool = True
-    ) -> None:
+        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str, cache: bool = True,
+        boot: bool = True,
+    ) -> None:  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "raw":
-            _write_raw(path, size_mb, seed)  # sparse: writing it is cheaper than copying it
+            # sparse: writing it is cheaper than copying it
+            _write_raw(path, size_mb, seed, boot=boot)
             return
 
         def build(out: Path) -> None:
-            self._from_raw(out, size_mb, seed, cluster_size)
+            self._from_raw(out, size_mb, seed, cluster_size, boot=boot)
 
         if cache:
-            self._cached(path, f"backup/{seed}/{size_mb}/{cluster_size}", build)
+            self._cached(path, f"backup/{seed}/{size_mb}/{cluster_size}/{boot}", build)
         else:
             build(path)
 
@@ -198,19 +227,17 @@ class VirtualDisks:
         return None
 
     def create_backup(
-        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str, cache: bool = True
-    ) -> None:
+        self, path: Path, size_mb: int, fmt: str, cluster_size: int, seed: str, cache: bool = True,
+        boot: bool = True,
+    ) -> None:  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
             if fmt == "qcow2":
-                # Just the header fields platforms.diskimage reads; the rest stays sparse.
-                cluster_bits = cluster_size.bit_length() - 1
-                handle.write(
-                    QCOW2_MAGIC + struct.pack(">IQIIQ", 3, 0, 0, cluster_bits, size_mb * MIB)
-                )
-                handle.truncate(cluster_size * 4)
+                _virtual_qcow2(handle, size_mb, cluster_size, boot)
             else:
                 handle.truncate(size_mb * MIB)
+                handle.seek(BOOT_SIGNATURE_AT)
+                handle.write(MBR_SIGNATURE if boot else b"\x00\x00")
 
     def rebase(
         self, disk: Path, backing: Path, backing_format: str, size_mb: int | None = None

@@ -17,6 +17,7 @@ _NAMESPACE = uuid.UUID("6f1c1f0e-8d0a-4f59-9a51-2b1d2b7e0c11")
 SCHEMA = 2  # of the state document: a saved state of another schema is re-seeded
 DISK_MB = 64  # virtual size of each seeded disk; disks and backups hold a few MiB of real data
 SEEDED_AT = "2026-01-15T09:30:00"
+UNBOOTABLE_BACKUP = "app-01/no-boot/ide0.qcow2"
 
 
 def stable_id(*parts: str) -> str:
@@ -218,6 +219,12 @@ def build(config: LabConfig, disks: RealDisks | VirtualDisks) -> dict[str, Any]:
             vm, cluster_hosts[index % 2], production, config.default_export_dir, disks
         )
         servers[server["id"]] = server
+    # [I] Beside app-01's good backup: the same data without a boot signature, a backup that
+    # powers on but whose guest never comes up (a blank or damaged first disk).
+    disks.create_backup(
+        config.default_export_dir / UNBOOTABLE_BACKUP, DISK_MB, "qcow2", 64 * 1024,
+        seed="app-01/ide0", boot=False,
+    )  # fmt: skip
     return {
         "schema": SCHEMA,
         "clusters": clusters,

@@ -44,6 +44,7 @@ SCP_ROUTES = [
     _route("POST", _SERVER + "/rebase-backing-file", "rebase"),
     _route("POST", _SERVER + "/merge-backup-data", "merge"),
     _route("GET", r"/janus/20180725/tasks/(?P<task_id>[^/]+)", "task"),
+    _route("POST", r"/janus/20180725/custom/orchestration-tasks/action", "orchestrate"),
 ]
 
 ROUTES = SCP_ROUTES + [_route(m, p, h, **o) for m, p, h, o in hci.HCI_ROUTES]

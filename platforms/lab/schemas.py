@@ -156,6 +156,13 @@ CREATE_SERVER_20220725 = Schema(
 DELETE_SERVER = Schema("DeleteServerRequest", {"force": FLAG})
 
 
+ORCHESTRATION_TASK = Schema(
+    "OrchestrationTaskRequest",
+    {"action": STR, "az_id": STR, "encoded_tasks": STR},
+    required=("action", "az_id", "encoded_tasks"),
+)
+
+
 def _type_name(type_: str) -> str:
     return {INTEGER: "an integer", NUMBER: "a number", STRING: "a string", ARRAY: "an array",
             OBJECT: "an object"}[type_]  # fmt: skip

@@ -122,6 +122,11 @@ QUIRKS = {"guest_shutdown": ("normal", "hang", "ignore"),
           "instant_vm": ("normal", "reads_false", "stays_true")}  # fmt: skip
 
 
+# [I] The refusal of an orchestration task for a VM whose agent is not up (text unknown).
+def vmtools_not_running(name: str) -> str:
+    return f"vmtools is not running in server {name}"
+
+
 def guest_shutdown(server: dict[str, Any]) -> str:
     return str(server.get("quirks", {}).get("guest_shutdown", "normal"))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from platforms import diskimage
-from platforms.lab import inventory, shapes
+from platforms.lab import guest, inventory, shapes
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import MIB, DiskError, RealDisks, VirtualDisks
 from platforms.lab.errors import TaskCanceled, TaskFailed, TaskGone
@@ -187,7 +187,20 @@ class Tasks:
 
     def _do_start(self, task: dict[str, Any], duration: float) -> None:
         self.pace(task["task_id"], duration)
-        self._set_status(task, "running")
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            server["status"] = "running"
+            guest.boot(state, server, time.time())
+
+    def _do_orchestrate(self, task: dict[str, Any], duration: float) -> None:
+        self.pace(task["task_id"], duration)
+        with self._live(task["task_id"]) as state:
+            work = [
+                (guest.first_disk_image(state, state["servers"][t["vm_id"]]), t["tasks"])
+                for t in task["params"]["targets"]
+            ]
+        for image, tasks in work:
+            guest.run_tasks(tasks, guest.load_fixture(image))
 
     def _do_stop(self, task: dict[str, Any], duration: float) -> None:
         with self._live(task["task_id"]) as state:
@@ -222,7 +235,11 @@ class Tasks:
                 raise TaskFailed(f"creating disk {path.name} failed: {error}") from None
         if self.stopping.is_set():
             return
-        self._set_status(task, "running" if powered else "stopped")
+        with self._live(task["task_id"]) as state:
+            server = state["servers"][task["object_id"]]
+            server["status"] = "running" if powered else "stopped"
+            if powered:
+                guest.boot(state, server, time.time())
 
     def _do_delete(self, task: dict[str, Any], duration: float) -> None:
         self.pace(task["task_id"], duration)

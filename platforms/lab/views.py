@@ -96,7 +96,9 @@ def server_view(
     return view
 
 
-def config_view(server: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+def config_view(
+    server: dict[str, Any], state: dict[str, Any], *, agent_running: bool = False
+) -> dict[str, Any]:
     """ServerConfig20180725, as far as the lab has the facts."""
     base = server_view(server, state, "20180725", detail=True)
     first = state["storages"].get(base["storage_id"], {})
@@ -129,7 +131,8 @@ def config_view(server: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]
         "group_id_path": "", "group_name": "", "image_name": "", "vm_type": "",
         "os_installed": 0 if server.get("origin") == "api" else 1, "os_name": "",
         "project_id": "lab-project", "project_name": "lab-project", "user_id": "",
-        "vtool_installed": 0,
+        # [I] 1 once the guest's agent has reported since the power-on (guest.py).
+        "vtool_installed": 1 if agent_running else 0,
     }  # fmt: skip
     return dict(sorted(view.items()))
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from recovery.drills import paths
 from recovery.drills.models import Drill, schedule_problem
+from recovery.verify.plan import GUEST_TIMEOUT_DEFAULT, CheckPlan, plan_problems
 
 
 class DrillForm(forms.ModelForm):
@@ -25,7 +26,8 @@ class DrillForm(forms.ModelForm):
         model = Drill
         fields = [
             "name", "schedule", "timezone", "vms", "path_template", "nfs_server", "nfs_export",
-            "hold_seconds", "timeout_minutes", "enabled",
+            "hold_seconds", "timeout_minutes", "check_guest", "guest_timeout_seconds",
+            "check_command", "check_file", "enabled",
         ]  # fmt: skip
         labels = {
             "schedule": "Schedule (cron)",
@@ -36,6 +38,10 @@ class DrillForm(forms.ModelForm):
             "hold_seconds": "Keep running for (seconds)",
             "timeout_minutes": "Time limit (minutes)",
             "enabled": "Enabled (runs on schedule)",
+            "check_guest": "Guest alive",
+            "guest_timeout_seconds": "Guest agent time limit (seconds)",
+            "check_command": "In-guest command (optional)",
+            "check_file": "File that must exist in the guest (optional)",
         }
         help_texts = {
             "schedule": "Five fields: minute hour day-of-month month day-of-week, e.g. "
@@ -46,6 +52,10 @@ class DrillForm(forms.ModelForm):
             "<code>{yesterday}</code> (dates take a format: <code>{date:%Y%m%d}</code>). "
             "A <code>*</code> picks the newest matching file when the console can read the "
             "export.",
+            "check_command": "Run inside each recovered VM through the platform's orchestration "
+            "tasks (SCP 6.8.0+, vmtools running); it passes when it exits with status 0. The "
+            "VM's network is disconnected.",
+            "check_file": "An absolute path, e.g. <code>/etc/hostname</code>.",
         }
 
     def __init__(
@@ -59,6 +69,7 @@ class DrillForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.team = team
         self.connection = connection
+        self.fields["guest_timeout_seconds"].required = False  # empty: the default
         # (id, name, label) from the platform, plus VMs already in the drill the platform no
         # longer lists (so a drill can be edited while the platform is unreachable).
         known = {vm_id: (name, label) for vm_id, name, label in inventory}
@@ -124,6 +135,21 @@ class DrillForm(forms.ModelForm):
         if not export.startswith("/"):
             raise ValidationError("Enter the export path, starting with /.")
         return export
+
+    def clean_guest_timeout_seconds(self) -> int:
+        return self.cleaned_data.get("guest_timeout_seconds") or GUEST_TIMEOUT_DEFAULT
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        plan = CheckPlan(
+            guest_timeout=data.get("guest_timeout_seconds") or GUEST_TIMEOUT_DEFAULT,
+            command=(data.get("check_command") or "").strip(),
+            command_file=(data.get("check_file") or "").strip(),
+        )  # fmt: skip
+        for problem in plan_problems(plan):
+            self.add_error(None, problem)
+        data["check_command"], data["check_file"] = plan.command, plan.command_file
+        return data
 
     def save(self, commit: bool = True) -> Drill:
         drill = super().save(commit=False)

@@ -128,6 +128,7 @@ def _launch(run: DrillRun) -> str:
         # Always a new VM with every NIC disconnected: the drill's VM is never touched, and
         # the same drill runs again and again.
         target=Target.NEW_VM, new_vm=NewVMOptions(connect_network=False),
+        checks=drill.check_plan(),
     )  # fmt: skip
     try:
         results = preflight(

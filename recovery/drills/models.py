@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 
 from recovery.models.authored import Authored
+from recovery.verify.plan import CheckPlan
 
 
 def default_timezone() -> str:
@@ -68,6 +69,13 @@ class Drill(Authored):
         validators=[MaxValueValidator(24 * 60)],
         help_text="A VM not running from backup this long after the start fails.",
     )
+    # The checks after each VM's power-on (recovery.verify.plan; docs/drills.md).
+    check_guest = models.BooleanField(
+        default=True, help_text="Wait for the guest agent (vmtools): proof that the guest booted."
+    )
+    guest_timeout_seconds = models.PositiveIntegerField(default=300)
+    check_command = models.CharField(max_length=500, blank=True)
+    check_file = models.CharField(max_length=255, blank=True)
     enabled = models.BooleanField(default=True)
     # The next time the drill is due; claimed with a conditional UPDATE so it starts once.
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -81,6 +89,12 @@ class Drill(Authored):
 
     def vm_names(self) -> list[str]:
         return [vm["name"] for vm in self.vms]
+
+    def check_plan(self) -> CheckPlan:
+        return CheckPlan(
+            guest_alive=self.check_guest, guest_timeout=self.guest_timeout_seconds,
+            command=self.check_command, command_file=self.check_file,
+        )  # fmt: skip
 
 
 class DrillRun(models.Model):

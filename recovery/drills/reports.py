@@ -11,6 +11,8 @@ from recovery import audit
 from recovery.drills.models import DrillRun, DrillRunVM
 from recovery.drills.runs import actor
 from recovery.models import AuditAction
+from recovery.verify.drill_report import run_body
+from recovery.verify.evidence import digest
 
 
 def report_url(run: DrillRun) -> str:
@@ -72,6 +74,8 @@ def finish_run(run: DrillRun, problem: str = "") -> None:
             "drill": drill.pk, "status": status,
             "vms": {item.vm_name: item.outcome for item in items},
             "rto_seconds": {item.vm_name: item.rto_seconds for item in items},
+            # The report as it stands now; a later edit of its evidence no longer matches.
+            "report_sha256": digest(run_body(run)),
         },
         correlation_id=run.correlation_id,
     )  # fmt: skip

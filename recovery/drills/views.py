@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from platforms.clients import PlatformError
@@ -27,6 +28,7 @@ from recovery.tenancy import (
     team_membership,
     team_view,
 )
+from recovery.verify import history
 from recovery.views.responses import delete_audited, live_page
 
 RUNS_SHOWN = 50
@@ -160,6 +162,8 @@ def drill_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         "runs": runs,
         "can_manage": team_membership(request).has_role(Role.MANAGER),
         "active": any(run.status in ACTIVE_RUN for run in runs),
+        "histories": history.vm_histories(drill),
+        "upcoming": history.next_runs(drill, timezone.now()),
     }
     return render(request, "drills/drill_detail.html", context)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from recovery.models.audit import AuditAction, AuditEvent, Source
 from recovery.models.recovery import Batch, Recovery, RecoveryEvent
 from recovery.models.team import Invitation, Membership, Role, Team
+from recovery.models.verify import VerifyCheck
 
 __all__ = [
     "AuditAction",
@@ -15,4 +16,5 @@ __all__ = [
     "Role",
     "Source",
     "Team",
+    "VerifyCheck",
 ]

@@ -53,6 +53,7 @@ class AuditAction(models.TextChoices):
     DRILL_DELETE = "drill.delete", "Drill deleted"
     DRILL_RUN_START = "drill.run_start", "Drill run started"
     DRILL_FINISHED = "drill.finished", "Drill finished"
+    VERIFY_REPORT = "verify.report", "Verification report sealed"
 
 
 class Source(models.TextChoices):

@@ -73,6 +73,8 @@ class Recovery(models.Model):
     # platform (cleared when it is back): a VM on a lost NFS must be noticed by someone.
     datastore_offline_since = models.DateTimeField(null=True, blank=True)
     disk_mapping = models.JSONField(default=dict, help_text="disk id -> backup file path")
+    # Verify only: the checks after the power-on (recovery.verify.plan.CheckPlan); {}: none.
+    checks = models.JSONField(default=dict, blank=True)
     # As last read at the rebase step: an in-place recovery with none may still be cancelled.
     disks_on_backup = models.JSONField(
         default=list, blank=True, help_text="Disk ids the platform showed backed on the datastore."

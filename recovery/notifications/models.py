@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"
     ORPHAN_DATASTORE = "datastore.orphaned", "Datastore left attached with no owner"
     DRILL_FINISHED = "drill.finished", "Drill finished"
+    BACKUP_STALE = "backup.stale", "Backup older than the team's limit (RPO)"
     TEST = "test", "Test event"
 
 
@@ -52,6 +53,11 @@ class TeamSettings(models.Model):
         default=24,
         validators=[MinValueValidator(1), MaxValueValidator(90 * 24)],
         help_text="Report a VM still running from backup after this many hours.",
+    )
+    backup_max_age_hours = models.PositiveIntegerField(
+        default=26,
+        validators=[MinValueValidator(1), MaxValueValidator(90 * 24)],
+        help_text="Report a verified VM whose backup is older than this (the RPO).",
     )
 
     class Meta:

@@ -76,7 +76,8 @@ def team_settings(request: SignedInRequest) -> HttpResponse:
         SETTINGS_UPDATE, team=team, request=request, obj=saved, object_type="teamsettings",
         message=f"Notification thresholds: merge stalled after {saved.merge_stalled_minutes} "
         f"min, other steps waiting after {saved.waiting_minutes} min, running from backup too "
-        f"long after {saved.running_from_backup_hours} h",
+        f"long after {saved.running_from_backup_hours} h, backups too old after "
+        f"{saved.backup_max_age_hours} h",
         data={"changed_fields": sorted(form.changed_data)},
     )  # fmt: skip
     messages.success(request, "Thresholds saved.")

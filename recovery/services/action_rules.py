@@ -41,9 +41,13 @@ def finish_refusal(recovery: Recovery) -> str | None:
 def cancel_refusal(recovery: Recovery) -> str | None:
     """Why `recovery` cannot be cancelled (or, failed, cleaned up) now, or None."""
     phase = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
-    if recovery.status not in (
-        set(BEFORE_REBASE) | {Status.READY, Status.RUNNING_FROM_BACKUP, Status.FAILED}
-    ):
+    cancellable = set(BEFORE_REBASE) | {
+        Status.READY,
+        Status.CHECKING,
+        Status.RUNNING_FROM_BACKUP,
+        Status.FAILED,
+    }
+    if recovery.status not in cancellable:
         if recovery.status == Status.MERGING:
             return (
                 "The merge is running and the VM depends on the backup until it ends; "

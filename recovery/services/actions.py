@@ -117,6 +117,7 @@ ACTION_KEYS_BY_STATUS: dict[str, tuple[str, ...]] = {
     Status.CREATING_VM: ("create",),
     Status.REBASING: ("rebase",),
     Status.POWERING_ON: ("start",),
+    Status.CHECKING: ("in_guest",),
     Status.MERGING: ("merge", "merge_end"),
     Status.DETACHING: ("detach",),
     Status.CLEANING_UP: (

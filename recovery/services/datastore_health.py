@@ -27,6 +27,7 @@ DEPENDS_ON_DATASTORE = (
     Status.REBASING,
     Status.READY,
     Status.POWERING_ON,
+    Status.CHECKING,
     Status.RUNNING_FROM_BACKUP,
     Status.MERGING,
 )

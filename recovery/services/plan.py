@@ -25,6 +25,8 @@ from recovery.services.backup_files import check_files, default_path, readable_e
 from recovery.services.checks import Check
 from recovery.services.connections import client_for
 from recovery.services.launch_input import path_problem
+from recovery.verify.bootable import bootable_check
+from recovery.verify.plan import CheckPlan
 
 DATASTORE_NAME_MAX = 60  # leaves room for a cluster suffix under launch_input's 100
 VM_NAME_MAX = 64  # [I] Sangfor gives no limit for a VM name; the lab refuses longer ones
@@ -71,6 +73,8 @@ class Plan:
     power_off_first: bool = False
     target: str = Target.NEW_VM
     new_vm: NewVMOptions = field(default_factory=NewVMOptions)
+    # Verify only: the checks that prove the backup boots (recovery.verify.plan).
+    checks: CheckPlan = field(default_factory=CheckPlan)
 
 
 @dataclass
@@ -83,6 +87,7 @@ class VMPreflight:
     cluster_id: str = ""
     datastore_name: str = ""
     new_vm: dict[str, Any] = field(default_factory=dict)  # the new VM's spec (no name yet)
+    boot_evidence: dict[str, Any] = field(default_factory=dict)  # recovery.verify.bootable
 
     @property
     def ok(self) -> bool:
@@ -212,8 +217,13 @@ def preflight_vm(
     # On this platform, through any connection row of any team (services/same_platform.py).
     checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
     export = readable_export(rules, plan.nfs_server, plan.nfs_export)
+    boot_evidence: dict[str, Any] = {}
     if export.directory is not None and set(mapping) == set(disk_sizes):
         checks.extend(check_files(disk_sizes, mapping, export.directory))
+        if plan.mode == Mode.VERIFY and plan.checks.bootable_disk and mapping and not bad_paths:
+            boot_disk = next(iter(disk_sizes))  # the new VM boots from its first disk
+            check, boot_evidence = bootable_check(export.directory, boot_disk, mapping[boot_disk])
+            checks.append(check)
     elif export.directory is None:
         checks.append(
             Check(
@@ -228,7 +238,7 @@ def preflight_vm(
         checks.append(target_checks.network_check(plan, vm))
     return VMPreflight(
         request, vm, name, mapping, checks, cluster.id if cluster else "", "",
-        spec if new_vm else {},
+        spec if new_vm else {}, boot_evidence,
     )  # fmt: skip
 
 

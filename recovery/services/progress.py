@@ -37,6 +37,8 @@ def now_caption(recovery: Recovery) -> str:
             return f"{vm} is recovered and powered off: waiting for an operator to power it on"
         case Status.POWERING_ON:
             return f"Powering on {vm}"
+        case Status.CHECKING:
+            return f"{vm} runs from the backup: checking that its guest is alive"
         case Status.RUNNING_FROM_BACKUP if r.mode == Mode.VERIFY:
             return f"{vm} runs from the backup: check it, then Finish tears it down"
         case Status.RUNNING_FROM_BACKUP if r.auto_merge:

@@ -45,6 +45,8 @@ from recovery.services.plan import (
     new_vm_name,
     preflight,
 )
+from recovery.verify.evidence import record_preflight
+from recovery.verify.freshness import alert_if_stale
 from recovery.workflow import note
 
 # The operator actions live in services/actions.py; their names stay importable from here.
@@ -141,12 +143,17 @@ def _create(
         disk_mapping=item.mapping, nfs_server=plan.nfs_server, nfs_export=plan.nfs_export,
         datastore_name=item.datastore_name, cluster_id=item.cluster_id,
         power_on=plan.power_on, auto_merge=plan.auto_merge,
+        # Checks need the VM on: a verify that stays powered off has none to run.
+        checks=plan.checks.as_json() if plan.mode == Mode.VERIFY and plan.power_on else {},
         power_off_first=plan.power_off_first and in_place, reason=plan.reason,
         launched_by=user, step="Queued", correlation_id=correlation,
     )  # fmt: skip
     if not in_place:
         recovery.new_vm = {**item.new_vm, "name": new_vm_name(item.vm_name, recovery.pk)}
         recovery.save(update_fields=["new_vm"])
+    if item.boot_evidence and recovery.checks:
+        record_preflight(recovery, item.boot_evidence)
+        alert_if_stale(recovery, item.boot_evidence)
     who = getattr(user, "username", "") or "system"
     where = (
         f"in place over {recovery.vm_name}"

@@ -22,7 +22,7 @@ RESTORE_STEPS = [
 ]  # fmt: skip
 VERIFY_STEPS = [
     Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.READY, Status.POWERING_ON,
-    Status.RUNNING_FROM_BACKUP, Status.CLEANING_UP, Status.COMPLETED,
+    Status.CHECKING, Status.RUNNING_FROM_BACKUP, Status.CLEANING_UP, Status.COMPLETED,
 ]  # fmt: skip
 CANCEL_STEPS: list[str] = [Status.CANCELLING, Status.CANCELLED]
 # States a recovery rests in until it moves on: reached, so "done" even when a cancel follows.
@@ -64,6 +64,8 @@ def _runs(recovery: Recovery, events: list[RecoveryEvent]) -> list[_Run]:
 def planned_steps(recovery: Recovery) -> list[str]:
     """The usual path of this recovery's plan, for the steps not taken yet."""
     steps: list[str] = list(VERIFY_STEPS if recovery.mode == Mode.VERIFY else RESTORE_STEPS)
+    if not recovery.checks and Status.CHECKING in steps:
+        steps.remove(Status.CHECKING)  # a verify from before checks, or launched without any
     if recovery.is_new_vm:
         steps.insert(steps.index(Status.REBASING), Status.CREATING_VM)
     if recovery.power_off_first and not recovery.is_new_vm:  # as steps.step_queued decides

@@ -15,7 +15,7 @@ from recovery.devstack.redis import port_is_open, start_redis, stop_process
 from tests.labclient import LabClient, LabProcess, start_lab
 from tests.reliability.support import REPORTED, Figures, WorkerPool, wait_until
 
-FAST_LAB = ("--task-seconds", "0.05", "--merge-seconds", "0.3")
+FAST_LAB = ("--task-seconds", "0.05", "--merge-seconds", "0.3", "--guest-agent-seconds", "0.1")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

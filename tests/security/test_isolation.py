@@ -172,6 +172,9 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "recovery-detail": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
     "batch-detail": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
     "batch-action": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
+    "verify-proof": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
+    "verify-proof-json": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
+    "verify-proof-pdf": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
     "recovery-action": _recovery_action,
     "team": TeamView(Role.VIEWER, 200, 200),
     "team-invite": TeamView(Role.ADMIN, 405, 302),
@@ -214,6 +217,8 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "drill-delete": TeamView(Role.MANAGER, 405, 302, names_team_objects=True),
     "drill-run-now": TeamView(Role.MANAGER, 405, 302, names_team_objects=True),
     "drill-run": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
+    "drill-run-json": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
+    "drill-run-pdf": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
 }
 
 
@@ -348,6 +353,9 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     "recovery-detail": {"pk": lambda w: [w.failed.pk, w.running.pk]},
     "batch-detail": {"pk": lambda w: [w.batch.pk]},
     "batch-action": {"pk": lambda w: [w.batch.pk], "action": lambda w: [*BATCH_ACTIONS]},
+    "verify-proof": {"pk": lambda w: [w.failed.pk, w.running.pk]},
+    "verify-proof-json": {"pk": lambda w: [w.failed.pk, w.running.pk]},
+    "verify-proof-pdf": {"pk": lambda w: [w.running.pk]},  # one: each PDF takes a render
     "recovery-action": {
         "pk": lambda w: [w.failed.pk, w.running.pk],
         "action": lambda w: [*ACTIONS],
@@ -368,6 +376,8 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     "drill-delete": {"pk": lambda w: [w.drill.pk]},
     "drill-run-now": {"pk": lambda w: [w.drill.pk]},
     "drill-run": {"pk": lambda w: [w.drill_run.pk]},
+    "drill-run-json": {"pk": lambda w: [w.drill_run.pk]},
+    "drill-run-pdf": {"pk": lambda w: [w.drill_run.pk]},
 }
 # Parameters of the admin's and django-rq's URLs, whatever the URL.
 ADMIN_FILLERS: dict[str, Callable[[World], list[Any]]] = {

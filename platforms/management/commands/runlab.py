@@ -44,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--latency-ms", type=int, default=defaults.latency_ms)
         parser.add_argument("--task-seconds", type=float, default=defaults.task_seconds)
         parser.add_argument("--merge-seconds", type=float, default=defaults.merge_seconds)
+        parser.add_argument(
+            "--guest-agent-seconds",
+            type=float,
+            default=defaults.guest_agent_seconds,
+            help="how long after a power-on a bootable guest's vmtools report [I]",
+        )
         parser.add_argument("--disks", choices=["real", "virtual"], default=default_disk_mode())
         parser.add_argument(
             "--nfs-export",
@@ -94,6 +100,7 @@ class Command(BaseCommand):
             latency_ms=options["latency_ms"],
             task_seconds=options["task_seconds"],
             merge_seconds=options["merge_seconds"],
+            guest_agent_seconds=options["guest_agent_seconds"],
             disks=options["disks"],
             locale=options["locale"],
             nfs_exports=dict(_export(value) for value in options["nfs_export"]),

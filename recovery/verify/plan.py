@@ -1,0 +1,80 @@
+"""Which checks a verify-only recovery runs, with their timeouts: chosen per launch and per
+drill, kept on the recovery as a small JSON document (Recovery.checks)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from django.db import models
+
+GUEST_TIMEOUT_DEFAULT = 300  # a cold boot of a server OS and its agent: minutes, not seconds
+COMMAND_TIMEOUT_DEFAULT = 120
+TIMEOUT_MAX = 3600
+COMMAND_MAX = 500
+
+
+class CheckName(models.TextChoices):
+    """The checks, in the order they run (bootable disk runs before anything is mounted)."""
+
+    BOOTABLE_DISK = "bootable_disk", "Bootable disk"
+    POWERED_ON = "powered_on", "Powered on"
+    GUEST_ALIVE = "guest_alive", "Guest alive"
+    IN_GUEST = "in_guest", "In-guest command"
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """A verify's checks. Powered on always runs (it is what "running from backup" means)."""
+
+    bootable_disk: bool = True
+    guest_alive: bool = True
+    guest_timeout: int = GUEST_TIMEOUT_DEFAULT
+    command: str = ""  # "": no in-guest command
+    command_file: str = ""  # a path that must exist in the guest
+    command_timeout: int = COMMAND_TIMEOUT_DEFAULT
+
+    @property
+    def in_guest(self) -> bool:
+        return bool(self.command or self.command_file)
+
+    def after_boot(self) -> list[str]:
+        """The checks the engine runs once the VM is on, in order."""
+        names = [CheckName.POWERED_ON]
+        if self.guest_alive or self.in_guest:
+            # An in-guest command needs the agent: it waits for it even when not asked to.
+            names.append(CheckName.GUEST_ALIVE)
+        if self.in_guest:
+            names.append(CheckName.IN_GUEST)
+        return [str(name) for name in names]
+
+    def timeout(self, name: str) -> int | None:
+        return {
+            CheckName.GUEST_ALIVE: self.guest_timeout,
+            CheckName.IN_GUEST: self.command_timeout,
+        }.get(CheckName(name))
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> CheckPlan:
+        """A saved plan; an empty one (recoveries from before checks) powered-on only."""
+        if not data:
+            return cls(bootable_disk=False, guest_alive=False)
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def plan_problems(plan: CheckPlan) -> list[str]:
+    """What is wrong with a plan typed by an operator, in words they can act on."""
+    problems = []
+    for name in ("guest_timeout", "command_timeout"):
+        value = getattr(plan, name)
+        if not isinstance(value, int) or not 10 <= value <= TIMEOUT_MAX:
+            problems.append(f"{name.replace('_', ' ')} must be 10 to {TIMEOUT_MAX} seconds.")
+    if len(plan.command) > COMMAND_MAX or "\n" in plan.command:
+        problems.append(f"The command must be one line of at most {COMMAND_MAX} characters.")
+    if (plan.command_file and not plan.command_file.startswith("/")) or "'" in plan.command_file:
+        problems.append("The file must be an absolute path without quotes, e.g. /etc/hostname.")
+    return problems
