@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("platforms", "0004_connection_dialect"),
-        ("recovery", "0018_audit_keys"),
+        ("recovery", "0019_audit_request_id"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
