@@ -216,10 +216,11 @@ def preflight_vm(
     elif export.directory is None:
         checks.append(
             Check(
-                "Backup files",
+                "Backup files not checked here",
                 True,
                 f"{export.problem or 'The export is not readable from the console'}; "
                 "the platform checks the files when it rebases.",
+                notice=True,
             )
         )
     spec = _new_vm_spec(shape_from, request, plan, cluster.az_id if cluster else "")
@@ -234,7 +235,7 @@ def preflight_vm(
 def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_id: str) -> Check:
     existing = client.find_datastore(name)
     if existing is None:
-        return Check("Datastore name", True, f"{name} is free; it will be mounted")
+        return Check("Datastore name free", True, f"{name} is free; it will be mounted")
     target = f"{plan.nfs_server}:{plan.nfs_export}"
     if existing.target and existing.target != target:
         return Check(
@@ -247,10 +248,11 @@ def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_i
             "Choose another datastore name.",
         )  # fmt: skip
     return Check(
-        "Datastore name",
+        "Datastore already mounted",
         True,
         f"{name} is already mounted from {target}; it will be used and left mounted "
         "(the console only unmounts what it mounted)",
+        notice=True,
     )
 
 
