@@ -9,6 +9,7 @@ target, placement and names are the same whatever the entry point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -20,10 +21,11 @@ from recovery.choices import Mode, Target
 from recovery.models import Team
 from recovery.services import same_platform, target_checks
 from recovery.services.access import Access, Use, access
-from recovery.services.backup_files import check_files, default_path, readable_export
+from recovery.services.backup_files import check_files, default_path, list_files, readable_export
 from recovery.services.checks import Check
 from recovery.services.connections import client_for
 from recovery.services.launch_input import path_problem
+from recovery.services.restore_points import EVERY_DISK, NEWEST, suggested_path
 
 DATASTORE_NAME_MAX = 60  # leaves room for a cluster suffix under launch_input's 100
 VM_NAME_MAX = 64  # [I] Sangfor gives no limit for a VM name; the lab refuses longer ones
@@ -202,6 +204,12 @@ def preflight_vm(
     mapping = dict(request.disk_mapping) or {
         disk_id: default_path(name, disk_id) for disk_id in disk_sizes
     }
+    if mapping.get(EVERY_DISK) == NEWEST:  # {"*": "newest"}: a template for any disks
+        mapping = {disk_id: NEWEST for disk_id in disk_sizes}
+    export = readable_export(rules, plan.nfs_server, plan.nfs_export)
+    if NEWEST in mapping.values():
+        mapping, unresolved = _resolve_newest(mapping, name, export.directory)
+        checks.extend(unresolved)
     checks.append(target_checks.mapping_check(name, mapping, disk_sizes))
     bad_paths = [problem for problem in map(path_problem, mapping.values()) if problem]
     if bad_paths:
@@ -210,7 +218,6 @@ def preflight_vm(
         checks.append(Check("Backup file paths", False, " ".join(bad_paths), "Fix the path."))
     # On this platform, through any connection row of any team (services/same_platform.py).
     checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
-    export = readable_export(rules, plan.nfs_server, plan.nfs_export)
     if export.directory is not None and set(mapping) == set(disk_sizes):
         checks.extend(check_files(disk_sizes, mapping, export.directory))
     elif export.directory is None:
@@ -230,6 +237,36 @@ def preflight_vm(
         request, vm, name, mapping, checks, cluster.id if cluster else "", "",
         spec if new_vm else {},
     )  # fmt: skip
+
+
+def _resolve_newest(
+    mapping: dict[str, str], vm_name: str, export: Path | None
+) -> tuple[dict[str, str], list[Check]]:
+    """Each "newest" in the mapping replaced by the disk's newest usable restore point; a
+    failed check for each disk that has none (or when the console cannot read the export)."""
+    files = list_files(export) if export is not None else None
+    resolved, failed = dict(mapping), []
+    for disk_id, path in mapping.items():
+        if path != NEWEST:
+            continue
+        found = suggested_path(files, vm_name, disk_id) if files is not None else ""
+        if found:
+            resolved[disk_id] = found
+            continue
+        why = (
+            f"no usable backup of {vm_name} {disk_id} under {vm_name}/ on the export"
+            if files is not None
+            else "the console cannot read the export to find it"
+        )
+        failed.append(
+            Check(
+                f"Newest restore point of {disk_id}",
+                False,
+                f"'{NEWEST}' was asked, but {why}.",
+                "Map the disk's backup file by its path, or check the backup job's output.",
+            )
+        )
+    return resolved, failed
 
 
 def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_id: str) -> Check:

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from recovery.services.backup_files import BackupFile
 
 NEWEST = "newest"  # a disk mapping's value: the disk's newest usable restore point
+EVERY_DISK = "*"  # a disk mapping's key: {"*": "newest"} is every disk's newest
 BACKUP_SUFFIXES = (".qcow2", ".qcow", ".raw", ".img")
 
 
