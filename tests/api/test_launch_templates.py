@@ -92,5 +92,6 @@ def test_another_teams_template_is_a_404_and_a_viewer_cannot_make_one(
     assert outsider.get(TEMPLATES).json() == []
     assert _template(api_as("viewer"), connection, lab, "db-01", name="v", status=403)
     operator = api_as("operator")
-    assert operator.client.delete(one, headers=operator.headers).status_code == 204
+    deleted = operator.client.delete(one, headers=operator.headers)
+    assert deleted.status_code == 200 and deleted.json()["name"] == "db runbook"
     assert not LaunchTemplate.objects.exists()

@@ -139,13 +139,15 @@ def get_template(request: HttpRequest, template_id: int):
 
 @router.delete(
     "/launch-templates/{template_id}",
-    response={204: None, **COMMON_ERRORS},
+    response={200: LaunchTemplateOut, **COMMON_ERRORS},
     auth=auth.operator,
-    summary="Delete a launch template (recoveries launched from it stay)",
+    summary="Delete a launch template (recoveries launched from it stay); answers what it was",
 )
 def delete_template(request: HttpRequest, template_id: int):
-    get_for_team(request, LaunchTemplate, pk=template_id).delete()
-    return Status(204, None)
+    template = get_for_team(request, LaunchTemplate, pk=template_id)
+    deleted = _out(template)  # every answer is JSON: what was deleted
+    template.delete()
+    return deleted
 
 
 @router.post(
