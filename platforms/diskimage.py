@@ -15,7 +15,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 QCOW2_MAGIC = b"QFI\xfb"
 MIN_CLUSTER_SIZE = 64 * 1024
@@ -37,21 +37,29 @@ class DiskImageInfo:
     @property
     def problem(self) -> str | None:
         """Why quick recovery would refuse this file, or None when it is fine."""
+        return self.problem_for(self.path.name)
+
+    @property
+    def fix(self) -> str:
+        return self.fix_for(self.path.name)
+
+    def problem_for(self, shown: str) -> str | None:
+        """`problem`, naming the file as `shown` (its path on the export, say)."""
         if self.format == "qcow2" and (self.cluster_size or 0) < MIN_CLUSTER_SIZE:
             return (
-                f"{self.path.name} is qcow2 with {(self.cluster_size or 0) // 1024} KiB clusters; "
+                f"{shown} is qcow2 with {(self.cluster_size or 0) // 1024} KiB clusters; "
                 f"quick recovery needs at least {MIN_CLUSTER_SIZE // 1024} KiB."
             )
         return None
 
-    @property
-    def fix(self) -> str:
-        """What to do about `problem`: the command that makes a usable copy."""
+    def fix_for(self, shown: str) -> str:
+        """What to do about `problem`: the command that makes a usable copy next to `shown`."""
         kib = MIN_CLUSTER_SIZE // 1024
-        usable = f"{self.path.stem}-{kib}k{self.path.suffix}"
+        original = PurePosixPath(shown)
+        usable = str(original.with_name(f"{original.stem}-{kib}k{original.suffix}"))
         return (
             f"Make a copy with {kib} KiB clusters (qemu-img convert -O qcow2 -o "
-            f"cluster_size={MIN_CLUSTER_SIZE} {self.path.name} {usable}) and map {usable}."
+            f"cluster_size={MIN_CLUSTER_SIZE} {shown} {usable}) and map {usable}."
         )
 
 

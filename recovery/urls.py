@@ -11,6 +11,7 @@ from recovery.views import (
     connections,
     invitations,
     launch,
+    launch_templates,
     pages,
     recoveries,
     reports,
@@ -50,7 +51,30 @@ urlpatterns = [
     path("audit/", audit.audit_list, name="audit"),
     path("audit/chain/", audit.audit_chain_status, name="audit-chain"),
     path("reports/", reports.report, name="reports"),
-    path("launch/", launch.launch_wizard, name="launch"),
+    path("launch/", launch.launch_start, name="launch"),
+    # Before launch/<step>/ and recoveries/<pk>/<action>/, which would take them.
+    path("launch/templates/", launch_templates.template_list, name="launch-templates"),
+    path("launch/templates/new/", launch_templates.template_save, name="launch-template-save"),
+    path(
+        "launch/templates/<int:pk>/use/",
+        launch_templates.template_use,
+        name="launch-template-use",
+    ),
+    path(
+        "launch/templates/<int:pk>/delete/",
+        launch_templates.template_delete,
+        name="launch-template-delete",
+    ),
+    path(
+        "recoveries/<int:pk>/launch-again/",
+        launch_templates.recovery_launch_again,
+        name="recovery-launch-again",
+    ),
+    path(
+        "batches/<int:pk>/launch-again/",
+        launch_templates.batch_launch_again,
+        name="batch-launch-again",
+    ),
     path("launch/<slug:step>/", launch.launch_wizard, name="launch-step"),
     path("recoveries/<int:pk>/", recoveries.recovery_detail, name="recovery-detail"),
     # Before the actions' pattern, which would take "proof" for an action's name.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from recovery.api import auth, errors
-from recovery.api.routes import audit, connections, recoveries, reports
+from recovery.api.routes import audit, connections, launch_templates, recoveries, reports
 from recovery.api.schemas import COMMON_ERRORS, MeOut
 
 
@@ -55,5 +55,6 @@ def me(request: auth.ApiRequest):
 
 api.add_router("", connections.router)
 api.add_router("", recoveries.router)
+api.add_router("", launch_templates.router)
 api.add_router("", audit.router)
 api.add_router("", reports.router)

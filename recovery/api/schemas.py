@@ -42,6 +42,7 @@ class CheckOut(Schema):
     ok: bool
     message: str
     fix: str = ""
+    notice: bool = Field(False, description="Passed, but worth reading (not a failure).")
 
 
 class ErrorOut(Schema):

@@ -127,7 +127,13 @@ def batch(item: Batch, members: list[Recovery]) -> dict[str, Any]:
 
 
 def check(item: Check) -> dict[str, Any]:
-    return {"name": item.name, "ok": item.ok, "message": item.message, "fix": item.fix}
+    return {
+        "name": item.name,
+        "ok": item.ok,
+        "message": item.message,
+        "fix": item.fix,
+        "notice": item.notice,
+    }
 
 
 def audit_row(row: AuditEvent) -> dict[str, Any]:

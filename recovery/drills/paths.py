@@ -3,6 +3,8 @@
 Dates take a strftime format ({date:%Y%m%d}); bare, they read 2025-01-31. A path with a
 wildcard (* ? [) picks the newest matching file, which needs the export readable from the
 console (the connection's backup exports), the same place the launch wizard's file picker reads.
+The template "newest" gives each disk its newest usable restore point, found by the plan
+builder at the preflight (services/restore_points.py), as for API launch templates.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from platforms.clients.types import Server
 from recovery.services.backup_files import symlink_on_the_way
+from recovery.services.restore_points import NEWEST
 
 PLACEHOLDERS = ("vm", "vm_id", "disk", "date", "yesterday")
 DATE_PLACEHOLDERS = ("date", "yesterday")
@@ -79,6 +82,8 @@ def resolve(path: str, export_dir: Path | None) -> str:
 
 def mapping_for(template: str, vm: Server, day: date, export_dir: Path | None) -> dict[str, str]:
     """disk id -> backup file of `vm`; every disk gets its own file."""
+    if template.strip() == NEWEST:  # the plan builder finds each disk's newest usable file
+        return {disk.id: NEWEST for disk in vm.disks}
     mapping = {
         disk.id: resolve(
             render(template, vm=vm.name, vm_id=vm.id, disk=disk.id, day=day), export_dir

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from recovery.models.audit import AuditAction, AuditEvent, Source
+from recovery.models.launch_template import LaunchTemplate
 from recovery.models.recovery import Batch, Recovery, RecoveryEvent
 from recovery.models.team import Invitation, Membership, Role, Team
 from recovery.models.verify import VerifyCheck
@@ -10,6 +11,7 @@ __all__ = [
     "AuditEvent",
     "Batch",
     "Invitation",
+    "LaunchTemplate",
     "Membership",
     "Recovery",
     "RecoveryEvent",

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 
@@ -21,6 +21,7 @@ from platforms import diskimage
 from platforms.models import PlatformConnection, nfs_source, parse_export_mounts
 from recovery.services.access import Access
 from recovery.services.checks import Check
+from recovery.units import mib_text, size_text
 
 MIB = 1024 * 1024
 LIST_LIMIT = 500  # files shown in the picker
@@ -132,23 +133,42 @@ def local_export_dir(access: Access, nfs_server: str, nfs_export: str) -> Path |
     return readable_export(access, nfs_server, nfs_export).directory
 
 
-def list_files(directory: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class BackupFile:
+    """A disk image on the export, as the picker and the restore points show it."""
+
+    path: str  # relative to the export
+    format: str
+    size_mib: int  # what the guest sees
+    cluster_kib: int
+    problem: str | None  # why quick recovery refuses it, naming `path`
+    modified: datetime  # when the backup application wrote it: the restore point's date
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem
+
+
+def list_files(directory: Path, limit: int = LIST_LIMIT) -> list[BackupFile]:
     """The disk images on the export, for the picker: symlinks are skipped, not followed."""
-    files: list[dict[str, Any]] = []
+    files: list[BackupFile] = []
     budget = [SCAN_LIMIT]
     for path in sorted(_walk(directory, 0, budget))[:limit]:
         try:
             info = diskimage.inspect(path)
+            modified = datetime.fromtimestamp(os.lstat(path).st_mtime, tz=UTC)
         except (diskimage.NotADiskImage, OSError):
             continue
+        relative = str(path.relative_to(directory))
         files.append(
-            {
-                "path": str(path.relative_to(directory)),
-                "format": info.format,
-                "size_mib": info.virtual_size // MIB,
-                "cluster_kib": (info.cluster_size or 0) // 1024,
-                "problem": info.problem,
-            }
+            BackupFile(
+                path=relative,
+                format=info.format,
+                size_mib=info.virtual_size // MIB,
+                cluster_kib=(info.cluster_size or 0) // 1024,
+                problem=info.problem_for(relative),
+                modified=modified,
+            )
         )
     return files
 
@@ -214,16 +234,17 @@ def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) ->
         except (diskimage.NotADiskImage, OSError) as error:
             checks.append(Check(name, False, _unreadable(path, error), "Use a raw or qcow2 file."))
             continue
-        if info.problem:
-            checks.append(Check(name, False, info.problem, info.fix))
+        problem = info.problem_for(path)  # the path as mapped: broken-01/ide0.qcow2
+        if problem:
+            checks.append(Check(name, False, problem, info.fix_for(path)))
             continue
         if info.virtual_size < sizes.get(disk_id, 0) * MIB:
             checks.append(
                 Check(
                     name,
                     False,
-                    f"{path} holds {info.virtual_size // MIB} MiB; "
-                    f"disk {disk_id} is {sizes[disk_id]} MiB.",
+                    f"{path} holds {size_text(info.virtual_size)}; "
+                    f"disk {disk_id} is {mib_text(sizes[disk_id])}.",
                     "Map the backup of this disk, not of a smaller one.",
                 )
             )
@@ -231,7 +252,15 @@ def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) ->
         detail = f"{info.format}" + (
             f", {info.cluster_size // 1024} KiB clusters" if info.cluster_size else ""
         )
-        checks.append(Check(name, True, f"{path}: {detail}, {info.virtual_size // MIB} MiB"))
+        written = datetime.fromtimestamp(os.lstat(target).st_mtime, tz=UTC)
+        checks.append(
+            Check(
+                name,
+                True,
+                f"{path}: {detail}, {size_text(info.virtual_size)}, written "
+                f"{written:%Y-%m-%d %H:%M} UTC ({backup_age_text(written)} old)",
+            )
+        )
     return checks
 
 
@@ -246,6 +275,16 @@ def symlink_on_the_way(base: Path, target: Path) -> bool:
         except OSError:
             return False  # missing from here on: "not on the export" says it better
     return False
+
+
+def backup_age_text(written: datetime) -> str:
+    """How old a backup is, in the largest whole unit: 40 min, 5 h, 3 days."""
+    minutes = max(int((datetime.now(tz=UTC) - written).total_seconds() // 60), 0)
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
 
 
 def _unreadable(path: str, error: Exception) -> str:

@@ -9,6 +9,7 @@ target, placement and names are the same whatever the entry point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -21,10 +22,11 @@ from recovery.choices import Mode, Target
 from recovery.models import Team
 from recovery.services import same_platform, target_checks
 from recovery.services.access import Access, Use, access
-from recovery.services.backup_files import check_files, default_path, readable_export
+from recovery.services.backup_files import check_files, default_path, list_files, readable_export
 from recovery.services.checks import Check
 from recovery.services.connections import client_for
 from recovery.services.launch_input import path_problem
+from recovery.services.restore_points import EVERY_DISK, NEWEST, suggested_path
 from recovery.verify.bootable import bootable_check
 from recovery.verify.plan import CheckPlan
 
@@ -208,6 +210,12 @@ def preflight_vm(
     mapping = dict(request.disk_mapping) or {
         disk_id: default_path(name, disk_id) for disk_id in disk_sizes
     }
+    if mapping.get(EVERY_DISK) == NEWEST:  # {"*": "newest"}: a template for any disks
+        mapping = {disk_id: NEWEST for disk_id in disk_sizes}
+    export = readable_export(rules, plan.nfs_server, plan.nfs_export)
+    if NEWEST in mapping.values():
+        mapping, unresolved = _resolve_newest(mapping, name, export.directory)
+        checks.extend(unresolved)
     checks.append(target_checks.mapping_check(name, mapping, disk_sizes))
     bad_paths = [problem for problem in map(path_problem, mapping.values()) if problem]
     if bad_paths:
@@ -216,7 +224,6 @@ def preflight_vm(
         checks.append(Check("Backup file paths", False, " ".join(bad_paths), "Fix the path."))
     # On this platform, through any connection row of any team (services/same_platform.py).
     checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
-    export = readable_export(rules, plan.nfs_server, plan.nfs_export)
     boot_evidence: dict[str, Any] = {}
     if export.directory is not None and set(mapping) == set(disk_sizes):
         checks.extend(check_files(disk_sizes, mapping, export.directory))
@@ -227,10 +234,11 @@ def preflight_vm(
     elif export.directory is None:
         checks.append(
             Check(
-                "Backup files",
+                "Backup files not checked here",
                 True,
                 f"{export.problem or 'The export is not readable from the console'}; "
                 "the platform checks the files when it rebases.",
+                notice=True,
             )
         )
     spec = _new_vm_spec(shape_from, request, plan, cluster.az_id if cluster else "")
@@ -242,10 +250,40 @@ def preflight_vm(
     )  # fmt: skip
 
 
+def _resolve_newest(
+    mapping: dict[str, str], vm_name: str, export: Path | None
+) -> tuple[dict[str, str], list[Check]]:
+    """Each "newest" in the mapping replaced by the disk's newest usable restore point; a
+    failed check for each disk that has none (or when the console cannot read the export)."""
+    files = list_files(export) if export is not None else None
+    resolved, failed = dict(mapping), []
+    for disk_id, path in mapping.items():
+        if path != NEWEST:
+            continue
+        found = suggested_path(files, vm_name, disk_id) if files is not None else ""
+        if found:
+            resolved[disk_id] = found
+            continue
+        why = (
+            f"no usable backup of {vm_name} {disk_id} under {vm_name}/ on the export"
+            if files is not None
+            else "the console cannot read the export to find it"
+        )
+        failed.append(
+            Check(
+                f"Newest restore point of {disk_id}",
+                False,
+                f"'{NEWEST}' was asked, but {why}.",
+                "Map the disk's backup file by its path, or check the backup job's output.",
+            )
+        )
+    return resolved, failed
+
+
 def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_id: str) -> Check:
     existing = client.find_datastore(name)
     if existing is None:
-        return Check("Datastore name", True, f"{name} is free; it will be mounted")
+        return Check("Datastore name free", True, f"{name} is free; it will be mounted")
     target = f"{plan.nfs_server}:{plan.nfs_export}"
     if existing.target and existing.target != target:
         return Check(
@@ -258,10 +296,11 @@ def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_i
             "Choose another datastore name.",
         )  # fmt: skip
     return Check(
-        "Datastore name",
+        "Datastore already mounted",
         True,
         f"{name} is already mounted from {target}; it will be used and left mounted "
         "(the console only unmounts what it mounted)",
+        notice=True,
     )
 
 

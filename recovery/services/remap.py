@@ -15,7 +15,12 @@ from recovery import audit
 from recovery.audit import Actor
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import access
-from recovery.services.backup_files import check_files, list_files, local_export_dir
+from recovery.services.backup_files import (
+    BackupFile,
+    check_files,
+    list_files,
+    local_export_dir,
+)
 from recovery.services.launch_input import path_problem
 
 MAX_SHOWN = 5
@@ -30,7 +35,7 @@ def _export(recovery: Recovery) -> Any:
     )
 
 
-def export_files(recovery: Recovery) -> list[dict[str, Any]]:
+def export_files(recovery: Recovery) -> list[BackupFile]:
     """The disk images on the recovery's export, for the form to offer (empty: not readable)."""
     export = _export(recovery)
     return list_files(export) if export is not None else []

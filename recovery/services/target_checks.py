@@ -95,7 +95,12 @@ def _in_place_checks(
         checks.append(Check("VM powered off", True, f"{vm.name} is off"))
     elif plan.power_off_first:
         checks.append(
-            Check("VM powered off", True, f"{vm.name} is on; it will be shut down gracefully first")
+            Check(
+                "Shut down first",
+                True,
+                f"{vm.name} is on; it will be shut down gracefully first",
+                notice=True,
+            )
         )
     else:
         checks.append(
@@ -175,9 +180,14 @@ def network_check(plan: Plan, vm: Server | None) -> Check:
             if running and vm is not None
             else ""
         )
-        return Check("Network", True, "The new VM's NICs are connected like the source." + warning)
+        return Check(
+            "Network connected",
+            True,
+            "The new VM's NICs are connected like the source." + warning,
+            notice=bool(warning),
+        )
     return Check(
-        "Network",
+        "Network disconnected",
         True,
         "Every NIC of the new VM is disconnected: the backup never meets production.",
     )

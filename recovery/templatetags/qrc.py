@@ -3,17 +3,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.timesince import timesince
+
+from recovery.units import mib_text, size_text
 
 register = template.Library()
 
 
 @register.filter
-def filesizeformat_mb(megabytes: int | float | None) -> str:
-    """Platform sizes come in MB; show them like file sizes."""
-    return filesizeformat((megabytes or 0) * 1024 * 1024)
+def size(num_bytes: int | float | None) -> str:
+    """Bytes in the one unit style (recovery/units.py): 64 MiB, 1.5 GiB."""
+    return size_text(num_bytes)
+
+
+@register.filter
+def size_mb(megabytes: int | float | None) -> str:
+    """A platform size (MB, that is MiB) in the same style."""
+    return mib_text(megabytes)
 
 
 @register.filter

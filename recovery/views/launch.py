@@ -6,7 +6,6 @@ platform (other than reads) before the last step's Launch.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,32 +14,24 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from platforms.clients import PlatformError
-from platforms.models import split_nfs_source
 from recovery.choices import Mode, Target
 from recovery.models import Role
-from recovery.services.access import Access, Use, access
-from recovery.services.backup_files import list_files, readable_export
+from recovery.services.access import Access, access
 from recovery.services.connections import client_for, usable_connections
-from recovery.services.launch_input import (
-    datastore_problem,
-    nfs_export_problem,
-    nfs_server_problem,
-    path_problem,
-    reason_problem,
-    vm_ids_problem,
-)
-from recovery.services.plan import default_datastore_name
+from recovery.services.launch_input import reason_problem, vm_ids_problem
 from recovery.services.recoveries import (
     LaunchRefused,
     NewVMOptions,
     Plan,
     VMRequest,
-    default_path,
     launch,
     preflight,
 )
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import SignedInRequest, current_team, team_view
+from recovery.views import launch_session
+from recovery.views.launch_preflight import summarize
+from recovery.views.launch_source import step_source
 
 STEPS = ["connection", "vms", "source", "mode", "reason", "preflight"]
 TITLES = {
@@ -51,7 +42,7 @@ TITLES = {
     "reason": "Reason",
     "preflight": "Preflight",
 }
-SESSION_KEY = "launch_wizard"
+SESSION_KEY = launch_session.SESSION_KEY
 MODE_HELP: dict[str, str] = {
     Mode.RESTORE: (
         "Runs the VM from the backup at once, then merges the backup data into production "
@@ -77,14 +68,7 @@ TARGET_HELP: dict[str, str] = {
 CONFIRM_CHECK = "In place: current disks replaced"
 
 
-def _data(request: HttpRequest) -> dict[str, Any]:
-    return request.session.setdefault(SESSION_KEY, {})
-
-
-def _save(request: HttpRequest, **values: Any) -> None:
-    data = _data(request)
-    data.update(values)
-    request.session.modified = True
+_save = launch_session.save
 
 
 def _connection(request: HttpRequest, data: dict[str, Any]):
@@ -93,24 +77,34 @@ def _connection(request: HttpRequest, data: dict[str, Any]):
     return usable_connections(current_team(request)).filter(pk=data["connection_id"]).first()
 
 
-def _export_files(directory: Path, limit: int = 500) -> list[dict[str, Any]]:
-    """The picker's files: symlinks skipped, headers read capped (backup_files.list_files)."""
-    return list_files(directory, limit)
-
-
 def _rules(request: HttpRequest, connection) -> Access:
     """What the current team may do with the wizard's connection: its VMs, its NFS sources."""
     return access(current_team(request), connection)
 
 
 @team_view(role=Role.OPERATOR)
+def launch_start(request: SignedInRequest) -> HttpResponse:
+    """ "Launch a recovery": a clean start. An unfinished launch is kept aside as the draft,
+    which the first step offers to resume, saying what it holds."""
+    if request.method == "POST" and request.POST.get("resume"):
+        if launch_session.resume(request):
+            return redirect("launch-step", step=STEPS[-1])  # the step guard finds the gap
+        messages.info(request, "There is no draft to resume any more.")
+        return redirect("launch")
+    if request.method == "GET":
+        launch_session.start_clean(request)
+    return _wizard(request, "connection")
+
+
+@team_view(role=Role.OPERATOR)
 def launch_wizard(request: SignedInRequest, step: str = "connection") -> HttpResponse:
     if step not in STEPS:
         raise Http404
-    data = _data(request)
-    if request.GET.get("restart"):
-        request.session[SESSION_KEY] = {}
-        return redirect("launch")
+    return _wizard(request, step)
+
+
+def _wizard(request: HttpRequest, step: str) -> HttpResponse:
+    data = launch_session.data(request)
     connection = _connection(request, data)
     # A step needs the ones before it: send the user back to the first missing one.
     needed = {"vms": connection, "source": data.get("vm_ids"), "mode": data.get("nfs_server"),
@@ -127,13 +121,14 @@ def launch_wizard(request: SignedInRequest, step: str = "connection") -> HttpRes
         "data": data,
         "connection": connection,
         "errors": {},
+        "draft": launch_session.draft(request) if step == "connection" else None,
     }
     result = handler(request, data, connection, context)
     if isinstance(result, HttpResponse):
         return result
-    return render(
-        request, "recovery/launch.html", context, status=400 if context["errors"] else 200
-    )
+    # The platform not answering is not the operator's mistake: 503, not 400.
+    status = 503 if "platform" in context["errors"] else 400 if context["errors"] else 200
+    return render(request, "recovery/launch.html", context, status=status)
 
 
 def _next(step: str) -> HttpResponse:
@@ -149,8 +144,8 @@ def _step_connection(request, data, connection, context):
             context["errors"]["connection"] = "Choose a platform connection."
             return None
         if chosen.pk != data.get("connection_id"):
-            request.session[SESSION_KEY] = {}
-            _save(request, connection_id=chosen.pk)
+            request.session[SESSION_KEY] = {"connection_id": chosen.pk}
+            request.session.modified = True
         return _next("connection")
     return None
 
@@ -162,120 +157,58 @@ def _step_vms(request, data, connection, context):
     context["vm_patterns"] = rules.vm_patterns
     if request.method == "POST":
         chosen = request.POST.getlist("vm")
-        problem = vm_ids_problem(chosen) or _vms_not_shared(request, connection, rules, chosen)
+        problem = vm_ids_problem(chosen)
+        names = {} if problem else _vm_names(request, connection, rules, chosen)
+        if isinstance(names, str):
+            problem = names
         if problem:
             context["errors"]["vms"] = problem
         else:
-            _save(request, vm_ids=chosen)
+            launch_session.choose_vms(request, chosen, [names[vm_id] for vm_id in chosen])
             return _next("vms")
     client = client_for(connection, max_attempts=2, team=current_team(request), actor=request.user)
     try:
         # A borrowed connection shows only the VMs its share allows.
         context["vms"] = [vm for vm in client.vms(search=search) if rules.allows_vm(vm.name)]
     except PlatformError as error:
-        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+        context["errors"].pop("vms", None)  # one message: the platform's
+        context["errors"]["platform"] = _unreadable(connection, error)
         context["vms"] = []
     finally:
         client.close()
     return None
 
 
-def _vms_not_shared(request: SignedInRequest, connection, rules: Access, chosen: list[str]) -> str:
-    """Why some chosen VMs are not covered by the team's share ("" when all are)."""
-    if not rules.vm_patterns:
-        return ""
+def _unreadable(connection, error: PlatformError) -> str:
+    status = f" (HTTP {error.status})" if error.status else ""
+    return f"{connection.label} could not be read{status}: {error.message.rstrip('.')}."
+
+
+def _vm_names(
+    request: SignedInRequest, connection, rules: Access, chosen: list[str]
+) -> dict[str, str] | str:
+    """The chosen VMs' names (the draft shows them), or why some cannot be chosen: not
+    listed, or not covered by the team's share."""
     client = client_for(connection, max_attempts=2, team=current_team(request), actor=request.user)
     try:
-        allowed = {vm.id for vm in client.vms() if rules.allows_vm(vm.name)}
+        allowed = {vm.id: vm.name for vm in client.vms() if rules.allows_vm(vm.name)}
     except PlatformError as error:
-        return f"The platform could not be read: {error.message}. Try again."
+        return f"{_unreadable(connection, error)} Try again."
     finally:
         client.close()
-    if set(chosen) <= allowed:
-        return ""
+    if set(chosen) <= set(allowed):
+        return {vm_id: allowed[vm_id] for vm_id in chosen}
+    if not rules.vm_patterns:
+        return "Choose the VMs from the list: one of them is not on the platform any more."
     return (
         f"{rules.owner} shares {connection.name} for VMs {', '.join(rules.vm_patterns)} only; "
         "choose among the VMs listed."
     )
 
 
-def _default_source(connection, rules: Access) -> tuple[str, str]:
-    """The connection's default NFS source, or a borrowed one's first allowed source."""
-    server, export = connection.default_nfs_server, connection.default_nfs_export
-    if rules.nfs_sources and not (server and export and rules.allows_nfs(server, export)):
-        server, export = split_nfs_source(rules.nfs_sources[0]) or ("", "")
-    return server, export
-
-
 def _step_source(request, data, connection, context):
-    rules = _rules(request, connection)
-    default_server, default_export = _default_source(connection, rules)
-    server = data.get("nfs_server") or default_server
-    export = data.get("nfs_export") or default_export
-    context["nfs_sources"] = rules.nfs_sources
-    client = client_for(connection, max_attempts=2, team=current_team(request), actor=request.user)
-    try:
-        vms = [client.vm(vm_id) for vm_id in data["vm_ids"]]
-    except PlatformError as error:
-        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
-        return None
-    finally:
-        client.close()
-    suggestion = default_datastore_name(vms[0].name)
-    mapping = data.get("mapping") or {
-        vm.id: {disk.id: default_path(vm.name, disk.id) for disk in vm.disks} for vm in vms
-    }
-    if request.method == "POST":
-        server = request.POST.get("nfs_server", "").strip()
-        export = request.POST.get("nfs_export", "").strip()
-        datastore = request.POST.get("datastore_name", "").strip()
-        mapping = {
-            vm.id: {
-                disk.id: request.POST.get(f"map-{vm.id}-{disk.id}", "").strip() for disk in vm.disks
-            }
-            for vm in vms
-        }
-        problems = {
-            "nfs_server": nfs_server_problem(server),
-            "nfs_export": nfs_export_problem(export),
-            "datastore_name": datastore_problem(datastore),
-            "mapping": next(
-                filter(None, (path_problem(p) for d in mapping.values() for p in d.values())),
-                None,
-            ),
-        }
-        if not (problems["nfs_server"] or problems["nfs_export"]):
-            refused = rules.refusal(Use.LAUNCH, nfs=(server, export))
-            problems["nfs_export"] = str(refused) if refused else None
-        context["errors"].update({name: text for name, text in problems.items() if text})
-        if not context["errors"]:
-            _save(
-                request,
-                nfs_server=server,
-                nfs_export=export,
-                datastore_name=datastore,
-                mapping=mapping,
-            )
-            return _next("source")
-    readable = readable_export(rules, server, export)
-    export_dir = readable.directory
-    context["export_problem"] = readable.problem
-    context.update(
-        {
-            "nfs_server": server,
-            "nfs_export": export,
-            "datastore_name": (
-                request.POST.get("datastore_name", "").strip()
-                if request.method == "POST"
-                else data.get("datastore_name") or suggestion
-            ),
-            "vm_disks": [
-                (vm, [(disk, mapping.get(vm.id, {}).get(disk.id, "")) for disk in vm.disks])
-                for vm in vms
-            ],
-            "files": _export_files(export_dir) if export_dir and export_dir.is_dir() else None,
-        }
-    )
+    if step_source(request, data, connection, context, _rules(request, connection)):
+        return _next("source")
     return None
 
 
@@ -360,7 +293,7 @@ def _step_preflight(request, data, connection, context):
         except PlatformError as error:
             messages.error(request, f"The platform could not be read: {error.message}")
         else:
-            request.session[SESSION_KEY] = {}
+            launch_session.clear(request)
             if len(created) == 1:
                 return redirect("recovery-detail", pk=created[0].pk)
             return redirect("batch-detail", pk=created[0].batch_id)
@@ -377,8 +310,7 @@ def _step_preflight(request, data, connection, context):
     context["in_place"] = data.get("target") == Target.IN_PLACE
     context["confirm_check"] = CONFIRM_CHECK
     context["confirm_tried"] = request.method == "POST"
+    context["summary"] = summarize(results, CONFIRM_CHECK)
     # Launchable once confirmed: every check passes but the confirmation still to be typed.
-    context["launchable"] = all(c.ok for c in results.datastores.values()) and all(
-        check.ok or check.name == CONFIRM_CHECK for item in results.vms for check in item.checks
-    )
+    context["launchable"] = context["summary"].problems == 0
     return None

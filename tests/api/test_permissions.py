@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from platforms.models import ConnectionShare
-from recovery.models import Batch, Role
+from recovery.models import Batch, LaunchTemplate, Role
 from tests.api.conftest import PERSONAS, make_recovery
 from tests.factories import ConnectionFactory
 from tests.recovery.engine_helpers import lab_connection
@@ -45,8 +45,17 @@ ROWS = [
     Row("GET", "/api/v1/batches/{batch_id}", Role.VIEWER, "object"),
     Row("GET", "/api/v1/audit", Role.MANAGER, "team"),
     Row("GET", "/api/v1/reports", Role.MANAGER, "team"),
+    Row("GET", "/api/v1/launch-templates", Role.VIEWER, "team"),
+    Row("POST", "/api/v1/launch-templates", Role.OPERATOR, "object"),  # names Blue's connection
+    Row("GET", "/api/v1/launch-templates/{template_id}", Role.VIEWER, "object"),
+    Row("DELETE", "/api/v1/launch-templates/{template_id}", Role.OPERATOR, "object"),
+    Row("POST", "/api/v1/launch-templates/{template_id}/launch", Role.OPERATOR, "object"),
 ]
-SUCCESS = {("POST", "/api/v1/recoveries"): 200}  # a dry run
+SUCCESS = {
+    ("POST", "/api/v1/recoveries"): 200,  # a dry run
+    ("POST", "/api/v1/launch-templates"): 201,
+    ("POST", "/api/v1/launch-templates/{template_id}/launch"): 200,  # a dry run
+}
 
 
 @pytest.fixture
@@ -60,7 +69,12 @@ def world(personas, lab):
     )  # fmt: skip
     red = ConnectionFactory(team=personas.other_team, name="conn-red")
     make_recovery(personas.other_team, red, vm="vm-red", reason="reason-red")
+    template = LaunchTemplate.objects.create(
+        team=personas.team, name=f"template-{MARK}", connection=blue, vm_ids=["no-such-vm"],
+        vm_names=["no-such-vm"], nfs_server="192.0.2.50", nfs_export="/backup",
+    )  # fmt: skip
     return {
+        "template_id": template.pk,
         "connection_id": blue.pk,
         "recovery_id": recovery.pk,
         "batch_id": batch.pk,
@@ -72,6 +86,8 @@ def _call(api, row: Row, world: dict):
     path = row.template.format(**world)
     if row.method == "GET":
         return api.get(path)
+    if row.method == "DELETE":
+        return api.client.delete(path, headers=api.headers)
     body = None
     if row.template == "/api/v1/recoveries":
         body = {
@@ -82,6 +98,16 @@ def _call(api, row: Row, world: dict):
             "reason": "matrix",
             "dry_run": True,
         }
+    if row.template == "/api/v1/launch-templates":
+        body = {
+            "name": "matrix template",
+            "connection_id": world["connection_id"],
+            "vms": [{"vm_id": "no-such-vm"}],
+            "nfs_server": "192.0.2.50",
+            "nfs_export": "/backup",
+        }
+    if row.template.endswith("/launch"):
+        body = {"reason": "matrix", "dry_run": True}
     return api.post(path, body)
 
 

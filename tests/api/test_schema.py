@@ -100,7 +100,7 @@ def test_read_only_operations_conform_to_the_schema(live_schema):
     # Driven by hand rather than by schemathesis' pytest plugin (whose lazy loader does not
     # work with pytest 9): one hypothesis run per operation and mode.
     operations = [result.ok() for result in live_schema.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 12
     counts: dict[str, int] = {}
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):

@@ -143,9 +143,10 @@ def test_an_in_place_restore_needs_the_vm_name_typed_at_preflight(
 
 def test_a_preflight_failure_is_shown_with_the_fix(live_server, page, lab, ops):
     _sign_in(page, live_server, "otto")
-    _wizard_to_preflight(page, "broken-01")
+    _wizard_to_preflight(page, "web-01", target="in_place")  # running, not to be shut down
     failed = page.inner_text(".check-bad")
-    assert "32 KiB clusters" in failed and "Fix:" in failed
+    assert "web-01 is running" in failed and "Fix: Power it off" in failed
+    assert page.inner_text(".preflight-summary").startswith("0 ready, 1 problem")
     assert page.locator("button[data-action=launch]").count() == 0
     _shot(page, "launch-preflight-failed")
     assert Recovery.objects.count() == 0

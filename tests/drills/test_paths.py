@@ -75,3 +75,12 @@ def test_a_wildcard_picks_the_newest_file_on_a_readable_export(tmp_path):
         mapping_for("{vm}/{disk}-*.raw", DB, date(2025, 3, 1), tmp_path)
     with pytest.raises(TemplateError, match="cannot read this export"):
         mapping_for("{vm}/{disk}-*.qcow2", DB, date(2025, 3, 1), None)
+
+
+def test_newest_leaves_each_disk_to_the_plan_builders_newest_restore_point():
+    # Resolved at the preflight (tests/api/test_launch_templates.py shows it found).
+    assert mapping_for("newest", DB, date(2025, 3, 1), None) == {
+        "ide0": "newest",
+        "ide1": "newest",
+    }
+    check("newest")  # a valid template

@@ -44,10 +44,10 @@ def test_a_running_vm_is_fine_for_a_new_vm_and_preflight_says_it_is_untouched(co
 def test_a_backup_with_32k_clusters_is_refused_naming_the_disk(connection, lab):
     text = _refusal(connection, lab, ["broken-01"])
     assert "Backup file of ide0" in text and "32 KiB clusters" in text and "64 KiB" in text
-    # The fix is the command for this very file, and what to map afterwards.
+    # The fix is the command for this very file, by its path on the export, and what to map.
     assert (
-        "qemu-img convert -O qcow2 -o cluster_size=65536 ide0.qcow2 ide0-64k.qcow2) "
-        "and map ide0-64k.qcow2." in text
+        "qemu-img convert -O qcow2 -o cluster_size=65536 broken-01/ide0.qcow2 "
+        "broken-01/ide0-64k.qcow2) and map broken-01/ide0-64k.qcow2." in text
     )
 
 

@@ -169,6 +169,14 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     # The POST names team A's connection: another team's admin is told to choose one of theirs.
     "launch": TeamView(Role.OPERATOR, 200, 302, outsider_post=BAD_INPUT),
     "launch-step": _launch_step,
+    # Launch templates and launch again (issue 19): each fills the wizard and sends the
+    # operator to it (302); another team's template, recovery or batch is a 404.
+    "launch-templates": TeamView(Role.OPERATOR, 200, 405),
+    "launch-template-save": TeamView(Role.OPERATOR, 405, 302),
+    "launch-template-use": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
+    "launch-template-delete": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
+    "recovery-launch-again": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
+    "batch-launch-again": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
     "recovery-detail": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
     "batch-detail": TeamView(Role.VIEWER, 200, 200, names_team_objects=True),
     "batch-action": TeamView(Role.OPERATOR, 405, 302, names_team_objects=True),
@@ -350,6 +358,10 @@ FILLERS: dict[str, dict[str, Callable[[World], list[Any]]]] = {
     "share-accept": {"pk": lambda w: [w.share.pk]},
     "share-decline": {"pk": lambda w: [w.share.pk]},
     "launch-step": {"step": lambda w: list(STEPS)},
+    "launch-template-use": {"pk": lambda w: [w.launch_template.pk]},
+    "launch-template-delete": {"pk": lambda w: [w.launch_template.pk]},
+    "recovery-launch-again": {"pk": lambda w: [w.failed.pk]},
+    "batch-launch-again": {"pk": lambda w: [w.batch.pk]},
     "recovery-detail": {"pk": lambda w: [w.failed.pk, w.running.pk]},
     "batch-detail": {"pk": lambda w: [w.batch.pk]},
     "batch-action": {"pk": lambda w: [w.batch.pk], "action": lambda w: [*BATCH_ACTIONS]},
@@ -402,6 +414,7 @@ API_FILLERS: dict[str, Callable[[World], list[Any]]] = {
     "connection_id": lambda w: [w.connection.pk],
     "recovery_id": lambda w: [w.failed.pk],
     "batch_id": lambda w: [w.batch.pk],
+    "template_id": lambda w: [w.launch_template.pk],
     "action": lambda w: ["cancel"],
 }
 

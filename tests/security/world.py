@@ -20,7 +20,16 @@ from django.urls import reverse
 from platforms.models import ConnectionShare, PlatformConnection
 from recovery import audit
 from recovery.choices import Mode, Status
-from recovery.models import AuditAction, Batch, Membership, Recovery, RecoveryEvent, Role, Team
+from recovery.models import (
+    AuditAction,
+    Batch,
+    LaunchTemplate,
+    Membership,
+    Recovery,
+    RecoveryEvent,
+    Role,
+    Team,
+)
 from recovery.services import invitations
 from recovery.workflow import note
 from tests.conftest import Personas
@@ -55,6 +64,7 @@ class World:
     drill_run: Any
     # An open invitation of team A, made by its admin, for someone in no team (issue #15).
     invitation: Any = None
+    launch_template: Any = None  # team A's, on its connection (issue 19)
     markers: dict[str, str] = field(default_factory=dict)  # what -> text (team A only)
 
     @property
@@ -183,6 +193,10 @@ def build_world(personas: Personas) -> World:
             summary="cobalt drill summary 7Q",
         )  # fmt: skip
 
+    launch_template = LaunchTemplate.objects.create(
+        team=team, name="cobalt template 7Q", connection=connection, vm_ids=[failed.vm_id],
+        vm_names=[failed.vm_name], nfs_server="192.0.2.77", nfs_export="/cobalt-exports-7q",
+    )  # fmt: skip
     staff = UserFactory(username="stan", is_staff=True)
     root = UserFactory(username="root", is_staff=True, is_superuser=True)
     world = World(
@@ -190,6 +204,7 @@ def build_world(personas: Personas) -> World:
         connection=connection, share=share, batch=batch, failed=failed, running=running,
         invited=invited, other_connection=other_connection, other_recovery=other_recovery,
         api_token=api_token, channel=channel, drill=drill, drill_run=drill_run,
+        launch_template=launch_template,
     )  # fmt: skip
     world.markers = {
         "team name": team.name,
@@ -217,6 +232,7 @@ def build_world(personas: Personas) -> World:
             for m in (personas.admin, personas.manager, personas.operator, personas.viewer)
         },
         "invited member": invited_user.username,
+        "launch template name": launch_template.name,
     }
     if channel is not None:
         world.markers["channel name"] = channel.name
