@@ -214,7 +214,9 @@ def preflight_vm(
         mapping = {disk_id: NEWEST for disk_id in disk_sizes}
     export = readable_export(rules, plan.nfs_server, plan.nfs_export)
     if NEWEST in mapping.values():
-        mapping, unresolved = _resolve_newest(mapping, name, export.directory)
+        mapping, unresolved = _resolve_newest(
+            mapping, name, export.directory, boot_disk=next(iter(disk_sizes), None)
+        )
         checks.extend(unresolved)
     checks.append(target_checks.mapping_check(name, mapping, disk_sizes))
     bad_paths = [problem for problem in map(path_problem, mapping.values()) if problem]
@@ -251,7 +253,7 @@ def preflight_vm(
 
 
 def _resolve_newest(
-    mapping: dict[str, str], vm_name: str, export: Path | None
+    mapping: dict[str, str], vm_name: str, export: Path | None, *, boot_disk: str | None
 ) -> tuple[dict[str, str], list[Check]]:
     """Each "newest" in the mapping replaced by the disk's newest usable restore point; a
     failed check for each disk that has none (or when the console cannot read the export)."""
@@ -260,7 +262,12 @@ def _resolve_newest(
     for disk_id, path in mapping.items():
         if path != NEWEST:
             continue
-        found = suggested_path(files, vm_name, disk_id) if files is not None else ""
+        boots_from = export if disk_id == boot_disk else None
+        found = (
+            suggested_path(files, vm_name, disk_id, boots_from=boots_from)
+            if files is not None
+            else ""
+        )
         if found:
             resolved[disk_id] = found
             continue

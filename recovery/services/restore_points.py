@@ -10,8 +10,9 @@ The wizard's picker, and the plan builder's "newest" keyword (drills, API), both
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
+from platforms.bootsector import CannotTell, boot_check
 from recovery.services.backup_files import BackupFile
 
 NEWEST = "newest"  # a disk mapping's value: the disk's newest usable restore point
@@ -38,7 +39,26 @@ def newest_usable(points: list[BackupFile]) -> BackupFile | None:
     return next((point for point in points if point.usable), None)
 
 
-def suggested_path(files: list[BackupFile], vm_name: str, disk_id: str) -> str:
-    """The path to preselect for a disk: its newest usable restore point, or "" (none)."""
-    point = newest_usable(points_for_disk(files, vm_name, disk_id))
-    return point.path if point else ""
+def _boots(export: Path, point: BackupFile) -> bool:
+    """Whether the file carries a boot signature; a file we cannot tell about is not held
+    against it (the verify preflight says so where it matters)."""
+    try:
+        return boot_check(export / point.path).bootable
+    except (CannotTell, OSError):
+        return True
+
+
+def suggested_path(
+    files: list[BackupFile], vm_name: str, disk_id: str, *, boots_from: Path | None = None
+) -> str:
+    """The path to preselect for a disk: its newest usable restore point, or "" (none).
+
+    For the disk the VM boots from (`boots_from`: the export it is read from), the newest
+    usable one that carries a boot signature comes first: a newer backup whose first disk
+    cannot boot is listed, never preselected."""
+    points = [p for p in points_for_disk(files, vm_name, disk_id) if p.usable]
+    if boots_from is not None:
+        bootable = next((p for p in points if _boots(boots_from, p)), None)
+        if bootable is not None:
+            return bootable.path
+    return points[0].path if points else ""

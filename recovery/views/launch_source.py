@@ -53,12 +53,23 @@ def default_source(connection: PlatformConnection, rules: Access) -> tuple[str, 
     return server, export
 
 
-def suggested_mapping(vms: list[Server], files: list[BackupFile] | None) -> dict:
-    """Each disk's newest usable restore point; the usual layout where the export is not
-    readable here (the platform checks it at the rebase)."""
+def suggested_mapping(
+    vms: list[Server], files: list[BackupFile] | None, export_dir: Path | None
+) -> dict:
+    """Each disk's newest usable restore point (for the first disk, the VM boots from it: the
+    newest that can boot); the usual layout where the export is not readable here (the
+    platform checks it at the rebase)."""
     if files is None:
         return {vm.id: {d.id: default_path(vm.name, d.id) for d in vm.disks} for vm in vms}
-    return {vm.id: {d.id: suggested_path(files, vm.name, d.id) for d in vm.disks} for vm in vms}
+    return {
+        vm.id: {
+            d.id: suggested_path(
+                files, vm.name, d.id, boots_from=export_dir if d is vm.disks[0] else None
+            )
+            for d in vm.disks
+        }
+        for vm in vms
+    }
 
 
 def _file_problem(export_dir: Path | None, disk: Disk, path: str) -> str:
@@ -97,7 +108,7 @@ def step_source(request: SignedInRequest, data: dict, connection, context: dict,
         }
         datastore = request.POST.get("datastore_name", "").strip()
     else:
-        mapping = data.get("mapping") or suggested_mapping(vms, files)
+        mapping = data.get("mapping") or suggested_mapping(vms, files, export_dir)
         datastore = data.get("datastore_name") or default_datastore_name(vms[0].name)
     rows = [
         DiskRow(vm, disk, mapping.get(vm.id, {}).get(disk.id, ""))
