@@ -104,3 +104,23 @@ def test_recover_refuses_checks_that_break_the_rules_or_do_not_apply(personas, l
     with pytest.raises(CommandError, match="--command: checks apply to --mode verify only"):
         _recover(connection, "--mode", "restore", "--command", "check-db")
     assert not Recovery.objects.exists()
+
+
+def test_a_verify_launched_again_keeps_its_checks(personas, lab, lab_process, settings):
+    connection = lab_connection(personas.team, lab, **NFS)
+    map_lab_export(connection, lab_process, settings)
+    checks = CheckPlan(command="check-db", command_exit=3).as_json()
+    old = Recovery.objects.create(
+        team=connection.team, connection=connection, connection_name=connection.name,
+        vm_id=lab.server_named("app-01")["id"], vm_name="app-01", mode="verify",
+        nfs_server="192.0.2.50", nfs_export="/backup", datastore_name="qr-old", reason="first",
+        disk_mapping={"ide0": "app-01/ide0.qcow2"}, status="completed", checks=checks,
+    )  # fmt: skip
+    client = personas.client_for(personas.operator)
+    client.post(reverse("recovery-launch-again", args=[old.pk]))
+    assert client.session["launch_wizard"]["checks"] == checks
+    page = client.get(_step("mode")).content.decode()
+    assert (
+        'value="check-db"' in page
+        and 'name="check_command_exit" inputmode="numeric" value="3"' in page
+    )
