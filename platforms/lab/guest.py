@@ -10,8 +10,11 @@ and what an orchestration task run inside it answers. Every rule here is [I] (do
   fixture beside the backup: `guest.json` in the backup's folder on the export, e.g.
   {"commands": {"systemctl is-active nginx": {"exit": 0, "output": "active"}},
    "files": ["/etc/hostname"]}. `test -e PATH` answers from "files"; a command the fixture
-  does not name exits 127. A block stops at the first command that exits non-zero and the
-  platform task fails, its description naming the command, the status and the output [I].
+  does not name exits 127. `<command>; test $? -eq N` (the console's expected exit status)
+  exits 0 when the fixture's command exits N, else 1, as a shell would. A `when` of the spec
+  example's form (`eq (index (index .FlagStatInfo "<stat>") "exists") true|false`) runs or skips
+  its task by that stat's result. A block stops at the first command that exits non-zero and
+  the platform task fails, its description naming the command, the status and the output [I].
 """
 
 from __future__ import annotations
@@ -150,7 +153,17 @@ def _holds(when: str, stats: dict[str, bool]) -> bool:
     return stats.get(found.group(1), False) == (found.group(2) == "true")
 
 
+_EXPECT_STATUS = re.compile(r"^(?P<command>.+); test \$\? -eq (?P<status>\d+)$")
+
+
 def _command(command: str, fixture: dict[str, Any]) -> tuple[int, str]:
+    expected = _EXPECT_STATUS.match(command)
+    if expected is not None:
+        status, output = _command(expected["command"], fixture)
+        wanted = int(expected["status"])
+        if status == wanted:
+            return 0, output
+        return 1, f"{expected['command']!r} exited with status {status}, not {wanted}: {output}"
     words = shlex.split(command) if command else []
     if len(words) == 3 and words[:2] == ["test", "-e"]:
         exists = words[2] in fixture["files"]

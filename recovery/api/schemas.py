@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from ninja import Field, Schema
 from pydantic import field_validator
 
+from recovery.api.check_schemas import ChecksIn
 from recovery.choices import Mode, Status
 from recovery.services.actions import BY_NAME as ACTIONS_BY_NAME
 from recovery.services.launch_input import MAX_VMS
@@ -339,6 +340,9 @@ class LaunchIn(Schema):
         discriminator="kind",
         description="new_vm (the default; always for verify) or in_place (restore only, each "
         "VM confirmed by name with confirm_vm_name).",
+    )
+    checks: ChecksIn | None = Field(
+        None, description="Verify only: the checks after the power-on; default: the defaults."
     )
     dry_run: bool = Field(False, description="Run the preflight only; nothing changes.")
 

@@ -27,7 +27,7 @@ class DrillForm(forms.ModelForm):
         fields = [
             "name", "schedule", "timezone", "vms", "path_template", "nfs_server", "nfs_export",
             "hold_seconds", "timeout_minutes", "check_guest", "guest_timeout_seconds",
-            "check_command", "check_file", "enabled",
+            "check_command", "check_exit", "check_file", "enabled",
         ]  # fmt: skip
         labels = {
             "schedule": "Schedule (cron)",
@@ -42,6 +42,7 @@ class DrillForm(forms.ModelForm):
             "guest_timeout_seconds": "Guest agent time limit (seconds)",
             "check_command": "In-guest command (optional)",
             "check_file": "File that must exist in the guest (optional)",
+            "check_exit": "Exit status that means success",
         }
         help_texts = {
             "schedule": "Five fields: minute hour day-of-month month day-of-week, e.g. "
@@ -53,8 +54,8 @@ class DrillForm(forms.ModelForm):
             "A <code>*</code> picks the newest matching file when the console can read the "
             "export.",
             "check_command": "Run inside each recovered VM through the platform's orchestration "
-            "tasks (SCP 6.8.0+, vmtools running); it passes when it exits with status 0. The "
-            "VM's network is disconnected.",
+            "tasks (SCP 6.8.0+, vmtools running); it passes when it exits with the status "
+            "below (default 0). The VM's network is disconnected.",
             "check_file": "An absolute path, e.g. <code>/etc/hostname</code>.",
         }
 
@@ -70,6 +71,7 @@ class DrillForm(forms.ModelForm):
         self.team = team
         self.connection = connection
         self.fields["guest_timeout_seconds"].required = False  # empty: the default
+        self.fields["check_exit"].required = False  # empty: 0
         # (id, name, label) from the platform, plus VMs already in the drill the platform no
         # longer lists (so a drill can be edited while the platform is unreachable).
         known = {vm_id: (name, label) for vm_id, name, label in inventory}
@@ -145,6 +147,7 @@ class DrillForm(forms.ModelForm):
             guest_timeout=data.get("guest_timeout_seconds") or GUEST_TIMEOUT_DEFAULT,
             command=(data.get("check_command") or "").strip(),
             command_file=(data.get("check_file") or "").strip(),
+            command_exit=data.get("check_exit") or 0,
         )  # fmt: skip
         for problem in plan_problems(plan):
             self.add_error(None, problem)

@@ -76,6 +76,9 @@ class Drill(Authored):
     guest_timeout_seconds = models.PositiveIntegerField(default=300)
     check_command = models.CharField(max_length=500, blank=True)
     check_file = models.CharField(max_length=255, blank=True)
+    check_exit = models.PositiveSmallIntegerField(
+        default=0, help_text="The in-guest command's exit status that means success."
+    )
     enabled = models.BooleanField(default=True)
     # The next time the drill is due; claimed with a conditional UPDATE so it starts once.
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -94,6 +97,7 @@ class Drill(Authored):
         return CheckPlan(
             guest_alive=self.check_guest, guest_timeout=self.guest_timeout_seconds,
             command=self.check_command, command_file=self.check_file,
+            command_exit=self.check_exit,
         )  # fmt: skip
 
 

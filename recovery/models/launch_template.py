@@ -31,6 +31,8 @@ class LaunchTemplate(models.Model):
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.RESTORE)
     target = models.CharField(max_length=10, choices=Target.choices, default=Target.NEW_VM)
     options = models.JSONField(default=dict, blank=True)
+    # Verify only: the checks (recovery.verify.plan.CheckPlan's JSON); {}: the defaults.
+    checks = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -24,6 +24,7 @@ from recovery.services.launch_input import (
 )
 from recovery.services.plan import NewVMOptions, Plan, VMRequest
 from recovery.services.restore_points import EVERY_DISK, NEWEST
+from recovery.verify.plan import CheckPlan, plan_problems
 
 OPTION_NAMES = ("power_on", "auto_merge", "power_off_first", "connect_network")
 DEFAULT_OPTIONS = {
@@ -49,6 +50,7 @@ class LaunchSettings:
     target: str = Target.NEW_VM
     disk_mapping: dict[str, dict[str, str]] = field(default_factory=dict)  # vm id -> disk -> path
     options: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_OPTIONS))
+    checks: dict[str, Any] = field(default_factory=dict)  # verify: CheckPlan JSON; {}: defaults
 
     def wizard_data(self) -> dict[str, Any]:
         """The wizard's session input, up to the reason (asked again) and the datastore name
@@ -69,6 +71,7 @@ class LaunchSettings:
             "mode": self.mode,
             "target": self.target,
             **({"mapping": concrete} if complete else {}),
+            **({"checks": dict(self.checks)} if self.checks and self.mode == Mode.VERIFY else {}),
             **{name: bool(self.options.get(name, DEFAULT_OPTIONS[name])) for name in OPTION_NAMES},
         }
 
@@ -98,6 +101,7 @@ def of_recoveries(recoveries: list[Recovery]) -> LaunchSettings | None:
         target=first.target,
         disk_mapping={r.vm_id: dict(r.disk_mapping) for r in recoveries},
         options=_options_of(first),
+        checks=dict(first.checks) if first.mode == Mode.VERIFY else {},
     )
 
 
@@ -120,6 +124,7 @@ def of_template(template: LaunchTemplate) -> LaunchSettings:
         target=template.target,
         disk_mapping=dict(template.disk_mapping),
         options={**DEFAULT_OPTIONS, **template.options},
+        checks=dict(template.checks),
     )
 
 
@@ -129,9 +134,12 @@ def template_problem(values: LaunchSettings, name: str) -> str | None:
         return "Name the template in up to 100 characters."
     if values.target == Target.IN_PLACE and values.mode != Mode.RESTORE:
         return "Verify-only always runs in a new VM: choose 'new_vm', or restore mode."
+    if values.checks and values.mode != Mode.VERIFY:
+        return "Checks apply to verify-only launches: drop them, or use mode verify."
     paths = [p for disks in values.disk_mapping.values() for p in disks.values() if p != NEWEST]
     return (
-        vm_ids_problem(values.vm_ids)
+        next(iter(plan_problems(CheckPlan.from_json(values.checks))), None)
+        or vm_ids_problem(values.vm_ids)
         or nfs_server_problem(values.nfs_server)
         or nfs_export_problem(values.nfs_export)
         or next(filter(None, map(path_problem, paths)), None)
@@ -181,6 +189,7 @@ def plan_of(
         power_off_first=options["power_off_first"],
         target=values.target,
         new_vm=NewVMOptions(connect_network=options["connect_network"]),
+        checks=CheckPlan.from_json(values.checks) if values.checks else CheckPlan(),
     )
     return requests, plan
 

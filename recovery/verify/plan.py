@@ -3,6 +3,7 @@ drill, kept on the recovery as a small JSON document (Recovery.checks)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -12,6 +13,7 @@ GUEST_TIMEOUT_DEFAULT = 300  # a cold boot of a server OS and its agent: minutes
 COMMAND_TIMEOUT_DEFAULT = 120
 TIMEOUT_MAX = 3600
 COMMAND_MAX = 500
+EXIT_MAX = 255  # an exit status is one byte
 
 
 class CheckName(models.TextChoices):
@@ -33,6 +35,7 @@ class CheckPlan:
     command: str = ""  # "": no in-guest command
     command_file: str = ""  # a path that must exist in the guest
     command_timeout: int = COMMAND_TIMEOUT_DEFAULT
+    command_exit: int = 0  # the command's exit status that means success
 
     @property
     def in_guest(self) -> bool:
@@ -47,6 +50,18 @@ class CheckPlan:
         if self.in_guest:
             names.append(CheckName.IN_GUEST)
         return [str(name) for name in names]
+
+    def summary(self) -> str:
+        """The checks in a few words, for a launch's summary before it starts."""
+        parts = ["bootable disk"] if self.bootable_disk else []
+        parts.append("powered on")
+        if self.guest_alive or self.in_guest:
+            parts.append(f"guest alive within {self.guest_timeout} s")
+        if self.command_file:
+            parts.append(f"{self.command_file} exists")
+        if self.command:
+            parts.append(f"'{self.command}' exits {self.command_exit}")
+        return ", ".join(parts)
 
     def timeout(self, name: str) -> int | None:
         return {
@@ -77,4 +92,34 @@ def plan_problems(plan: CheckPlan) -> list[str]:
         problems.append(f"The command must be one line of at most {COMMAND_MAX} characters.")
     if (plan.command_file and not plan.command_file.startswith("/")) or "'" in plan.command_file:
         problems.append("The file must be an absolute path without quotes, e.g. /etc/hostname.")
+    if not isinstance(plan.command_exit, int) or not 0 <= plan.command_exit <= EXIT_MAX:
+        problems.append(f"The expected exit status must be 0 to {EXIT_MAX}.")
+    elif plan.command_exit and not plan.command:
+        problems.append("An expected exit status needs a command: give the command too.")
     return problems
+
+
+def chosen_checks(choice: Mapping[str, Any]) -> tuple[CheckPlan, list[str]]:
+    """The plan an operator chose at a launch (wizard, API, `recover`), with the problems of
+    plan_problems(). Missing or empty values are the defaults; numbers may come as text (a
+    form field) and one that is not a number is a problem, not an error."""
+    defaults = CheckPlan()
+    values: dict[str, Any] = {}
+    problems = []
+    for name in ("bootable_disk", "guest_alive"):
+        given = choice.get(name)
+        values[name] = getattr(defaults, name) if given is None else bool(given)
+    for name in ("command", "command_file"):
+        values[name] = str(choice.get(name) or "").strip()
+    for name in ("guest_timeout", "command_timeout", "command_exit"):
+        given = choice.get(name)
+        if given is None or str(given).strip() == "":
+            values[name] = getattr(defaults, name)
+            continue
+        try:
+            values[name] = int(str(given).strip())
+        except ValueError:
+            problems.append(f"{name.replace('_', ' ')} must be a whole number, not {given!r}.")
+            values[name] = getattr(defaults, name)
+    plan = CheckPlan(**values)
+    return plan, problems + plan_problems(plan)

@@ -141,12 +141,18 @@ def check_in_guest(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wait 
             _end(row, R.FAILED, f"The platform refused the in-guest task: {error.message}")
             return None
         ctx.remember_task("in_guest", task_id)
-        row.answer = {"task_id": task_id, "command": plan.command, "file": plan.command_file}
+        row.answer = {
+            "task_id": task_id, "command": plan.command, "file": plan.command_file,
+            "expected_exit": plan.command_exit,
+        }  # fmt: skip
         row.save(update_fields=["answer"])
         return Wait(task_key="in_guest")
     answer = {"task_status": task.status, "description": task.description}
     if task.succeeded:
-        what = f"{plan.command!r} succeeded" if plan.command else "the file exists"
+        what = " and ".join(
+            ([f"{plan.command_file} exists"] if plan.command_file else [])
+            + ([f"{plan.command!r} exited {plan.command_exit}"] if plan.command else [])
+        )
         _end(row, R.PASSED, f"In the guest, {what} (platform task {task.id}).", **answer)
     elif task.failed:
         _end(row, R.FAILED, f"In the guest: {task.description or 'the task failed'}", **answer)

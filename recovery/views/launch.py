@@ -29,6 +29,7 @@ from recovery.services.recoveries import (
 )
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import SignedInRequest, current_team, team_view
+from recovery.verify.plan import CheckPlan, chosen_checks
 from recovery.views import launch_session
 from recovery.views.launch_preflight import summarize
 from recovery.views.launch_source import step_source
@@ -215,6 +216,7 @@ def _step_source(request, data, connection, context):
 def _step_mode(request, data, connection, context):
     context["modes"] = [(value, label, MODE_HELP[value]) for value, label in Mode.choices]
     context["targets"] = [(value, label, TARGET_HELP[value]) for value, label in Target.choices]
+    context["check_values"] = {**CheckPlan().as_json(), **(data.get("checks") or {})}
     if request.method == "POST":
         mode = request.POST.get("mode")
         target = request.POST.get("target") or Target.NEW_VM
@@ -226,9 +228,13 @@ def _step_mode(request, data, connection, context):
                 "Verify-only always runs in a new VM: choose 'New VM', or restore mode."
             )
             return None
+        checks = _chosen_checks(request, mode, context)
+        if checks is None:
+            return None
         in_place = target == Target.IN_PLACE
         _save(
             request,
+            checks=checks,
             mode=mode,
             target=target,
             connect_network=bool(request.POST.get("connect_network")) and mode == Mode.RESTORE,
@@ -238,6 +244,34 @@ def _step_mode(request, data, connection, context):
         )
         return _next("mode")
     return None
+
+
+# The verify checks' fields on the mode page; `checks_shown` tells an unticked box from a
+# form without them (then the defaults).
+CHECK_FIELDS = {
+    "guest_timeout": "guest_timeout", "command": "check_command",
+    "command_exit": "check_command_exit", "command_file": "check_file",
+}  # fmt: skip
+
+
+def _chosen_checks(request, mode: str, context) -> dict[str, Any] | None:
+    """The verify's checks as saved in the session ({} for a restore); None when the
+    operator's choice has problems (shown on the page, with what they typed)."""
+    if mode != Mode.VERIFY:
+        return {}
+    post = request.POST
+    if not post.get("checks_shown"):
+        return CheckPlan().as_json()
+    choice: dict[str, Any] = {name: post.get(field) for name, field in CHECK_FIELDS.items()}
+    choice |= {"bootable_disk": bool(post.get("check_bootable")),
+               "guest_alive": bool(post.get("check_guest"))}  # fmt: skip
+    plan, problems = chosen_checks(choice)
+    if problems:
+        context["errors"]["checks"] = " ".join(problems)
+        context["data"] = {**context.get("data", {}), "mode": mode}
+        context["check_values"] = {**CheckPlan().as_json(), **choice}  # as typed
+        return None
+    return plan.as_json()
 
 
 def _step_reason(request, data, connection, context):
@@ -265,6 +299,7 @@ def _plan(data: dict[str, Any]) -> Plan:
         power_off_first=data.get("power_off_first", False),
         target=data.get("target", Target.NEW_VM),
         new_vm=NewVMOptions(connect_network=data.get("connect_network", False)),
+        checks=CheckPlan.from_json(data["checks"]) if data.get("checks") else CheckPlan(),
     )
 
 
@@ -308,6 +343,9 @@ def _step_preflight(request, data, connection, context):
         return None
     context["results"] = results
     context["in_place"] = data.get("target") == Target.IN_PLACE
+    plan = _plan(data)
+    if plan.mode == Mode.VERIFY and plan.power_on:  # a verify left off runs no checks
+        context["checks_summary"] = plan.checks.summary()
     context["confirm_check"] = CONFIRM_CHECK
     context["confirm_tried"] = request.method == "POST"
     context["summary"] = summarize(results, CONFIRM_CHECK)

@@ -76,6 +76,7 @@ def template_save(request: HttpRequest) -> HttpResponse:
         target=data.get("target", "new_vm"),
         disk_mapping={vm_id: {EVERY_DISK: NEWEST} for vm_id in data["vm_ids"]},
         options={name: bool(data.get(name)) for name in launch_settings.OPTION_NAMES},
+        checks=dict(data.get("checks") or {}),  # the mode page's choice ({} for a restore)
     )
     name = request.POST.get("name", "").strip()
     try:

@@ -163,3 +163,22 @@ def test_a_drill_with_a_run_in_progress_cannot_be_deleted(personas):
     client.post(reverse("drill-delete", args=[drill.pk]))
     assert not Drill.objects.exists()
     assert AuditEvent.objects.filter(action="drill.delete").count() == 1
+
+
+def test_a_drill_chooses_the_exit_status_that_means_success_under_the_launch_rules(personas, lab):
+    connection = lab_connection(personas.team, lab, default_nfs_server="192.0.2.50",
+                                default_nfs_export="/backup")  # fmt: skip
+    client = personas.client_for(personas.manager)
+    url = reverse("drill-create") + f"?connection={connection.pk}"
+    form = {
+        "connection": connection.pk, "name": "Exit 3", "schedule": "0 3 * * *",
+        "timezone": "UTC", "vms": [lab.server_named("app-01")["id"]],
+        "path_template": "{vm}/{disk}.qcow2", "nfs_server": "192.0.2.50",
+        "nfs_export": "/backup", "hold_seconds": 0, "timeout_minutes": 20, "check_exit": 3,
+    }  # fmt: skip
+    bad = client.post(url, form)
+    assert bad.status_code == 400
+    assert "An expected exit status needs a command" in bad.content.decode()
+    assert client.post(url, {**form, "check_command": "check-db"}).status_code == 302
+    plan = Drill.objects.get(name="Exit 3").check_plan()
+    assert (plan.command, plan.command_exit) == ("check-db", 3)

@@ -99,3 +99,24 @@ def test_a_verify_without_checks_runs_from_backup_as_before(personas, lab):
     [recovery] = run([recovery])
     assert recovery.status == Status.READY and recovery.checks == {}
     assert not recovery.verify_checks.exists()
+
+
+def test_a_command_passes_when_it_exits_with_the_expected_non_zero_status(
+    personas, lab, lab_process
+):
+    _fixture(lab_process)
+    connection = lab_connection(personas.team, lab)
+    recovery = _verify(connection, lab, CheckPlan(command="check-db", command_exit=3))
+    assert recovery.status == Status.RUNNING_FROM_BACKUP, recovery.error_message
+    result, reason = _results(recovery)["in_guest"]
+    assert result == "passed" and reason.startswith("In the guest, 'check-db' exited 3")
+
+
+def test_a_command_fails_when_it_exits_other_than_the_expected_status(personas, lab, lab_process):
+    _fixture(lab_process)
+    connection = lab_connection(personas.team, lab)
+    checks = CheckPlan(command="systemctl is-active app", command_exit=3)
+    recovery = _verify(connection, lab, checks)
+    result, reason = _results(recovery)["in_guest"]
+    assert result == "failed"
+    assert "'systemctl is-active app' exited with status 0, not 3" in reason

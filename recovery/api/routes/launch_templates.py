@@ -7,19 +7,24 @@ disk's newest usable backup on the export at that moment.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import JsonResponse
 from ninja import Field, Router, Schema, Status
 
 from recovery.api import auth, serializers
+from recovery.api.check_schemas import ChecksIn
 from recovery.api.errors import ApiError
 from recovery.api.routes.recoveries import _preflight, preflight_slot
 from recovery.api.schemas import COMMON_ERRORS, ErrorOut, LaunchOut, ModeName, PreflightOut
+from recovery.choices import Mode
 from recovery.models import LaunchTemplate, Recovery
 from recovery.services import launch_settings
 from recovery.services import recoveries as service
 from recovery.services.launch_settings import LaunchSettings, TemplateRefused
 from recovery.services.restore_points import EVERY_DISK, NEWEST
 from recovery.tenancy import current_team, get_for_team
+from recovery.verify.plan import CheckPlan, chosen_checks
 
 router = Router(tags=["launch templates"])
 
@@ -50,6 +55,9 @@ class LaunchTemplateIn(Schema):
     mode: ModeName = "restore"
     target: str = Field("new_vm", pattern="^(new_vm|in_place)$")
     options: TemplateOptions = Field(default_factory=TemplateOptions)
+    checks: ChecksIn | None = Field(
+        None, description="Verify only: the checks after the power-on; default: the defaults."
+    )
 
 
 class LaunchTemplateOut(Schema):
@@ -64,6 +72,7 @@ class LaunchTemplateOut(Schema):
     mode: str
     target: str
     options: dict[str, bool]
+    checks: dict[str, Any] = Field(..., description="Verify: the checks it launches with.")
 
 
 class TemplateLaunchIn(Schema):
@@ -85,6 +94,9 @@ def _out(template: LaunchTemplate) -> dict:
         "mode": template.mode,
         "target": template.target,
         "options": {**launch_settings.DEFAULT_OPTIONS, **template.options},
+        "checks": {**CheckPlan().as_json(), **template.checks}
+        if template.mode == Mode.VERIFY
+        else {},
     }
 
 
@@ -119,12 +131,24 @@ def create_template(request: auth.ApiRequest, body: LaunchTemplateIn):
         target=body.target,
         disk_mapping={vm.vm_id: dict(vm.disk_mapping) for vm in body.vms},
         options=body.options.model_dump(),
+        checks=_checks(body),
     )
     try:
         template = launch_settings.save_template(team, request.user, body.name, values)
     except TemplateRefused as refused:
         raise ApiError(422, "invalid_template", str(refused)) from None
     return Status(201, _out(template))
+
+
+def _checks(body: LaunchTemplateIn) -> dict[str, Any]:
+    """The chosen checks as the template keeps them; their problems are a 422 like the
+    template's other input (template_problem)."""
+    if body.checks is None:
+        return {}
+    plan, problems = chosen_checks(body.checks.model_dump())
+    if problems:
+        raise ApiError(422, "invalid_template", " ".join(problems))
+    return plan.as_json()
 
 
 @router.get(

@@ -28,6 +28,7 @@ from recovery.api.schemas import (
     RecoveryPage,
     VmRequestIn,
 )
+from recovery.choices import Mode
 from recovery.models import Batch, Recovery, Role
 from recovery.services import actions
 from recovery.services import recoveries as service
@@ -36,6 +37,7 @@ from recovery.services.plan import NewVMOptions, VMShape
 from recovery.services.recovery_list import filter_recoveries
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import current_team, get_for_team, team_membership
+from recovery.verify.plan import CheckPlan, chosen_checks
 
 router = Router(tags=["recoveries"])
 
@@ -208,6 +210,7 @@ def _plan(body: LaunchIn, connection) -> service.Plan:
         else NewVMOptions()
     )
     return service.Plan(
+        checks=_checks(body),
         target=target.kind,
         new_vm=new_vm,
         mode=body.mode,
@@ -219,6 +222,21 @@ def _plan(body: LaunchIn, connection) -> service.Plan:
         auto_merge=body.auto_merge,
         power_off_first=body.power_off_first,
     )
+
+
+def _checks(body: LaunchIn) -> CheckPlan:
+    """The verify's checks, validated like a drill's (plan_problems)."""
+    if body.checks is None:
+        return CheckPlan()
+    if body.mode != Mode.VERIFY:
+        raise ApiError(
+            400, "invalid_request",
+            "checks apply to verify-only recoveries: drop them, or use mode verify.",
+        )  # fmt: skip
+    plan, problems = chosen_checks(body.checks.model_dump())
+    if problems:
+        raise ApiError(400, "invalid_request", " ".join(problems))
+    return plan
 
 
 def _vm_request(vm: VmRequestIn) -> service.VMRequest:

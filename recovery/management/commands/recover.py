@@ -20,6 +20,45 @@ from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.services.recoveries import LaunchRefused, NewVMOptions, Plan, VMRequest, launch
 from recovery.templatetags.qrc import duration_short
+from recovery.verify.plan import CheckPlan, chosen_checks
+
+CHECK_FLAGS = ("guest_timeout", "command", "command_exit", "command_file", "command_timeout")
+
+
+def _add_check_arguments(parser: CommandParser) -> None:
+    """Verify only: the checks after the power-on (docs/drills.md); default: the defaults."""
+    checks = parser.add_argument_group("checks (verify mode)")
+    checks.add_argument(
+        "--no-bootable-check",
+        action="store_true",
+        help="skip the preflight's boot signature check of the first disk",
+    )
+    checks.add_argument(
+        "--no-guest-check", action="store_true", help="do not wait for the guest agent (vmtools)"
+    )
+    checks.add_argument("--guest-timeout", metavar="SECONDS", help="guest agent limit (300)")
+    checks.add_argument("--command", help="run inside the guest (SCP 6.8.0+, vmtools)")
+    checks.add_argument(
+        "--command-exit", metavar="STATUS", help="the command's exit status that means success (0)"
+    )
+    checks.add_argument("--command-file", metavar="PATH", help="a file that must exist")
+    checks.add_argument("--command-timeout", metavar="SECONDS", help="in-guest task limit (120)")
+
+
+def _checks(o: dict) -> CheckPlan:
+    """The checks the flags ask for, validated like a drill's (plan_problems)."""
+    asked = [name for name in CHECK_FLAGS if o[name] is not None]
+    asked += [flag for flag in ("no_bootable_check", "no_guest_check") if o[flag]]
+    if asked and o["mode"] != Mode.VERIFY:
+        flags = ", ".join("--" + name.replace("_", "-") for name in asked)
+        raise CommandError(f"{flags}: checks apply to --mode verify only.")
+    plan, problems = chosen_checks(
+        {name: o[name] for name in CHECK_FLAGS}
+        | {"bootable_disk": not o["no_bootable_check"], "guest_alive": not o["no_guest_check"]}
+    )
+    if problems:
+        raise CommandError(" ".join(problems))
+    return plan
 
 
 class Command(BaseCommand):
@@ -78,6 +117,7 @@ class Command(BaseCommand):
             help="run the jobs in this process (no RQ worker needed); implies --wait",
         )
         parser.add_argument("--timeout", type=float, default=3600)
+        _add_check_arguments(parser)
 
     def handle(self, *args, **o) -> None:
         with _platform_calls_quiet(o["verbosity"] < 2):
@@ -102,7 +142,7 @@ class Command(BaseCommand):
         if o["in_place"] and len(vms) > 1:
             raise CommandError("--in-place confirms one VM by name: recover one VM at a time.")
         plan = Plan(
-            mode=o["mode"], nfs_server=server, nfs_export=export,
+            checks=_checks(o), mode=o["mode"], nfs_server=server, nfs_export=export,
             datastore_name=o["datastore"], reason=o["reason"],
             power_on=not o["no_power_on"], auto_merge=not o["no_auto_merge"],
             power_off_first=o["power_off_first"],
