@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.bench.dashboard import setup_django
@@ -145,12 +147,27 @@ def _figures(times: list[float]) -> dict[str, float]:
     }
 
 
+def _query_times(team: Any, params: dict[str, str], requests: int) -> dict[str, float]:
+    """The search alone (the page's first 51 rows, no rendering): what an index changes."""
+    from recovery.services.audit_trail import actions_only, audit_rows, read_filters
+
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        filters = read_filters(params)
+        rows = actions_only(audit_rows(team, filters, sign_ins=True), filters)
+        list(rows.values_list("pk", flat=True)[:51])
+        times.append((time.perf_counter() - started) * 1000)
+    return _figures(times)
+
+
 def measure(team_id: int, requests: int) -> dict[str, dict[str, dict[str, float]]]:
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
 
+    from recovery import auditsearch
     from recovery.models import Membership, Team
-    from recovery.services.audit_trail import actions_only, audit_rows, read_filters
 
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
     Membership.objects.create(team_id=team_id, user=user, role="admin")
@@ -171,15 +188,13 @@ def measure(team_id: int, requests: int) -> dict[str, dict[str, dict[str, float]
                 assert response.status_code == 200, (name, response.status_code)
             shown = response.content.decode().count("<details>")
             results[name][mode] = {**_figures(times), "rows_shown": shown}
-            # The search alone (the page's first 51 rows, no rendering): what an index changes.
-            times = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                filters = read_filters(params)
-                rows = actions_only(audit_rows(team, filters, sign_ins=True), filters)
-                list(rows.values_list("pk", flat=True)[:51])
-                times.append((time.perf_counter() - started) * 1000)
-            results[name][f"{mode}, query"] = _figures(times)
+            results[name][f"{mode}, query"] = _query_times(team, params, requests)
+        if connection.vendor == "sqlite":  # before: the same search without the FTS5 index
+            with mock.patch.dict(
+                auditsearch._present, {str(connection.settings_dict["NAME"]): False}
+            ):
+                before = _query_times(team, {"q": term, "everything": "1"}, requests)
+            results[name]["everything, query without FTS5"] = before
     return results
 
 
@@ -248,6 +263,8 @@ def main() -> None:
                          f"{query['p95_ms']})")  # fmt: skip
         shown = f"{modes['everything']['rows_shown']} / {modes['last 30 days']['rows_shown']}"
         print(f"{name:24} {cells[0]:>30} {cells[1]:>30}  {shown}")
+        if before := modes.get("everything, query without FTS5"):
+            print(f"{'':24} query without the FTS5 index: {before['p50_ms']} / {before['p95_ms']}")
     print(f"wrote {save_result('audit_search', result)}", file=sys.stderr)
 
 
