@@ -10,8 +10,6 @@ PostgreSQL uses trigram GIN indexes on the same expressions instead (migration 0
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
@@ -40,7 +38,6 @@ DROP = [
 ]
 SHORTEST_INDEXED_TERM = 3  # characters: one trigram
 _present: dict[str, bool] = {}
-Rows = TypeVar("Rows", bound=QuerySet)
 
 
 def index_present() -> bool:
@@ -55,7 +52,7 @@ def index_present() -> bool:
     return _present[key]
 
 
-def narrowed(rows: Rows, term: str) -> Rows:
+def narrowed(rows: QuerySet, term: str) -> QuerySet:
     """`rows` limited to the index's candidates for `term` (unchanged when it cannot help)."""
     if len(term) < SHORTEST_INDEXED_TERM or not index_present():
         return rows
