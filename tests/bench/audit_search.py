@@ -28,7 +28,6 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.bench.dashboard import setup_django
@@ -163,10 +162,8 @@ def _query_times(team: Any, params: dict[str, str], requests: int) -> dict[str, 
 
 def measure(team_id: int, requests: int) -> dict[str, dict[str, dict[str, float]]]:
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
 
-    from recovery import auditsearch
     from recovery.models import Membership, Team
 
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
@@ -189,12 +186,6 @@ def measure(team_id: int, requests: int) -> dict[str, dict[str, dict[str, float]
             shown = response.content.decode().count("<details>")
             results[name][mode] = {**_figures(times), "rows_shown": shown}
             results[name][f"{mode}, query"] = _query_times(team, params, requests)
-        if connection.vendor == "sqlite":  # before: the same search without the FTS5 index
-            with mock.patch.dict(
-                auditsearch._present, {str(connection.settings_dict["NAME"]): False}
-            ):
-                before = _query_times(team, {"q": term, "everything": "1"}, requests)
-            results[name]["everything, query without FTS5"] = before
     return results
 
 
@@ -263,8 +254,6 @@ def main() -> None:
                          f"{query['p95_ms']})")  # fmt: skip
         shown = f"{modes['everything']['rows_shown']} / {modes['last 30 days']['rows_shown']}"
         print(f"{name:24} {cells[0]:>30} {cells[1]:>30}  {shown}")
-        if before := modes.get("everything, query without FTS5"):
-            print(f"{'':24} query without the FTS5 index: {before['p50_ms']} / {before['p95_ms']}")
     print(f"wrote {save_result('audit_search', result)}", file=sys.stderr)
 
 
