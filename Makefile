@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.overhead --runs 10
 	$(BIN)/python -m tests.bench.mass --vms 200 --merges 20,60
 	$(BIN)/python -m tests.bench.dashboard
+	$(BIN)/python -m tests.bench.audit_search
 	$(BIN)/python -m tests.bench.live_update --steps 20
 	$(BIN)/python -m tests.bench.merge_throughput --size-mib 1024
 	@$(BIN)/python -m tests.bench.summary

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
@@ -17,7 +17,12 @@ from django.utils.dateparse import parse_date
 
 from recovery.models import AuditAction, AuditEvent, Membership, Recovery, Team
 
-FILTER_NAMES = ("from", "to", "actor", "action", "connection", "recovery", "q")
+FILTER_NAMES = ("from", "to", "actor", "action", "connection", "recovery", "q", "everything")
+# A text search reads the last 30 days unless it names its own start or asks for everything:
+# a manager looks for recent things, and a bounded window keeps the search fast at a million
+# rows (docs/performance.md). Older rows are not gone: the page and the API say so.
+SEARCH_WINDOW = timedelta(days=30)
+EVERYTHING_WORDS = ("1", "true", "on", "yes")
 # Written before anyone is in a team (team None): shown to the managers of the person's teams.
 SIGN_IN_ACTIONS = (AuditAction.LOGIN, AuditAction.LOGOUT, AuditAction.LOGIN_FAILED)
 CALLS_SHOWN = 25  # per action on the page; the rest are counted and found by its filter
@@ -43,6 +48,14 @@ def _day(value: str, end: bool = False) -> datetime | None:
     return timezone.make_aware(moment)
 
 
+def search_window_start(params: Mapping[str, str]) -> datetime | None:
+    """Where a text search starts by default (None: no window, as for a search that gives
+    its own start day, asks for everything, or is not a text search)."""
+    if not params["q"] or _day(params["from"]) or params["everything"].lower() in EVERYTHING_WORDS:
+        return None
+    return timezone.now() - SEARCH_WINDOW
+
+
 def members_sign_ins(team: Team) -> Q:
     """Sign-in, sign-out and failed sign-in rows of the team's members (a failed sign-in has
     no user, only the name typed: the members' usernames)."""
@@ -60,7 +73,7 @@ def audit_rows(
     sign-in rows too (the audit page; the API pages one chain by its seq and leaves them)."""
     scope = Q(team=team) | members_sign_ins(team) if sign_ins else Q(team=team)
     rows = AuditEvent.objects.filter(scope)
-    if start := _day(params["from"]):
+    if start := _day(params["from"]) or search_window_start(params):
         rows = rows.filter(time__gte=start)
     if end := _day(params["to"], end=True):
         rows = rows.filter(time__lte=end)

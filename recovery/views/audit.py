@@ -25,6 +25,7 @@ from recovery.services.audit_trail import (
     attach_platform_calls,
     audit_rows,
     read_filters,
+    search_window_start,
 )
 from recovery.services.connections import usable_connections
 from recovery.tenancy import SignedInRequest, current_team, team_view
@@ -83,6 +84,11 @@ def audit_list(request: SignedInRequest) -> HttpResponseBase:
         "next_cursor": next_cursor,
         "query": query,
         "first_page": not cursor,
+        # The page says when a text search read only the recent rows, and how to read all.
+        "window_start": search_window_start(params),
+        "everything_query": urlencode(
+            {**{key: value for key, value in params.items() if value}, "everything": "1"}
+        ),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "recovery/audit.html#rows", context)

@@ -35,7 +35,14 @@ class AuditFilters(Schema):
     action: str = Field("", max_length=40, description="Exact action, e.g. recovery.launch.")
     connection: int | None = Field(None, ge=1, description="About this connection id.")
     recovery: int | None = Field(None, ge=1, description="About this recovery id.")
-    q: str = Field("", max_length=200, description="Message or object contains.")
+    q: str = Field(
+        "", max_length=200,
+        description="Message or object contains (case-insensitive); searches the last 30 days "
+        "unless `from` or `everything` is given.",
+    )  # fmt: skip
+    everything: bool = Field(
+        False, description="With `q`: search every row, not only the last 30 days."
+    )
     source: Literal["", "web", "worker", "api", "system"] = Field("", description="Who wrote it.")
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     cursor: int | None = Field(
@@ -58,7 +65,9 @@ class AuditFilters(Schema):
     summary="Audit rows of the team, newest first (managers and admins)",
 )
 def list_audit(request: HttpRequest, filters: Query[AuditFilters]):
-    rows = audit_rows(current_team(request), read_filters(request.GET))
+    params = read_filters(request.GET)
+    params["everything"] = "1" if filters.everything else ""  # as validated, not as typed
+    rows = audit_rows(current_team(request), params)
     if filters.source:
         rows = rows.filter(source=filters.source)
     # Newest first by the chain's sequence number: an integer cursor that no insert can shift.
