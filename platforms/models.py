@@ -79,6 +79,15 @@ class PlatformConnection(models.Model):
     max_concurrent_recoveries = models.PositiveIntegerField(
         default=4, validators=[MinValueValidator(1), MaxValueValidator(500)]
     )
+    # The platform's "Max Tasks per Datastore" (Sangfor's default 10), set per platform: the
+    # console starts no rebase or merge past it (recovery.services.capacity).
+    max_tasks_per_datastore = models.PositiveIntegerField(
+        "Max tasks per datastore",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text="The platform's own limit (Sangfor's default is 10): rebases and merges "
+        "beyond it wait their turn in the console.",
+    )
     default_nfs_server = models.CharField("Default NFS server", max_length=255, blank=True)
     default_nfs_export = models.CharField("Default NFS export path", max_length=500, blank=True)
     # "server:/export = /local/dir" lines: where this machine reads the connection's backup

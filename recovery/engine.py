@@ -25,6 +25,7 @@ from recovery.background import leases
 from recovery.choices import PLATFORM_BUSY, Status
 from recovery.guard import GuardRefused, guarded
 from recovery.models import Recovery
+from recovery.services import capacity
 from recovery.services.connections import client_for
 from recovery.stepkit import RETRY_ADVICE, Handler, Outcome, StepContext, StepFailed, Wait
 from recovery.steps import HANDLERS
@@ -146,9 +147,12 @@ def advance(recovery_id: int) -> str:
             if client is None:
                 client = client_for(recovery.connection, recovery=recovery)
             was_busy = recovery.status in PLATFORM_BUSY
+            held_turn = capacity.holds_turn(recovery)
             result = _run(handler, StepContext(recovery, guarded(client, recovery)))
             if was_busy and recovery.status not in PLATFORM_BUSY:
                 _wake_next_queued(recovery.connection_id)
+            if held_turn and not capacity.holds_turn(recovery):
+                capacity.wake_next(recovery)  # a rebase or merge ended: a datastore turn is free
             if isinstance(result, Wait):
                 _schedule(recovery, result)
                 outcome = f"waiting in {recovery.status}"

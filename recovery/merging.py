@@ -14,6 +14,7 @@ from django.conf import settings
 from platforms.clients.types import Server, Task
 from recovery.choices import Status
 from recovery.models import Recovery
+from recovery.services.capacity import MERGE_ENDED, take_turn
 from recovery.stepkit import (
     VM_GONE,
     Outcome,
@@ -57,6 +58,9 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
         vm = ctx.vm()
         if _merged(vm, recovery):
             return ctx.move(Status.MERGED, "The VM no longer depends on the backup")
+        turn = take_turn(ctx, "merge")  # within the platform's tasks per datastore
+        if turn is not None:
+            return turn
         token = ctx.token("merge")
         ctx.remember_task(
             "merge", ctx.client.start_merge(recovery.target_vm_id, client_token=token)
@@ -78,10 +82,10 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
         return ctx.move(Status.MERGED, "Merged: the VM runs from production storage")
     # The task finished but the platform still reports the VM on the backup: wait, within a
     # limit counted from the first time this was seen, then fail (which alerts).
-    if "merge_end" not in recovery.task_started:  # the clock starts at the first such look
-        recovery.task_started["merge_end"] = time.time()
+    if MERGE_ENDED not in recovery.task_started:  # the clock starts at the first such look
+        recovery.task_started[MERGE_ENDED] = time.time()
         recovery.save(update_fields=["task_started"])
-    released = recovery.task_started["merge_end"]
+    released = recovery.task_started[MERGE_ENDED]
     limit = settings.RECOVERY_MERGE_RELEASE_SECONDS
     backed = disks_on_backup(vm, recovery.datastore_id)
     what = ("instant_vm still set" if vm.instant_vm else "instant_vm cleared") + (

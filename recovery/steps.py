@@ -18,6 +18,7 @@ from platforms.clients.types import Server, Storage
 from recovery.choices import PLATFORM_BUSY, Mode, Status
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
+from recovery.services.capacity import take_turn
 from recovery.stepkit import (
     RETRY_ADVICE,
     VM_GONE,
@@ -296,6 +297,9 @@ def step_rebasing(ctx: StepContext) -> Wait | Outcome:
             f"{vm.name} is powered on; its disks can only be rebased while it is off.",
             "Power it off (or relaunch with 'power off first'), then retry.",
         )
+    turn = take_turn(ctx, "rebase")  # within the platform's tasks per datastore
+    if turn is not None:
+        return turn
     disks = [(d, recovery.datastore_id, recovery.disk_mapping[d]) for d in pending]
     ctx.remember_task(
         "rebase", ctx.client.rebase_disks(vm.id, disks, client_token=ctx.token("rebase"))

@@ -122,6 +122,8 @@ def lab(lab_process: LabProcess, lab_locale: str) -> LabClient:
             "storage_init_seconds": 0,
             "guest_agent_seconds": 0.1,
             "latency_ms": 0,
+            "max_tasks_per_datastore": 10,
+            "max_tasks_per_host": 0,
             "locale": lab_locale,
             "profile": "scp",
         },

@@ -60,6 +60,8 @@ class Admin:
         if key == ("GET", "/_lab/effects"):
             with lab.store.lock:
                 return list(lab.store.data["effects"])
+        if key == ("GET", "/_lab/throttle"):
+            return lab.tasks.throttle.describe()
         if key == ("GET", "/_lab/faults"):
             return lab.faults.describe()
         if key == ("POST", "/_lab/faults"):
@@ -76,6 +78,7 @@ class Admin:
         if key == ("POST", "/_lab/reset"):
             lab.faults.clear()
             lab.seed()
+            lab.tasks.throttle.forget()
             return {"reset": True}
         if method == "POST" and path.startswith("/_lab/servers/") and path.endswith("/quirks"):
             return self.set_quirks(path.split("/")[3], body)
@@ -97,6 +100,8 @@ class Admin:
             "storage_init_seconds": config.storage_init_seconds,
             "guest_agent_seconds": config.guest_agent_seconds,
             "latency_ms": config.latency_ms,
+            "max_tasks_per_datastore": config.max_tasks_per_datastore,
+            "max_tasks_per_host": config.max_tasks_per_host,
             "locale": config.locale,
             "profile": config.profile,
         }
@@ -109,6 +114,8 @@ class Admin:
             ("storage_init_seconds", float),
             ("guest_agent_seconds", float),
             ("latency_ms", int),
+            ("max_tasks_per_datastore", int),
+            ("max_tasks_per_host", int),
         )
         for name, kind in numbers:
             if name in body:

@@ -31,6 +31,10 @@ class LabConfig:
     storage_init_seconds: float = 0.0
     # [I] How long after a power-on a bootable guest's agent (vmtools) reports (guest.py).
     guest_agent_seconds: float = 3.0
+    # Sangfor's "Max Tasks per Datastore" (default 10) and a per-host ("node") limit on the
+    # tasks that open disks: rebase and merge (throttle.py, [I]); 0: no limit.
+    max_tasks_per_datastore: int = 10
+    max_tasks_per_host: int = 0
     disks: str = "real"  # "real" (qemu-img) or "virtual" (sizes only)
     token_seconds: int = 24 * 3600
     max_clock_skew_seconds: int = 15 * 60

@@ -35,6 +35,14 @@ Behaviour the lab infers (the values and texts are below):
   it stays `running`. POST /_lab/nfs/restore brings it back: `normal`, merges may run again.
 - [I] POST /_lab/servers/foreign seeds a VM (origin "seed") with a disk backed on a datastore:
   a storage used by a VM the client does not know (its unmount is refused as in use).
+- [I] Concurrency limits (throttle.py). Sangfor documents "Max Tasks per Datastore" (default
+  10; in its manual: disks opened on one datastore by agentless backup) and per-node limits on
+  data fetching; it does not say how the OpenAPI treats a task past them. The lab counts rebase
+  (onto the backup datastore) and merge (from it) against the datastore and the VM's host;
+  attach and detach open no disk and are not counted. A task past a limit is accepted (200, a
+  task id) and waits in the platform's queue, reading `waiting` with progress -2, until a slot
+  frees up; nothing is refused. Limits are lab settings (`max_tasks_per_datastore` 10,
+  `max_tasks_per_host` 0: none).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from platforms.lab.config import LabConfig
 from platforms.lab.disks import MIB, DiskError, RealDisks, VirtualDisks
 from platforms.lab.errors import TaskCanceled, TaskFailed, TaskGone
 from platforms.lab.store import Store
+from platforms.lab.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 ACTIVE_TASK = ("waiting", "doing")
@@ -40,6 +41,7 @@ class Tasks:
         self.store = store
         self.disks = disks
         self.stopping = stopping
+        self.throttle = Throttle(config, store, stopping)
 
     def new(
         self,
@@ -101,7 +103,8 @@ class Tasks:
 
     def _run(self, task_id: str) -> None:
         try:
-            self._work(task_id)
+            with self.throttle.slot(task_id):
+                self._work(task_id)
         except TaskGone:
             return
 
@@ -181,10 +184,6 @@ class Tasks:
 
     # --- each kind's work -------------------------------------------------------------------
 
-    def _set_status(self, task: dict[str, Any], status: str) -> None:
-        with self._live(task["task_id"]) as state:
-            state["servers"][task["object_id"]]["status"] = status
-
     def _do_start(self, task: dict[str, Any], duration: float) -> None:
         self.pace(task["task_id"], duration)
         with self._live(task["task_id"]) as state:
@@ -211,7 +210,8 @@ class Tasks:
         self.pace(task["task_id"], duration)
         if guest == "ignore" and not forced:
             return  # [I] the task finishes; the guest never shut down, the VM is still on
-        self._set_status(task, "stopped")
+        with self._live(task["task_id"]) as state:
+            state["servers"][task["object_id"]]["status"] = "stopped"
 
     def _hang_until_off(self, task: dict[str, Any]) -> None:
         """[I] A graceful stop whose guest ignores it runs until the VM is off some other way

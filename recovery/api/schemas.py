@@ -109,6 +109,9 @@ class ConnectionOut(Schema):
     verify_tls: bool | None = Field(None, description="Owned only.")
     timeout_seconds: int | None = Field(None, description="Owned only.")
     max_concurrent_recoveries: int
+    max_tasks_per_datastore: int = Field(
+        description="Rebases and merges at once on one datastore (the platform's limit)."
+    )
     default_nfs_server: str
     default_nfs_export: str
     last_test_ok: bool | None

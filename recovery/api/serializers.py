@@ -26,6 +26,7 @@ def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
         "owner_team": item.team.name,
         "label": item.label_for(team),
         "max_concurrent_recoveries": item.max_concurrent_recoveries,
+        "max_tasks_per_datastore": item.max_tasks_per_datastore,
         "default_nfs_server": item.default_nfs_server,
         "default_nfs_export": item.default_nfs_export,
         "last_test_ok": item.last_test_ok,

@@ -50,6 +50,18 @@ class Command(BaseCommand):
             default=defaults.guest_agent_seconds,
             help="how long after a power-on a bootable guest's vmtools report [I]",
         )
+        parser.add_argument(
+            "--max-tasks-per-datastore",
+            type=int,
+            default=defaults.max_tasks_per_datastore,
+            help="rebases and merges run at once on a datastore; the rest wait (0: no limit) [I]",
+        )
+        parser.add_argument(
+            "--max-tasks-per-host",
+            type=int,
+            default=defaults.max_tasks_per_host,
+            help="rebases and merges run at once on a host; the rest wait (0: no limit) [I]",
+        )
         parser.add_argument("--disks", choices=["real", "virtual"], default=default_disk_mode())
         parser.add_argument(
             "--nfs-export",
@@ -101,6 +113,8 @@ class Command(BaseCommand):
             task_seconds=options["task_seconds"],
             merge_seconds=options["merge_seconds"],
             guest_agent_seconds=options["guest_agent_seconds"],
+            max_tasks_per_datastore=options["max_tasks_per_datastore"],
+            max_tasks_per_host=options["max_tasks_per_host"],
             disks=options["disks"],
             locale=options["locale"],
             nfs_exports=dict(_export(value) for value in options["nfs_export"]),
