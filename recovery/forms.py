@@ -18,9 +18,8 @@ from platforms.models import (
     AuthMethod,
     Dialect,
     PlatformConnection,
-    nfs_source,
-    split_nfs_source,
 )
+from platforms.nfs import nfs_source, split_nfs_source
 from recovery.models import Invitation, Membership, Role, Team
 from recovery.services.backup_files import mapping_problems
 from recovery.services.launch_input import nfs_export_problem, nfs_server_problem

@@ -18,7 +18,8 @@ from pathlib import Path
 from django.conf import settings
 
 from platforms import diskimage
-from platforms.models import PlatformConnection, nfs_source, parse_export_mounts
+from platforms.models import PlatformConnection
+from platforms.nfs import nfs_source, parse_export_mounts
 from recovery.services.access import Access
 from recovery.services.checks import Check
 from recovery.units import mib_text, size_text

@@ -14,7 +14,8 @@ from django.db.models import QuerySet
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
-from platforms.models import AuthMethod, Kind, PlatformConnection, split_nfs_source
+from platforms.models import AuthMethod, Kind, PlatformConnection
+from platforms.nfs import split_nfs_source
 from recovery import audit
 from recovery.models import AuditAction, Recovery, Team
 from recovery.services import access as access_rules

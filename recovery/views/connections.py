@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from platforms.models import ConnectionShare, PlatformConnection, ShareStatus, split_nfs_source
+from platforms.models import ConnectionShare, PlatformConnection, ShareStatus
+from platforms.nfs import split_nfs_source
 from recovery import audit
 from recovery.choices import ACTIVE
 from recovery.forms import ConnectionForm, ExportMountsForm, ShareForm

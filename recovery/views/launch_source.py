@@ -13,7 +13,8 @@ from pathlib import Path
 
 from platforms.clients import PlatformError
 from platforms.clients.types import Disk, Server
-from platforms.models import PlatformConnection, split_nfs_source
+from platforms.models import PlatformConnection
+from platforms.nfs import split_nfs_source
 from recovery.services.access import Access, Use
 from recovery.services.backup_files import BackupFile, check_files, list_files, readable_export
 from recovery.services.connections import client_for
