@@ -10,7 +10,7 @@ import time
 
 import pytest
 from django.urls import reverse
-from recovery.drills.runner import create_run
+from recovery.drills.runs import create_run
 
 from recovery.drills.models import DrillRun
 from recovery.models import VerifyCheck
