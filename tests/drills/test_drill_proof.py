@@ -10,9 +10,9 @@ import time
 
 import pytest
 from django.urls import reverse
-from recovery.drills.runs import create_run
 
 from recovery.drills.models import DrillRun
+from recovery.drills.runs import create_run
 from recovery.models import VerifyCheck
 from tests.drills.helpers import finish, make_drill
 from tests.recovery.engine_helpers import effects, lab_connection, map_lab_export
