@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from recovery.auditkeys import keyring
 from recovery.models.audit import AuditEvent, Source
+from recovery.models.team import Team
 
 # Who did something: a user, or the name of what acted for nobody in particular (a drill, a
 # command); None when the request says who (or nobody did).
@@ -71,7 +72,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def record(
     action: str,
     *,
-    team: Any = None,
+    team: Team | int | None = None,
     actor: Actor = None,
     request: HttpRequest | None = None,
     source: str | None = None,

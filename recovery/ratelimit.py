@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import django_rq
 from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from redis.exceptions import RedisError
+
+from recovery import background
 
 logger = logging.getLogger(__name__)
 PREFIX = "qrc:rate"
@@ -53,7 +54,7 @@ def hit(counters: list[tuple[str, str, int]], window_seconds: int) -> list[Count
     """
     window = _window(window_seconds)
     try:
-        pipe = django_rq.get_connection("default").pipeline()
+        pipe = background.connection().pipeline()
         for scope, key, _limit in counters:
             name = f"{PREFIX}:{scope}:{key}:{window}"
             pipe.incr(name)
@@ -71,9 +72,7 @@ def hit(counters: list[tuple[str, str, int]], window_seconds: int) -> list[Count
 def peek(scope: str, key: str, limit: int, window_seconds: int) -> Count | None:
     """The current count without adding to it (None when Redis cannot be reached)."""
     try:
-        value = django_rq.get_connection("default").get(
-            f"{PREFIX}:{scope}:{key}:{_window(window_seconds)}"
-        )
+        value = background.connection().get(f"{PREFIX}:{scope}:{key}:{_window(window_seconds)}")
     except RedisError as error:
         logger.warning("Rate limit counters unavailable (%s): not limiting.", error)
         return None

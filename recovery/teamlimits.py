@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import django_rq
 from redis.exceptions import RedisError
+
+from recovery import background
 
 logger = logging.getLogger(__name__)
 PREFIX = "qrc:busy"
@@ -47,7 +48,7 @@ def team_slot(kind: str, team_id: int, limit: int, hold_seconds: float) -> Itera
     """
     key = f"{PREFIX}:{kind}:{team_id}"
     try:
-        connection = django_rq.get_connection("default")
+        connection = background.connection()
         pipe = connection.pipeline()
         pipe.incr(key)
         pipe.expire(key, max(1, int(hold_seconds)))
@@ -69,5 +70,5 @@ def team_slot(kind: str, team_id: int, limit: int, hold_seconds: float) -> Itera
 
 def running(kind: str, team_id: int) -> int:
     """How many of `kind` the team has running now (for tests and the operator)."""
-    value = django_rq.get_connection("default").get(f"{PREFIX}:{kind}:{team_id}")
+    value = background.connection().get(f"{PREFIX}:{kind}:{team_id}")
     return max(0, int(value or 0))

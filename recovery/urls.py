@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from recovery.urlshapes import object_urls
+from recovery.urlshapes import object_actions, object_urls
 from recovery.views import (
     audit,
     auth,
@@ -30,24 +30,23 @@ urlpatterns = [
         edit=connections.connection_edit,
         delete=connections.connection_delete,
     ),
-    path("connections/<int:pk>/test/", connections.connection_test, name="connection-test"),
-    path(
-        "connections/<int:pk>/inventory/",
-        connections.connection_inventory,
-        name="connection-inventory",
+    *object_actions(
+        "connections/",
+        "connection",
+        test=connections.connection_test,
+        inventory=connections.connection_inventory,
+        share=connections.connection_share,
+        exports=connections.connection_exports,
     ),
-    path("connections/<int:pk>/share/", connections.connection_share, name="connection-share"),
     path(
         "connections/<int:pk>/shares/<int:share_pk>/remove/",
         connections.connection_unshare,
         name="connection-unshare",
     ),
-    path(
-        "connections/<int:pk>/exports/", connections.connection_exports, name="connection-exports"
-    ),
     # A share offered to the current team: its admins accept or decline it (or stop using it).
-    path("shares/<int:pk>/accept/", connections.share_accept, name="share-accept"),
-    path("shares/<int:pk>/decline/", connections.share_decline, name="share-decline"),
+    *object_actions(
+        "shares/", "share", accept=connections.share_accept, decline=connections.share_decline
+    ),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/chain/", audit.audit_chain_status, name="audit-chain"),
     path("reports/", reports.report, name="reports"),
@@ -55,26 +54,14 @@ urlpatterns = [
     # Before launch/<step>/ and recoveries/<pk>/<action>/, which would take them.
     path("launch/templates/", launch_templates.template_list, name="launch-templates"),
     path("launch/templates/new/", launch_templates.template_save, name="launch-template-save"),
-    path(
-        "launch/templates/<int:pk>/use/",
-        launch_templates.template_use,
-        name="launch-template-use",
+    *object_actions(
+        "launch/templates/",
+        "launch-template",
+        use=launch_templates.template_use,
+        delete=launch_templates.template_delete,
     ),
-    path(
-        "launch/templates/<int:pk>/delete/",
-        launch_templates.template_delete,
-        name="launch-template-delete",
-    ),
-    path(
-        "recoveries/<int:pk>/launch-again/",
-        launch_templates.recovery_launch_again,
-        name="recovery-launch-again",
-    ),
-    path(
-        "batches/<int:pk>/launch-again/",
-        launch_templates.batch_launch_again,
-        name="batch-launch-again",
-    ),
+    *object_actions("recoveries/", "recovery", launch_again=launch_templates.recovery_launch_again),
+    *object_actions("batches/", "batch", launch_again=launch_templates.batch_launch_again),
     path("launch/<slug:step>/", launch.launch_wizard, name="launch-step"),
     path("recoveries/<int:pk>/", recoveries.recovery_detail, name="recovery-detail"),
     # Before the actions' pattern, which would take "proof" for an action's name.
@@ -90,21 +77,22 @@ urlpatterns = [
     ),
     path("team/", team.team_detail, name="team"),
     path("team/invite/", team.invite_member, name="team-invite"),
-    path("team/members/<int:pk>/role/", team.change_role, name="team-member-role"),
-    path("team/members/<int:pk>/remove/", team.remove_member, name="team-member-remove"),
-    path("team/invitations/<int:pk>/link/", team.invitation_link, name="team-invitation-link"),
-    path(
-        "team/invitations/<int:pk>/revoke/",
-        team.invitation_revoke,
-        name="team-invitation-revoke",
+    *object_actions(
+        "team/members/", "team-member", role=team.change_role, remove=team.remove_member
+    ),
+    *object_actions(
+        "team/invitations/",
+        "team-invitation",
+        link=team.invitation_link,
+        revoke=team.invitation_revoke,
     ),
     # The invited person's side: their open invitations, and the one-time link.
     path("invitations/", invitations.invitation_list, name="invitations"),
-    path("invitations/<int:pk>/accept/", invitations.invitation_accept, name="invitation-accept"),
-    path(
-        "invitations/<int:pk>/decline/",
-        invitations.invitation_decline,
-        name="invitation-decline",
+    *object_actions(
+        "invitations/",
+        "invitation",
+        accept=invitations.invitation_accept,
+        decline=invitations.invitation_decline,
     ),
     path("invitations/join/<str:secret>/", invitations.invitation_join, name="invitation-join"),
     path("teams/switch/", team.switch, name="team-switch"),

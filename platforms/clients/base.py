@@ -121,35 +121,23 @@ class HttpClient:
         outer = getattr(self._local, "ends_at", None)  # a nested call keeps the outer deadline
         self._local.ends_at = outer or started + self.config.deadline_seconds
         try:
-            return self._call(method, path, body, params, client_token, attempts, deadline)
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return self._attempt(method, path, body, params, client_token, attempt)
+                except PlatformError as error:
+                    delay = self.retry_base_seconds * 2 ** (attempt - 1)
+                    delay += random.uniform(0, delay)  # noqa: S311 - jitter, not security
+                    late = time.monotonic() + delay > min(deadline, self._local.ends_at)
+                    if error.permanent or attempt >= attempts or late:
+                        raise
+                    logger.info(
+                        "retrying %s %s after %s (attempt %d)", method, path, error.kind, attempt
+                    )
+                    self.sleep(delay)
         finally:
             self._local.ends_at = outer
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None,
-        params: dict[str, Any] | None,
-        client_token: str | None,
-        attempts: int,
-        deadline: float,
-    ) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._attempt(method, path, body, params, client_token, attempt)
-            except PlatformError as error:
-                delay = self.retry_base_seconds * 2 ** (attempt - 1)
-                delay += random.uniform(0, delay)  # noqa: S311 - jitter, not security
-                late = time.monotonic() + delay > min(deadline, self._local.ends_at)
-                if error.permanent or attempt >= attempts or late:
-                    raise
-                logger.info(
-                    "retrying %s %s after %s (attempt %d)", method, path, error.kind, attempt
-                )
-                self.sleep(delay)
 
     def _attempt(
         self,

@@ -76,49 +76,46 @@ def transport_error(
     exc: Exception, method: str, path: str, deadline_seconds: float
 ) -> PlatformError:
     """What a failed exchange means, in words an operator can act on."""
+    message, permanent, kind = _transport_meaning(exc, deadline_seconds)
+    return PlatformError(message, permanent=permanent, kind=kind, method=method, path=path)
+
+
+def _transport_meaning(exc: Exception, deadline_seconds: float) -> tuple[str, bool, str]:
+    """(what to tell the operator, whether retrying cannot help, the error's kind)."""
     if isinstance(exc, outbound.OutboundRefused):
-        return PlatformError(
-            f"{exc} The console did not connect.",
-            permanent=True, kind="refused", method=method, path=path,
-        )  # fmt: skip
+        return f"{exc} The console did not connect.", True, "refused"
     if isinstance(exc, outbound.DeadlineExceeded):
-        return PlatformError(
+        return (
             f"The platform did not finish answering within {deadline_seconds:g} "
             "s (the call's overall deadline); the connection was closed.",
-            permanent=False, kind="timeout", method=method, path=path,
+            False, "timeout",
         )  # fmt: skip
     if isinstance(exc, outbound.ResponseTooLarge):
-        return PlatformError(
+        return (
             f"The platform's answer is larger than {exc.limit} bytes; it was not read.",
-            permanent=True, kind="protocol", method=method, path=path,
+            True, "protocol",
         )  # fmt: skip
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError):
-        return PlatformError(
+        return (
             "TLS handshake failed: the platform's certificate is not trusted. Add its CA "
             "bundle to the connection, or turn off verification for a lab.",
-            permanent=True, kind="tls", method=method, path=path,
+            True, "tls",
         )  # fmt: skip
     if isinstance(exc, requests.exceptions.Timeout):
-        return PlatformError(
-            "The platform did not answer in time.",
-            permanent=False, kind="timeout", method=method, path=path,
-        )  # fmt: skip
+        return "The platform did not answer in time.", False, "timeout"
     if (
         "Name or service not known" in text
         or "NameResolutionError" in text
         or "getaddrinfo" in text
     ):
-        return PlatformError(
+        return (
             "The platform's host name does not resolve (DNS). Check the base URL.",
-            permanent=False, kind="dns", method=method, path=path,
+            False, "dns",
         )  # fmt: skip
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return PlatformError(
+        return (
             "Cannot connect to the platform: nothing answers at that address and port.",
-            permanent=False, kind="connect", method=method, path=path,
+            False, "connect",
         )  # fmt: skip
-    return PlatformError(
-        f"The request failed: {type(exc).__name__}.",
-        permanent=False, kind="connect", method=method, path=path,
-    )  # fmt: skip
+    return f"The request failed: {type(exc).__name__}.", False, "connect"

@@ -13,6 +13,16 @@ def is_quickly_recovered(value: Any) -> bool:
     return value not in (0, "0", "", None, False)
 
 
+def _text(raw: dict[str, Any], key: str) -> str:
+    """An optional text field: missing or null reads as ""."""
+    return str(raw.get(key) or "")
+
+
+def _number(raw: dict[str, Any], key: str) -> int:
+    """An optional whole number: missing or null reads as 0."""
+    return int(raw.get(key) or 0)
+
+
 @dataclass(frozen=True)
 class Disk:
     id: str
@@ -26,11 +36,11 @@ class Disk:
     def parse(cls, raw: dict[str, Any]) -> Disk:
         return cls(
             id=str(raw.get("id", "")),
-            size_mb=int(raw.get("size_mb") or 0),
-            storage_id=str(raw.get("storage_id") or ""),
-            storage_name=str(raw.get("storage_name") or ""),
-            backing_file=str(raw.get("backing_file") or ""),
-            preallocate=str(raw.get("preallocate") or ""),
+            size_mb=_number(raw, "size_mb"),
+            storage_id=_text(raw, "storage_id"),
+            storage_name=_text(raw, "storage_name"),
+            backing_file=_text(raw, "backing_file"),
+            preallocate=_text(raw, "preallocate"),
         )
 
 
@@ -46,10 +56,10 @@ class Nic:
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Nic:
         return cls(
-            vif_id=str(raw.get("vif_id") or ""),
-            model=str(raw.get("model") or ""),
+            vif_id=_text(raw, "vif_id"),
+            model=_text(raw, "model"),
             connected=raw.get("connect") not in (0, "0", "", None, False),
-            mac_address=str(raw.get("mac_address") or ""),
+            mac_address=_text(raw, "mac_address"),
         )
 
 
@@ -89,13 +99,13 @@ class Server:
             status=str(raw.get("status", "")),
             power_state=str(raw.get("power_state", "")),
             instant_vm=is_quickly_recovered(raw.get("instant_vm")),
-            host_name=str(raw.get("host_name") or ""),
-            cores=int(raw.get("cores") or 0),
-            memory_mb=int(raw.get("memory_mb") or 0),
+            host_name=_text(raw, "host_name"),
+            cores=_number(raw, "cores"),
+            memory_mb=_number(raw, "memory_mb"),
             disks=tuple(Disk.parse(disk) for disk in raw.get("disks") or []),
-            az_id=str(raw.get("az_id") or ""),
-            host_id=str(raw.get("host_id") or ""),
-            sockets=int(raw.get("sockets") or 0),
+            az_id=_text(raw, "az_id"),
+            host_id=_text(raw, "host_id"),
+            sockets=_number(raw, "sockets"),
             networks=tuple(Nic.parse(nic) for nic in raw.get("networks") or []),
             tools_installed=_optional_int(raw.get("vtool_installed")),
         )
@@ -134,10 +144,10 @@ class Storage:
             name=str(raw.get("name", "")),
             type=str(raw.get("type", "")),
             status=str(raw.get("status", "")),
-            total_mb=int(raw.get("total_mb") or 0),
-            used_mb=int(raw.get("used_mb") or 0),
-            target=str(raw.get("target") or ""),
-            cluster_id=str(raw.get("cluster_id") or ""),
+            total_mb=_number(raw, "total_mb"),
+            used_mb=_number(raw, "used_mb"),
+            target=_text(raw, "target"),
+            cluster_id=_text(raw, "cluster_id"),
             connected_hosts=_count(raw.get("connected_hosts")),
         )
 
@@ -197,8 +207,8 @@ class Cluster:
             name=str(raw.get("name", "")),
             type=str(raw.get("type", "")),
             status=str(raw.get("status", "")),
-            version=str(raw.get("version") or ""),
-            az_id=str(raw.get("az_id") or ""),
+            version=_text(raw, "version"),
+            az_id=_text(raw, "az_id"),
         )
 
 
@@ -214,8 +224,8 @@ class Host:
         return cls(
             id=str(raw["id"]),
             name=str(raw.get("name", "")),
-            ip=str(raw.get("ip") or ""),
-            status=str(raw.get("status") or ""),
+            ip=_text(raw, "ip"),
+            status=_text(raw, "status"),
         )
 
 
@@ -245,9 +255,9 @@ class Task:
         return cls(
             id=str(raw.get("task_id") or raw.get("id") or ""),
             status=str(raw.get("status", "")),
-            progress=int(raw.get("progress") or 0),
-            description=str(raw.get("description") or ""),
-            action=str(raw.get("action") or ""),
+            progress=_number(raw, "progress"),
+            description=_text(raw, "description"),
+            action=_text(raw, "action"),
         )
 
 
@@ -266,7 +276,7 @@ class PlatformInfo:
         ip = str(cluster.get("cluster_ip") or "").strip().lower()
         port = str(cluster.get("cluster_port") or "").strip()
         platform_id = f"{ip}:{port}" if ip and port else ip
-        return cls(version=str(raw.get("version") or ""), platform_id=platform_id)
+        return cls(version=_text(raw, "version"), platform_id=platform_id)
 
 
 @dataclass(frozen=True)

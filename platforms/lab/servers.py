@@ -53,10 +53,7 @@ def _disks(
     records: list[dict[str, Any]] = []
     for index, disk in enumerate(body["disks"]):
         where = f"disks[{index}]."
-        if not shapes.DISK_ID.match(disk["id"]):
-            raise LabError(400, f"{where}id {disk['id']!r} must be like ide0, scsi0, virtio0")
-        if any(r["id"] == disk["id"] for r in records):
-            raise LabError(400, f"{where}id {disk['id']} is used by two disks")
+        _unique_id(disk, "id", shapes.DISK_ID, "ide0, scsi0, virtio0", records, "disks", where)
         _positive(disk, "size_mb", where)
         if disk["size_mb"] > shapes.MAX_DISK_MB:
             raise LabError(400, f"{where}size_mb must be at most {shapes.MAX_DISK_MB}")
@@ -102,14 +99,28 @@ def _disks(
     return records
 
 
+def _unique_id(
+    item: dict[str, Any],
+    key: str,
+    form: re.Pattern[str],
+    like: str,
+    taken: list[dict[str, Any]],
+    what: str,
+    where: str,
+) -> None:
+    """The item's `key` has the platform's form, and no item before it in the body has it."""
+    value = item[key]
+    if not form.match(value):
+        raise LabError(400, f"{where}{key} {value!r} must be like {like}")
+    if any(other[key] == value for other in taken):
+        raise LabError(400, f"{where}{key} {value} is used by two {what}")
+
+
 def _networks(state: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
     nics: list[dict[str, Any]] = []
     for index, nic in enumerate(body["networks"]):
         where = f"networks[{index}]."
-        if not shapes.VIF_ID.match(nic["vif_id"]):
-            raise LabError(400, f"{where}vif_id {nic['vif_id']!r} must be like net0")
-        if any(n["vif_id"] == nic["vif_id"] for n in nics):
-            raise LabError(400, f"{where}vif_id {nic['vif_id']} is used by two NICs")
+        _unique_id(nic, "vif_id", shapes.VIF_ID, "net0", nics, "NICs", where)
         mac = nic.get("mac_address", "").lower()
         if mac and not MAC.match(mac):
             raise LabError(400, f"{where}mac_address {nic['mac_address']!r} is not a MAC address")

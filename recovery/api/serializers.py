@@ -12,6 +12,12 @@ from recovery.services.access import access
 from recovery.services.checks import Check
 
 
+def copied(item: Any, names: str) -> dict[str, Any]:
+    """The item's attributes named (space-separated, as namedtuple takes them), as they are:
+    the response schemas use the models' own names."""
+    return {name: getattr(item, name) for name in names.split()}
+
+
 def seconds(value: timedelta | None) -> float | None:
     return round(value.total_seconds(), 3) if value is not None else None
 
@@ -20,18 +26,15 @@ def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
     owned = item.team_id == team.pk
     data: dict[str, Any] = {
         "id": item.pk,
-        "name": item.name,
-        "kind": item.kind,
+        **copied(item, "name kind"),
         "owned": owned,
         "owner_team": item.team.name,
         "label": item.label_for(team),
-        "max_concurrent_recoveries": item.max_concurrent_recoveries,
-        "max_tasks_per_datastore": item.max_tasks_per_datastore,
-        "default_nfs_server": item.default_nfs_server,
-        "default_nfs_export": item.default_nfs_export,
-        "last_test_ok": item.last_test_ok,
-        "last_test_message": item.last_test_message,
-        "last_tested_at": item.last_tested_at,
+        **copied(
+            item,
+            "max_concurrent_recoveries max_tasks_per_datastore default_nfs_server"
+            " default_nfs_export last_test_ok last_test_message last_tested_at",
+        ),
     }
     if not owned:
         rules = access(team, item)
@@ -52,29 +55,15 @@ def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
 def recovery(item: Recovery) -> dict[str, Any]:
     return {
         "id": item.pk,
-        "vm_id": item.vm_id,
-        "vm_name": item.vm_name,
-        "connection_id": item.connection_id,
-        "connection_name": item.connection_name,
-        "batch_id": item.batch_id,
-        "mode": item.mode,
-        "status": item.status,
+        **copied(item, "vm_id vm_name connection_id connection_name batch_id mode status"),
         "status_label": item.get_status_display(),
-        "step": item.step,
-        "reason": item.reason,
+        **copied(item, "step reason"),
         "launched_by": item.launched_by.get_username() if item.launched_by else None,
-        "launched_at": item.launched_at,
-        "recovered_at": item.recovered_at,
-        "merged_at": item.merged_at,
-        "completed_at": item.completed_at,
-        "acknowledged_at": item.acknowledged_at,
-        "merge_progress": item.merge_progress,
-        "failed_status": item.failed_status,
-        "error_message": item.error_message,
-        "error_advice": item.error_advice,
-        "nfs_server": item.nfs_server,
-        "nfs_export": item.nfs_export,
-        "datastore_name": item.datastore_name,
+        **copied(
+            item,
+            "launched_at recovered_at merged_at completed_at acknowledged_at merge_progress"
+            " failed_status error_message error_advice nfs_server nfs_export datastore_name",
+        ),
         "target": {
             "kind": item.target,
             "new_vm_name": item.target_vm_name if item.is_new_vm else "",
@@ -90,11 +79,7 @@ def recovery(item: Recovery) -> dict[str, Any]:
 def recovery_detail(item: Recovery, *, can_act: bool) -> dict[str, Any]:
     return {
         **recovery(item),
-        "disks": item.disks,
-        "disk_mapping": item.disk_mapping,
-        "power_on": item.power_on,
-        "auto_merge": item.auto_merge,
-        "power_off_first": item.power_off_first,
+        **copied(item, "disks disk_mapping power_on auto_merge power_off_first"),
         "timeline": [
             {
                 "status": step.status,
@@ -128,32 +113,19 @@ def batch(item: Batch, members: list[Recovery]) -> dict[str, Any]:
 
 
 def check(item: Check) -> dict[str, Any]:
-    return {
-        "name": item.name,
-        "ok": item.ok,
-        "message": item.message,
-        "fix": item.fix,
-        "notice": item.notice,
-    }
+    return copied(item, "name ok message fix notice")
 
 
 def audit_row(row: AuditEvent) -> dict[str, Any]:
     return {
         "id": row.pk,
-        "seq": row.seq,
-        "time": row.time,
-        "action": row.action,
+        **copied(row, "seq time action"),
         "action_label": row.get_action_display(),
         "source": row.source,
         "actor": row.actor_name,
-        "client_ip": row.client_ip,
-        "object_type": row.object_type,
-        "object_id": row.object_id,
-        "object_repr": row.object_repr,
-        "message": row.message,
-        "data": row.data,
-        "correlation_id": row.correlation_id,
-        "request_id": row.request_id,
-        "recovery_id": row.recovery_id,
-        "hash": row.hash,
+        **copied(
+            row,
+            "client_ip object_type object_id object_repr message data correlation_id request_id"
+            " recovery_id hash",
+        ),
     }

@@ -7,7 +7,8 @@
   row's `lease_until` (and `lease_owner`, where the owner may renew it).
 - `periodic` (periodic.py): the loops that must never stop, declared with `@periodic_job`.
 - `worker` and `inline`: the RQ workers with their fast scheduler, and the in-process runner
-  of tests and `recover --inline`; `rqjobs`: JSON jobs that may call our tasks only.
+  of tests and `recover --inline`; `rqjobs`: JSON jobs that may call our tasks only;
+  `commands`: PeriodicJobCommand, the management command of a periodic job.
 
 Domain code uses `enqueue`, `leases` and `periodic_job`; worker.py and inline.py are for
 `rqworker`, tests and `recover --inline`. This __init__ imports no RQ, so that the settings

@@ -83,6 +83,11 @@ def jobs() -> dict[str, PeriodicJob]:
     return dict(_REGISTRY)
 
 
+def id_of(task: Callable[..., Any]) -> str:
+    """The loop id of a task decorated with @periodic_job."""
+    return task.periodic_id  # type: ignore[attr-defined]
+
+
 def alive_key(job_id: str) -> str:
     return f"qrc:periodic:{job_id}"
 
@@ -90,7 +95,7 @@ def alive_key(job_id: str) -> str:
 def schedule(loop: str | Callable[..., Any], delay: float | None = None) -> None:
     """Run the loop (its id, or its decorated task) in `delay` seconds (its interval by
     default), and mark it alive."""
-    job_id = loop if isinstance(loop, str) else loop.periodic_id  # type: ignore[attr-defined]
+    job_id = loop if isinstance(loop, str) else id_of(loop)
     job = jobs()[job_id]
     seconds = job.interval() if delay is None else delay
     target = queue(DEFAULT)

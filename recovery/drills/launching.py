@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from platforms.clients import PlatformError
+from platforms.clients.interface import PlatformClient
+from platforms.clients.types import Server
 from recovery.background import leases
 from recovery.choices import Mode, Target
 from recovery.drills.models import DrillRun, DrillRunVM
@@ -68,7 +70,7 @@ def _fail_unsettled(run: DrillRun, problem: str) -> None:
     )
 
 
-def _find_vm(client: Any, ref: dict[str, str]) -> Any:
+def _find_vm(client: PlatformClient, ref: dict[str, str]) -> Server | None:
     """The VM by id, else by exact name (a backup application may have re-created it)."""
     try:
         return client.vm(ref["id"])

@@ -4,12 +4,15 @@ queues a look at the run once the step commits (no query here, in the engine's s
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.dispatch import receiver
 
 from recovery.workflow import status_changed
+
+if TYPE_CHECKING:
+    from recovery.models import Recovery
 
 logger = logging.getLogger(__name__)
 PREFIX = "drill-"
@@ -23,7 +26,7 @@ def run_id_of(correlation_id: str) -> int | None:
 
 
 @receiver(status_changed, dispatch_uid="drills.status_changed")
-def on_status_changed(sender: Any, recovery: Any, **kwargs: Any) -> None:
+def on_status_changed(sender: Any, recovery: Recovery, **kwargs: Any) -> None:
     run_id = run_id_of(recovery.correlation_id or "")
     if run_id is None:
         return

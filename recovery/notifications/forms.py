@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,6 +12,9 @@ from django.core.validators import validate_email
 
 from platforms import outbound
 from recovery.notifications.models import SUBSCRIBABLE, Channel, TeamSettings
+
+if TYPE_CHECKING:
+    from recovery.models import Team
 
 MAX_RECIPIENTS = 20
 MIN_SECRET_LENGTH = 16
@@ -37,7 +40,7 @@ class ChannelForm(forms.ModelForm):
         widgets = {"recipients": forms.Textarea(attrs={"rows": 2})}
         labels = {"url": "Webhook URL", "enabled": "Enabled"}
 
-    def __init__(self, *args: Any, team: Any, kind: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, team: Team, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
         self.kind = kind

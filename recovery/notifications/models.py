@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,6 +12,9 @@ from django.utils import timezone
 
 from platforms import crypto
 from recovery.models.authored import Authored
+
+if TYPE_CHECKING:
+    from recovery.models import Team
 
 
 class EventType(models.TextChoices):
@@ -67,7 +70,7 @@ class TeamSettings(models.Model):
         return f"Notification settings of {self.team}"
 
     @classmethod
-    def for_team(cls, team: Any) -> TeamSettings:
+    def for_team(cls, team: Team) -> TeamSettings:
         """The team's settings, or the defaults (unsaved) when it never changed them."""
         found = cls.objects.filter(team=team).first()
         return found or cls(team=team)

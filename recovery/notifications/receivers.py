@@ -5,7 +5,7 @@ a recovery."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -16,10 +16,13 @@ from recovery.choices import Status
 from recovery.services.reconcile import datastore_changes, orphans_found
 from recovery.workflow import status_changed
 
+if TYPE_CHECKING:
+    from recovery.models import Recovery, RecoveryEvent
+
 logger = logging.getLogger(__name__)
 
 
-def _event_for(recovery: Any, event: Any) -> tuple[str, str] | None:
+def _event_for(recovery: Recovery, event: RecoveryEvent) -> tuple[str, str] | None:
     from recovery.notifications.models import EventType
 
     if recovery.status == Status.RUNNING_FROM_BACKUP:
@@ -36,7 +39,9 @@ def _event_for(recovery: Any, event: Any) -> tuple[str, str] | None:
 
 
 @receiver(status_changed, dispatch_uid="notifications.status_changed")
-def on_status_changed(sender: Any, recovery: Any, previous: str, event: Any, **kwargs: Any) -> None:
+def on_status_changed(
+    sender: Any, recovery: Recovery, previous: str, event: RecoveryEvent, **kwargs: Any
+) -> None:
     found = _event_for(recovery, event)
     if found is None:
         return

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from recovery.audit import Actor
 from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services import actions
@@ -74,7 +75,7 @@ def offered(members: list[Recovery]) -> list[dict[str, Any]]:
     return buttons
 
 
-def perform_all(batch_action: BatchAction, members: list[Recovery], user: Any) -> Outcome:
+def perform_all(batch_action: BatchAction, members: list[Recovery], user: Actor) -> Outcome:
     outcome = Outcome()
     for member in members_allowing(batch_action, members):
         try:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -41,7 +41,7 @@ def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _expiry() -> Any:
+def _expiry() -> datetime:
     return timezone.now() + timedelta(days=settings.INVITATION_DAYS)
 
 
@@ -152,7 +152,7 @@ def _locked(invitation: Invitation) -> Invitation:
     )
 
 
-def _answerable(invitation: Invitation, user: Any, what_to_do: str) -> Invitation:
+def _answerable(invitation: Invitation, user: User, what_to_do: str) -> Invitation:
     """The invitation, locked, once it is this user's and still open (else refused)."""
     invitation = _locked(invitation)
     if invitation.user_id != user.pk:
@@ -188,7 +188,7 @@ def accept(invitation: Invitation, *, user: User, request: HttpRequest) -> Membe
 
 
 def set_password_and_accept(
-    invitation: Invitation, *, password_form: Any, request: HttpRequest
+    invitation: Invitation, *, password_form: SetPasswordForm, request: HttpRequest
 ) -> Membership:
     """The link of an invitation that created the account: choose its password, join."""
     with transaction.atomic():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
@@ -146,7 +147,7 @@ def template_problem(values: LaunchSettings, name: str) -> str | None:
     )
 
 
-def save_template(team: Team, user: Any, name: str, values: LaunchSettings) -> LaunchTemplate:
+def save_template(team: Team, user: User, name: str, values: LaunchSettings) -> LaunchTemplate:
     """A new template of `team`; TemplateRefused says why not (a bad input, a taken name)."""
     problem = template_problem(values, name)
     if problem:

@@ -8,8 +8,8 @@ from typing import Any
 from django.utils import timezone
 
 from recovery.drills.models import DrillRun
-from recovery.models import AuditAction, AuditEvent
-from recovery.verify.evidence import current_rows, digest, proof
+from recovery.models import AuditAction
+from recovery.verify.evidence import audited_hash, current_rows, digest, proof
 
 
 def _time(value: Any) -> str | None:
@@ -47,11 +47,4 @@ def run_report(run: DrillRun) -> dict[str, Any]:
 
 
 def audited_run_digest(run: DrillRun) -> str:
-    event = (
-        AuditEvent.objects.filter(
-            action=AuditAction.DRILL_FINISHED, object_type="drillrun", object_id=str(run.pk)
-        )
-        .order_by("-id")
-        .first()
-    )
-    return str(event.data.get("report_sha256", "")) if event else ""
+    return audited_hash(AuditAction.DRILL_FINISHED, "drillrun", run.pk, "report_sha256")

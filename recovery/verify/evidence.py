@@ -132,11 +132,15 @@ def seal(recovery: Recovery) -> str:
 
 def audited_digest(recovery: Recovery) -> str:
     """The hash the audit trail holds for this recovery's last verification, or ""."""
+    return audited_hash(AuditAction.VERIFY_REPORT, "recovery", recovery.pk, "sha256")
+
+
+def audited_hash(action: str, object_type: str, object_id: int, key: str) -> str:
+    """The report hash (`data[key]`) of the object's last audit row of `action`, or "": what
+    a report's reader compares the report with."""
     event = (
-        AuditEvent.objects.filter(
-            action=AuditAction.VERIFY_REPORT, object_type="recovery", object_id=str(recovery.pk)
-        )
+        AuditEvent.objects.filter(action=action, object_type=object_type, object_id=str(object_id))
         .order_by("-id")
         .first()
     )
-    return str(event.data.get("sha256", "")) if event else ""
+    return str(event.data.get(key, "")) if event else ""

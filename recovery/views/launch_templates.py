@@ -12,7 +12,7 @@ from recovery.models import Batch, LaunchTemplate, Recovery, Role
 from recovery.services import launch_settings
 from recovery.services.launch_settings import LaunchSettings, TemplateRefused
 from recovery.services.restore_points import EVERY_DISK, NEWEST
-from recovery.tenancy import current_team, get_for_team, team_view
+from recovery.tenancy import SignedInRequest, current_team, get_for_team, team_view
 from recovery.views import launch_session
 
 # Filled in from saved settings, the wizard opens at the backup step: the restore points may
@@ -60,7 +60,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.OPERATOR)
-def template_save(request: HttpRequest) -> HttpResponse:
+def template_save(request: SignedInRequest) -> HttpResponse:
     """The wizard's current launch, saved under a name; each disk takes its newest backup."""
     data = launch_session.data(request)
     if not data.get("mode"):

@@ -160,7 +160,7 @@ def batch_detail(request: SignedInRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @team_view(role=Role.OPERATOR)
-def batch_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def batch_action(request: SignedInRequest, pk: int, action: str) -> HttpResponse:
     """One action on every member of the batch that allows it (services/batch_actions)."""
     batch = get_for_team(request, Batch, pk=pk)
     chosen = batch_actions.BY_NAME.get(action)

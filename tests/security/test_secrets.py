@@ -32,8 +32,8 @@ from recovery.models import AuditEvent, Recovery
 from recovery.services import recoveries as actions
 from tests.labclient import ACCESS_KEY, PASSWORD, SECRET_KEY, USERNAME
 from tests.recovery.engine_helpers import run
+from tests.security.isolation_fill import fill
 from tests.security.snapshot import tables
-from tests.security.test_isolation import fill
 from tests.security.urlwalk import endpoints
 from tests.security.world import SECRET as WORLD_SECRET
 from tests.security.world import WEBHOOK_SECRET as WORLD_WEBHOOK_SECRET

@@ -24,14 +24,9 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.security.isolation_expect import PERSONAS, Expect, expectation
+from tests.security.isolation_fill import fill, post_body
 from tests.security.snapshot import differences, snapshot, tables
-from tests.security.test_isolation import (
-    PERSONAS,
-    Expect,
-    expectation,
-    fill,
-    post_body,
-)
 from tests.security.urlwalk import Endpoint, endpoints
 from tests.security.world import World, build_world
 

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.management.base import BaseCommand, CommandParser
-
 from recovery import tasks
 from recovery.auditheads import heads_path, write_heads
 from recovery.background import periodic
+from recovery.background.commands import PeriodicJobCommand
 
 
-class Command(BaseCommand):
+class Command(PeriodicJobCommand):
     help = (
         "Write the signed heads of the audit chains (AUDIT_HEADS_DIR/heads.jsonl). "
         "--schedule starts the periodic job instead (every AUDIT_HEADS_SECONDS)."
     )
+    job_id = periodic.id_of(tasks.audit_heads)
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--schedule", action="store_true", help="run on the workers")
+    def scheduled(self) -> str:
+        return "The audit heads are signed periodically on the RQ workers."
 
-    def handle(self, *args: Any, schedule: bool, **options: Any) -> None:
-        if schedule:
-            periodic.schedule(tasks.audit_heads, delay=1)
-            self.stdout.write("The audit heads are signed periodically on the RQ workers.")
-            return
+    def run_once(self) -> list[str]:
         result = write_heads()
-        self.stdout.write(
+        return [
             f"Signed {result['signed']} head(s), kept {result['kept']} unchanged or broken "
             f"one(s) in {heads_path()}."
-        )
+        ]
