@@ -14,7 +14,7 @@ from recovery.api import auth, serializers
 from recovery.api.errors import ApiError
 from recovery.api.routes.recoveries import _preflight, preflight_slot
 from recovery.api.schemas import COMMON_ERRORS, ErrorOut, LaunchOut, ModeName, PreflightOut
-from recovery.models import LaunchTemplate, Recovery
+from recovery.models import LaunchTemplate, Recovery, Source
 from recovery.services import launch_settings
 from recovery.services import recoveries as service
 from recovery.services.launch_settings import LaunchSettings, TemplateRefused
@@ -121,7 +121,9 @@ def create_template(request: auth.ApiRequest, body: LaunchTemplateIn):
         options=body.options.model_dump(),
     )
     try:
-        template = launch_settings.save_template(team, request.user, body.name, values)
+        template = launch_settings.save_template(
+            team, request.user, body.name, values, request=request, source=Source.API
+        )
     except TemplateRefused as refused:
         raise ApiError(422, "invalid_template", str(refused)) from None
     return Status(201, _out(template))
@@ -146,7 +148,7 @@ def get_template(request: auth.ApiRequest, template_id: int):
 def delete_template(request: auth.ApiRequest, template_id: int):
     template = get_for_team(request, LaunchTemplate, pk=template_id)
     deleted = _out(template)  # every answer is JSON: what was deleted
-    template.delete()
+    launch_settings.delete_template(template, request.user, request=request, source=Source.API)
     return deleted
 
 
