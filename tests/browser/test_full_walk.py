@@ -175,10 +175,15 @@ def test_an_operator_and_a_manager_walk_the_whole_console(
         page.goto(f"{live_server.url}/audit/")
         audit = page.inner_text("main")
         assert "Recovery launched" in audit and "otto" in audit
+        # What the operator did is there by default, sign-ins included (issue 19).
+        for action in ("Recovery step retried", "Recovery cancelled", "Signed in"):
+            assert action in audit, action
 
     with walk.step("reports"):
         page.goto(f"{live_server.url}/reports/")
         page.wait_for_selector("h1")
+        # The retried recovery completed and the cancel was no failure: a rate that agrees.
+        assert "100% (5 completed, 0 failed)" in page.inner_text("main")
 
     with walk.step("team"):
         page.goto(f"{live_server.url}/team/")
