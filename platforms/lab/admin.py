@@ -77,6 +77,7 @@ class Admin:
             return self.update_settings(body)
         if key == ("POST", "/_lab/reset"):
             lab.faults.clear()
+            lab.config.merge_hold_percent = None
             lab.seed()
             lab.tasks.throttle.forget()
             return {"reset": True}
@@ -104,6 +105,7 @@ class Admin:
             "max_tasks_per_host": config.max_tasks_per_host,
             "locale": config.locale,
             "profile": config.profile,
+            "merge_hold_percent": config.merge_hold_percent,
         }
 
     def update_settings(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +128,8 @@ class Admin:
                 if value < 0:
                     raise LabError(400, f"{name} must not be negative")
                 setattr(config, name, value)
+        if "merge_hold_percent" in body:
+            config.merge_hold_percent = self.hold_percent(body["merge_hold_percent"])
         if "locale" in body:
             if body["locale"] not in shapes.LOCALES:
                 raise LabError(400, f"locale must be one of {', '.join(shapes.LOCALES)}")
@@ -135,6 +139,14 @@ class Admin:
                 raise LabError(400, f"profile must be one of {', '.join(hci.PROFILES)}")
             config.profile = body["profile"]
         return self.settings()
+
+    @staticmethod
+    def hold_percent(value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 99:
+            raise LabError(400, "merge_hold_percent must be null or a whole number from 0 to 99")
+        return value
 
     def set_quirks(self, server_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """A VM's quirks (shapes.QUIRKS): how its guest and its flags misbehave, for tests."""

@@ -27,6 +27,9 @@ class LabConfig:
     latency_ms: int = 0
     task_seconds: float = 1.0
     merge_seconds: float = 15.0
+    # Test-only: a merge's progress stops at this percent (and the merge does not end) until
+    # it is raised or cleared (None), so a test can watch two progress values without a race.
+    merge_hold_percent: int | None = None
     # How long a mounted NFS datastore stays `initting` after its attach task ends [I].
     storage_init_seconds: float = 0.0
     # [I] How long after a power-on a bootable guest's agent (vmtools) reports (guest.py).

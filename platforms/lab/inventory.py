@@ -4,6 +4,8 @@ datastores, VMs and the VMs' backups on the NFS export."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -220,11 +222,12 @@ def build(config: LabConfig, disks: RealDisks | VirtualDisks) -> dict[str, Any]:
         )
         servers[server["id"]] = server
     # [I] Beside app-01's good backup: the same data without a boot signature, a backup that
-    # powers on but whose guest never comes up (a blank or damaged first disk).
-    disks.create_backup(
-        config.default_export_dir / UNBOOTABLE_BACKUP, DISK_MB, "qcow2", 64 * 1024,
-        seed="app-01/ide0", boot=False,
-    )  # fmt: skip
+    # powers on but whose guest never comes up (a blank or damaged first disk). An older
+    # restore point (a day before), so app-01's newest is still the good one.
+    unbootable = config.default_export_dir / UNBOOTABLE_BACKUP
+    disks.create_backup(unbootable, DISK_MB, "qcow2", 64 * 1024, seed="app-01/ide0", boot=False)
+    day_before = time.time() - 24 * 3600
+    os.utime(unbootable, (day_before, day_before))
     return {
         "schema": SCHEMA,
         "clusters": clusters,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from platforms import diskimage
-from platforms.lab import guest, inventory, shapes
+from platforms.lab import guest, inventory, merge_hold, shapes
 from platforms.lab.config import LabConfig
 from platforms.lab.disks import MIB, DiskError, RealDisks, VirtualDisks
 from platforms.lab.errors import TaskCanceled, TaskFailed, TaskGone
@@ -168,9 +168,10 @@ class Tasks:
         duration: float,
         done: float = 0.0,
         check: Callable[[], None] | None = None,
+        held: bool = False,
     ) -> None:
         """Let a task take `duration` seconds, its progress rising with time; `check` may end
-        it (TaskFailed) at every tick."""
+        it (TaskFailed) at every tick; a `held` one (a merge) stops at the merge hold."""
         start = time.monotonic()
         while not self.stopping.is_set():
             if check is not None:
@@ -179,7 +180,7 @@ class Tasks:
             if elapsed >= duration:
                 return
             fraction = done + (1 - done) * elapsed / duration
-            self._update(task_id, progress=min(99, int(fraction * 100)))
+            self._update(task_id, progress=merge_hold.percent(self.config, fraction, held))
             time.sleep(min(0.05, duration - elapsed))
 
     # --- each kind's work -------------------------------------------------------------------
@@ -373,7 +374,7 @@ class Tasks:
             check()
             copied = (done_disks + fraction) / total
             paced = (time.monotonic() - start) / duration if duration > 0 else 1.0
-            self._update(task_id, progress=min(99, int(min(copied, paced) * 100)))
+            self._update(task_id, progress=merge_hold.percent(self.config, min(copied, paced)))
 
         for number, disk_file in enumerate(files):
             try:
@@ -386,7 +387,8 @@ class Tasks:
         if remaining > 0:
             with self._live(task_id) as state:
                 done = state["tasks"][task_id]["progress"] / 100
-            self.pace(task_id, remaining, done=done, check=check)
+            self.pace(task_id, remaining, done=done, check=check, held=True)
+        merge_hold.wait(self.config, self.stopping, check, functools.partial(self._update, task_id))
         if self.stopping.is_set():
             return
         with self._live(task["task_id"]) as state:

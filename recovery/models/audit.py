@@ -48,6 +48,8 @@ class AuditAction(models.TextChoices):
     NOTIFICATION_CHANNEL_DELETE = "notification.channel_delete", "Notification channel deleted"
     NOTIFICATION_TEST = "notification.test", "Test notification sent"
     NOTIFICATION_SETTINGS = "notification.settings", "Notification thresholds changed"
+    LAUNCH_TEMPLATE_CREATE = "launch_template.create", "Launch template saved"
+    LAUNCH_TEMPLATE_DELETE = "launch_template.delete", "Launch template deleted"
     DRILL_CREATE = "drill.create", "Drill scheduled"
     DRILL_UPDATE = "drill.update", "Drill changed"
     DRILL_DELETE = "drill.delete", "Drill deleted"

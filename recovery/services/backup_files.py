@@ -193,8 +193,15 @@ def _walk(directory: Path, depth: int, budget: list[int]) -> list[Path]:
     return found
 
 
-def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) -> list[Check]:
-    """Preflight of the backup files where the console can read the export itself."""
+def check_files(
+    sizes: dict[str, int],
+    mapping: dict[str, str],
+    export: Path,
+    max_age_hours: int | None = None,
+) -> list[Check]:
+    """Preflight of the backup files where the console can read the export itself; a file
+    older than `max_age_hours` (the team's RPO, TeamSettings.backup_max_age_hours) is a notice:
+    it may be the only restore point there is, so it is the operator's call."""
     checks = []
     for disk_id, path in mapping.items():
         name = f"Backup file of {disk_id}"
@@ -254,15 +261,23 @@ def check_files(sizes: dict[str, int], mapping: dict[str, str], export: Path) ->
             f", {info.cluster_size // 1024} KiB clusters" if info.cluster_size else ""
         )
         written = datetime.fromtimestamp(os.lstat(target).st_mtime, tz=UTC)
-        checks.append(
-            Check(
-                name,
-                True,
-                f"{path}: {detail}, {size_text(info.virtual_size)}, written "
-                f"{written:%Y-%m-%d %H:%M} UTC ({backup_age_text(written)} old)",
-            )
+        message = (
+            f"{path}: {detail}, {size_text(info.virtual_size)}, written "
+            f"{written:%Y-%m-%d %H:%M} UTC ({backup_age_text(written)} old)"
         )
+        stale = max_age_hours is not None and older_than(written, max_age_hours)
+        if stale:
+            message += (
+                f"; older than the team's limit of {max_age_hours} h. Check this VM's backup "
+                "job, or pick a newer restore point if there is one."
+            )
+        checks.append(Check(name, True, message, notice=stale))
     return checks
+
+
+def older_than(written: datetime, hours: int) -> bool:
+    """Whether a backup written at `written` is more than `hours` old now."""
+    return (datetime.now(tz=UTC) - written).total_seconds() > hours * 3600
 
 
 def symlink_on_the_way(base: Path, target: Path) -> bool:

@@ -12,10 +12,12 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
 from platforms.models import PlatformConnection
+from recovery import audit
 from recovery.choices import Mode, Target
-from recovery.models import Batch, LaunchTemplate, Recovery, Team
+from recovery.models import AuditAction, Batch, LaunchTemplate, Recovery, Team
 from recovery.services.connections import usable_connections
 from recovery.services.launch_input import (
     nfs_export_problem,
@@ -147,8 +149,17 @@ def template_problem(values: LaunchSettings, name: str) -> str | None:
     )
 
 
-def save_template(team: Team, user: User, name: str, values: LaunchSettings) -> LaunchTemplate:
-    """A new template of `team`; TemplateRefused says why not (a bad input, a taken name)."""
+def save_template(
+    team: Team,
+    user: User,
+    name: str,
+    values: LaunchSettings,
+    *,
+    request: HttpRequest | None = None,
+    source: str | None = None,
+) -> LaunchTemplate:
+    """A new template of `team`, audited; TemplateRefused says why not (a bad input, a taken
+    name). `request` gives the audit row its client IP; `source` is API for the API."""
     problem = template_problem(values, name)
     if problem:
         raise TemplateRefused(problem)
@@ -156,7 +167,7 @@ def save_template(team: Team, user: User, name: str, values: LaunchSettings) -> 
     fields.pop("connection_id")
     try:
         with transaction.atomic():
-            return LaunchTemplate.objects.create(
+            template = LaunchTemplate.objects.create(
                 team=team,
                 name=name.strip(),
                 connection_id=values.connection_id,
@@ -168,6 +179,24 @@ def save_template(team: Team, user: User, name: str, values: LaunchSettings) -> 
             f"{team} already has a template named {name.strip()}: choose another name, or "
             "delete that one first."
         ) from None
+    audit.record(
+        AuditAction.LAUNCH_TEMPLATE_CREATE, team=team, actor=user, request=request,
+        source=source, obj=template, message=f"Saved the launch template {template.name}: "
+        f"{template.mode} of {', '.join(template.vm_names)}",
+    )  # fmt: skip
+    return template
+
+
+def delete_template(
+    template: LaunchTemplate, user: Any, *, request: HttpRequest, source: str | None = None
+) -> None:
+    """Delete a template, audited (recoveries launched from it stay)."""
+    audit.record(
+        AuditAction.LAUNCH_TEMPLATE_DELETE, team=template.team, actor=user, request=request,
+        source=source, obj=template,
+        message=f"Deleted the launch template {template.name}",
+    )  # fmt: skip
+    template.delete()
 
 
 def plan_of(

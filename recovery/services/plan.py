@@ -228,7 +228,8 @@ def preflight_vm(
     checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
     boot_evidence: dict[str, Any] = {}
     if export.directory is not None and set(mapping) == set(disk_sizes):
-        checks.extend(check_files(disk_sizes, mapping, export.directory))
+        max_age = backup_max_age_hours(rules.team)
+        checks.extend(check_files(disk_sizes, mapping, export.directory, max_age))
         if plan.mode == Mode.VERIFY and plan.checks.bootable_disk and mapping and not bad_paths:
             boot_disk = next(iter(disk_sizes))  # the new VM boots from its first disk
             check, boot_evidence = bootable_check(export.directory, boot_disk, mapping[boot_disk])
@@ -250,6 +251,14 @@ def preflight_vm(
         request, vm, name, mapping, checks, cluster.id if cluster else "", "",
         spec if new_vm else {}, boot_evidence,
     )  # fmt: skip
+
+
+def backup_max_age_hours(team: Team) -> int:
+    """The team's RPO: past it, a backup file is a notice at preflight (and a verify of it
+    fires backup.stale). One setting for both, kept with the notification thresholds."""
+    from recovery.notifications.models import TeamSettings  # notifications import services
+
+    return TeamSettings.for_team(team).backup_max_age_hours
 
 
 def _resolve_newest(

@@ -80,7 +80,9 @@ def template_save(request: SignedInRequest) -> HttpResponse:
     )
     name = request.POST.get("name", "").strip()
     try:
-        template = launch_settings.save_template(current_team(request), request.user, name, values)
+        template = launch_settings.save_template(
+            current_team(request), request.user, name, values, request=request
+        )
     except TemplateRefused as refused:
         messages.error(request, str(refused))
         return redirect("launch-step", step="preflight")
@@ -99,6 +101,6 @@ def template_use(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.OPERATOR)
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_for_team(request, LaunchTemplate, pk=pk)
-    template.delete()
+    launch_settings.delete_template(template, request.user, request=request)
     messages.success(request, f"The launch template {template.name} is deleted.")
     return redirect("launch-templates")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from recovery.models import LaunchTemplate, Recovery
+from recovery.models import AuditAction, AuditEvent, LaunchTemplate, Recovery
 from tests.recovery.engine_helpers import NFS_EXPORT, NFS_SERVER, lab_connection, map_lab_export
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,8 @@ def test_another_teams_template_is_a_404_and_a_viewer_cannot_make_one(
     deleted = operator.client.delete(one, headers=operator.headers)
     assert deleted.status_code == 200 and deleted.json()["name"] == "db runbook"
     assert not LaunchTemplate.objects.exists()
+    rows = AuditEvent.objects.filter(action__startswith="launch_template.").order_by("pk")
+    assert [(r.action, r.source, r.team_id) for r in rows] == [
+        (AuditAction.LAUNCH_TEMPLATE_CREATE, "api", personas.team.pk),
+        (AuditAction.LAUNCH_TEMPLATE_DELETE, "api", personas.team.pk),
+    ]  # the viewer's refused one and the outsider's 404 left no row

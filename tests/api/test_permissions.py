@@ -50,11 +50,15 @@ ROWS = [
     Row("GET", "/api/v1/launch-templates/{template_id}", Role.VIEWER, "object"),
     Row("DELETE", "/api/v1/launch-templates/{template_id}", Role.OPERATOR, "object"),
     Row("POST", "/api/v1/launch-templates/{template_id}/launch", Role.OPERATOR, "object"),
+    Row("POST", "/api/v1/recoveries/{recovery_id}/launch-again", Role.OPERATOR, "object"),
+    Row("POST", "/api/v1/batches/{batch_id}/launch-again", Role.OPERATOR, "object"),
 ]
 SUCCESS = {
     ("POST", "/api/v1/recoveries"): 200,  # a dry run
     ("POST", "/api/v1/launch-templates"): 201,
     ("POST", "/api/v1/launch-templates/{template_id}/launch"): 200,  # a dry run
+    ("POST", "/api/v1/recoveries/{recovery_id}/launch-again"): 200,  # a dry run
+    ("POST", "/api/v1/batches/{batch_id}/launch-again"): 200,  # a dry run
 }
 
 
@@ -106,7 +110,7 @@ def _call(api, row: Row, world: dict):
             "nfs_server": "192.0.2.50",
             "nfs_export": "/backup",
         }
-    if row.template.endswith("/launch"):
+    if row.template.endswith(("/launch", "/launch-again")):
         body = {"reason": "matrix", "dry_run": True}
     return api.post(path, body)
 

@@ -159,3 +159,30 @@ def test_an_in_place_restore_replaces_the_disk_data_and_ends_identical_to_the_ba
     for disk_file, backup in zip(files, backups, strict=True):
         assert "backing file:" not in _qemu_info(disk_file)
         assert _has_data(disk_file) and _compare(disk_file, backup) == 0
+
+
+def test_a_held_merge_waits_at_the_hold_until_a_test_clears_it(lab):
+    lab.admin("POST", "settings", {"merge_seconds": 0.1, "merge_hold_percent": 40})
+    server = lab.server_named("app-01")
+    datastore = attach(lab)
+    lab.task(
+        "POST", f"{SERVERS}/{server['id']}/rebase-backing-file", rebase_body(lab, server, datastore)
+    )
+    task_id = lab.ok("POST", f"{SERVERS}/{server['id']}/merge-backup-data")["task_id"]
+
+    def task_when(condition):
+        while not condition(task := lab.ok("GET", f"/janus/20180725/tasks/{task_id}")):
+            pass
+        return task
+
+    # Far past its 0.1 s, the merge still reads the hold and has not ended.
+    assert task_when(lambda task: task["progress"] == 40)["status"] == "doing"
+    lab.admin("POST", "settings", {"merge_hold_percent": 70})
+    # Raised: the merge moves on (the copy may still run) and stops again at the new hold.
+    assert task_when(lambda task: task["progress"] == 70)["status"] == "doing"
+    assert lab.admin("GET", "state")["settings"]["merge_hold_percent"] == 70
+    lab.admin("POST", "settings", {"merge_hold_percent": None})
+    ended = task_when(lambda task: task["status"] != "doing")
+    assert ended["status"] == "finish" and ended["progress"] == 100
+    refused = lab.session.post(f"{lab.base_url}/_lab/settings", json={"merge_hold_percent": 100})
+    assert refused.status_code == 400

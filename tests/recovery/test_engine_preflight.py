@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from recovery.models import Recovery
+from recovery.notifications.models import TeamSettings
+from recovery.services.plan import VMRequest, preflight
 from recovery.services.recoveries import LaunchRefused
-from tests.recovery.engine_helpers import effects, lab_connection, map_lab_export, start
+from tests.recovery.engine_helpers import effects, lab_connection, map_lab_export, plan, start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,3 +102,22 @@ def test_a_datastore_already_mounted_from_the_same_export_is_shared_not_mounted_
     [recovery] = run([recovery])
     assert recovery.status == "completed"
     assert [e["action"] for e in effects(lab)].count("attach") == 1  # ours, from the test
+
+
+def test_a_backup_older_than_the_teams_limit_is_a_notice_not_a_failure(
+    personas, connection, lab, lab_process
+):
+    limits = TeamSettings.for_team(personas.team)
+    limits.backup_max_age_hours = 2
+    limits.save()
+    backup = lab_process.state_dir / "exports" / "backup" / "db-01" / "ide1.qcow2"
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(backup, (three_hours_ago, three_hours_ago))
+    [db] = preflight(connection, [VMRequest(lab.server_named("db-01")["id"])], plan()).vms
+    files = {c.name: c for c in db.checks if c.name.startswith("Backup file of")}
+    old, fresh = files["Backup file of ide1"], files["Backup file of ide0"]
+    assert old.ok and old.notice  # the operator's call: maybe the only restore point there is
+    assert "(3 h old); older than the team's limit of 2 h" in old.message
+    assert "Check this VM's backup job" in old.message
+    assert fresh.ok and not fresh.notice and "limit" not in fresh.message
+    assert db.ok

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from recovery.models import Batch, LaunchTemplate, Recovery
+from recovery.models import AuditAction, AuditEvent, Batch, LaunchTemplate, Recovery
 from tests.recovery.engine_helpers import NFS_EXPORT, NFS_SERVER, lab_connection, map_lab_export
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,14 @@ def test_a_template_saved_at_preflight_is_used_from_the_list(personas, connectio
     assert "db-01 runbook" not in other.get(reverse("launch-templates")).content.decode()
     client.post(reverse("launch-template-delete", args=[template.pk]))
     assert not LaunchTemplate.objects.exists()
+    # Both are in the team's audit trail, from the web, with who and from where.
+    rows = AuditEvent.objects.filter(action__startswith="launch_template.").order_by("pk")
+    assert [(r.action, r.source, r.team_id, r.object_id) for r in rows] == [
+        (AuditAction.LAUNCH_TEMPLATE_CREATE, "web", personas.team.pk, str(template.pk)),
+        (AuditAction.LAUNCH_TEMPLATE_DELETE, "web", personas.team.pk, str(template.pk)),
+    ]
+    assert all(r.actor_name and r.client_ip for r in rows)
+    assert "db-01 runbook" in rows[0].message and "db-01" in rows[1].message
 
 
 def test_another_teams_recovery_cannot_be_launched_again(personas, connection, lab):

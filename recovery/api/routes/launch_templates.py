@@ -1,4 +1,5 @@
-"""Launch templates: a team's saved launch settings, listed, made, deleted and launched.
+"""Launch templates: a team's saved launch settings, listed, made, deleted and launched; and
+launch again: a recovery's or a batch's settings, launched as a template's are.
 
 A launch from a template says why (`reason`) and runs the preflight again, in the same plan
 builder as POST /recoveries; a disk mapped to "newest" (or a VM given no mapping) takes the
@@ -18,7 +19,7 @@ from recovery.api.errors import ApiError
 from recovery.api.routes.recoveries import _preflight, preflight_slot
 from recovery.api.schemas import COMMON_ERRORS, ErrorOut, LaunchOut, ModeName, PreflightOut
 from recovery.choices import Mode
-from recovery.models import LaunchTemplate, Recovery
+from recovery.models import Batch, LaunchTemplate, Recovery, Source
 from recovery.services import launch_settings
 from recovery.services import recoveries as service
 from recovery.services.launch_settings import LaunchSettings, TemplateRefused
@@ -76,6 +77,8 @@ class LaunchTemplateOut(Schema):
 
 
 class TemplateLaunchIn(Schema):
+    """A launch of saved settings (a template's, a recovery's, a batch's): why, and how."""
+
     reason: str = Field(..., min_length=1, max_length=2000, description="Goes to the audit trail.")
     datastore_name: str = Field("", max_length=100, description="Default: qr-<MMDD-HHMM>-<VM>.")
     dry_run: bool = Field(False, description="Only the preflight: nothing changes.")
@@ -134,7 +137,9 @@ def create_template(request: auth.ApiRequest, body: LaunchTemplateIn):
         checks=_checks(body),
     )
     try:
-        template = launch_settings.save_template(team, request.user, body.name, values)
+        template = launch_settings.save_template(
+            team, request.user, body.name, values, request=request, source=Source.API
+        )
     except TemplateRefused as refused:
         raise ApiError(422, "invalid_template", str(refused)) from None
     return Status(201, _out(template))
@@ -170,27 +175,27 @@ def get_template(request: auth.ApiRequest, template_id: int):
 def delete_template(request: auth.ApiRequest, template_id: int):
     template = get_for_team(request, LaunchTemplate, pk=template_id)
     deleted = _out(template)  # every answer is JSON: what was deleted
-    template.delete()
+    launch_settings.delete_template(template, request.user, request=request, source=Source.API)
     return deleted
 
 
-@router.post(
-    "/launch-templates/{template_id}/launch",
-    response={200: PreflightOut, 201: LaunchOut, 409: ErrorOut, 502: ErrorOut, **COMMON_ERRORS},
-    auth=auth.operator,
-    summary="Launch a template's settings (a fresh preflight first), or only run the preflight",
-    description="As POST /recoveries: a failed preflight is a 409 `launch_refused` with the "
-    "checks; success is a 201 with one recovery per VM (a batch when several).",
+LAUNCH_ANSWERS = {200: PreflightOut, 201: LaunchOut, 409: ErrorOut, 502: ErrorOut, **COMMON_ERRORS}
+AS_POST_RECOVERIES = (
+    "As POST /recoveries: a failed preflight is a 409 `launch_refused` with the checks; success "
+    "is a 201 with one recovery per VM (a batch when several); `dry_run` answers the preflight."
 )
-def launch_template(request: auth.ApiRequest, template_id: int, body: TemplateLaunchIn):
+
+
+def _launch_saved(
+    request: auth.ApiRequest, values: LaunchSettings | None, body: TemplateLaunchIn, what: str
+):
+    """Launch saved settings (a template's, or a past recovery's or batch's) with a fresh
+    preflight, answered as POST /recoveries."""
     team = current_team(request)
-    template = get_for_team(request, LaunchTemplate, pk=template_id)
-    connection = launch_settings.usable_connection(team, template.connection_id)
-    if connection is None:  # no longer shared with this team
-        raise ApiError(404, "not_found", "The template's connection is not usable any more.")
-    requests, plan = launch_settings.plan_of(
-        launch_settings.of_template(template), body.reason, body.datastore_name.strip()
-    )
+    connection = launch_settings.usable_connection(team, values.connection_id) if values else None
+    if values is None or connection is None:  # gone, or no longer shared with this team
+        raise ApiError(404, "not_found", f"{what}'s connection is not usable any more.")
+    requests, plan = launch_settings.plan_of(values, body.reason, body.datastore_name.strip())
     with preflight_slot(team):
         if body.dry_run:
             return _preflight(connection, requests, plan, team=team, actor=request.user)
@@ -201,3 +206,41 @@ def launch_template(request: auth.ApiRequest, template_id: int, body: TemplateLa
         "recoveries": [serializers.recovery(r) for r in rows.order_by("pk")],
     }
     return JsonResponse(LaunchOut.model_validate(result).model_dump(mode="json"), status=201)
+
+
+@router.post(
+    "/launch-templates/{template_id}/launch",
+    response=LAUNCH_ANSWERS,
+    auth=auth.operator,
+    summary="Launch a template's settings (a fresh preflight first), or only run the preflight",
+    description=AS_POST_RECOVERIES,
+)
+def launch_template(request: auth.ApiRequest, template_id: int, body: TemplateLaunchIn):
+    template = get_for_team(request, LaunchTemplate, pk=template_id)
+    values = launch_settings.of_template(template)
+    return _launch_saved(request, values, body, "The template")
+
+
+@router.post(
+    "/recoveries/{recovery_id}/launch-again",
+    response=LAUNCH_ANSWERS,
+    auth=auth.operator,
+    summary="Launch a recovery again with its settings (VM, files, mode, target, options)",
+    description=f"{AS_POST_RECOVERIES} The files are the ones it used; a new reason is required.",
+)
+def recovery_launch_again(request: auth.ApiRequest, recovery_id: int, body: TemplateLaunchIn):
+    recovery = get_for_team(request, Recovery, pk=recovery_id)
+    values = launch_settings.of_recovery(recovery)
+    return _launch_saved(request, values, body, "The recovery")
+
+
+@router.post(
+    "/batches/{batch_id}/launch-again",
+    response=LAUNCH_ANSWERS,
+    auth=auth.operator,
+    summary="Launch a batch again: every VM of it, with the batch's settings",
+    description=f"{AS_POST_RECOVERIES} The files are the ones it used; a new reason is required.",
+)
+def batch_launch_again(request: auth.ApiRequest, batch_id: int, body: TemplateLaunchIn):
+    batch = get_for_team(request, Batch, pk=batch_id)
+    return _launch_saved(request, launch_settings.of_batch(batch), body, "The batch")
