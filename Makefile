@@ -16,8 +16,11 @@ help:
 	@echo "make lint   ruff check and format check, mypy;  make fmt  reformat and fix"
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
+# What the verification reports' PDFs need (WeasyPrint: pango and a font; none brings a command).
+PDF_DEPS = pkg:libpango-1.0-0 pkg:libpangoft2-1.0-0 pkg:fonts-dejavu-core
+
 system-deps:
-	@sh .ci/system-deps redis-server qemu-img:qemu-utils
+	@sh .ci/system-deps redis-server qemu-img:qemu-utils $(PDF_DEPS)
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -29,7 +32,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	@sh .ci/system-deps redis-server qemu-img:qemu-utils
+	@sh .ci/system-deps redis-server qemu-img:qemu-utils $(PDF_DEPS)
 	@$(BIN)/python -m recovery.devstack
 
 # Test processes (pytest-xdist), each with its own Redis, lab and database: the suite mostly
@@ -40,7 +43,7 @@ XDIST = -n $(TEST_WORKERS) --dist loadfile
 
 # Slow tests (minutes of real time each) run in `make test-slow`, not here.
 test: $(STAMP) lint
-	@sh .ci/system-deps chromium qemu-img:qemu-utils pdftotext:poppler-utils
+	@sh .ci/system-deps chromium qemu-img:qemu-utils pdftotext:poppler-utils $(PDF_DEPS)
 	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
