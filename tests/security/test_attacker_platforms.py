@@ -23,6 +23,7 @@ from platforms.clients.config import address
 from platforms.models import ConnectionShare, PlatformConnection
 from recovery.audit import verify_chain
 from recovery.background.inline import settled
+from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent
 from recovery.services import recoveries as actions
 from recovery.services.connections import client_for
@@ -317,7 +318,11 @@ def test_a_borrowers_recovery_is_audited_in_its_chain_with_its_launcher_as_actor
     db01 = lab.server_named("db-01")["id"]
     [recovery] = launch(personas.team, borrowed, bob.user, [VMRequest(db01)], plan(mode="verify"))
     before = len(_calls(personas.team))
-    [recovery] = run([recovery], lambda rows: settled(rows) or rows[0].recovered_at is not None)
+    # Running from the backup, past the checks after boot (recovered_at is set as the checks
+    # begin, and Finish waits for them to end).
+    [recovery] = run(
+        [recovery], lambda rows: settled(rows) or rows[0].status == Status.RUNNING_FROM_BACKUP
+    )
     worker_calls = [row for row in _calls(personas.team)[before:] if row.recovery_id]
     assert worker_calls, "the worker called the platform"
     assert {row.actor for row in worker_calls} == {bob.user}
@@ -325,6 +330,6 @@ def test_a_borrowers_recovery_is_audited_in_its_chain_with_its_launcher_as_actor
     assert _calls(personas.other_team) == []
     # Leave nothing running on the lab: finish the verification and let it clean up.
     recovery.refresh_from_db()
-    if recovery.recovered_at is not None and not recovery.is_terminal:
+    if recovery.status == Status.RUNNING_FROM_BACKUP:
         actions.finish_verification(recovery, bob.user)
         run([recovery])
