@@ -33,6 +33,8 @@ def merge_refusal(recovery: Recovery) -> str | None:
 def finish_refusal(recovery: Recovery) -> str | None:
     if recovery.mode != Mode.VERIFY:
         return "Only verify-only recoveries are torn down; restore mode merges instead."
+    if recovery.status == Status.CHECKING:
+        return "The checks after boot are still running; finish once they have ended."
     if recovery.status not in (Status.READY, Status.RUNNING_FROM_BACKUP):
         return "The VM must be recovered before it can be verified."
     return None

@@ -120,3 +120,15 @@ def test_a_command_fails_when_it_exits_other_than_the_expected_status(personas, 
     result, reason = _results(recovery)["in_guest"]
     assert result == "failed"
     assert "'systemctl is-active app' exited with status 0, not 3" in reason
+
+
+def test_finish_waits_for_the_checks_after_boot_and_says_so(personas):
+    from recovery.services.action_rules import finish_refusal
+    from tests.recovery.test_timeline import _recovery
+
+    recovery = _recovery(personas.team, mode="verify", target="new_vm", status="checking")
+    assert finish_refusal(recovery) == (
+        "The checks after boot are still running; finish once they have ended."
+    )
+    recovery.status = "running_from_backup"
+    assert finish_refusal(recovery) is None
