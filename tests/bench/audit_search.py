@@ -23,14 +23,12 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from tests.bench.dashboard import setup_django
+from tests.bench.dashboard import scratch_database, setup_django
 from tests.bench.stack import save_result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,37 +187,12 @@ def measure(team_id: int, requests: int) -> dict[str, dict[str, dict[str, float]
     return results
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        database = ROOT / "var" / "bench" / "audit_search.sqlite3"
-        database.parent.mkdir(parents=True, exist_ok=True)
-        database.unlink(missing_ok=True)
-        yield f"sqlite:///{database}"
-        return
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
-        admin.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    try:
-        yield urlunsplit(urlsplit(url)._replace(path=f"/{SCRATCH_DB}"))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not os.environ.get("BENCH_KEEP"):
-            with psycopg.connect(url, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=0)
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
-    with scratch_database() as url:
+    with scratch_database(SCRATCH_DB) as url:
         postgres = url.startswith("postgres")
         total = args.rows or (1_000_000 if postgres else 100_000)
         # A bench-only key seals the rows (the same HMAC chain as production's).

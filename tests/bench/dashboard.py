@@ -187,30 +187,31 @@ def measure(seeded: dict, requests: int) -> dict:
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """A URL to seed: SQLite under var/bench/, or a scratch database on DATABASE_URL's server."""
+def scratch_database(name: str = SCRATCH_DB) -> Iterator[str]:
+    """A URL to seed: SQLite under var/bench/, or a scratch database on DATABASE_URL's server
+    (`name`: each benchmark its own, dropped afterwards)."""
     bench_dir = ROOT / "var" / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
-        database = bench_dir / "dashboard.sqlite3"
+        database = bench_dir / f"{name}.sqlite3"
         database.unlink(missing_ok=True)
         yield f"sqlite:///{database}"
         return
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
-        admin.execute(f"CREATE DATABASE {SCRATCH_DB}")
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield urlunsplit(urlsplit(url)._replace(path=f"/{SCRATCH_DB}"))
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
     finally:
         from django.db import connections
 
         connections.close_all()
         if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1: keep it to EXPLAIN queries
             with psycopg.connect(url, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
+                admin.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
 def main() -> None:
