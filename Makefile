@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-slow bench lint fmt system-deps clean help
+.PHONY: run test test-slow bench lint fmt system-deps messages clean help
 
 help:
 	@echo "make run    start Redis, RQ workers, the lab platform and the web server on http://127.0.0.1:8000/"
@@ -31,7 +31,17 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-run: $(STAMP)
+# The translations (locale/*/LC_MESSAGES/django.po), compiled whenever a catalogue changes.
+CATALOGUES := $(wildcard locale/*/LC_MESSAGES/django.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+%.mo: %.po
+	@sh .ci/system-deps msgfmt:gettext
+	msgfmt --check --output-file=$@ $<
+
+messages: $(COMPILED)
+
+run: $(STAMP) $(COMPILED)
 	@sh .ci/system-deps redis-server qemu-img:qemu-utils $(PDF_DEPS)
 	@$(BIN)/python -m recovery.devstack
 
@@ -42,16 +52,16 @@ TEST_WORKERS ?= 2
 XDIST = -n $(TEST_WORKERS) --dist loadfile
 
 # Slow tests (minutes of real time each) run in `make test-slow`, not here.
-test: $(STAMP) lint
+test: $(STAMP) lint $(COMPILED)
 	@sh .ci/system-deps chromium qemu-img:qemu-utils pdftotext:poppler-utils $(PDF_DEPS)
 	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(COMPILED)
 	@sh .ci/system-deps qemu-img:qemu-utils
 	$(BIN)/python -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
 
 # Measurements, not tests: figures go to var/bench/results.json (docs/performance.md).
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED)
 	@sh .ci/system-deps redis-server chromium qemu-img:qemu-utils
 	@rm -f var/bench/results.json
 	$(BIN)/python -m tests.bench.overhead --runs 10

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from recovery.auditkeys import keyring
 from recovery.models.audit import AuditEvent, Source
 from recovery.models.team import Team
+from recovery.texts import english
 
 # Who did something: a user, or the name of what acted for nobody in particular (a drill, a
 # command); None when the request says who (or nobody did).
@@ -106,7 +107,7 @@ def record(
         object_type=object_type,
         object_id=object_id,
         object_repr=str(obj)[:200] if obj is not None else "",
-        message=message,
+        message=english(message),  # a row is sealed in one language: the stored one
         data=scrub(data or {}),
         correlation_id=correlation,
         request_id=getattr(request, "correlation_id", "") or origin.request_id,

@@ -5,40 +5,41 @@ from __future__ import annotations
 from typing import Protocol
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Mode(models.TextChoices):
-    RESTORE = "restore", "Restore"
-    VERIFY = "verify", "Verify only"
+    RESTORE = "restore", _("Restore")
+    VERIFY = "verify", _("Verify only")
 
 
 class Target(models.TextChoices):
     """Which VM's disks are rebased onto the backup."""
 
-    NEW_VM = "new_vm", "New VM"
-    IN_PLACE = "in_place", "In place"
+    NEW_VM = "new_vm", _("New VM")
+    IN_PLACE = "in_place", _("In place")
 
 
 class Status(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    POWERING_OFF = "powering_off", "Powering off"
-    ATTACHING = "attaching", "Attaching datastore"
-    CREATING_VM = "creating_vm", "Creating the new VM"
-    REBASING = "rebasing", "Rebasing disks"
-    READY = "ready", "Ready (recovered, powered off)"
-    POWERING_ON = "powering_on", "Powering on"
-    CHECKING = "checking", "Checking the guest"  # verify only: recovery.verify
-    RUNNING_FROM_BACKUP = "running_from_backup", "Running from backup"
-    MERGING = "merging", "Merging"
-    MERGED = "merged", "Merged"
-    DETACHING = "detaching", "Detaching datastore"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLING = "cancelling", "Cancelling"
-    CLEANING_UP = "cleaning_up", "Cleaning up"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")
+    POWERING_OFF = "powering_off", _("Powering off")
+    ATTACHING = "attaching", _("Attaching datastore")
+    CREATING_VM = "creating_vm", _("Creating the new VM")
+    REBASING = "rebasing", _("Rebasing disks")
+    READY = "ready", _("Ready (recovered, powered off)")
+    POWERING_ON = "powering_on", _("Powering on")
+    CHECKING = "checking", _("Checking the guest")  # verify only: recovery.verify
+    RUNNING_FROM_BACKUP = "running_from_backup", _("Running from backup")
+    MERGING = "merging", _("Merging")
+    MERGED = "merged", _("Merged")
+    DETACHING = "detaching", _("Detaching datastore")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLING = "cancelling", _("Cancelling")
+    CLEANING_UP = "cleaning_up", _("Cleaning up")
+    CANCELLED = "cancelled", _("Cancelled")
     # Failed, then given up to manual handling: nothing undone, what is left listed.
-    HANDED_OVER = "handed_over", "Handed over"
+    HANDED_OVER = "handed_over", _("Handed over")
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.CANCELLED, Status.HANDED_OVER})

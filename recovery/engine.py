@@ -29,6 +29,7 @@ from recovery.services import capacity
 from recovery.services.connections import client_for
 from recovery.stepkit import RETRY_ADVICE, Handler, Outcome, StepContext, StepFailed, Wait
 from recovery.steps import HANDLERS
+from recovery.texts import Text
 from recovery.watching import watched_delay
 from recovery.workflow import note, transition
 
@@ -197,7 +198,7 @@ def fail(recovery: Recovery, message: str, advice: str) -> None:
     transition(
         recovery,
         Status.FAILED,
-        f"{Status(failed).label} failed: {message}",
+        Text("%(step)s failed: %(message)s", step=Status(failed).label, message=message),
         failed_status=failed,
         error_message=message,
         error_advice=advice,

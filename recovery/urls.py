@@ -10,6 +10,7 @@ from recovery.views import (
     auth,
     connections,
     invitations,
+    language,
     launch,
     launch_templates,
     pages,
@@ -96,6 +97,7 @@ urlpatterns = [
     ),
     path("invitations/join/<str:secret>/", invitations.invitation_join, name="invitation-join"),
     path("teams/switch/", team.switch, name="team-switch"),
+    path("language/", language.choose_language, name="language"),
     path("notifications/", include("recovery.notifications.urls")),
     path("drills/", include("recovery.drills.urls")),
     # Accounts: Django's views with our templates.

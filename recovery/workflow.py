@@ -10,6 +10,7 @@ from django.utils import timezone
 from recovery import audit
 from recovery.choices import TERMINAL, Status
 from recovery.models import AuditAction, Recovery, RecoveryEvent
+from recovery.texts import Text
 
 TRANSITIONS: dict[str, set[str]] = {
     Status.QUEUED: {Status.POWERING_OFF, Status.ATTACHING, Status.FAILED, Status.CANCELLING},
@@ -89,10 +90,12 @@ def transition(recovery: Recovery, to: str, message: str = "", **fields: Any) ->
         recovery.completed_at = now
     for name, value in fields.items():
         setattr(recovery, name, value)
-    recovery.step = message or Status(to).label
+    recovery.step = message or Text.label(Status(to).label)
     recovery.save()
     level = RecoveryEvent.Level.ERROR if to == Status.FAILED else RecoveryEvent.Level.INFO
-    text = message or f"{Status(previous).label} → {Status(to).label}"
+    text = message or Text(
+        "%(before)s → %(after)s", before=Status(previous).label, after=Status(to).label
+    )
     event = RecoveryEvent.objects.create(recovery=recovery, step=to, level=level, message=text)
     audit.record(
         AuditAction.RECOVERY_STEP,

@@ -62,3 +62,22 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
         obj.set_secret("secret_key", extracted or "sk-example-secret-value")
         if create:
             obj.save()
+
+
+class RecoveryFactory(factory.django.DjangoModelFactory):
+    """A restore of web-01 in place, queued: no worker, no platform (for rows and pages)."""
+
+    class Meta:
+        model = "recovery.Recovery"
+
+    team = factory.SubFactory(TeamFactory)
+    connection = factory.SubFactory(ConnectionFactory, team=factory.SelfAttribute("..team"))
+    connection_name = factory.LazyAttribute(lambda recovery: recovery.connection.name)
+    vm_id = "vm-1"
+    vm_name = "web-01"
+    nfs_server = "nfs-1"
+    nfs_export = "/backup"
+    datastore_name = "qr-nfs"
+    reason = "restore drill"
+    mode = "restore"
+    target = "in_place"

@@ -83,7 +83,7 @@ def storage_in_use(server_ids: list[str]) -> LabError:
     return LabError(
         400,
         f"storage is in use by server(s): {ids}",
-        zh=f"存储正在被云主机使用，无法卸载：{ids}",  # noqa: RUF001 - the platform's punctuation
+        zh=f"存储正在被云主机使用，无法卸载：{ids}",
         data={"reason": STORAGE_IN_USE_REASON, "server_ids": list(server_ids)},
     )
 
@@ -100,7 +100,7 @@ ZH_STATUS_TEXT = {
     409: "资源重复创建",
     413: "请求体过大",
     429: "对同一个接口请求次数达到上限或幂等性校验未通过",
-    500: "内部错误，请联系技术支持协助排查",  # noqa: RUF001 - the spec's punctuation
+    500: "内部错误，请联系技术支持协助排查",
     503: "服务不可用",
 }
 ZH_TASK_FAILED = "任务执行失败"
@@ -148,7 +148,7 @@ def reported_instant_vm(server: dict[str, Any]) -> bool:
 def nfs_lost(name: str, target: str) -> tuple[str, str]:
     return (
         f"NFS datastore {name} is offline: NFS server {target} is not reachable",
-        f"NFS存储{name}离线：无法连接NFS服务器{target}",  # noqa: RUF001 - the platform's punctuation
+        f"NFS存储{name}离线：无法连接NFS服务器{target}",
     )
 
 
@@ -183,7 +183,7 @@ def storage_not_in_cluster_message(storage_name: str, cluster_name: str) -> str:
 
 def busy_message(name: str, status: str) -> str:
     doing = {"creating": "正在创建", "deleting": "正在删除"}[status]
-    return f"云主机 {name} {doing}，请稍后再试"  # noqa: RUF001 - the platform's punctuation
+    return f"云主机 {name} {doing}，请稍后再试"
 
 
 # [I] GET /janus/20180725/platform: the lab's cluster address is the address it listens on
@@ -209,7 +209,7 @@ DENIED_HANDLERS: dict[str, frozenset[str]] = {BACKUP_ROLE: frozenset({"platform"
 
 def forbidden_message() -> str:
     # [I] the exact text of a real platform is unknown; it answers in Chinese like the others.
-    return "权限不足：当前用户没有调用该接口的权限"  # noqa: RUF001 - the platform's punctuation
+    return "权限不足：当前用户没有调用该接口的权限"
 
 
 # [I] A delete answers HTTP 204 with no body: the spec documents 204 (its example shows a task

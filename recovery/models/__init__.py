@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from recovery.models.audit import AuditAction, AuditEvent, Source
 from recovery.models.launch_template import LaunchTemplate
+from recovery.models.preferences import UserPreference
 from recovery.models.recovery import Batch, Recovery, RecoveryEvent
 from recovery.models.team import Invitation, Membership, Role, Team
 from recovery.models.verify import VerifyCheck
@@ -18,5 +19,6 @@ __all__ = [
     "Role",
     "Source",
     "Team",
+    "UserPreference",
     "VerifyCheck",
 ]

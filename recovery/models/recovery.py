@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from recovery.choices import ACTIVE, TERMINAL, Mode, Status, Target, waits_for_operator
+from recovery.texts import TranslatedTexts
 
 
 class Batch(models.Model):
@@ -32,7 +33,10 @@ class Batch(models.Model):
         return f"Batch {self.pk}"
 
 
-class Recovery(models.Model):
+class Recovery(TranslatedTexts):
+    # What the engine writes for people to read: each reader sees it in their language.
+    TRANSLATED = ("step", "error_message", "error_advice", "wait_reason")
+
     team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="recoveries")
     # SET_NULL: deleting a connection (only allowed with no active recovery) keeps the history.
     connection = models.ForeignKey(
@@ -193,8 +197,10 @@ class Recovery(models.Model):
         return self.merged_at - self.launched_at if self.merged_at else None
 
 
-class RecoveryEvent(models.Model):
+class RecoveryEvent(TranslatedTexts):
     """An append-only progress row; the detail page shows them in order."""
+
+    TRANSLATED = ("message",)
 
     class Level(models.TextChoices):
         INFO = "info", "Info"

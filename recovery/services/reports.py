@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.db import connection as db
@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from recovery.choices import Status
 from recovery.models import Recovery, RecoveryEvent, Team
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Long enough for a manager's visit; the key changes with every recovery change anyway.
 REPORT_CACHE_SECONDS = 120
@@ -87,7 +90,8 @@ class Report:
     success_rate: float | None
     rto_groups: list[dict] = field(default_factory=list)
     longest_from_backup: tuple[Recovery, timedelta] | None = None
-    failures: list[tuple[str, str, int]] = field(default_factory=list)  # step, cause, count
+    # step, cause, count
+    failures: list[tuple[StrOrPromise, str, int]] = field(default_factory=list)
     other_failures: int = 0  # failed recoveries whose cause is past the FAILURES_LISTED listed
     rto_per_week: list[WeekRto] = field(default_factory=list)
     start: datetime | None = None
@@ -160,7 +164,7 @@ def compute(team: Team, days: int, now: datetime) -> Report:
     # Weeks start on Monday: the first one is the (partial) week holding `since`.
     weeks = (since.weekday() + days - 1) // 7 + 1
     running_per_week: list[list[float]] = [[] for _ in range(weeks)]
-    causes: Counter[tuple[str, str]] = Counter()
+    causes: Counter[tuple[StrOrPromise, str]] = Counter()
     # A month of a busy team is thousands of rows: times come from the database as floats.
     rows = period.annotate(
         since_start_s=Seconds("launched_at", Value(start, output_field=DateTimeField())),

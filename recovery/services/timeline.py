@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from recovery.choices import TERMINAL, Mode, Status
 from recovery.models import Recovery, RecoveryEvent
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 RESTORE_STEPS = [
     Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.READY, Status.POWERING_ON,
@@ -32,7 +36,7 @@ RESTING = frozenset({Status.READY, Status.RUNNING_FROM_BACKUP})
 @dataclass
 class TimelineStep:
     status: str
-    label: str
+    label: StrOrPromise
     state: str  # done, current, failed, cancelled, pending
     started: datetime | None
     duration: timedelta | None

@@ -323,7 +323,7 @@ def test_a_soft_deleted_quickly_recovered_vm_still_holds_its_datastore(lab, lab_
     assert answer["data"] == {"reason": "storage_in_use", "server_ids": [server["id"]]}
     expected = {
         "en": f"storage is in use by server(s): {server['id']}",
-        "zh": f"存储正在被云主机使用，无法卸载：{server['id']}",  # noqa: RUF001
+        "zh": f"存储正在被云主机使用，无法卸载：{server['id']}",
     }[lab_locale]
     assert answer["message"] == expected
 

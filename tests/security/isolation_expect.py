@@ -182,6 +182,10 @@ EXPECTED: dict[str, TeamView | Callable[..., Expect]] = {
     "invitation-join": _by_persona({"signed-in": (NOT_FOUND, NOT_FOUND)}),
     # The POST names team A: only its members may switch to it.
     "team-switch": TeamView(Role.VIEWER, 405, 302, names_team_objects=True),
+    # Each visitor's own language, the sign-in page's visitor too: it names no team's object.
+    "language": _by_persona(
+        {"anonymous": (NOT_ALLOWED, ok(302)), "signed-in": (NOT_ALLOWED, ok(302))}
+    ),
     # Accounts. Signed-in visitors are sent home from the sign-in page.
     "login": _by_persona({"anonymous": (ok(200), ok(200)), "signed-in": (ok(302), ok(302))}),
     "logout": _by_persona({"signed-in": (NOT_ALLOWED, ok(302))}),
