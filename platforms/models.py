@@ -358,10 +358,15 @@ class ConnectionShare(models.Model):
 
     @property
     def limits_text(self) -> str:
-        """The limits in one phrase, for pages and refusals."""
+        """The limits in one phrase, for pages and refusals: a Text, so a page shows it in the
+        reader's language while audit rows (f-strings) keep the English."""
+        from recovery.texts import Text  # recovery sits on platforms: import when used
+
         vms, sources = self.patterns(), self.sources()
-        parts = [
-            f"VMs {', '.join(vms)}" if vms else "every VM",
-            f"NFS {', '.join(sources)}" if sources else "any NFS source",
-        ]
-        return "; ".join(parts)
+        return Text(
+            "%(vms)s; %(sources)s",
+            vms=Text("VMs %(vms)s", vms=", ".join(vms)) if vms else Text("every VM"),
+            sources=Text("NFS %(sources)s", sources=", ".join(sources))
+            if sources
+            else Text("any NFS source"),
+        )

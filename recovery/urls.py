@@ -8,6 +8,7 @@ from recovery.urlshapes import object_actions, object_urls
 from recovery.views import (
     audit,
     auth,
+    connection_shares,
     connections,
     invitations,
     language,
@@ -36,17 +37,20 @@ urlpatterns = [
         "connection",
         test=connections.connection_test,
         inventory=connections.connection_inventory,
-        share=connections.connection_share,
+        share=connection_shares.connection_share,
         exports=connections.connection_exports,
     ),
     path(
         "connections/<int:pk>/shares/<int:share_pk>/remove/",
-        connections.connection_unshare,
+        connection_shares.connection_unshare,
         name="connection-unshare",
     ),
     # A share offered to the current team: its admins accept or decline it (or stop using it).
     *object_actions(
-        "shares/", "share", accept=connections.share_accept, decline=connections.share_decline
+        "shares/",
+        "share",
+        accept=connection_shares.share_accept,
+        decline=connection_shares.share_decline,
     ),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/chain/", audit.audit_chain_status, name="audit-chain"),

@@ -10,16 +10,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import translation
 
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
 from platforms.clients.types import Page, Server
 from platforms.crypto import SecretUnreadable
-from platforms.models import AuthMethod, Kind, PlatformConnection
+from platforms.models import Kind, PlatformConnection
 from platforms.nfs import split_nfs_source
 from recovery import audit
 from recovery.models import AuditAction, Recovery, Team
 from recovery.services import access as access_rules
 from recovery.services import dialects
+from recovery.services.connection_outcomes import TestOutcome, advice_for, missing_secret
+from recovery.texts import Text
 
 logger = logging.getLogger("recovery.platform_calls")
 
@@ -130,81 +133,6 @@ class Deadline:
             )
 
 
-@dataclass
-class TestOutcome:
-    ok: bool
-    headline: str
-    advice: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    version: str = ""
-    # Which check proved the sign-in, when it was not the platform's version.
-    note: str = ""
-    # The API the cluster answered ("janus", "hci-v1"; "" for SCP) and that said for a person.
-    dialect: str = ""
-    answers: str = ""
-
-    @property
-    def counts_text(self) -> str:
-        return ", ".join(f"{n} {label}{'' if n == 1 else 's'}" for label, n in self.counts.items())
-
-
-def _advice(error: PlatformError, connection: PlatformConnection) -> tuple[str, str]:
-    if error.kind == "dns":
-        return "DNS error", "The host name in the base URL does not resolve. Check its spelling."
-    if error.kind == "connect":
-        return "Connection refused or unreachable", (
-            "Nothing answers at that address and port. Check the base URL (SCP usually listens "
-            "on 4430) and that this server can reach it."
-        )
-    if error.kind == "timeout":
-        return (
-            "Timed out",
-            "The platform did not answer in time; check the network or raise the timeout.",
-        )
-    if error.kind == "tls":
-        return "TLS error", (
-            "The platform's certificate is not trusted. Paste its CA bundle into the connection, "
-            "or, for a lab only, turn off TLS verification."
-        )
-    if error.status == 401:
-        return "401: credentials refused", (
-            "Check the access key and secret key (or username and password). AK/SK signatures "
-            "also fail when this server's clock is more than 15 minutes off."
-        )
-    if error.status == 403:
-        refused = f" to {error.method} {error.path}" if error.path else ""
-        return "403: permission denied", (
-            f"The account signed in but the platform refused it access{refused}. Give it the "
-            "permissions quick recovery needs: Sangfor's backup account needs the 'Agentless "
-            "Backup Template' policy."
-        )
-    if error.status == 404 and error.path.endswith("/platform"):
-        other = "SCP" if connection.kind == "hci" else "HCI"
-        # The kind's display name already says "Sangfor SCP".
-        return f"Wrong kind: this is not a {connection.get_kind_display()} API", (
-            f"The address does not answer the {connection.kind.upper()} OpenAPI. "
-            f"Is it an {other} platform? Change the kind, or check the base URL."
-        )
-    if error.kind == "redirect":
-        return "Redirected elsewhere", error.message
-    if error.kind == "refused":  # the outbound address policy: nothing was sent
-        return "Address not allowed", error.message
-    if error.kind == "protocol":
-        return "Not a Sangfor OpenAPI", error.message
-    return error.message, "Try again; if it persists, check the platform's status."
-
-
-def missing_secret(connection: PlatformConnection) -> TestOutcome | None:
-    """The outcome when the secret its sign-in needs is not stored (nothing is sent then)."""
-    aksk = connection.auth_method == AuthMethod.AKSK
-    if connection.has_secret("secret_key" if aksk else "password"):
-        return None
-    return TestOutcome(False, f"No {'secret key' if aksk else 'password'} stored", (
-        "Stored secrets are cleared when a connection's address (scheme, host or port) "
-        "changes. Edit the connection and type the secret again."
-    ))  # fmt: skip
-
-
 def test_connection(
     connection: PlatformConnection,
     *,
@@ -225,11 +153,12 @@ def test_connection(
     try:
         outcome, platform_id = _test_dialects(connection, team, actor, deadline)
     except SecretUnreadable as error:
-        return TestOutcome(False, "Stored credentials unreadable", str(error))
+        return TestOutcome(False, Text("Stored credentials unreadable"), str(error))
     summary = outcome.headline if outcome.ok else f"{outcome.headline}. {outcome.advice}"
     if outcome.ok:
         said = "; ".join(part for part in (outcome.answers, outcome.note) if part)
-        summary = f"OK: {said + '; ' if said else ''}{outcome.counts_text}"
+        with translation.override(None):  # the stored summary is English, like the Texts in it
+            summary = f"OK: {said + '; ' if said else ''}{outcome.counts_text}"
     connection.record_test(outcome.ok, summary, platform_id, outcome.dialect)
     return outcome
 
@@ -281,22 +210,25 @@ def _test_once(
         vms = vms if vms is not None else client.vms_page(page_size=1).total
         counts = {"cluster": clusters, "host": hosts, "datastore": datastores, "VM": vms}
     except PlatformError as error:
-        headline, advice = _advice(error, connection)
+        headline, advice = advice_for(error, connection)
         return TestOutcome(False, headline, advice), platform_id, error
     finally:
         if client is not None:
             client.close()
     answered = client.dialect if connection.kind == Kind.HCI else ""
     outcome = TestOutcome(
-        True, "Connected", counts=counts, version=version, note=note, dialect=answered,
+        True, Text("Connected"), counts=counts, version=version, note=note, dialect=answered,
         answers=dialects.answers_text(connection, answered, version),
     )  # fmt: skip
     return outcome, platform_id, None
 
 
-VERSION_NOT_ALLOWED = (
-    "Signed in; this account may not read the platform version, so the console listed VMs instead"
-)
+def version_not_allowed() -> Text:
+    # A function, not a constant: a Text is made with the translation machinery running.
+    return Text(
+        "Signed in; this account may not read the platform version, so the console listed VMs "
+        "instead"
+    )
 
 
 def _sign_in_check(client: PlatformClient) -> tuple[str, str, str, int | None]:
@@ -313,7 +245,7 @@ def _sign_in_check(client: PlatformClient) -> tuple[str, str, str, int | None]:
     except PlatformError as error:
         if error.status != 403:
             raise
-    return "", "", VERSION_NOT_ALLOWED, client.vms_page(page_size=1).total
+    return "", "", version_not_allowed(), client.vms_page(page_size=1).total
 
 
 INVENTORY_SECTIONS = ("vms", "datastores", "hosts", "clusters")
@@ -367,7 +299,7 @@ def read_inventory(
             deadline=deadline,
         )  # fmt: skip
     except SecretUnreadable as error:
-        result.error = TestOutcome(False, "Stored credentials unreadable", str(error))
+        result.error = TestOutcome(False, Text("Stored credentials unreadable"), str(error))
         return result
     rules = access_rules.access(team, connection) if isinstance(team, Team) else None
     try:
@@ -392,7 +324,7 @@ def read_inventory(
         else:
             result.rows = client.clusters()
     except PlatformError as error:
-        headline, advice = _advice(error, connection)
+        headline, advice = advice_for(error, connection)
         result.error = TestOutcome(False, headline, advice)
     finally:
         client.close()

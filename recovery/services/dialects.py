@@ -12,6 +12,7 @@ import re
 
 from platforms.clients import PlatformError
 from platforms.models import Dialect, Kind, PlatformConnection
+from recovery.texts import Text
 
 NAMES = {Dialect.JANUS: "janus OpenAPI", Dialect.HCI_V1: "HCI v1 API"}
 
@@ -45,7 +46,8 @@ def answers_text(connection: PlatformConnection, dialect: str, version: str) -> 
 def wrong_dialect(connection: PlatformConnection, tried: str, answered: str) -> tuple[str, str]:
     """Headline and advice when a forced dialect is not answered but the other one is."""
     label = Dialect(answered).label
-    return f"This cluster does not answer the {NAMES[Dialect(tried)]}", (
-        f"It answers the {NAMES[Dialect(answered)]}. Edit the connection and set API dialect "
-        f'to "{label}" or "{Dialect.AUTO.label}".'
-    )
+    return Text("This cluster does not answer the %(api)s", api=NAMES[Dialect(tried)]), Text(
+        'It answers the %(api)s. Edit the connection and set API dialect to "%(label)s" or '
+        '"%(auto)s".',
+        api=NAMES[Dialect(answered)], label=label, auto=Dialect.AUTO.label,
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from recovery.units import mib_text, size_text
 
@@ -25,17 +26,18 @@ def size_mb(megabytes: int | float | None) -> str:
 
 @register.filter
 def duration_short(value) -> str:
-    """A timedelta as 42 s, 3 min 05 s or 2 h 07 min; a dash when there is none."""
+    """A timedelta as 42 s, 3 min 05 s or 2 h 07 min (in the active language); a dash when
+    there is none. Unit abbreviations do not take a plural in English, so gettext, not ngettext."""
     if value is None:
         return "—"
     seconds = int(value.total_seconds())
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(seconds)d s") % {"seconds": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
+        return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": seconds}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
 
 
 @register.filter
@@ -68,12 +70,13 @@ def stamp(value: datetime | None, kind: str = "second") -> str:
 
 @register.filter
 def ago(value: datetime | None) -> str:
-    """'3 minutes ago', or 'just now' in the first minute (timesince says '0 minutes')."""
+    """'3 minutes ago', or 'just now' in the first minute (timesince says '0 minutes');
+    timesince speaks the active language, so the sentence around it does too."""
     if not isinstance(value, datetime):
         return ""
     if timezone.now() - value < timedelta(minutes=1):  # also a moment ahead of our clock
-        return "just now"
-    return f"{timesince(value)} ago"
+        return _("just now")
+    return _("%(delta)s ago") % {"delta": timesince(value)}
 
 
 @register.filter

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from platforms.models import ConnectionShare, PlatformConnection, ShareStatus
+from platforms.models import PlatformConnection
 from platforms.nfs import split_nfs_source
 from recovery import audit
 from recovery.choices import ACTIVE
@@ -25,6 +26,7 @@ from recovery.tenancy import (
     team_membership,
     team_view,
 )
+from recovery.texts import Text
 from recovery.views.responses import delete_audited
 
 
@@ -66,7 +68,10 @@ def connection_create(request: SignedInRequest) -> HttpResponse:
             AuditAction.CONNECTION_CREATE, team=team, request=request, obj=connection,
             message=f"Connection {connection} added", data=connection.summary(),
         )  # fmt: skip
-        messages.success(request, f"Connection {connection} added. Test it to check it works.")
+        messages.success(
+            request,
+            _("Connection %(name)s added. Test it to check it works.") % {"name": connection},
+        )
         return redirect("connection-detail", pk=connection.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "recovery/connection_form.html", {"form": form}, status=status)
@@ -95,10 +100,11 @@ def connection_edit(request: SignedInRequest, pk: int) -> HttpResponse:
             AuditAction.CONNECTION_UPDATE, team=connection.team, request=request, obj=connection,
             message=message, data=data,
         )  # fmt: skip
-        moved = " It now points elsewhere: only the secrets typed now are kept."
-        messages.success(
-            request, f"Connection {connection} saved.{moved if form.address_changed else ''}"
-        )
+        saved = _("Connection %(name)s saved.") % {"name": connection}
+        if form.address_changed:
+            moved = _("It now points elsewhere: only the secrets typed now are kept.")
+            saved = f"{saved} {moved}"
+        messages.success(request, saved)
         return redirect("connection-detail", pk=connection.pk)
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "connection": connection}
@@ -113,15 +119,21 @@ def connection_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     if active:
         messages.error(
             request,
-            f"{connection} still has {active} active recovery(ies); finish or cancel them first. "
-            "Deleting it now would strand them.",
+            ngettext(
+                "%(name)s still has %(active)d active recovery; finish or cancel it first. "
+                "Deleting it now would strand it.",
+                "%(name)s still has %(active)d active recoveries; finish or cancel them first. "
+                "Deleting it now would strand them.",
+                active,
+            )
+            % {"name": connection, "active": active},
         )
         return redirect("connection-detail", pk=connection.pk)
     name = delete_audited(
         request, connection, AuditAction.CONNECTION_DELETE,
         message=f"Connection {connection} deleted", data=connection.summary(),
     )  # fmt: skip
-    messages.success(request, f"Connection {name} deleted.")
+    messages.success(request, _("Connection %(name)s deleted.") % {"name": name})
     return redirect("connection-list")
 
 
@@ -184,7 +196,7 @@ def connection_test(request: SignedInRequest, pk: int) -> HttpResponse:
             )
     except TeamBusy as busy:
         if request.htmx:
-            refused = service.TestOutcome(False, "Not tested", busy.message)
+            refused = service.TestOutcome(False, Text("Not tested"), busy.message)
             context = {"connection": connection, "outcome": refused}
             return render(request, "recovery/_connection_test_result.html", context)
         messages.error(request, busy.message)
@@ -198,9 +210,17 @@ def connection_test(request: SignedInRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "recovery/_connection_test_result.html", context)
     if outcome.ok:
-        messages.success(request, f"{connection}: {connection.last_test_message}")
+        found = (outcome.answers, outcome.note, outcome.counts_text)
+        details = "; ".join(str(part) for part in found if part)
+        messages.success(
+            request, _("%(name)s: OK: %(details)s") % {"name": connection, "details": details}
+        )
     else:
-        messages.error(request, f"{connection}: {outcome.headline}. {outcome.advice}")
+        failed = _("%(name)s: %(headline)s. %(advice)s")
+        messages.error(
+            request,
+            failed % {"name": connection, "headline": outcome.headline, "advice": outcome.advice},
+        )
     return redirect("connection-detail", pk=connection.pk)
 
 
@@ -228,140 +248,9 @@ def connection_inventory(request: SignedInRequest, pk: int) -> HttpResponse:
             )  # fmt: skip
     except TeamBusy as busy:
         inventory = service.Inventory(section)
-        inventory.error = service.TestOutcome(False, "Not read", busy.message)
+        inventory.error = service.TestOutcome(False, Text("Not read"), busy.message)
     context = {"connection": connection, "inventory": inventory, "section": section, "q": search}
     return render(request, "recovery/_inventory.html", context)
-
-
-def _share_audit(share: ConnectionShare, request: HttpRequest, message: str, state: str) -> None:
-    """One row in the owner's chain and one in the receiving team's: both admins answer for it."""
-    data = {
-        "shared_with": share.team.name, "owner": share.connection.team.name, "state": state,
-        "shared": share.is_accepted, "vm_patterns": share.patterns(),
-        "nfs_sources": share.sources(),
-    }  # fmt: skip
-    for team in (share.connection.team, share.team):
-        audit.record(
-            AuditAction.CONNECTION_SHARE, team=team, request=request, obj=share.connection,
-            message=message, data=data,
-        )  # fmt: skip
-
-
-@require_POST
-@team_view(role=Role.ADMIN)
-def connection_share(request: SignedInRequest, pk: int) -> HttpResponse:
-    connection = _owned(request, pk)
-    form = ShareForm(request.POST, connection=connection)
-    if not form.is_valid():
-        errors = [error for field in form.errors.values() for error in field]
-        messages.error(request, " ".join(str(error) for error in errors) or "Name a team.")
-        return redirect("connection-detail", pk=connection.pk)
-    share = ConnectionShare.objects.create(
-        connection=connection, team=form.cleaned_data["team"], offered_by=request.user,
-        vm_patterns=form.cleaned_data["vm_patterns"], nfs_sources=form.cleaned_data["nfs_sources"],
-    )  # fmt: skip
-    _share_audit(
-        share, request,
-        f"{connection} offered to {share.team} (use only: {share.limits_text})",
-        "offered",
-    )  # fmt: skip
-    messages.success(
-        request,
-        f"{connection} is offered to {share.team} (use only: {share.limits_text}). An admin of "
-        f"{share.team} has to accept it before anyone there can use it.",
-    )
-    return redirect("connection-detail", pk=connection.pk)
-
-
-@require_POST
-@team_view(role=Role.ADMIN)
-def connection_unshare(request: SignedInRequest, pk: int, share_pk: int) -> HttpResponse:
-    connection = _owned(request, pk)
-    share = connection.shares.filter(pk=share_pk).select_related("team").first()
-    if share is None:
-        raise Http404
-    active = connection.recoveries.filter(team=share.team, status__in=ACTIVE).count()
-    share.delete()
-    share.status = ShareStatus.DECLINED  # what the audit row says it is now: not usable
-    _share_audit(share, request, f"{connection} no longer shared with {share.team}", "removed")
-    left = (
-        f" {share.team} has {active} active recovery(ies) through it: they can only clean "
-        "them up (cancel, finish, acknowledge) now."
-        if active
-        else ""
-    )
-    messages.success(request, f"{connection} is no longer shared with {share.team}.{left}")
-    return redirect("connection-detail", pk=connection.pk)
-
-
-def _offered(request: HttpRequest, pk: int) -> ConnectionShare:
-    """A share offered to the current team (404 otherwise, also for another team's)."""
-    return get_object_or_404(
-        ConnectionShare.objects.select_related("connection", "connection__team", "team"),
-        pk=pk, team=current_team(request),
-    )  # fmt: skip
-
-
-@require_POST
-@team_view(role=Role.ADMIN)
-def share_accept(request: SignedInRequest, pk: int) -> HttpResponse:
-    share = _offered(request, pk)
-    connection, owner = share.connection, share.connection.team
-    if share.status != ShareStatus.PENDING:
-        messages.error(
-            request,
-            f"{connection} (shared by {owner}) is {share.get_status_display().lower()} already. "
-            + (
-                "To use it after all, ask an admin of the owner to remove the share and offer "
-                "it again."
-                if share.status == ShareStatus.DECLINED
-                else ""
-            ),
-        )
-        return redirect("connection-list")
-    share.status = ShareStatus.ACCEPTED
-    share.decided_by, share.decided_at = request.user, timezone.now()
-    share.save(update_fields=["status", "decided_by", "decided_at"])
-    _share_audit(
-        share, request,
-        f"{share.team} accepted {connection} from {owner} (use only: {share.limits_text})",
-        "accepted",
-    )  # fmt: skip
-    label = connection.label_for(share.team)
-    same_name = PlatformConnection.objects.filter(team=share.team, name__iexact=connection.name)
-    messages.success(
-        request,
-        f"{label} can now be used for recoveries ({share.limits_text})."
-        + (
-            f" Your own {connection.name} stays as it is; this one always shows its owner."
-            if same_name.exists()
-            else ""
-        ),
-    )
-    return redirect("connection-list")
-
-
-@require_POST
-@team_view(role=Role.ADMIN)
-def share_decline(request: SignedInRequest, pk: int) -> HttpResponse:
-    """Decline an offer, or stop using a share accepted before."""
-    share = _offered(request, pk)
-    connection, owner = share.connection, share.connection.team
-    if share.status == ShareStatus.DECLINED:
-        messages.error(request, f"{connection} (shared by {owner}) is declined already.")
-        return redirect("connection-list")
-    was = share.status
-    share.status = ShareStatus.DECLINED
-    share.decided_by, share.decided_at = request.user, timezone.now()
-    share.save(update_fields=["status", "decided_by", "decided_at"])
-    verb = "declined" if was == ShareStatus.PENDING else "stopped using"
-    _share_audit(share, request, f"{share.team} {verb} {connection} from {owner}", verb)
-    active = connection.recoveries.filter(team=share.team, status__in=ACTIVE).count()
-    left = (
-        f" {active} active recovery(ies) through it can only be cleaned up now." if active else ""
-    )
-    messages.success(request, f"You {verb} {connection} (shared by {owner}).{left}")
-    return redirect("connection-list")
 
 
 @require_POST
@@ -385,8 +274,13 @@ def connection_exports(request: SignedInRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
     messages.success(
         request,
-        f"{connection}: {len(after)} backup export(s) readable here."
+        ngettext(
+            "%(name)s: %(count)d backup export readable here.",
+            "%(name)s: %(count)d backup exports readable here.",
+            len(after),
+        )
+        % {"name": connection, "count": len(after)}
         if after
-        else f"{connection}: no backup export is readable here now.",
+        else _("%(name)s: no backup export is readable here now.") % {"name": connection},
     )
     return redirect("connection-detail", pk=connection.pk)
