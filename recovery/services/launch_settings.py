@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from platforms.models import PlatformConnection
 from recovery import audit
@@ -134,11 +135,11 @@ def of_template(template: LaunchTemplate) -> LaunchSettings:
 def template_problem(values: LaunchSettings, name: str) -> str | None:
     """Why these settings cannot be a template (the launch's own input checks), or None."""
     if not name.strip() or len(name) > 100:
-        return "Name the template in up to 100 characters."
+        return _("Name the template in up to 100 characters.")
     if values.target == Target.IN_PLACE and values.mode != Mode.RESTORE:
-        return "Verify-only always runs in a new VM: choose 'new_vm', or restore mode."
+        return _("Verify-only always runs in a new VM: choose 'new_vm', or restore mode.")
     if values.checks and values.mode != Mode.VERIFY:
-        return "Checks apply to verify-only launches: drop them, or use mode verify."
+        return _("Checks apply to verify-only launches: drop them, or use mode verify.")
     paths = [p for disks in values.disk_mapping.values() for p in disks.values() if p != NEWEST]
     return (
         next(iter(plan_problems(CheckPlan.from_json(values.checks))), None)
@@ -176,8 +177,11 @@ def save_template(
             )
     except IntegrityError:
         raise TemplateRefused(
-            f"{team} already has a template named {name.strip()}: choose another name, or "
-            "delete that one first."
+            _(
+                "%(team)s already has a template named %(name)s: choose another name, or delete "
+                "that one first."
+            )
+            % {"team": team, "name": name.strip()}
         ) from None
     audit.record(
         AuditAction.LAUNCH_TEMPLATE_CREATE, team=team, actor=user, request=request,

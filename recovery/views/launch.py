@@ -12,6 +12,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from platforms.clients import PlatformError
 from recovery.choices import Mode, Target
@@ -36,32 +39,32 @@ from recovery.views.launch_source import step_source
 
 STEPS = ["connection", "vms", "source", "mode", "reason", "preflight"]
 TITLES = {
-    "connection": "Platform",
-    "vms": "VMs",
-    "source": "Backup source",
-    "mode": "Mode",
-    "reason": "Reason",
-    "preflight": "Preflight",
+    "connection": gettext_lazy("Platform"),
+    "vms": gettext_lazy("VMs"),
+    "source": gettext_lazy("Backup source"),
+    "mode": gettext_lazy("Mode"),
+    "reason": gettext_lazy("Reason"),
+    "preflight": gettext_lazy("Preflight"),
 }
 SESSION_KEY = launch_session.SESSION_KEY
-MODE_HELP: dict[str, str] = {
-    Mode.RESTORE: (
+MODE_HELP: dict[str, Promise] = {
+    Mode.RESTORE: gettext_lazy(
         "Runs the VM from the backup at once, then merges the backup data into production "
         "storage in the background and detaches the share. Until the merge ends, the VM "
         "depends on the NFS share: keep it reachable."
     ),
-    Mode.VERIFY: (
+    Mode.VERIFY: gettext_lazy(
         "Creates a new VM with every NIC disconnected and runs it from the backup to check it "
         "boots; never merges. When you finish, the console powers off and deletes the VM it "
         "created and detaches the share. The original VM is never touched."
     ),
 }
-TARGET_HELP: dict[str, str] = {
-    Target.NEW_VM: (
+TARGET_HELP: dict[str, Promise] = {
+    Target.NEW_VM: gettext_lazy(
         "The console creates a VM with the source's shape on its cluster and runs the backup "
         "there. The source VM may be running, stopped or gone; it is never touched."
     ),
-    Target.IN_PLACE: (
+    Target.IN_PLACE: gettext_lazy(
         "Restore only. The chosen VM's own disks are replaced by the backup: what they hold "
         "now is lost. The VM must be off (or shut down first), and you confirm it by name."
     ),
@@ -90,7 +93,7 @@ def launch_start(request: SignedInRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("resume"):
         if launch_session.resume(request):
             return redirect("launch-step", step=STEPS[-1])  # the step guard finds the gap
-        messages.info(request, "There is no draft to resume any more.")
+        messages.info(request, _("There is no draft to resume any more."))
         return redirect("launch")
     if request.method == "GET":
         launch_session.start_clean(request)
@@ -142,7 +145,7 @@ def _step_connection(request, data, connection, context):
     if request.method == "POST":
         chosen = next((c for c in choices if str(c.pk) == request.POST.get("connection")), None)
         if chosen is None:
-            context["errors"]["connection"] = "Choose a platform connection."
+            context["errors"]["connection"] = _("Choose a platform connection.")
             return None
         if chosen.pk != data.get("connection_id"):
             request.session[SESSION_KEY] = {"connection_id": chosen.pk}
@@ -181,8 +184,10 @@ def _step_vms(request, data, connection, context):
 
 
 def _unreadable(connection, error: PlatformError) -> str:
-    status = f" (HTTP {error.status})" if error.status else ""
-    return f"{connection.label} could not be read{status}: {error.message.rstrip('.')}."
+    names = {"name": connection.label, "status": error.status, "message": error.message.rstrip(".")}
+    if error.status:
+        return _("%(name)s could not be read (HTTP %(status)s): %(message)s.") % names
+    return _("%(name)s could not be read: %(message)s.") % names
 
 
 def _vm_names(
@@ -194,17 +199,16 @@ def _vm_names(
     try:
         allowed = {vm.id: vm.name for vm in client.vms() if rules.allows_vm(vm.name)}
     except PlatformError as error:
-        return f"{_unreadable(connection, error)} Try again."
+        return _("%(problem)s Try again.") % {"problem": _unreadable(connection, error)}
     finally:
         client.close()
     if set(chosen) <= set(allowed):
         return {vm_id: allowed[vm_id] for vm_id in chosen}
     if not rules.vm_patterns:
-        return "Choose the VMs from the list: one of them is not on the platform any more."
-    return (
-        f"{rules.owner} shares {connection.name} for VMs {', '.join(rules.vm_patterns)} only; "
-        "choose among the VMs listed."
-    )
+        return _("Choose the VMs from the list: one of them is not on the platform any more.")
+    return _(
+        "%(owner)s shares %(name)s for VMs %(patterns)s only; choose among the VMs listed."
+    ) % {"owner": rules.owner, "name": connection.name, "patterns": ", ".join(rules.vm_patterns)}
 
 
 def _step_source(request, data, connection, context):
@@ -221,10 +225,10 @@ def _step_mode(request, data, connection, context):
         mode = request.POST.get("mode")
         target = request.POST.get("target") or Target.NEW_VM
         if mode not in Mode.values:
-            context["errors"]["mode"] = "Choose restore or verify-only."
+            context["errors"]["mode"] = _("Choose restore or verify-only.")
             return None
         if target not in Target.values or (target == Target.IN_PLACE and mode != Mode.RESTORE):
-            context["errors"]["target"] = (
+            context["errors"]["target"] = _(
                 "Verify-only always runs in a new VM: choose 'New VM', or restore mode."
             )
             return None
@@ -326,7 +330,10 @@ def _step_preflight(request, data, connection, context):
         except LaunchRefused as refused:
             messages.error(request, refused.message)
         except PlatformError as error:
-            messages.error(request, f"The platform could not be read: {error.message}")
+            messages.error(
+                request,
+                _("The platform could not be read: %(message)s") % {"message": error.message},
+            )
         else:
             launch_session.clear(request)
             if len(created) == 1:
@@ -339,7 +346,9 @@ def _step_preflight(request, data, connection, context):
         context["errors"]["platform"] = busy.message
         return None
     except PlatformError as error:
-        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+        context["errors"]["platform"] = _("The platform could not be read: %(message)s") % {
+            "message": error.message
+        }
         return None
     context["results"] = results
     context["in_place"] = data.get("target") == Target.IN_PLACE

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import ngettext
+
 from recovery.services.checks import Check
 from recovery.services.plan import Preflight
 
@@ -18,13 +20,16 @@ class Summary:
     @property
     def text(self) -> str:
         parts = [
-            f"{self.ready} ready",
-            f"{self.problems} problem{'s' if self.problems != 1 else ''}",
+            ngettext("%(n)d ready", "%(n)d ready", self.ready) % {"n": self.ready},
+            ngettext("%(n)d problem", "%(n)d problems", self.problems) % {"n": self.problems},
         ]
         if self.notices:
-            parts.append(f"{self.notices} notice{'s' if self.notices != 1 else ''}")
+            parts.append(
+                ngettext("%(n)d notice", "%(n)d notices", self.notices) % {"n": self.notices}
+            )
         if self.to_confirm:
-            parts.append(f"{self.to_confirm} to confirm")
+            count = self.to_confirm
+            parts.append(ngettext("%(n)d to confirm", "%(n)d to confirm", count) % {"n": count})
         return ", ".join(parts)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+
 from platforms.clients import PlatformError
 from platforms.clients.types import Disk, Server
 from platforms.models import PlatformConnection
@@ -78,7 +80,11 @@ def _file_problem(export_dir: Path | None, disk: Disk, path: str) -> str:
     if export_dir is None or not path or path_problem(path):
         return ""
     [check] = check_files({disk.id: disk.size_mb}, {disk.id: path}, export_dir)
-    return "" if check.ok else f"{check.message} Fix: {check.fix}"
+    return (
+        ""
+        if check.ok
+        else _("%(problem)s Fix: %(fix)s") % {"problem": check.message, "fix": check.fix}
+    )
 
 
 def step_source(request: SignedInRequest, data: dict, connection, context: dict, rules: Access):
@@ -91,7 +97,9 @@ def step_source(request: SignedInRequest, data: dict, connection, context: dict,
     try:
         vms = [client.vm(vm_id) for vm_id in data["vm_ids"]]
     except PlatformError as error:
-        context["errors"]["platform"] = f"The platform could not be read: {error.message}"
+        context["errors"]["platform"] = _("The platform could not be read: %(message)s") % {
+            "message": error.message
+        }
         return False
     finally:
         client.close()

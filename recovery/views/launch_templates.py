@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from recovery.models import Batch, LaunchTemplate, Recovery, Role
@@ -25,13 +26,18 @@ def _open_wizard(request: HttpRequest, values: LaunchSettings | None, what: str)
     if values is None or launch_settings.usable_connection(team, values.connection_id) is None:
         messages.error(
             request,
-            f"{what} cannot be launched again: its platform connection is gone or no longer "
-            "shared with this team. Launch a new recovery instead.",
+            _(
+                "%(what)s cannot be launched again: its platform connection is gone or no "
+                "longer shared with this team. Launch a new recovery instead."
+            )
+            % {"what": what},
         )
         return redirect("launch")
     launch_session.start_clean(request, **values.wizard_data())
-    messages.info(request, f"{what}: the same settings. Check the backup files, say why, and "
-                  "run the preflight again.")  # fmt: skip
+    messages.info(request, _(
+        "%(what)s: the same settings. Check the backup files, say why, and run the preflight "
+        "again."
+    ) % {"what": what})  # fmt: skip
     return redirect("launch-step", step=OPEN_AT)
 
 
@@ -46,7 +52,9 @@ def recovery_launch_again(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.OPERATOR)
 def batch_launch_again(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_for_team(request, Batch, pk=pk)
-    return _open_wizard(request, launch_settings.of_batch(batch), f"Batch {batch.pk}")
+    return _open_wizard(
+        request, launch_settings.of_batch(batch), _("Batch %(batch)s") % {"batch": batch.pk}
+    )
 
 
 @team_view(role=Role.OPERATOR)
@@ -64,7 +72,7 @@ def template_save(request: SignedInRequest) -> HttpResponse:
     """The wizard's current launch, saved under a name; each disk takes its newest backup."""
     data = launch_session.data(request)
     if not data.get("mode"):
-        messages.error(request, "Go through the wizard up to the preflight first, then save.")
+        messages.error(request, _("Go through the wizard up to the preflight first, then save."))
         return redirect("launch")
     values = LaunchSettings(
         connection_id=data["connection_id"],
@@ -86,7 +94,7 @@ def template_save(request: SignedInRequest) -> HttpResponse:
     except TemplateRefused as refused:
         messages.error(request, str(refused))
         return redirect("launch-step", step="preflight")
-    messages.success(request, f"Saved as the launch template {template.name}.")
+    messages.success(request, _("Saved as the launch template %(name)s.") % {"name": template.name})
     return redirect("launch-templates")
 
 
@@ -102,5 +110,7 @@ def template_use(request: HttpRequest, pk: int) -> HttpResponse:
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_for_team(request, LaunchTemplate, pk=pk)
     launch_settings.delete_template(template, request.user, request=request)
-    messages.success(request, f"The launch template {template.name} is deleted.")
+    messages.success(
+        request, _("The launch template %(name)s is deleted.") % {"name": template.name}
+    )
     return redirect("launch-templates")

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from recovery import watching
@@ -92,7 +93,9 @@ def _recovery_action(request: SignedInRequest, pk: int, action: str) -> HttpResp
     except actions.ActionRefused as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"{recovery.vm_name}: {recovery.step}")
+        messages.success(
+            request, _("%(vm)s: %(step)s") % {"vm": recovery.vm_name, "step": recovery.step}
+        )
     return redirect("recovery-detail", pk=recovery.pk)
 
 
@@ -112,7 +115,10 @@ def _action_with_input(request: SignedInRequest, recovery: Recovery, action: str
         except actions.ActionRefused as refused:
             problem = str(refused)
         else:
-            messages.success(request, f"{recovery.vm_name}: mapping saved; retrying the rebase")
+            messages.success(
+                request,
+                _("%(vm)s: mapping saved; retrying the rebase") % {"vm": recovery.vm_name},
+            )
             return redirect("recovery-detail", pk=recovery.pk)
     context = {
         "recovery": recovery,
