@@ -18,7 +18,8 @@ from django.core.cache import cache
 from django.db import connection as db
 from django.db.models import DateTimeField, FloatField, Func, Max, QuerySet, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import pgettext
 
 from recovery.choices import Status
 from recovery.models import Recovery, RecoveryEvent, Team
@@ -244,6 +245,12 @@ def compute(team: Team, days: int, now: datetime) -> Report:
     )
 
 
+def chart_day(day: date) -> str:
+    """A chart's day label in the reader's language: 08 Nov, 11月8日 (the charts are drawn for
+    each request; the cached report holds dates)."""
+    return dateformat.format(day, pgettext("chart day label, Django date format", "d M"))
+
+
 def bar_chart(per_day: list[tuple[date, int, int]], width: int = 720, height: int = 160) -> dict:
     """Geometry of a bar chart (launched, with failures in a second colour), for an SVG template."""
     peak = max((launched for _, launched, _ in per_day), default=0) or 1
@@ -260,7 +267,7 @@ def bar_chart(per_day: list[tuple[date, int, int]], width: int = 720, height: in
                 "h": round(full, 1),
                 "fy": round(height - 20 - bad, 1),
                 "fh": round(bad, 1),
-                "label": day.strftime("%d %b"),
+                "label": chart_day(day),
                 "launched": launched,
                 "failed": failed,
                 "show_label": len(per_day) <= 14 or index % max(1, len(per_day) // 10) == 0,
@@ -289,7 +296,7 @@ def trend_chart(weeks: list[WeekRto], width: int = 720, height: int = 160) -> di
                 "y": y(stats.median) if stats.median is not None else plot,
                 "h": round(plot - y(stats.median), 1) if stats.median is not None else 0,
                 "p90_y": y(stats.p90) if stats.p90 is not None else None,
-                "label": week.week.strftime("%d %b"),
+                "label": chart_day(week.week),
                 "stats": stats,
                 "show_label": len(weeks) <= 14 or index % max(1, len(weeks) // 10) == 0,
             }
