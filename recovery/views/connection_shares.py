@@ -129,10 +129,10 @@ def share_accept(request: SignedInRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
     label = connection.label_for(share.team)
     same_name = PlatformConnection.objects.filter(team=share.team, name__iexact=connection.name)
-    names = {"label": label, "limits": share.limits_text, "name": connection.name}
-    done = _("%(label)s can now be used for recoveries (%(limits)s).") % names
+    accepted = {"label": label, "limits": share.limits_text, "name": connection.name}
+    done = _("%(label)s can now be used for recoveries (%(limits)s).") % accepted
     if same_name.exists():
-        own = _("Your own %(name)s stays as it is; this one always shows its owner.") % names
+        own = _("Your own %(name)s stays as it is; this one always shows its owner.") % accepted
         done = f"{done} {own}"
     messages.success(request, done)
     return redirect("connection-list")

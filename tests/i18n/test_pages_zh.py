@@ -44,7 +44,8 @@ def test_the_connection_pages_speak_chinese(personas, connection, admin_client) 
     assert "未测试" in listing and "not tested" not in listing
 
     detail = _page(admin_client, reverse("connection-detail", args=[connection.pk]), **ZH)
-    for chinese in ("测试连接", "并发恢复任务", "本机可读取的备份导出目录", "所有云主机；任意 NFS 源"):
+    shown = ("测试连接", "并发恢复任务", "本机可读取的备份导出目录", "所有云主机；任意 NFS 源")
+    for chinese in shown:
         assert chinese in detail
     for english in ("Test connection", "Concurrent recoveries", "every VM; any NFS source"):
         assert english not in detail
@@ -60,9 +61,7 @@ def test_the_english_connection_page_is_unchanged(personas, connection, admin_cl
     assert "Concurrent recoveries</dt><dd>at most" in detail
 
 
-def test_a_test_outcome_is_shown_in_chinese_and_stored_in_english(
-    personas, admin_client
-) -> None:
+def test_a_test_outcome_is_shown_in_chinese_and_stored_in_english(personas, admin_client) -> None:
     connection = ConnectionFactory(team=personas.team, name="No Secret")
     connection.secret_key_encrypted = ""
     connection.save()
@@ -96,7 +95,8 @@ def test_a_failed_recovery_page_speaks_chinese(personas, connection) -> None:
     recovery = RecoveryFactory(team=personas.team, connection=connection, status="failed")
     client = personas.client_for(personas.operator)
     page = _page(client, reverse("recovery-detail", args=[recovery.pk]), **ZH)
-    for chinese in ("出了什么问题：", "如何处理：", "审计记录", "原位恢复：web-01 的磁盘", "由 系统 发起"):
+    shown = ("出了什么问题：", "如何处理：", "审计记录", "原位恢复：web-01 的磁盘", "由 系统 发起")
+    for chinese in shown:
         assert chinese in page
     for english in ("What went wrong:", "Audit trail", "In place: the disks of", "launched just"):
         assert english not in page
