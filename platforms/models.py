@@ -355,18 +355,3 @@ class ConnectionShare(models.Model):
     def allows_nfs(self, server: str, export: str) -> bool:
         sources = self.sources()
         return not sources or nfs_source(server, export) in sources
-
-    @property
-    def limits_text(self) -> str:
-        """The limits in one phrase, for pages and refusals: a Text, so a page shows it in the
-        reader's language while audit rows (f-strings) keep the English."""
-        from recovery.texts import Text  # recovery sits on platforms: import when used
-
-        vms, sources = self.patterns(), self.sources()
-        return Text(
-            "%(vms)s; %(sources)s",
-            vms=Text("VMs %(vms)s", vms=", ".join(vms)) if vms else Text("every VM"),
-            sources=Text("NFS %(sources)s", sources=", ".join(sources))
-            if sources
-            else Text("any NFS source"),
-        )

@@ -17,6 +17,7 @@ from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
 from platforms.models import ConnectionShare, PlatformConnection, ShareStatus
 from recovery.models import Recovery, Team
+from recovery.texts import Text
 
 
 class Use(StrEnum):
@@ -185,4 +186,17 @@ def pending_shares(team: Team) -> QuerySet[ConnectionShare]:
         ConnectionShare.objects.filter(team=team, status=ShareStatus.PENDING)
         .select_related("connection", "connection__team", "offered_by")
         .order_by("created")
+    )
+
+
+def share_limits(share: ConnectionShare) -> Text:
+    """A share's limits in one phrase: a Text, so a page shows it in the reader's language
+    while an audit row (an f-string) keeps the English."""
+    vms, sources = share.patterns(), share.sources()
+    return Text(
+        "%(vms)s; %(sources)s",
+        vms=Text("VMs %(vms)s", vms=", ".join(vms)) if vms else Text("every VM"),
+        sources=Text("NFS %(sources)s", sources=", ".join(sources))
+        if sources
+        else Text("any NFS source"),
     )

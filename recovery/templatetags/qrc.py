@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
+from recovery.services.access import share_limits
 from recovery.units import mib_text, size_text
 
 register = template.Library()
@@ -77,6 +78,12 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):  # also a moment ahead of our clock
         return _("just now")
     return _("%(delta)s ago") % {"delta": timesince(value)}
+
+
+@register.filter
+def limits(share) -> str:
+    """A connection share's limits (VMs, NFS sources) in the reader's language."""
+    return str(share_limits(share))
 
 
 @register.filter

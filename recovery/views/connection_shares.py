@@ -17,6 +17,7 @@ from recovery import audit
 from recovery.choices import ACTIVE
 from recovery.forms import ShareForm
 from recovery.models import AuditAction, Role
+from recovery.services.access import share_limits
 from recovery.tenancy import SignedInRequest, current_team, team_view
 from recovery.views.connections import _owned
 
@@ -50,7 +51,7 @@ def connection_share(request: SignedInRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
     _share_audit(
         share, request,
-        f"{connection} offered to {share.team} (use only: {share.limits_text})",
+        f"{connection} offered to {share.team} (use only: {share_limits(share)})",
         "offered",
     )  # fmt: skip
     messages.success(
@@ -59,7 +60,7 @@ def connection_share(request: SignedInRequest, pk: int) -> HttpResponse:
             "%(connection)s is offered to %(team)s (use only: %(limits)s). An admin of "
             "%(team)s has to accept it before anyone there can use it."
         )
-        % {"connection": connection, "team": share.team, "limits": share.limits_text},
+        % {"connection": connection, "team": share.team, "limits": share_limits(share)},
     )
     return redirect("connection-detail", pk=connection.pk)
 
@@ -124,12 +125,12 @@ def share_accept(request: SignedInRequest, pk: int) -> HttpResponse:
     share.save(update_fields=["status", "decided_by", "decided_at"])
     _share_audit(
         share, request,
-        f"{share.team} accepted {connection} from {owner} (use only: {share.limits_text})",
+        f"{share.team} accepted {connection} from {owner} (use only: {share_limits(share)})",
         "accepted",
     )  # fmt: skip
     label = connection.label_for(share.team)
     same_name = PlatformConnection.objects.filter(team=share.team, name__iexact=connection.name)
-    accepted = {"label": label, "limits": share.limits_text, "name": connection.name}
+    accepted = {"label": label, "limits": share_limits(share), "name": connection.name}
     done = _("%(label)s can now be used for recoveries (%(limits)s).") % accepted
     if same_name.exists():
         own = _("Your own %(name)s stays as it is; this one always shows its owner.") % accepted
