@@ -129,7 +129,7 @@ def _look_at(
         if recovery.status == Status.CANCELLED and not item.failure:
             item.failure = Text("The recovery was cancelled before the drill finished.")
         item.teardown = Text(
-            "%(status)s: %(step)s", status=recovery.get_status_display(), step=recovery.step
+            "%(status)s: %(step)s", status=Status(recovery.status).label, step=recovery.step
         )
         passed = item.reached_running_at is not None and not item.failure
         settle(item, outcome=DrillRunVM.Outcome.PASSED if passed else DrillRunVM.Outcome.FAILED)

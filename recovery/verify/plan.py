@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import models
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 GUEST_TIMEOUT_DEFAULT = 300  # a cold boot of a server OS and its agent: minutes, not seconds
@@ -63,15 +63,20 @@ class CheckPlan:
 
     def summary(self) -> str:
         """The checks in a few words, for a launch's summary before it starts."""
-        parts = ["bootable disk"] if self.bootable_disk else []
-        parts.append("powered on")
+        parts = [gettext("bootable disk")] if self.bootable_disk else []
+        parts.append(gettext("powered on"))
         if self.guest_alive or self.in_guest:
-            parts.append(f"guest alive within {self.guest_timeout} s")
+            parts.append(
+                gettext("guest alive within %(seconds)s s") % {"seconds": self.guest_timeout}
+            )
         if self.command_file:
-            parts.append(f"{self.command_file} exists")
+            parts.append(gettext("%(path)s exists") % {"path": self.command_file})
         if self.command:
-            parts.append(f"'{self.command}' exits {self.command_exit}")
-        return ", ".join(parts)
+            parts.append(
+                gettext("'%(command)s' exits %(status)s")
+                % {"command": self.command, "status": self.command_exit}
+            )
+        return pgettext("between the items of a list", ", ").join(parts)
 
     def timeout(self, name: str) -> int | None:
         return {
