@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -40,6 +41,12 @@ def _audit_data(channel: Channel) -> dict:
     else:
         data["recipients"] = len(channel.recipient_list())
     return data
+
+
+def english_label(channel: Channel) -> str:
+    """The kind as the audit trail writes it: in English, whoever reads the page."""
+    with translation.override(None):
+        return str(channel.get_kind_display())
 
 
 @team_view(role=Role.MANAGER)
@@ -104,7 +111,7 @@ def channel_create(request: SignedInRequest) -> HttpResponse:
         channel.save()
         audit.record(
             CHANNEL_CREATE, team=team, request=request, obj=channel, object_type="channel",
-            message=f"Notification channel {channel} added ({channel.get_kind_display()})",
+            message=f"Notification channel {channel} added ({english_label(channel)})",
             data=_audit_data(channel),
         )  # fmt: skip
         if form.generated_secret:
@@ -116,7 +123,7 @@ def channel_create(request: SignedInRequest) -> HttpResponse:
         )
         return redirect("notifications")
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "kind": kind, "kind_label": Channel.Kind(kind).label}
+    context = {"form": form, "kind": kind}
     return render(request, "notifications/channel_form.html", context, status=status)
 
 
@@ -140,7 +147,6 @@ def channel_edit(request: SignedInRequest, pk: int) -> HttpResponse:
         "form": form,
         "channel": channel,
         "kind": channel.kind,
-        "kind_label": channel.get_kind_display(),
     }
     return render(request, "notifications/channel_form.html", context, status=status)
 

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from recovery.models import UserPreference
+from recovery.models import AuditEvent, UserPreference
 from recovery.notifications import delivery
 from recovery.notifications.events import emit, summary_for
 from recovery.notifications.models import Channel, DeliveryAttempt, EventType, Notification
@@ -121,3 +121,14 @@ def test_a_webhook_summary_is_in_the_default_language_whoever_caused_it(personas
     DeliveryAttempt.objects.create(delivery=sent, team=personas.team, number=1, ok=True)
     html = _zh(client, "notification-log")
     assert "快速恢复控制台发往 Hook 的测试通知" in html
+
+
+def test_the_audit_trail_stays_english_when_the_actor_reads_chinese(personas) -> None:
+    client = personas.client_for(personas.admin)
+    client.post(reverse("team-invite"), {"username": "newcomer", "role": "operator"}, **ZH)
+    form = {"kind": "email", "name": "Ops", "recipients": "ops@example.test", "enabled": "on",
+            "events": [EventType.FAILED]}  # fmt: skip
+    url = reverse("notification-channel-create") + "?kind=email"
+    assert client.post(url, form, **ZH).status_code == 302
+    messages = set(AuditEvent.objects.values_list("message", flat=True))
+    assert {"newcomer invited as operator", "Notification channel Ops added (Email)"} <= messages
