@@ -19,6 +19,7 @@ from platforms.clients import PlatformError
 from recovery.choices import Status
 from recovery.models import VerifyCheck
 from recovery.stepkit import VM_GONE, Outcome, StepContext, StepFailed, Wait
+from recovery.texts import Text
 from recovery.verify.evidence import seal
 from recovery.verify.guest_job import encoded_job
 from recovery.verify.plan import CheckName, CheckPlan
@@ -26,13 +27,13 @@ from recovery.verify.plan import CheckName, CheckPlan
 R = VerifyCheck.Result
 GUEST_POLL_SECONDS = 2.0
 ADVICE = {
-    CheckName.POWERED_ON: "Check the VM on the platform, then retry the checks or clean up.",
-    CheckName.GUEST_ALIVE: (
+    CheckName.POWERED_ON: Text("Check the VM on the platform, then retry the checks or clean up."),
+    CheckName.GUEST_ALIVE: Text(
         "The backup's first disk may not boot (blank or damaged, no boot loader) or its guest "
         "has no vmtools: open the VM's console on the platform to see where it stops, check the "
         "backup, then clean up (or retry the checks)."
     ),
-    CheckName.IN_GUEST: (
+    CheckName.IN_GUEST: Text(
         "Check the command and what it needs inside the guest (with its network disconnected), "
         "then retry the checks or clean up."
     ),
@@ -111,7 +112,10 @@ def check_guest_alive(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wa
              **answer)  # fmt: skip
     else:
         return Wait(
-            f"Waiting up to {plan.guest_timeout} s for the guest agent (vmtools) to report",
+            Text(
+                "Waiting up to %(seconds)s s for the guest agent (vmtools) to report",
+                seconds=plan.guest_timeout,
+            ),
             seconds=min(GUEST_POLL_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS),
         )
     return None
@@ -195,14 +199,24 @@ def step_checking(ctx: StepContext) -> Wait | Outcome:
                 )  # fmt: skip
             seal(recovery)
             raise StepFailed(
-                f"{CheckName(name).label} failed: {row.reason}", ADVICE[CheckName(name)]
+                # The check's reason is its evidence row's, as recorded (in English).
+                Text(
+                    "%(check)s failed: %(reason)s", check=CheckName(name).label, reason=row.reason
+                ),
+                ADVICE[CheckName(name)],
             )
     done = list(recovery.verify_checks.filter(attempt=attempt, name__in=names))
     passed = sum(1 for row in done if row.result == R.PASSED)
     moved = ctx.move(
         Status.RUNNING_FROM_BACKUP,
-        f"{passed} of {len(done)} check(s) passed"
-        + ("" if passed == len(done) else " (the others were not possible on this platform)"),
+        Text("%(passed)s of %(count)s check(s) passed", passed=passed, count=len(done))
+        if passed == len(done)
+        else Text(
+            "%(passed)s of %(count)s check(s) passed (the others were not possible on this "
+            "platform)",
+            passed=passed,
+            count=len(done),
+        ),
     )
     seal(recovery)
     return moved
