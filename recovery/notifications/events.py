@@ -17,6 +17,7 @@ from django.utils import timezone
 from recovery.choices import Status
 from recovery.models import Recovery, Team
 from recovery.notifications.models import Channel, Delivery, EventType, Notification
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 PAYLOAD_VERSION = 1
@@ -44,7 +45,7 @@ def recovery_data(recovery: Recovery, status: str | None = None) -> dict[str, An
         "vm": {"id": recovery.vm_id, "name": recovery.vm_name},
         "mode": recovery.mode,
         "status": status,
-        "status_label": Status(status).label,
+        "status_label": Text.label(Status(status).label),  # a payload is stored: in English
         "step": recovery.step,
         "connection": recovery.connection_name,
         "reason": recovery.reason,
