@@ -17,7 +17,9 @@ help:
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
 # What the verification reports' PDFs need (WeasyPrint: pango and a font; none brings a command).
-PDF_DEPS = pkg:libpango-1.0-0 pkg:libpangoft2-1.0-0 pkg:fonts-dejavu-core
+# DejaVu has no CJK glyphs: a Chinese report needs fonts-wqy-microhei (WenQuanYi Micro Hei,
+# about 5 MB, simplified Chinese; fonts-noto-cjk covers the same at ten times the size).
+PDF_DEPS = pkg:libpango-1.0-0 pkg:libpangoft2-1.0-0 pkg:fonts-dejavu-core pkg:fonts-wqy-microhei
 
 system-deps:
 	@sh .ci/system-deps redis-server qemu-img:qemu-utils $(PDF_DEPS)

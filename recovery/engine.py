@@ -181,16 +181,22 @@ def _run(handler: Handler, ctx: StepContext) -> Wait | Outcome:
             recovery,
             refused.message,
             refused.advice
-            or "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
-            "hand, then acknowledge this recovery.",
+            or Text(
+                "Nothing was sent to the platform. Handle the VM or datastore on the platform by "
+                "hand, then acknowledge this recovery."
+            ),
         )
         return Outcome.STOP
     except PlatformError as error:
         if error.permanent:
-            fail(recovery, f"The platform refused: {error.message}", RETRY_ADVICE)
+            fail(
+                recovery,
+                Text("The platform refused: %(message)s", message=error.message),
+                RETRY_ADVICE,
+            )
             return Outcome.STOP
         # The client already retried; the platform is down or overloaded: look again later.
-        return Wait(f"Waiting for the platform: {error.message}")
+        return Wait(Text("Waiting for the platform: %(message)s", message=error.message))
 
 
 def fail(recovery: Recovery, message: str, advice: str) -> None:

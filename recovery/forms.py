@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from platforms import outbound
 from platforms.clients.config import address
@@ -30,7 +32,7 @@ User = get_user_model()
 class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": (
+        "invalid_login": gettext_lazy(
             "That username and password do not match. Check both and try again; "
             "after 5 failures the username is locked for 15 minutes."
         ),
@@ -42,12 +44,21 @@ class InviteForm(forms.Form):
     already invited): whether the name or the e-mail exists elsewhere is never told."""
 
     username = forms.CharField(
+        label=gettext_lazy("Username"),
         max_length=150,
-        help_text="They join only once they accept. Someone new chooses a password "
-        "through the invitation's link.",
+        help_text=gettext_lazy(
+            "They join only once they accept. Someone new chooses a password "
+            "through the invitation's link."
+        ),
     )
-    email = forms.EmailField(required=False, help_text="Optional; kept with the invitation.")
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.OPERATOR)
+    email = forms.EmailField(
+        label=gettext_lazy("Email"),
+        required=False,
+        help_text=gettext_lazy("Optional; kept with the invitation."),
+    )
+    role = forms.ChoiceField(
+        label=gettext_lazy("Role"), choices=Role.choices, initial=Role.OPERATOR
+    )
 
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -69,13 +80,19 @@ class InviteForm(forms.Form):
         # Both are visible on this team's page anyway; the name is echoed as typed.
         same = {"team": self.team, "user__username__iexact": username}
         if Membership.objects.filter(**same).exists():
-            raise forms.ValidationError(f"{username} is already a member of {self.team}.")
+            raise forms.ValidationError(
+                _("%(username)s is already a member of %(team)s.")
+                % {"username": username, "team": self.team}
+            )
         if Invitation.objects.filter(
             **same, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
         ).exists():
             raise forms.ValidationError(
-                f"{username} already has an open invitation to {self.team}: see Invitations "
-                "below (New link sends it again)."
+                _(
+                    "%(username)s already has an open invitation to %(team)s: see Invitations "
+                    "below (New link sends it again)."
+                )
+                % {"username": username, "team": self.team}
             )
         return cleaned
 
@@ -84,7 +101,7 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
-ADDRESS_CHANGED = (
+ADDRESS_CHANGED = gettext_lazy(
     "The address changed: type the secret again; stored secrets are never sent to a new address."
 )
 
@@ -98,10 +115,12 @@ class ConnectionForm(forms.ModelForm):
     """
 
     base_url = forms.URLField(
-        label="Base URL",
+        label=gettext_lazy("Base URL"),
         max_length=300,
         assume_scheme="https",
-        help_text="For example https://10.0.0.5:4430 (https is assumed when no scheme is given).",
+        help_text=gettext_lazy(
+            "For example https://10.0.0.5:4430 (https is assumed when no scheme is given)."
+        ),
     )
     secret_key = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(render_value=False)
@@ -110,7 +129,9 @@ class ConnectionForm(forms.ModelForm):
         required=False, strip=False, widget=forms.PasswordInput(render_value=False)
     )
     ca_file = forms.FileField(
-        label="…or upload a CA bundle", required=False, help_text="A .pem or .crt file."
+        label=gettext_lazy("…or upload a CA bundle"),
+        required=False,
+        help_text=gettext_lazy("A .pem or .crt file."),
     )
 
     class Meta:
@@ -147,10 +168,12 @@ class ConnectionForm(forms.ModelForm):
         ]
         for name in SECRET_FIELDS:
             self.fields[name].help_text = (
-                "Set. Leave blank to keep it (a new host or port needs it typed again); type a "
-                "new one to replace it."
+                gettext_lazy(
+                    "Set. Leave blank to keep it (a new host or port needs it typed again); type "
+                    "a new one to replace it."
+                )
                 if name in self.stored_secrets
-                else "Not set."
+                else gettext_lazy("Not set.")
             )
 
     @property
@@ -167,13 +190,13 @@ class ConnectionForm(forms.ModelForm):
         name = self.cleaned_data["name"].strip()
         others = PlatformConnection.objects.filter(team=self.team, name__iexact=name)
         if others.exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("This team already has a connection with that name.")
+            raise forms.ValidationError(_("This team already has a connection with that name."))
         return name
 
     def clean_base_url(self) -> str:
         url = self.cleaned_data["base_url"].rstrip("/")
         if urlsplit(url).scheme not in ("http", "https"):
-            raise forms.ValidationError("Use an http:// or https:// address.")
+            raise forms.ValidationError(_("Use an http:// or https:// address."))
         problem = outbound.url_problem(url)
         if problem:
             raise forms.ValidationError(problem)
@@ -190,17 +213,17 @@ class ConnectionForm(forms.ModelForm):
             try:
                 x509.load_pem_x509_certificates(bundle.encode())
             except ValueError:
-                self.add_error("ca_bundle", "This is not a PEM certificate bundle.")
+                self.add_error("ca_bundle", _("This is not a PEM certificate bundle."))
         cleaned["ca_bundle"] = bundle
         method = cleaned.get("auth_method")
         if method == AuthMethod.AKSK:
             if not cleaned.get("access_key"):
-                self.add_error("access_key", "Enter the access key.")
-            self._need_secret(cleaned, "secret_key", "Enter the secret key.")
+                self.add_error("access_key", _("Enter the access key."))
+            self._need_secret(cleaned, "secret_key", _("Enter the secret key."))
         elif method == AuthMethod.PASSWORD:
             if not cleaned.get("username"):
-                self.add_error("username", "Enter the username.")
-            self._need_secret(cleaned, "password", "Enter the password.")
+                self.add_error("username", _("Enter the username."))
+            self._need_secret(cleaned, "password", _("Enter the password."))
         return cleaned
 
     def _need_secret(self, cleaned: dict, name: str, missing: str) -> None:
@@ -209,7 +232,7 @@ class ConnectionForm(forms.ModelForm):
         if name not in self.stored_secrets:
             self.add_error(name, missing)
         elif self.address_changed:
-            self.add_error(name, ADDRESS_CHANGED)
+            self.add_error(name, str(ADDRESS_CHANGED))
 
     def save(self, commit: bool = True) -> PlatformConnection:
         connection = super().save(commit=False)
@@ -227,25 +250,25 @@ class ShareForm(forms.Form):
     Nothing is usable until an admin of that team accepts."""
 
     team = forms.CharField(
-        label="Team name",
+        label=gettext_lazy("Team name"),
         max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": "Team name"}),
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("Team name")}),
     )
     vm_patterns = forms.CharField(
-        label="Only these VMs",
+        label=gettext_lazy("Only these VMs"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2, "class": "mono", "placeholder": "db-*"}),
-        help_text="Name patterns (* and ?), one per line; empty: every VM.",
+        help_text=gettext_lazy("Name patterns (* and ?), one per line; empty: every VM."),
     )
     nfs_sources = forms.CharField(
-        label="Only these NFS sources",
+        label=gettext_lazy("Only these NFS sources"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(
             attrs={"rows": 2, "class": "mono", "placeholder": "192.0.2.50:/backup"}
         ),
-        help_text="server:/export, one per line; empty: any source.",
+        help_text=gettext_lazy("server:/export, one per line; empty: any source."),
     )
 
     def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:
@@ -256,12 +279,15 @@ class ShareForm(forms.Form):
         name = self.cleaned_data["team"].strip()
         team = Team.objects.filter(name__iexact=name).first()
         if team is None:
-            raise forms.ValidationError("No team has that name. Ask its admin for the exact name.")
+            raise forms.ValidationError(
+                _("No team has that name. Ask its admin for the exact name.")
+            )
         if team.pk == self.connection.team_id:
-            raise forms.ValidationError("This team owns the connection already.")
+            raise forms.ValidationError(_("This team owns the connection already."))
         if self.connection.shares.filter(team=team).exists():
             raise forms.ValidationError(
-                f"Already offered to {team}. Remove that share first to offer it again."
+                _("Already offered to %(team)s. Remove that share first to offer it again.")
+                % {"team": team}
             )
         return team
 
@@ -270,11 +296,16 @@ class ShareForm(forms.Form):
         for line in lines:
             if len(line) > 100 or not SHARE_PATTERN.fullmatch(line):
                 raise forms.ValidationError(
-                    f"{line[:100]!r} is not a VM name pattern: letters, digits, . _ - and the "
-                    "wildcards * ? [ ], up to 100 characters."
+                    _(
+                        "%(pattern)s is not a VM name pattern: letters, digits, . _ - and the "
+                        "wildcards * ? [ ], up to 100 characters."
+                    )
+                    % {"pattern": repr(line[:100])}
                 )
-        if len(lines) > 50:
-            raise forms.ValidationError("Name at most 50 patterns.")
+        if len(lines) > MAX_SHARE_LINES:
+            raise forms.ValidationError(
+                _("Name at most %(count)d patterns.") % {"count": MAX_SHARE_LINES}
+            )
         return "\n".join(lines)
 
     def clean_nfs_sources(self) -> str:
@@ -282,16 +313,21 @@ class ShareForm(forms.Form):
         for line in _lines(self.cleaned_data["nfs_sources"]):
             parts = split_nfs_source(line)
             if parts is None:
-                raise forms.ValidationError(f"{line[:100]}: write it as server:/export.")
+                raise forms.ValidationError(
+                    _("%(line)s: write it as server:/export.") % {"line": line[:100]}
+                )
             problem = nfs_server_problem(parts[0]) or nfs_export_problem(parts[1])
             if problem:
-                raise forms.ValidationError(f"{line[:100]}: {problem}")
+                raise forms.ValidationError(f"{line[:100]}: {problem}")  # its own words
             sources.append(nfs_source(*parts))
-        if len(sources) > 50:
-            raise forms.ValidationError("Name at most 50 NFS sources.")
+        if len(sources) > MAX_SHARE_LINES:
+            raise forms.ValidationError(
+                _("Name at most %(count)d NFS sources.") % {"count": MAX_SHARE_LINES}
+            )
         return "\n".join(dict.fromkeys(sources))
 
 
+MAX_SHARE_LINES = 50
 SHARE_PATTERN = re.compile(r"[A-Za-z0-9._\-*?\[\]!]+")
 
 
@@ -303,7 +339,7 @@ class ExportMountsForm(forms.Form):
     """Where this machine reads the connection's backup exports; its owner's admins edit it."""
 
     export_mounts = forms.CharField(
-        label="Backup exports readable here",
+        label=gettext_lazy("Backup exports readable here"),
         required=False,
         max_length=5000,
         widget=forms.Textarea(
@@ -313,9 +349,11 @@ class ExportMountsForm(forms.Form):
                 "placeholder": "192.0.2.50:/backup = /srv/qrc-exports/backup",
             }
         ),
-        help_text="server:/export = /local/directory, one per line, under a directory the "
-        "deployment allows (NFS_EXPORT_ROOTS). The launch wizard then lists the files and "
-        "preflight checks them. Symlinks are not followed.",
+        help_text=gettext_lazy(
+            "server:/export = /local/directory, one per line, under a directory the "
+            "deployment allows (NFS_EXPORT_ROOTS). The launch wizard then lists the files and "
+            "preflight checks them. Symlinks are not followed."
+        ),
     )
 
     def __init__(self, *args, connection: PlatformConnection, **kwargs) -> None:

@@ -23,6 +23,7 @@ from recovery import audit
 from recovery.choices import CLEANUP, Target
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import Use, recovery_refusal
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,24 @@ def datastore_allowed(recovery: Recovery, datastore_id: str) -> bool:
 
 
 def _refuse(recovery: Recovery, action: str, kind: str, target: str) -> GuardRefused:
+    # `action` is a platform verb (delete, stop...) and `kind` VM or datastore: kept as codes.
     message = (
-        f"The console refused to {action} {kind} {target}: this recovery did not create it"
-        + (" (and an in-place restore was not confirmed for it)" if kind == "VM" else "")
-        + "."
+        Text(
+            "The console refused to %(action)s VM %(target)s: this recovery did not create it "
+            "(and an in-place restore was not confirmed for it).",
+            action=action,
+            target=target,
+        )
+        if kind == "VM"
+        else Text(
+            "The console refused to %(action)s %(kind)s %(target)s: this recovery did not "
+            "create it.",
+            action=action,
+            kind=kind,
+            target=target,
+        )
     )
+
     logger.warning("guard refused: recovery %s, %s %s %s", recovery.pk, action, kind, target)
     audit.record(
         AuditAction.GUARD_REFUSED,

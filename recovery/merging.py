@@ -24,6 +24,7 @@ from recovery.stepkit import (
     disks_on_backup,
     task_failed,
 )
+from recovery.texts import Text
 from recovery.workflow import note
 
 
@@ -40,15 +41,25 @@ def _merge_failed(ctx: StepContext, task: Task) -> StepFailed:
     recovery = ctx.recovery
     datastore = ctx.client.find_datastore(recovery.datastore_name)
     if datastore is None or datastore.is_offline:
-        state = "no longer listed" if datastore is None else datastore.status
+        state = Text("no longer listed") if datastore is None else datastore.status
         return task_failed(
             task,
-            f"Merging (datastore {recovery.datastore_name} is {state} on the platform)",
-            f"The NFS server {recovery.nfs_server} behind datastore {recovery.datastore_name} "
-            "is not reachable: the VM keeps running from the backup if it can. Bring the NFS "
-            "server back until the datastore reads normal, then retry the merge.",
+            Text(
+                "Merging (datastore %(datastore)s is %(state)s on the platform)",
+                datastore=recovery.datastore_name,
+                state=state,
+            ),
+            Text(
+                "The NFS server %(server)s behind datastore %(datastore)s is not reachable: the "
+                "VM keeps running from the backup if it can. Bring the NFS server back until the "
+                "datastore reads normal, then retry the merge.",
+                server=recovery.nfs_server,
+                datastore=recovery.datastore_name,
+            ),
         )
-    return task_failed(task, "Merging", "The VM keeps running from the backup; retry the merge.")
+    return task_failed(
+        task, Text("Merging"), Text("The VM keeps running from the backup; retry the merge.")
+    )
 
 
 def step_merging(ctx: StepContext) -> Wait | Outcome:
@@ -57,7 +68,7 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
     if task is None:
         vm = ctx.vm()
         if _merged(vm, recovery):
-            return ctx.move(Status.MERGED, "The VM no longer depends on the backup")
+            return ctx.move(Status.MERGED, Text("The VM no longer depends on the backup"))
         turn = take_turn(ctx, "merge")  # within the platform's tasks per datastore
         if turn is not None:
             return turn
@@ -65,7 +76,7 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
         ctx.remember_task(
             "merge", ctx.client.start_merge(recovery.target_vm_id, client_token=token)
         )
-        note(recovery, "Merging the backup data into production storage")
+        note(recovery, Text("Merging the backup data into production storage"))
         return Wait()
     if task.failed:
         raise _merge_failed(ctx, task)
@@ -77,9 +88,9 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
         return ctx.wait_for(task, "merge")
     vm = ctx.vm()
     if vm is None:
-        raise StepFailed(VM_GONE, "Check the VM on the platform; then hand over.")
+        raise StepFailed(VM_GONE, Text("Check the VM on the platform; then hand over."))
     if _merged(vm, recovery):
-        return ctx.move(Status.MERGED, "Merged: the VM runs from production storage")
+        return ctx.move(Status.MERGED, Text("Merged: the VM runs from production storage"))
     # The task finished but the platform still reports the VM on the backup: wait, within a
     # limit counted from the first time this was seen, then fail (which alerts).
     if MERGE_ENDED not in recovery.task_started:  # the clock starts at the first such look
@@ -88,19 +99,36 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
     released = recovery.task_started[MERGE_ENDED]
     limit = settings.RECOVERY_MERGE_RELEASE_SECONDS
     backed = disks_on_backup(vm, recovery.datastore_id)
-    what = ("instant_vm still set" if vm.instant_vm else "instant_vm cleared") + (
-        f", disk(s) {', '.join(backed)} still backed by the backup datastore" if backed else ""
+    flag = Text("instant_vm still set") if vm.instant_vm else Text("instant_vm cleared")
+    what = (
+        Text(
+            "%(flag)s, disk(s) %(disks)s still backed by the backup datastore",
+            flag=flag,
+            disks=", ".join(backed),
+        )
+        if backed
+        else flag
     )
     if time.time() - released > limit:
         raise StepFailed(
-            f"The merge task finished, but {limit:g} s later the platform still reports "
-            f"{vm.name} as running from the backup ({what}).",
-            "Do not detach the datastore by hand. Check the VM's disks on the platform; once "
-            "it no longer depends on the backup, retry the step (it starts a new merge if "
-            "the VM still needs one); or hand over.",
+            Text(
+                "The merge task finished, but %(limit)s s later the platform still reports "
+                "%(vm)s as running from the backup (%(what)s).",
+                limit=f"{limit:g}",
+                vm=vm.name,
+                what=what,
+            ),
+            Text(
+                "Do not detach the datastore by hand. Check the VM's disks on the platform; "
+                "once it no longer depends on the backup, retry the step (it starts a new merge "
+                "if the VM still needs one); or hand over."
+            ),
         )
     return Wait(
-        f"Merge finished; waiting for the platform to release the VM from the backup ({what})"
+        Text(
+            "Merge finished; waiting for the platform to release the VM from the backup (%(what)s)",
+            what=what,
+        )
     )
 
 

@@ -1,7 +1,7 @@
 """What every step handler works with: the step context, its outcomes and its one task idiom.
 
 Words: a *step* is the engine's work for one status, done by that status's handler
-(`steps.step_attaching`); the handler is given a `StepContext` (`ctx`: the recovery and its
+(`steps.step_rebasing`); the handler is given a `StepContext` (`ctx`: the recovery and its
 guarded client) and ends with a `Wait` or an `Outcome`.
 """
 
@@ -18,6 +18,7 @@ from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Server, Task
 from platforms.models import PlatformConnection
 from recovery.models import Recovery
+from recovery.texts import Text
 from recovery.workflow import note, transition
 
 
@@ -28,8 +29,8 @@ class Outcome(Enum):
     STOP = "stop"  # a person has to act (or the recovery failed): nothing is scheduled
 
 
-RETRY_ADVICE = "Fix the cause named above, then retry the step; or clean up."
-VM_GONE = "The VM no longer exists on the platform."
+RETRY_ADVICE = Text("Fix the cause named above, then retry the step; or clean up.")
+VM_GONE = Text("The VM no longer exists on the platform.")
 
 
 def disks_on_backup(vm: Server, datastore_id: str) -> list[str]:
@@ -60,10 +61,16 @@ class StepFailed(Exception):
 
 
 def task_failed(task: Task, what: str, advice: str) -> StepFailed:
-    detail = task.description or "no reason given"
+    # The task's description is the platform's own words: a parameter, never translated.
+    detail = task.description or Text("no reason given")
     if task.status == "canceled":
-        return StepFailed(f"{what} was canceled on the platform: {detail}", advice)
-    return StepFailed(f"{what} failed on the platform: {detail}", advice)
+        return StepFailed(
+            Text("%(what)s was canceled on the platform: %(detail)s", what=what, detail=detail),
+            advice,
+        )
+    return StepFailed(
+        Text("%(what)s failed on the platform: %(detail)s", what=what, detail=detail), advice
+    )
 
 
 @dataclass
@@ -134,9 +141,10 @@ class StepContext:
         found = [vm for vm in self.client.vms(search=name) if vm.name == name]
         if len(found) > 1:
             raise StepFailed(
-                f"The platform lists {len(found)} VMs named {name}.",
-                "Delete the extra ones on the platform, then retry.",
+                Text("The platform lists %(count)s VMs named %(vm)s.", count=len(found), vm=name),
+                Text("Delete the extra ones on the platform, then retry."),
             )
+
         if found:
             recovery.created_vm_id = found[0].id
             recovery.save(update_fields=["created_vm_id"])

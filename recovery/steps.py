@@ -2,19 +2,19 @@
 
 Sangfor's numbered flow: mount the NFS datastore on the target VM's cluster, create the new
 VM (unless in place), rebase each of its disks onto its backup file, power it on, and in
-restore mode merge and unmount. Teardown and cancel live in recovery.teardown.
+restore mode merge and unmount. The mount lives in recovery.attaching, the merge in
+recovery.merging, teardown and cancel in recovery.teardown.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from platforms.clients import PlatformError
-from platforms.clients.types import Server, Storage
+from platforms.clients.types import Server
+from recovery.attaching import step_attaching
 from recovery.choices import PLATFORM_BUSY, Mode, Status
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
@@ -32,6 +32,7 @@ from recovery.stepkit import (
 )
 from recovery.stopping import power_off
 from recovery.teardown import step_cancelling, step_cleaning_up, step_detaching
+from recovery.texts import Text
 from recovery.verify.steps import step_checking
 from recovery.workflow import note
 
@@ -54,8 +55,19 @@ def step_queued(ctx: StepContext) -> Wait | Outcome:
         ahead = siblings.filter(status=Status.QUEUED, launched_at__lt=recovery.launched_at).count()
         limit = connection.max_concurrent_recoveries
         if busy + ahead >= limit:
-            reason = f"Queued: {busy} of {limit} recoveries on {connection.name} are at work" + (
-                f", {ahead} ahead in the queue" if ahead else ""
+            params = {"busy": busy, "limit": limit, "connection": connection.name}
+            reason = (
+                Text(
+                    "Queued: %(busy)s of %(limit)s recoveries on %(connection)s are at work, "
+                    "%(ahead)s ahead in the queue",
+                    ahead=ahead,
+                    **params,
+                )
+                if ahead
+                else Text(
+                    "Queued: %(busy)s of %(limit)s recoveries on %(connection)s are at work",
+                    **params,
+                )
             )
             return Wait(reason, seconds=min(5.0, settings.RECOVERY_POLL_MAX_SECONDS))
         # Only an in-place restore ever stops a VM before it starts: the source itself.
@@ -66,128 +78,13 @@ def step_queued(ctx: StepContext) -> Wait | Outcome:
 def step_powering_off(ctx: StepContext) -> Wait | Outcome:
     vm = ctx.vm()
     if vm is None:
-        raise StepFailed(VM_GONE, "Check the VM, then launch again.")
+        raise StepFailed(VM_GONE, Text("Check the VM, then launch again."))
     if vm.is_stopped:
-        return ctx.move(Status.ATTACHING, f"{vm.name} is powered off")
+        return ctx.move(Status.ATTACHING, Text("%(vm)s is powered off", vm=vm.name))
     return power_off(ctx, "stop", vm)
 
 
-def _after_attach(recovery: Recovery) -> str:
-    return Status.CREATING_VM if recovery.is_new_vm else Status.REBASING
-
-
-READY_SINCE = "datastore_ready"  # in task_started: when the datastore was first seen not usable
-
-
-def _check_target(recovery: Recovery, datastore: Storage) -> None:
-    """A datastore of this name that mounts another export is someone else's: never used."""
-    if datastore.mounts(recovery.nfs_server, recovery.nfs_export) is False:
-        raise StepFailed(
-            f"Datastore {datastore.name} on the platform mounts {datastore.target}, not this "
-            f"recovery's NFS {recovery.nfs_server}:{recovery.nfs_export}; it was not used.",
-            "Cancel, then launch again with another datastore name.",
-        )
-
-
-def _wait_until_usable(ctx: StepContext, datastore: Storage) -> Wait:
-    """A finished attach does not make a datastore usable: wait, within a limit."""
-    recovery = ctx.recovery
-    since = recovery.task_started.setdefault(READY_SINCE, time.time())
-    hosts = "" if datastore.connected_hosts is None else f", {datastore.connected_hosts} host(s)"
-    state = f"{datastore.status or 'no status'}{hosts}"
-    limit = settings.RECOVERY_DATASTORE_READY_SECONDS
-    if time.time() - since >= limit:
-        recovery.task_started.pop(READY_SINCE, None)  # a retry waits afresh
-        recovery.save(update_fields=["task_started"])
-        raise StepFailed(
-            f"Datastore {datastore.name} was not usable after {limit:.0f} s: the platform "
-            f"reports it {state} connected.",
-            "Check the NFS server and the cluster hosts' access to it on the platform; once the "
-            "datastore reads normal, retry. Or cancel to unmount it.",
-        )
-    recovery.save(update_fields=["task_started"])
-    return Wait(
-        f"Datastore {datastore.name} is mounted but not usable yet ({state} connected); "
-        "waiting for it",
-        seconds=min(2.0, settings.RECOVERY_POLL_MAX_SECONDS),
-    )
-
-
-def step_attaching(ctx: StepContext) -> Wait | Outcome:
-    recovery, client = ctx.recovery, ctx.client
-    datastore = client.find_datastore(recovery.datastore_name)
-    task = ctx.task("attach")
-    if datastore is not None and (task is None or task.succeeded):
-        _check_target(recovery, datastore)
-        if recovery.cluster_id and datastore.cluster_id not in ("", recovery.cluster_id):
-            raise StepFailed(
-                f"Datastore {datastore.name} is mounted on another cluster than the VM's.",
-                "Cancel, then launch again with another datastore name.",
-            )
-        if not datastore.is_usable:
-            return _wait_until_usable(ctx, datastore)
-        recovery.task_started.pop(READY_SINCE, None)
-        return ctx.move(
-            _after_attach(recovery),
-            f"NFS datastore {datastore.name} is attached ({datastore.id})",
-            datastore_id=datastore.id,
-            cluster_id=recovery.cluster_id or datastore.cluster_id,
-            # Ours if we sent the mount: a call is only made after a look found no datastore
-            # of that name (its answer may have been lost with a killed worker).
-            mounted_datastore=task is not None or ctx.asked("attach"),
-        )
-    if task is not None:
-        if task.failed:
-            raise task_failed(
-                task,
-                f"Mounting NFS {recovery.nfs_server}:{recovery.nfs_export}",
-                "Check that the cluster hosts can reach the NFS server and export, then retry.",
-            )
-        if task.succeeded:
-            # Finished between our two reads, or the platform lists it a little later.
-            return Wait("The mount finished; waiting for the datastore to be listed")
-        return ctx.wait_for(task, "attach")
-    with transaction.atomic():
-        # One mount per datastore name: under the connection's row lock, the first recovery to
-        # save its attach token claims the call, and the others wait for the datastore. (The
-        # token is saved before the call, the task id only after it: claiming by task id let
-        # two workers both mount while the first call was still under way.)
-        ctx.lock_connection()
-        attaching = Recovery.objects.filter(
-            connection_id=recovery.connection_id,
-            datastore_name=recovery.datastore_name,
-            status=Status.ATTACHING,
-            client_tokens__has_key="attach",
-        ).exclude(pk=recovery.pk)
-        if attaching.exists():
-            return Wait(f"Another recovery is mounting {recovery.datastore_name}; sharing it")
-        token = ctx.token("attach")
-    if not recovery.cluster_id:  # launched before placements were recorded
-        clusters = client.clusters()
-        if len(clusters) != 1:
-            raise StepFailed("The VM's cluster is not known.", "Cancel, then launch again.")
-        recovery.cluster_id = clusters[0].id
-        recovery.save(update_fields=["cluster_id"])
-    try:
-        task_id = client.attach_nfs(
-            recovery.cluster_id,
-            recovery.datastore_name,
-            recovery.nfs_server,
-            recovery.nfs_export,
-            client_token=token,
-        )
-    except PlatformError as error:
-        if error.status == 409:  # someone attached it between our look and our call: theirs
-            recovery.client_tokens.pop("attach", None)
-            recovery.save(update_fields=["client_tokens"])
-            return Wait(seconds=0.5)
-        raise
-    ctx.remember_task("attach", task_id)
-    note(
-        recovery,
-        f"Mounting NFS {recovery.nfs_server}:{recovery.nfs_export} as {recovery.datastore_name}",
-    )
-    return Wait()
+CLEAN_UP_AND_LAUNCH = Text("Clean up, then launch again.")
 
 
 def create_body(recovery: Recovery) -> dict[str, Any]:
@@ -229,11 +126,22 @@ def step_creating_vm(ctx: StepContext) -> Wait | Outcome:
         recovery.save(update_fields=["created_vm_id"])
         if created.task_id:
             ctx.remember_task("create", created.task_id)
-        note(recovery, f"Creating {name} ({created.vm_id}), powered off, on the source's cluster")
+        note(
+            recovery,
+            Text(
+                "Creating %(vm)s (%(id)s), powered off, on the source's cluster",
+                vm=name,
+                id=created.vm_id,
+            ),
+        )
         return Wait(task_key="create")
     task = ctx.task("create")
     if task is not None and task.failed:
-        raise task_failed(task, f"Creating {name}", "Retry; or cancel to delete what was made.")
+        raise task_failed(
+            task,
+            Text("Creating %(vm)s", vm=name),
+            Text("Retry; or cancel to delete what was made."),
+        )
     if task is not None and not task.succeeded:
         return ctx.wait_for(task, "create")
     vm = ctx.vm()
@@ -243,11 +151,26 @@ def step_creating_vm(ctx: StepContext) -> Wait | Outcome:
             recovery.client_tokens.pop("create", None)
             recovery.save(update_fields=["created_vm_id", "client_tokens"])
             return Wait(seconds=0.05)
-        raise StepFailed(f"{name} was created but the platform no longer lists it.", RETRY_ADVICE)
+        raise StepFailed(
+            Text("%(vm)s was created but the platform no longer lists it.", vm=name), RETRY_ADVICE
+        )
     if not vm.is_stopped:
-        return Wait(f"The platform reports {name} as {vm.status}; waiting for it to be ready")
-    nics = len(vm.networks)
-    return ctx.move(Status.REBASING, f"Created {vm.name} ({vm.id}) with {nics} NIC(s)")
+        return Wait(
+            Text(
+                "The platform reports %(vm)s as %(status)s; waiting for it to be ready",
+                vm=name,
+                status=vm.status,
+            )
+        )
+    return ctx.move(
+        Status.REBASING,
+        Text(
+            "Created %(vm)s (%(id)s) with %(nics)s NIC(s)",
+            vm=vm.name,
+            id=vm.id,
+            nics=len(vm.networks),
+        ),
+    )
 
 
 def _record_disks_on_backup(recovery: Recovery, vm: Server) -> None:
@@ -272,11 +195,11 @@ def step_rebasing(ctx: StepContext) -> Wait | Outcome:
     if task is not None and task.failed:
         raise task_failed(
             task,
-            "Rebasing the disks",
-            "Check the backup files named above; edit the mapping, then retry.",
+            Text("Rebasing the disks"),
+            Text("Check the backup files named above; edit the mapping, then retry."),
         )
     if vm is None:
-        raise StepFailed(VM_GONE, "Clean up, then launch again.")
+        raise StepFailed(VM_GONE, CLEAN_UP_AND_LAUNCH)
     pending = [
         disk_id
         for disk_id, path in recovery.disk_mapping.items()
@@ -284,18 +207,28 @@ def step_rebasing(ctx: StepContext) -> Wait | Outcome:
     ]
     if not pending:
         return ctx.move(
-            Status.READY, f"All {len(recovery.disk_mapping)} disk(s) run from the backup files"
+            Status.READY,
+            Text(
+                "All %(count)s disk(s) run from the backup files",
+                count=len(recovery.disk_mapping),
+            ),
         )
     if task is not None:
         raise StepFailed(
-            f"The platform finished the rebase but disk(s) {', '.join(pending)} are not backed "
-            "by their backup files.",
+            Text(
+                "The platform finished the rebase but disk(s) %(disks)s are not backed by their "
+                "backup files.",
+                disks=", ".join(pending),
+            ),
             RETRY_ADVICE,
         )
     if vm.is_running:
         raise StepFailed(
-            f"{vm.name} is powered on; its disks can only be rebased while it is off.",
-            "Power it off (or relaunch with 'power off first'), then retry.",
+            Text(
+                "%(vm)s is powered on; its disks can only be rebased while it is off.",
+                vm=vm.name,
+            ),
+            Text("Power it off (or relaunch with 'power off first'), then retry."),
         )
     turn = take_turn(ctx, "rebase")  # within the platform's tasks per datastore
     if turn is not None:
@@ -304,7 +237,14 @@ def step_rebasing(ctx: StepContext) -> Wait | Outcome:
     ctx.remember_task(
         "rebase", ctx.client.rebase_disks(vm.id, disks, client_token=ctx.token("rebase"))
     )
-    note(recovery, f"Rebasing {', '.join(pending)} of {vm.name} onto the backup files")
+    note(
+        recovery,
+        Text(
+            "Rebasing %(disks)s of %(vm)s onto the backup files",
+            disks=", ".join(pending),
+            vm=vm.name,
+        ),
+    )
     return Wait()
 
 
@@ -319,16 +259,18 @@ def step_ready(ctx: StepContext) -> Wait | Outcome:
 def step_powering_on(ctx: StepContext) -> Wait | Outcome:
     task = ctx.task("start")
     if task is not None and task.failed:
-        raise task_failed(task, "Powering on", "Check the VM on the platform, then retry.")
+        raise task_failed(
+            task, Text("Powering on"), Text("Check the VM on the platform, then retry.")
+        )
     vm = ctx.vm()
     if vm is None:
-        raise StepFailed(VM_GONE, "Clean up, then launch again.")
+        raise StepFailed(VM_GONE, CLEAN_UP_AND_LAUNCH)
     if vm.is_running:
         # A verify with checks proves the guest first (recovery.verify.steps).
         checks = ctx.recovery.mode == Mode.VERIFY and bool(ctx.recovery.checks)
         return ctx.move(
             Status.CHECKING if checks else Status.RUNNING_FROM_BACKUP,
-            f"{vm.name} is running from the backup",
+            Text("%(vm)s is running from the backup", vm=vm.name),
         )
     if task is None:
         ctx.remember_task("start", ctx.client.start_vm(vm.id, client_token=ctx.token("start")))

@@ -15,13 +15,14 @@ from django.conf import settings
 
 from platforms.clients.types import Server
 from recovery.stepkit import StepContext, StepFailed, Wait, task_failed
+from recovery.texts import Text
 from recovery.workflow import note
 
-FORCE_ADVICE = (
+FORCE_ADVICE = Text(
     "Shut the guest down from inside it, then retry; or choose Force power-off (whatever the "
     "guest has not saved is lost)."
 )
-FORCED_ADVICE = "Check the VM on the platform, then force the power-off again; or hand over."
+FORCED_ADVICE = Text("Check the VM on the platform, then force the power-off again; or hand over.")
 
 
 def forced_key(key: str) -> str:
@@ -40,12 +41,16 @@ def power_off(ctx: StepContext, key: str, vm: Server) -> Wait:
         ctx.remember_task(task_key, ctx.client.stop_vm(vm.id, force=forced, client_token=token))
         note(
             recovery,
-            f"Forcing {vm.name} off, as the operator chose"
+            Text("Forcing %(vm)s off, as the operator chose", vm=vm.name)
             if forced
-            else f"Asked the platform to shut {vm.name} down gracefully",
+            else Text("Asked the platform to shut %(vm)s down gracefully", vm=vm.name),
         )
         return Wait(task_key=task_key)
-    what = f"Forcing {vm.name} off" if forced else f"Shutting {vm.name} down"
+    what = (
+        Text("Forcing %(vm)s off", vm=vm.name)
+        if forced
+        else Text("Shutting %(vm)s down", vm=vm.name)
+    )
     if task.failed:
         raise task_failed(task, what, FORCED_ADVICE if forced else FORCE_ADVICE)
     limit = settings.RECOVERY_GRACEFUL_STOP_SECONDS
@@ -53,17 +58,29 @@ def power_off(ctx: StepContext, key: str, vm: Server) -> Wait:
     # count against the one limit, so neither waits for ever.
     elapsed = time.time() - recovery.task_started.get(task_key, time.time())
     if elapsed > limit:
-        how = "its task finished" if task.succeeded else "its task has not ended"
+        how = Text("its task finished") if task.succeeded else Text("its task has not ended")
         if forced:
             raise StepFailed(
-                f"{what}: the VM is still on {elapsed:.0f} s after the forced power-off ({how}).",
+                Text(
+                    "%(what)s: the VM is still on %(elapsed)s s after the forced power-off "
+                    "(%(how)s).",
+                    what=what,
+                    elapsed=f"{elapsed:.0f}",
+                    how=how,
+                ),
                 FORCED_ADVICE,
             )
         raise StepFailed(
-            f"The guest of {vm.name} did not shut down: the VM is still on {elapsed:.0f} s after "
-            f"the graceful shutdown was asked ({how}; limit {limit:g} s).",
+            Text(
+                "The guest of %(vm)s did not shut down: the VM is still on %(elapsed)s s after "
+                "the graceful shutdown was asked (%(how)s; limit %(limit)s s).",
+                vm=vm.name,
+                elapsed=f"{elapsed:.0f}",
+                how=how,
+                limit=f"{limit:g}",
+            ),
             FORCE_ADVICE,
         )
     if not task.succeeded:
         return ctx.wait_for(task, task_key)
-    return Wait(f"The shutdown finished; waiting for {vm.name} to read as off")
+    return Wait(Text("The shutdown finished; waiting for %(vm)s to read as off", vm=vm.name))

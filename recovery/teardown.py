@@ -16,6 +16,7 @@ from recovery.guard import datastore_allowed
 from recovery.models import Recovery
 from recovery.stepkit import Outcome, StepContext, StepFailed, Wait, disks_on_backup, task_failed
 from recovery.stopping import power_off
+from recovery.texts import Text
 from recovery.workflow import note
 
 
@@ -24,12 +25,15 @@ def release_datastore(ctx: StepContext, done: str) -> Wait | Outcome:
     recovery, client = ctx.recovery, ctx.client
     if not recovery.owns_detach:
         if not recovery.datastore_id:
-            return ctx.move(done, "No datastore to detach")
+            return ctx.move(done, Text("No datastore to detach"))
         if not datastore_allowed(recovery, recovery.datastore_id):
             return ctx.move(
                 done,
-                f"Datastore {recovery.datastore_name} left mounted: it was mounted before this "
-                "recovery, and the console only unmounts what it mounted",
+                Text(
+                    "Datastore %(datastore)s left mounted: it was mounted before this recovery, "
+                    "and the console only unmounts what it mounted",
+                    datastore=recovery.datastore_name,
+                ),
             )
         with transaction.atomic():
             ctx.lock_connection()
@@ -53,24 +57,36 @@ def release_datastore(ctx: StepContext, done: str) -> Wait | Outcome:
             ).count()
             if owner or users:
                 left = (
-                    "another recovery detaches it"
+                    Text("another recovery detaches it")
                     if owner
-                    else f"{users} other recovery(ies) still use it"
+                    else Text("%(count)s other recovery(ies) still use it", count=users)
                 )
-                return ctx.move(done, f"Datastore {recovery.datastore_name} left attached: {left}")
+                return ctx.move(
+                    done,
+                    Text(
+                        "Datastore %(datastore)s left attached: %(why)s",
+                        datastore=recovery.datastore_name,
+                        why=left,
+                    ),
+                )
             recovery.owns_detach = True
             recovery.save(update_fields=["owns_detach"])
     task = ctx.task("detach")
     if task is not None:
         if task.failed:
             raise task_failed(
-                task, "Detaching the datastore", "Detach it on the platform, or retry."
+                task, Text("Detaching the datastore"), Text("Detach it on the platform, or retry.")
             )
         if task.succeeded:
-            return ctx.move(done, f"Datastore {recovery.datastore_name} detached")
+            return ctx.move(
+                done, Text("Datastore %(datastore)s detached", datastore=recovery.datastore_name)
+            )
         return ctx.wait_for(task, "detach")
     if client.find_datastore(recovery.datastore_name) is None:
-        return ctx.move(done, f"Datastore {recovery.datastore_name} is already detached")
+        return ctx.move(
+            done,
+            Text("Datastore %(datastore)s is already detached", datastore=recovery.datastore_name),
+        )
     try:
         task_id = client.detach_datastore(
             recovery.datastore_id, recovery.cluster_id, client_token=ctx.token("detach")
@@ -84,10 +100,16 @@ def release_datastore(ctx: StepContext, done: str) -> Wait | Outcome:
             recovery.client_tokens.pop("detach", None)
             recovery.save(update_fields=["client_tokens"])
             holders = error.in_use_by
-            held_by = f"VM {', '.join(holders[:3])}" if holders else "a VM"  # wait_reason: 300
+            held_by = (  # wait_reason holds 300 characters: three names at most
+                Text("VM %(vms)s", vms=", ".join(holders[:3])) if holders else Text("a VM")
+            )
             return Wait(
-                f"The datastore is still in use on the platform ({held_by} still runs from it); "
-                "the console detaches it once none does (merge that VM, or empty the recycle bin)"
+                Text(
+                    "The datastore is still in use on the platform (%(vm)s still runs from it); "
+                    "the console detaches it once none does (merge that VM, or empty the recycle "
+                    "bin)",
+                    vm=held_by,
+                )
             )
         raise
     ctx.remember_task("detach", task_id)
@@ -102,7 +124,7 @@ def remove_created_vm(ctx: StepContext) -> Wait | None:
         return None
     create = ctx.task("create")
     if create is not None and not create.is_done:
-        return Wait("Waiting for the platform to finish creating the VM before deleting it")
+        return Wait(Text("Waiting for the platform to finish creating the VM before deleting it"))
     vm = ctx.vm()
     if vm is None:
         return None
@@ -110,10 +132,14 @@ def remove_created_vm(ctx: StepContext) -> Wait | None:
         # Sangfor answers the delete with 204 and no task: follow the VM until it is gone.
         task = ctx.task("delete")
         if task is not None and task.failed:
-            raise task_failed(task, "Deleting the VM", "Delete it on the platform, then retry.")
+            raise task_failed(
+                task, Text("Deleting the VM"), Text("Delete it on the platform, then retry.")
+            )
         if (task is not None and not task.is_done) or vm.status == "deleting":
             return Wait(
-                f"Waiting for the platform to delete {vm.name}", task=task, task_key="delete"
+                Text("Waiting for the platform to delete %(vm)s", vm=vm.name),
+                task=task,
+                task_key="delete",
             )
         # Asked, yet neither deleting nor gone: the call never reached the platform (a worker
         # killed inside it). Ask again with the same token, which the platform deduplicates.
@@ -122,10 +148,16 @@ def remove_created_vm(ctx: StepContext) -> Wait | None:
         # the same token, which the platform answers from its record without acting.
         if ctx.asked("delete_resent"):
             raise StepFailed(
-                f"Deleting {vm.name} ended without deleting it: it failed or was canceled on "
-                f"the platform ({vm.name} reads {vm.status} again).",
-                "Retry the clean-up (a new delete request); or delete the VM on the platform, "
-                "then retry; or hand over.",
+                Text(
+                    "Deleting %(vm)s ended without deleting it: it failed or was canceled on the "
+                    "platform (%(vm)s reads %(status)s again).",
+                    vm=vm.name,
+                    status=vm.status,
+                ),
+                Text(
+                    "Retry the clean-up (a new delete request); or delete the VM on the platform, "
+                    "then retry; or hand over."
+                ),
             )
         ctx.token("delete_resent")  # a mark: the one resend is under way
     if not vm.is_stopped:
@@ -140,7 +172,10 @@ def remove_created_vm(ctx: StepContext) -> Wait | None:
     if task_id:
         ctx.remember_task("delete", task_id)
     if not again:
-        note(recovery, f"Deleting {vm.name}, the VM the console created for this recovery")
+        note(
+            recovery,
+            Text("Deleting %(vm)s, the VM the console created for this recovery", vm=vm.name),
+        )
     return Wait(task_key="delete")
 
 
@@ -162,7 +197,7 @@ def step_cancelling(ctx: StepContext) -> Wait | Outcome:
     recovery = ctx.recovery
     attach = ctx.task("attach")
     if attach is not None and not attach.is_done:
-        return Wait("Waiting for the mount to finish before undoing it")
+        return Wait(Text("Waiting for the mount to finish before undoing it"))
     if not recovery.datastore_id:
         datastore = ctx.client.find_datastore(recovery.datastore_name)
         if datastore is not None:
@@ -175,7 +210,7 @@ def step_cancelling(ctx: StepContext) -> Wait | Outcome:
             recovery.cluster_id = recovery.cluster_id or datastore.cluster_id
             recovery.save(update_fields=["datastore_id", "mounted_datastore", "cluster_id"])
     if not recovery.datastore_id and not (recovery.created_vm_id or ctx.asked("create")):
-        return ctx.move(Status.CANCELLED, "Cancelled before anything changed on the platform")
+        return ctx.move(Status.CANCELLED, Text("Cancelled before anything changed on the platform"))
     if not recovery.is_new_vm and recovery.datastore_id:
         _refuse_if_on_backup(ctx)
     return teardown(ctx, Status.CANCELLED)
@@ -188,7 +223,11 @@ def _refuse_if_on_backup(ctx: StepContext) -> None:
     on_backup = disks_on_backup(vm, ctx.recovery.datastore_id) if vm else []
     if on_backup:
         raise StepFailed(
-            f"Disk(s) {', '.join(on_backup)} of {vm.name if vm else ''} now run from the backup; "
-            "detaching would take them away.",
-            "Hand the recovery over, or launch it again to finish the restore (merge).",
+            Text(
+                "Disk(s) %(disks)s of %(vm)s now run from the backup; detaching would take them "
+                "away.",
+                disks=", ".join(on_backup),
+                vm=vm.name if vm else "",
+            ),
+            Text("Hand the recovery over, or launch it again to finish the restore (merge)."),
         )

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_htmx.middleware import HtmxDetails
 
 from recovery.models import Invitation, Membership, Role, Team
@@ -158,9 +159,15 @@ def team_view(role: Role = Role.VIEWER) -> Callable[[View], View]:
                 return render(request, "team/no_team.html", status=403)
             if not membership.has_role(role):
                 raise PermissionDenied(
-                    f"This needs the {role.label.lower()} role in {membership.team}; "
-                    f"you are {membership.get_role_display().lower()}. "
-                    "Ask a team admin if you need more."
+                    _(
+                        "This needs the %(needed)s role in %(team)s; you are %(role)s. "
+                        "Ask a team admin if you need more."
+                    )
+                    % {
+                        "needed": role.label.lower(),
+                        "team": membership.team,
+                        "role": membership.get_role_display().lower(),
+                    }
                 )
             return view(request, *args, **kwargs)
 

@@ -45,6 +45,16 @@ def _flush_redis(private_redis: str) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # A request leaves its language active in the thread, as in a server's thread between
+    # requests; a test must not inherit the last test's Chinese.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _audit_heads_dir(settings, tmp_path) -> None:
     # Team ids come back in every rolled-back test: a head signed in one test must not
     # meet another test's chain.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.utils.functional import Promise
+
 from platforms.models import PlatformConnection
 from recovery.models import AuditEvent, Batch, Recovery, Team
 from recovery.services import actions, progress
@@ -14,8 +16,13 @@ from recovery.services.checks import Check
 
 def copied(item: Any, names: str) -> dict[str, Any]:
     """The item's attributes named (space-separated, as namedtuple takes them), as they are:
-    the response schemas use the models' own names."""
-    return {name: getattr(item, name) for name in names.split()}
+    the response schemas use the models' own names. Text (stored messages) and lazy labels
+    come out in the request's language (Accept-Language), like every human message."""
+    return {name: _shown(getattr(item, name)) for name in names.split()}
+
+
+def _shown(value: Any) -> Any:
+    return str(value) if isinstance(value, str | Promise) else value
 
 
 def seconds(value: timedelta | None) -> float | None:
@@ -83,7 +90,7 @@ def recovery_detail(item: Recovery, *, can_act: bool) -> dict[str, Any]:
         "timeline": [
             {
                 "status": step.status,
-                "label": step.label,
+                "label": str(step.label),
                 "state": step.state,
                 "started": step.started,
                 "duration_seconds": seconds(step.duration),
@@ -91,7 +98,7 @@ def recovery_detail(item: Recovery, *, can_act: bool) -> dict[str, Any]:
             for step in progress.timeline(item)
         ],
         "events": [
-            {"time": e.time, "level": e.level, "step": e.step, "message": e.message}
+            {"time": e.time, "level": e.level, "step": e.step, "message": str(e.message)}
             for e in item.events.all()
         ],
         "merge_eta_seconds": seconds(progress.merge_eta(item)),

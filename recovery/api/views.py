@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from recovery.api import tokens
@@ -60,7 +61,9 @@ def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     if token.user_id != request.user.pk and not team_membership(request).has_role(Role.ADMIN):
         raise Http404  # other members' tokens are invisible below admin
     if tokens.revoke_token(token, by=request.user, request=request):
-        messages.success(request, f"Token {token} revoked; it stops working at once.")
+        messages.success(
+            request, _("Token %(token)s revoked; it stops working at once.") % {"token": token}
+        )
     else:
-        messages.info(request, f"Token {token} was already revoked.")
+        messages.info(request, _("Token %(token)s was already revoked.") % {"token": token})
     return redirect("api-tokens")

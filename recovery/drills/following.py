@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from recovery.background import leases
 from recovery.choices import Status
@@ -21,9 +22,36 @@ from recovery.drills.reports import finish_run
 from recovery.drills.runs import actor, correlated, enqueue_progress
 from recovery.models import Recovery
 from recovery.services import actions
+from recovery.texts import Text
 
 LOOK_LEASE = timedelta(seconds=60)
 BUSY_RETRY_SECONDS = 2.0
+# A status inside a sentence ("Failed at checking the guest: …"): lower case in English, its
+# own msgid so that Chinese gets the status's usual words.
+IN_SENTENCE = {
+    Status.QUEUED: gettext_noop("queued"),
+    Status.POWERING_OFF: gettext_noop("powering off"),
+    Status.ATTACHING: gettext_noop("attaching datastore"),
+    Status.CREATING_VM: gettext_noop("creating the new VM"),
+    Status.REBASING: gettext_noop("rebasing disks"),
+    Status.READY: gettext_noop("ready (recovered, powered off)"),
+    Status.POWERING_ON: gettext_noop("powering on"),
+    Status.CHECKING: gettext_noop("checking the guest"),
+    Status.RUNNING_FROM_BACKUP: gettext_noop("running from backup"),
+    Status.MERGING: gettext_noop("merging"),
+    Status.MERGED: gettext_noop("merged"),
+    Status.DETACHING: gettext_noop("detaching datastore"),
+    Status.COMPLETED: gettext_noop("completed"),
+    Status.FAILED: gettext_noop("failed"),
+    Status.CANCELLING: gettext_noop("cancelling"),
+    Status.CLEANING_UP: gettext_noop("cleaning up"),
+    Status.CANCELLED: gettext_noop("cancelled"),
+    Status.HANDED_OVER: gettext_noop("handed over"),
+}
+
+
+def in_sentence(status: str) -> Text:
+    return Text(IN_SENTENCE[Status(status)])
 
 
 def progress(run_id: int) -> str:
@@ -70,34 +98,39 @@ def _look_at(
             correlation_id=run.correlation_id, vm_id=item.vm_id
         ).first()
         if recovery is None:
-            settle(item, "No recovery of this VM was found: the run was interrupted.")
+            settle(item, Text("No recovery of this VM was found: the run was interrupted."))
             return None
         item.recovery = recovery
     if recovery.recovered_at and item.reached_running_at is None:
         item.reached_running_at = recovery.recovered_at
         item.rto_seconds = round((recovery.recovered_at - recovery.launched_at).total_seconds(), 1)
-    where = Status(recovery.failed_status).label if recovery.failed_status else "a step"
+    step = in_sentence(recovery.failed_status) if recovery.failed_status else Text("a step")
     if recovery.status == Status.FAILED:
         if item.teardown_requested:
-            item.teardown = (
-                f"Teardown failed at {where.lower()}: {recovery.error_message} "
-                f"Recovery {recovery.pk} needs an operator."
-            )
+            item.teardown = Text(
+                "Teardown failed at %(step)s: %(message)s Recovery %(recovery)s needs an "
+                "operator.", step=step, message=recovery.error_message, recovery=recovery.pk,
+            )  # fmt: skip
             settle(item, item.teardown)
             return None
         if not item.failure:
-            item.failure = f"Failed at {where.lower()}: {recovery.error_message}"
+            item.failure = Text(
+                "Failed at %(step)s: %(message)s", step=step, message=recovery.error_message
+            )
     assert run.started_at is not None  # set when the run is created
     deadline = run.started_at + timedelta(minutes=drill.timeout_minutes)
     if not recovery.is_terminal and item.reached_running_at is None and now >= deadline:
-        item.failure = item.failure or (
-            f"Not running from the backup {drill.timeout_minutes} minute(s) after the start "
-            f"(still {recovery.get_status_display().lower()}: {recovery.step})."
-        )
+        item.failure = item.failure or Text(
+            "Not running from the backup %(minutes)s minute(s) after the start (still "
+            "%(status)s: %(step)s).", minutes=drill.timeout_minutes,
+            status=in_sentence(recovery.status), step=recovery.step,
+        )  # fmt: skip
     if recovery.is_terminal:
         if recovery.status == Status.CANCELLED and not item.failure:
-            item.failure = "The recovery was cancelled before the drill finished."
-        item.teardown = f"{recovery.get_status_display()}: {recovery.step}"[:300]
+            item.failure = Text("The recovery was cancelled before the drill finished.")
+        item.teardown = Text(
+            "%(status)s: %(step)s", status=Status(recovery.status).label, step=recovery.step
+        )
         passed = item.reached_running_at is not None and not item.failure
         settle(item, outcome=DrillRunVM.Outcome.PASSED if passed else DrillRunVM.Outcome.FAILED)
         return None
@@ -121,7 +154,11 @@ def _look_at(
         except actions.ActionRefused as refusal:
             recovery.refresh_from_db()
             if recovery.status == Status.FAILED:
-                item.teardown = f"Left for an operator: {refusal} (recovery {recovery.pk})"[:300]
+                item.teardown = Text(
+                    "Left for an operator: %(refusal)s (recovery %(recovery)s)",
+                    refusal=str(refusal),
+                    recovery=recovery.pk,
+                )
                 settle(item)
                 return None
             return 5.0  # mid-step (a rebase): cancel once the step ends

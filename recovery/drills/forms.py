@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from recovery.drills import paths
 from recovery.drills.models import Drill, schedule_problem
@@ -16,10 +18,12 @@ from recovery.verify.plan import GUEST_TIMEOUT_DEFAULT, CheckPlan, plan_problems
 
 class DrillForm(forms.ModelForm):
     vms = forms.MultipleChoiceField(
-        label="VMs",
+        label=_("VMs"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Each VM is recovered in verify-only mode, checked, then torn down. "
-        "It must be powered off at the time: a drill never shuts a VM down.",
+        help_text=_(
+            "Each VM is recovered in verify-only mode, checked, then torn down. "
+            "It must be powered off at the time: a drill never shuts a VM down."
+        ),
     )
 
     class Meta:
@@ -30,33 +34,40 @@ class DrillForm(forms.ModelForm):
             "check_command", "check_exit", "check_file", "enabled",
         ]  # fmt: skip
         labels = {
-            "schedule": "Schedule (cron)",
-            "timezone": "Time zone",
-            "path_template": "Backup file path template",
-            "nfs_server": "NFS server",
-            "nfs_export": "NFS export",
-            "hold_seconds": "Keep running for (seconds)",
-            "timeout_minutes": "Time limit (minutes)",
-            "enabled": "Enabled (runs on schedule)",
-            "check_guest": "Guest alive",
-            "guest_timeout_seconds": "Guest agent time limit (seconds)",
-            "check_command": "In-guest command (optional)",
-            "check_file": "File that must exist in the guest (optional)",
-            "check_exit": "Exit status that means success",
+            "name": _("Name"),
+            "schedule": _("Schedule (cron)"),
+            "timezone": _("Time zone"),
+            "path_template": _("Backup file path template"),
+            "nfs_server": _("NFS server"),
+            "nfs_export": _("NFS export"),
+            "hold_seconds": _("Keep running for (seconds)"),
+            "timeout_minutes": _("Time limit (minutes)"),
+            "enabled": _("Enabled (runs on schedule)"),
+            "check_guest": _("Guest alive"),
+            "guest_timeout_seconds": _("Guest agent time limit (seconds)"),
+            "check_command": _("In-guest command (optional)"),
+            "check_file": _("File that must exist in the guest (optional)"),
+            "check_exit": _("Exit status that means success"),
         }
         help_texts = {
-            "schedule": "Five fields: minute hour day-of-month month day-of-week, e.g. "
-            "<code>0 3 * * 1</code> for Mondays at 03:00.",
-            "timezone": "The schedule's time zone, e.g. Europe/Berlin.",
-            "path_template": "Relative to the export. Placeholders: <code>{vm}</code>, "
-            "<code>{vm_id}</code>, <code>{disk}</code>, <code>{date}</code>, "
-            "<code>{yesterday}</code> (dates take a format: <code>{date:%Y%m%d}</code>). "
-            "A <code>*</code> picks the newest matching file when the console can read the "
-            "export.",
-            "check_command": "Run inside each recovered VM through the platform's orchestration "
-            "tasks (SCP 6.8.0+, vmtools running); it passes when it exits with the status "
-            "below (default 0). The VM's network is disconnected.",
-            "check_file": "An absolute path, e.g. <code>/etc/hostname</code>.",
+            "schedule": _(
+                "Five fields: minute hour day-of-month month day-of-week, e.g. "
+                "<code>0 3 * * 1</code> for Mondays at 03:00."
+            ),
+            "timezone": _("The schedule's time zone, e.g. Europe/Berlin."),
+            "path_template": _(
+                "Relative to the export. Placeholders: <code>{vm}</code>, "
+                "<code>{vm_id}</code>, <code>{disk}</code>, <code>{date}</code>, "
+                "<code>{yesterday}</code> (dates take a format: <code>{date:%Y%m%d}</code>). "
+                "A <code>*</code> picks the newest matching file when the console can read the "
+                "export."
+            ),
+            "check_command": _(
+                "Run inside each recovered VM through the platform's orchestration "
+                "tasks (SCP 6.8.0+, vmtools running); it passes when it exits with the status "
+                "below (default 0). The VM's network is disconnected."
+            ),
+            "check_file": _("An absolute path, e.g. <code>/etc/hostname</code>."),
         }
 
     def __init__(
@@ -76,7 +87,8 @@ class DrillForm(forms.ModelForm):
         # longer lists (so a drill can be edited while the platform is unreachable).
         known = {vm_id: (name, label) for vm_id, name, label in inventory}
         for vm in self.instance.vms or []:
-            known.setdefault(vm["id"], (vm["name"], f"{vm['name']} (not listed by the platform)"))
+            unlisted = gettext("%(vm)s (not listed by the platform)") % {"vm": vm["name"]}
+            known.setdefault(vm["id"], (vm["name"], unlisted))
         self.vm_names = {vm_id: name for vm_id, (name, _) in known.items()}
         cast(forms.ChoiceField, self.fields["vms"]).choices = sorted(
             ((vm_id, label) for vm_id, (_, label) in known.items()), key=lambda c: str(c[1])
@@ -97,7 +109,7 @@ class DrillForm(forms.ModelForm):
         if self.instance.pk:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise ValidationError("The team already has a drill with this name.")
+            raise ValidationError(gettext("The team already has a drill with this name."))
         return name
 
     def clean_schedule(self) -> str:
@@ -114,7 +126,8 @@ class DrillForm(forms.ModelForm):
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationError(
-                f"{name} is not a time zone name, e.g. UTC or Europe/Berlin."
+                gettext("%(name)s is not a time zone name, e.g. UTC or Europe/Berlin.")
+                % {"name": name}
             ) from None
         return name
 
@@ -129,13 +142,13 @@ class DrillForm(forms.ModelForm):
     def clean_nfs_server(self) -> str:
         server = self.cleaned_data["nfs_server"].strip()
         if not server:
-            raise ValidationError("Enter the NFS server address.")
+            raise ValidationError(gettext("Enter the NFS server address."))
         return server
 
     def clean_nfs_export(self) -> str:
         export = self.cleaned_data["nfs_export"].strip()
         if not export.startswith("/"):
-            raise ValidationError("Enter the export path, starting with /.")
+            raise ValidationError(gettext("Enter the export path, starting with /."))
         return export
 
     def clean_guest_timeout_seconds(self) -> int:

@@ -34,9 +34,11 @@ from recovery.services.recoveries import (
     local_export_dir,
     preflight,
 )
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 START_LEASE = timedelta(minutes=10)
+TEARDOWN_MAX = DrillRunVM._meta.get_field("teardown").max_length or 300
 
 
 def start_run(run_id: int) -> str:
@@ -52,7 +54,9 @@ def start_run(run_id: int) -> str:
             problem = _launch(run)
     except Exception:
         logger.exception("drill run %s could not start", run_id)
-        problem = "The drill could not start because of an internal error; see the worker log."
+        problem = Text(
+            "The drill could not start because of an internal error; see the worker log."
+        )
     finally:
         leases.release(DrillRun.objects.filter(pk=run_id))
     if problem:
@@ -65,8 +69,10 @@ def start_run(run_id: int) -> str:
 
 
 def _fail_unsettled(run: DrillRun, problem: str) -> None:
+    # An UPDATE: the Text's msgid goes beside it by hand (save() would do it).
+    texts = {"failure": problem.stored()} if isinstance(problem, Text) else {}
     run.vms.filter(settled=False, recovery__isnull=True).update(
-        outcome=DrillRunVM.Outcome.FAILED, failure=problem, settled=True
+        outcome=DrillRunVM.Outcome.FAILED, failure=problem, settled=True, texts=texts
     )
 
 
@@ -88,11 +94,17 @@ def _launch(run: DrillRun) -> str:
     drill = run.drill
     connection = drill.connection
     if connection is None:
-        return "The drill's platform connection was deleted; edit the drill to choose another."
+        return Text(
+            "The drill's platform connection was deleted; edit the drill to choose another."
+        )
     if not usable_connections(drill.team).filter(pk=connection.pk).exists():
-        return f"{connection.name} is no longer shared with {drill.team}; edit the drill."
+        return Text(
+            "%(connection)s is no longer shared with %(team)s; edit the drill.",
+            connection=connection.name,
+            team=str(drill.team),
+        )
     if not drill.vms:
-        return "The drill names no VM; edit it."
+        return Text("The drill names no VM; edit it.")
     assert run.started_at is not None  # set when the run is created
     day = run.started_at.astimezone(ZoneInfo(drill.timezone)).date()
     # Only the exports the drill's team may read through this connection (its share's limits).
@@ -106,17 +118,25 @@ def _launch(run: DrillRun) -> str:
             item = DrillRunVM(run=run, vm_id=ref["id"], vm_name=ref["name"])
             vm = _find_vm(client, ref)
             if vm is None:
-                settle(item, f"No VM {ref['name']} ({ref['id']}) on {connection.name} any more.")
+                settle(
+                    item,
+                    Text(
+                        "No VM %(vm)s (%(id)s) on %(connection)s any more.",
+                        vm=ref["name"],
+                        id=ref["id"],
+                        connection=connection.name,
+                    ),
+                )
             else:
                 item.vm_id, item.vm_name = vm.id, vm.name
                 try:
                     item.disk_mapping = mapping_for(drill.path_template, vm, day, export_dir)
                 except TemplateError as error:
-                    settle(item, f"Backup files: {error}")
+                    settle(item, Text("Backup files: %(problem)s", problem=error.args[0]))
             item.save()
             items.append(item)
     except PlatformError as error:
-        return f"The platform could not be read: {error.message}"
+        return Text("The platform could not be read: %(message)s", message=error.message)
     finally:
         client.close()
     candidates = [item for item in items if not item.settled]
@@ -138,15 +158,17 @@ def _launch(run: DrillRun) -> str:
             team=drill.team, actor=run.triggered_by,
         )  # fmt: skip
     except PlatformError as error:
-        return f"The platform could not be read during preflight: {error.message}"
+        return Text(
+            "The platform could not be read during preflight: %(message)s", message=error.message
+        )
     bad_datastore = next((c for c in results.datastores.values() if not c.ok), None)
     if bad_datastore is not None:
-        return f"Preflight: {bad_datastore.message}"
+        return Text("Preflight: %(problem)s", problem=bad_datastore.message)
     passing = []
     for item, result in zip(candidates, results.vms, strict=True):
         failed = [check for check in result.checks if not check.ok]
         if failed:
-            settle(item, "Preflight: " + "; ".join(_check_text(check) for check in failed))
+            settle(item, Text("Preflight: %(problems)s", problems=_checks_text(failed)))
             item.save()
         else:
             passing.append(item)
@@ -158,16 +180,17 @@ def _launch(run: DrillRun) -> str:
             [VMRequest(i.vm_id, i.disk_mapping) for i in passing], plan,
         )  # fmt: skip
     except LaunchRefused as refused:
-        details = [
-            _check_text(check)
-            for checks in refused.checks.values()
-            for check in checks
-            if not check.ok
-        ]
-        suffix = f" ({'; '.join(details)})" if details else ""
-        return f"Launch refused: {refused.message}{suffix}"
+        details = [check for checks in refused.checks.values() for check in checks if not check.ok]
+        if details:
+            return Text(
+                "Launch refused: %(message)s (%(problems)s)",
+                message=refused.message, problems=_checks_text(details),
+            )  # fmt: skip
+        return Text("Launch refused: %(message)s", message=refused.message)
     except PlatformError as error:
-        return f"The platform could not be read during launch: {error.message}"
+        return Text(
+            "The platform could not be read during launch: %(message)s", message=error.message
+        )
     by_vm = {recovery.vm_id: recovery for recovery in recoveries}
     for item in passing:
         item.recovery = by_vm[item.vm_id]
@@ -175,12 +198,26 @@ def _launch(run: DrillRun) -> str:
     return ""
 
 
-def _check_text(check: Any) -> str:
-    return f"{check.name}: {check.message}" + (f" {check.fix}" if check.fix else "")
+def _check_text(check: Any) -> Text:
+    if check.fix:
+        return Text(
+            "%(check)s: %(message)s %(fix)s", check=check.name, message=check.message,
+            fix=check.fix,
+        )  # fmt: skip
+    return Text("%(check)s: %(message)s", check=check.name, message=check.message)
+
+
+def _checks_text(checks: list[Any]) -> Text:
+    """The checks' problems, "; " between them, each in the reader's language."""
+    text = _check_text(checks[0])
+    for check in checks[1:]:
+        text = Text("%(earlier)s; %(later)s", earlier=text, later=_check_text(check))
+    return text
 
 
 def settle(item: DrillRunVM, failure: str = "", outcome: str = DrillRunVM.Outcome.FAILED) -> None:
     item.failure = item.failure or failure
-    item.teardown = item.teardown[:300]
+    if len(item.teardown) > TEARDOWN_MAX:  # slicing would lose a Text's msgid: only when needed
+        item.teardown = item.teardown[:TEARDOWN_MAX]
     item.outcome = outcome
     item.settled = True

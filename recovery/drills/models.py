@@ -9,8 +9,11 @@ from croniter import croniter
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from recovery.models.authored import Authored
+from recovery.texts import TranslatedTexts
 from recovery.verify.plan import CheckPlan
 
 
@@ -28,14 +31,16 @@ def next_run(schedule: str, timezone: str, moment: datetime) -> datetime:
 def schedule_problem(schedule: str, timezone: str, moment: datetime) -> str | None:
     """Why `schedule` is no drill schedule (None: it is): five cron fields that name a time."""
     if len(schedule.split(" ")) != 5 or not croniter.is_valid(schedule):
-        return (
+        return gettext(
             "Not a cron expression of five fields (minute hour day-of-month month "
             "day-of-week), e.g. 30 2 * * * for every day at 02:30."
         )
     try:
         next_run(schedule, timezone, moment)
     except (ValueError, KeyError):
-        return f"{schedule} never names a time (such as February 31st); choose a day that exists."
+        return gettext(
+            "%(schedule)s never names a time (such as February 31st); choose a day that exists."
+        ) % {"schedule": schedule}
     return None
 
 
@@ -52,7 +57,8 @@ class Drill(Authored):
         related_name="drills",
     )
     schedule = models.CharField(
-        max_length=100, help_text="A cron expression: minute hour day-of-month month day-of-week."
+        max_length=100,
+        help_text=_("A cron expression: minute hour day-of-month month day-of-week."),
     )
     timezone = models.CharField(max_length=64, default=default_timezone)
     vms = models.JSONField(default=list, help_text='[{"id": ..., "name": ...}] at the last save')
@@ -62,22 +68,23 @@ class Drill(Authored):
     hold_seconds = models.PositiveIntegerField(
         default=60,
         validators=[MaxValueValidator(24 * 3600)],
-        help_text="How long the VMs run from the backup before the teardown.",
+        help_text=_("How long the VMs run from the backup before the teardown."),
     )
     timeout_minutes = models.PositiveIntegerField(
         default=30,
         validators=[MaxValueValidator(24 * 60)],
-        help_text="A VM not running from backup this long after the start fails.",
+        help_text=_("A VM not running from backup this long after the start fails."),
     )
     # The checks after each VM's power-on (recovery.verify.plan; docs/drills.md).
     check_guest = models.BooleanField(
-        default=True, help_text="Wait for the guest agent (vmtools): proof that the guest booted."
+        default=True,
+        help_text=_("Wait for the guest agent (vmtools): proof that the guest booted."),
     )
     guest_timeout_seconds = models.PositiveIntegerField(default=300)
     check_command = models.CharField(max_length=500, blank=True)
     check_file = models.CharField(max_length=255, blank=True)
     check_exit = models.PositiveSmallIntegerField(
-        default=0, help_text="The in-guest command's exit status that means success."
+        default=0, help_text=_("The in-guest command's exit status that means success.")
     )
     enabled = models.BooleanField(default=True)
     # The next time the drill is due; claimed with a conditional UPDATE so it starts once.
@@ -101,17 +108,20 @@ class Drill(Authored):
         )  # fmt: skip
 
 
-class DrillRun(models.Model):
+class DrillRun(TranslatedTexts):
+    # What the workers write for people to read: each reader sees it in their language.
+    TRANSLATED = ("summary",)
+
     class Status(models.TextChoices):
-        PENDING = "pending", "Starting"
-        RUNNING = "running", "Running"
-        PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Starting")
+        RUNNING = "running", _("Running")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        MANUAL = "manual", "Run now"
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Run now")
 
     drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="runs")
     team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="+")
@@ -148,13 +158,15 @@ class DrillRun(models.Model):
         return None
 
 
-class DrillRunVM(models.Model):
+class DrillRunVM(TranslatedTexts):
     """One VM of a run: its recovery, whether it ran from the backup, its RTO, what failed."""
 
+    TRANSLATED = ("failure", "teardown")
+
     class Outcome(models.TextChoices):
-        PENDING = "pending", "In progress"
-        PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("In progress")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
 
     run = models.ForeignKey(DrillRun, on_delete=models.CASCADE, related_name="vms")
     vm_id = models.CharField(max_length=100)

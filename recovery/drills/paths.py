@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from platforms.clients.types import Server
 from recovery.services.backup_files import symlink_on_the_way
 from recovery.services.restore_points import NEWEST
+from recovery.texts import Text
 
 PLACEHOLDERS = ("vm", "vm_id", "disk", "date", "yesterday")
 DATE_PLACEHOLDERS = ("date", "yesterday")
@@ -31,18 +32,25 @@ def check(template: str) -> None:
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as error:
-        raise TemplateError(f"The template's braces do not match: {error}.") from None
+        raise TemplateError(
+            Text("The template's braces do not match: %(error)s.", error=str(error))
+        ) from None
     for _, field, spec, conversion in parts:
         if field is None:
             continue
         if field not in PLACEHOLDERS:
             raise TemplateError(
-                f"Unknown placeholder {{{field}}}; use "
-                + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-                + "."
+                Text(
+                    "Unknown placeholder %(field)s; use %(known)s.",
+                    field=f"{{{field}}}",
+                    known=", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
+                )
             )
         if conversion or (spec and field not in DATE_PLACEHOLDERS):
-            raise TemplateError("Only {date} and {yesterday} take a format, such as {date:%Y%m%d}.")
+            raise TemplateError(
+                Text("Only %(date)s and %(yesterday)s take a format, such as %(example)s.",
+                     date="{date}", yesterday="{yesterday}", example="{date:%Y%m%d}")
+            )  # fmt: skip
     _relative(render(template, vm="vm", vm_id="id", disk="ide0", day=date(2025, 1, 31)))
 
 
@@ -53,7 +61,11 @@ def render(template: str, *, vm: str, vm_id: str, disk: str, day: date) -> str:
 def _relative(path: str) -> str:
     pure = PurePosixPath(path)
     if not path or pure.is_absolute() or ".." in pure.parts:
-        raise TemplateError(f"{path or 'The path'} must be relative to the export, without '..'.")
+        if not path:
+            raise TemplateError(Text("The path must be relative to the export, without '..'."))
+        raise TemplateError(
+            Text("%(path)s must be relative to the export, without '..'.", path=path)
+        )
     return path
 
 
@@ -64,9 +76,12 @@ def resolve(path: str, export_dir: Path | None) -> str:
         return path
     if export_dir is None:
         raise TemplateError(
-            f"{path} has a wildcard, but the console cannot read this export (an admin of "
-            "the connection maps it under 'Backup exports readable here'); name the files "
-            "without wildcards."
+            Text(
+                "%(path)s has a wildcard, but the console cannot read this export (an admin of "
+                "the connection maps it under 'Backup exports readable here'); name the files "
+                "without wildcards.",
+                path=path,
+            )
         )
     # Symlinks are never followed (backup_files): a link could point at another team's files.
     matches = [
@@ -75,7 +90,7 @@ def resolve(path: str, export_dir: Path | None) -> str:
         if not symlink_on_the_way(export_dir, found) and found.is_file()
     ]
     if not matches:
-        raise TemplateError(f"No file on the export matches {path}.")
+        raise TemplateError(Text("No file on the export matches %(path)s.", path=path))
     newest = max(matches, key=lambda found: found.stat().st_mtime)
     return str(newest.relative_to(export_dir))
 
@@ -92,6 +107,10 @@ def mapping_for(template: str, vm: Server, day: date, export_dir: Path | None) -
     }
     if len(set(mapping.values())) != len(mapping):
         raise TemplateError(
-            f"The template gives several disks of {vm.name} the same file; add {{disk}} to it."
+            Text(
+                "The template gives several disks of %(vm)s the same file; add %(disk)s to it.",
+                vm=vm.name,
+                disk="{disk}",
+            )
         )
     return mapping

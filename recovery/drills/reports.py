@@ -11,6 +11,7 @@ from recovery import audit
 from recovery.drills.models import DrillRun, DrillRunVM
 from recovery.drills.runs import actor
 from recovery.models import AuditAction
+from recovery.texts import Text
 from recovery.verify.drill_report import run_body
 from recovery.verify.evidence import digest
 
@@ -48,19 +49,40 @@ def drill_data(run: DrillRun) -> dict[str, Any]:
     }
 
 
+def failures(items: list[DrillRunVM]) -> Text | None:
+    """ "vm: what failed; vm: what failed", each failure in the reader's language."""
+    summary = None
+    for item in items:
+        summary = (
+            Text("%(vm)s: %(failure)s", vm=item.vm_name, failure=item.failure)
+            if summary is None
+            else Text("%(earlier)s; %(vm)s: %(failure)s", earlier=summary, vm=item.vm_name,
+                      failure=item.failure)
+        )  # fmt: skip
+    return summary
+
+
 def finish_run(run: DrillRun, problem: str = "") -> None:
     items = list(run.vms.all())
     failed = [item for item in items if item.outcome != DrillRunVM.Outcome.PASSED]
     passed = bool(items) and not failed and not problem
+    summary: str
     if passed:
-        summary = f"All {len(items)} VM(s) ran from their backups and were torn down."
+        summary = Text(
+            "All %(count)s VM(s) ran from their backups and were torn down.", count=len(items)
+        )
     else:
-        summary = problem or "; ".join(f"{item.vm_name}: {item.failure}" for item in failed)
-        summary = summary or "The run stopped before any VM was launched; run it again."
+        summary = (
+            problem
+            or failures(failed)
+            or Text("The run stopped before any VM was launched; run it again.")
+        )
     status = DrillRun.Status.PASSED if passed else DrillRun.Status.FAILED
     now = timezone.now()
+    # An UPDATE (only the look that finishes it writes): the Text's msgid goes beside it by hand.
+    texts = {"summary": summary.stored()} if isinstance(summary, Text) else {}
     if not DrillRun.objects.filter(pk=run.pk, status=DrillRun.Status.RUNNING).update(
-        status=status, summary=summary, finished_at=now
+        status=status, summary=summary, finished_at=now, texts=texts
     ):
         return  # finished by another look
     run.refresh_from_db()

@@ -24,6 +24,7 @@ from django.utils import timezone
 from recovery import audit, background
 from recovery.drills.models import Drill, DrillRun
 from recovery.models import AuditAction
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ def create_run(
         run.datastore_name = f"qrc-drill-{run.pk}"
         if busy:
             run.status = DrillRun.Status.SKIPPED
-            run.summary = f"Run {busy.pk} of this drill was still going; this one was skipped."
+            run.summary = Text(
+                "Run %(run)s of this drill was still going; this one was skipped.", run=busy.pk
+            )
             run.finished_at = now
         run.save()
         how = "by schedule" if trigger == DrillRun.Trigger.SCHEDULE else "on request"

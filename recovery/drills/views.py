@@ -9,6 +9,7 @@ from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from platforms.clients import PlatformError
@@ -62,7 +63,10 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
     try:
         vms = client.vms()
     except PlatformError as error:
-        return [], f"{connection.name} could not be read: {error.message}. Try again in a moment."
+        return [], _("%(connection)s could not be read: %(message)s. Try again in a moment.") % {
+            "connection": connection.name,
+            "message": error.message,
+        }
     finally:
         client.close()
     rules = access(team, connection)
@@ -73,8 +77,10 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
 
 def _power(vm: Server) -> str:
     if vm.is_running:
-        return "running"
-    return "powered off" if vm.is_stopped else vm.status or "state unknown"
+        return _("running")
+    if vm.is_stopped:
+        return _("powered off")
+    return vm.status or _("state unknown")  # the platform's own word, when it has one
 
 
 def _connection_for(request: HttpRequest, drill: Drill | None) -> PlatformConnection | None:
@@ -122,11 +128,15 @@ def _form_page(request: SignedInRequest, drill: Drill | None) -> HttpResponse:
                   "vms": saved.vm_names(), "connection": connection.pk,
                   "enabled": saved.enabled},
         )  # fmt: skip
-        messages.success(
-            request,
-            f"Drill {saved} saved."
-            + (f" Next run {saved.next_run_at:%Y-%m-%d %H:%M %Z}." if saved.next_run_at else ""),
-        )
+        if saved.next_run_at:
+            next_run = f"{saved.next_run_at:%Y-%m-%d %H:%M %Z}"
+            saved_text = _("Drill %(drill)s saved. Next run %(when)s.") % {
+                "drill": saved,
+                "when": next_run,
+            }
+        else:
+            saved_text = _("Drill %(drill)s saved.") % {"drill": saved}
+        messages.success(request, saved_text)
         return redirect("drill-detail", pk=saved.pk)
     context = {
         "form": form,
@@ -175,8 +185,11 @@ def drill_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     if drill.runs.filter(status__in=ACTIVE_RUN).exists():
         messages.error(
             request,
-            f"A run of {drill} is in progress; wait for it to finish (its VMs are being torn "
-            "down), then delete the drill.",
+            _(
+                "A run of %(drill)s is in progress; wait for it to finish (its VMs are being torn "
+                "down), then delete the drill."
+            )
+            % {"drill": drill},
         )
         return redirect("drill-detail", pk=drill.pk)
     name = delete_audited(
@@ -184,7 +197,7 @@ def drill_delete(request: SignedInRequest, pk: int) -> HttpResponse:
         message=f"Drill {drill} deleted",
         data={"vms": drill.vm_names(), "runs": drill.runs.count()},
     )  # fmt: skip
-    messages.success(request, f"Drill {name} deleted, with its reports.")
+    messages.success(request, _("Drill %(drill)s deleted, with its reports.") % {"drill": name})
     return redirect("drill-list")
 
 
@@ -196,7 +209,9 @@ def drill_run_now(request: SignedInRequest, pk: int) -> HttpResponse:
     if run.status == DrillRun.Status.SKIPPED:
         messages.error(request, run.summary)
     else:
-        messages.success(request, f"Drill {drill} started; this page follows it.")
+        messages.success(
+            request, _("Drill %(drill)s started; this page follows it.") % {"drill": drill}
+        )
     return redirect("drill-run", pk=run.pk)
 
 

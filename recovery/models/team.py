@@ -6,15 +6,16 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
     """Roles inside a team; each one includes everything the roles before it may do."""
 
-    VIEWER = "viewer", "Viewer"
-    OPERATOR = "operator", "Operator"
-    MANAGER = "manager", "Manager"
-    ADMIN = "admin", "Admin"
+    VIEWER = "viewer", _("Viewer")
+    OPERATOR = "operator", _("Operator")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Admin")
 
     @property
     def rank(self) -> int:
@@ -26,14 +27,14 @@ class Role(models.TextChoices):
 
     @property
     def summary(self) -> str:
-        return ROLE_SUMMARIES[self]
+        return str(ROLE_SUMMARIES[self])
 
 
 ROLE_SUMMARIES = {
-    Role.VIEWER: "Sees recoveries and connections; changes nothing.",
-    Role.OPERATOR: "Launches recoveries and acts on them.",
-    Role.MANAGER: "Operator, plus audit trail, reports and team settings.",
-    Role.ADMIN: "Manager, plus platform connections and team members.",
+    Role.VIEWER: _("Sees recoveries and connections; changes nothing."),
+    Role.OPERATOR: _("Launches recoveries and acts on them."),
+    Role.MANAGER: _("Operator, plus audit trail, reports and team settings."),
+    Role.ADMIN: _("Manager, plus platform connections and team members."),
 }
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from recovery.texts import TranslatedTexts
 
 
-class VerifyCheck(models.Model):
+class VerifyCheck(TranslatedTexts):
+    # Why a check passed, failed or was not possible: each reader sees it in their language.
+    TRANSLATED = ("reason",)
+
     class Result(models.TextChoices):
-        RUNNING = "running", "Running"
-        PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
-        NOT_POSSIBLE = "not_possible", "Not possible"
-        NOT_RUN = "not_run", "Not run"
+        RUNNING = "running", _("Running")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
+        NOT_POSSIBLE = "not_possible", _("Not possible")
+        NOT_RUN = "not_run", _("Not run")
 
     recovery = models.ForeignKey(
         "recovery.Recovery", on_delete=models.CASCADE, related_name="verify_checks"

@@ -24,12 +24,15 @@ import requests
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from platforms import outbound
 from platforms.crypto import SecretUnreadable
 from recovery import background
 from recovery.background import leases
+from recovery.choices import Mode, Status
+from recovery.notifications.languages import by_language
 from recovery.notifications.models import Channel, Delivery, DeliveryAttempt, Notification
 
 logger = logging.getLogger(__name__)
@@ -134,55 +137,94 @@ def send_webhook(channel: Channel, notification: Notification, delivery_id: int)
 
 
 def email_subject(notification: Notification) -> str:
-    """One line: a CR or LF (from a VM name the platform gave) would be a header injection,
-    and Django refuses it; every control character becomes a space."""
+    """One line, in the active language: a CR or LF (from a VM name the platform gave) would
+    be a header injection, and Django refuses it; every control character becomes a space."""
     payload = notification.payload
-    subject = f"[QRC] {payload['team']['name']}: {payload['summary']}"
+    subject = f"[QRC] {payload['team']['name']}: {notification.summary}"
     return _CONTROL.sub(" ", subject)[:200]
 
 
+def _label(choices: Any, value: str) -> str:
+    """A code's label in the active language; the code itself when it is not one of them."""
+    return str(choices(value).label) if value in choices.values else value
+
+
 def email_body(notification: Notification) -> str:
+    """The message, in the active language; names, codes and the platform's words as given."""
     payload = notification.payload
-    lines = [payload["summary"], ""]
+    lines = [notification.summary, ""]
     recovery = payload.get("recovery")
     if recovery:
+        status = _label(Status, recovery.get("status", "")) or recovery["status_label"]
         lines += [
-            f"VM: {recovery['vm']['name']} ({recovery['vm']['id']})",
-            f"Status: {recovery['status_label']}",
-            f"Mode: {recovery['mode']}",
-            f"Connection: {recovery['connection']}",
-            f"Launched: {recovery['launched_at']}",
+            _("VM: %(name)s (%(id)s)")
+            % {"name": recovery["vm"]["name"], "id": recovery["vm"]["id"]},
+            _("Status: %(status)s") % {"status": status},
+            _("Mode: %(mode)s") % {"mode": _label(Mode, recovery["mode"])},
+            _("Connection: %(connection)s") % {"connection": recovery["connection"]},
+            _("Launched: %(time)s") % {"time": recovery["launched_at"]},
         ]
         if recovery.get("error"):
             error = recovery["error"]
-            lines += [f"Error: {error['message']}", f"What to do: {error['advice']}"]
+            message = notification.text("error_message", error["message"])
+            advice = notification.text("error_advice", error["advice"])
+            lines += [
+                _("Error: %(message)s") % {"message": message},
+                _("What to do: %(advice)s") % {"advice": advice},
+            ]
     if payload.get("datastore"):
         store = payload["datastore"]
-        lines += [f"Datastore: {store['name']} ({store['id']}) on {store['connection']}"]
+        lines += [
+            _("Datastore: %(name)s (%(id)s) on %(connection)s")
+            % {"name": store["name"], "id": store["id"], "connection": store["connection"]}
+        ]
     if payload.get("drill"):
         drill = payload["drill"]
-        lines += [f"Drill: {drill['name']}, run {drill['run_id']}: {drill['status']}"]
         lines += [
-            f"  {vm['name']}: {'passed' if vm['passed'] else 'FAILED'}"
-            + (f", RTO {vm['rto_seconds']} s" if vm.get("rto_seconds") is not None else "")
-            + (f" ({vm['failure']})" if vm.get("failure") else "")
-            for vm in drill["vms"]
+            _("Drill: %(name)s, run %(run)s: %(status)s")
+            % {"name": drill["name"], "run": drill["run_id"], "status": drill["status"]}
         ]
-    lines += ["", f"Event: {payload['event']} at {payload['occurred_at']}"]
-    lines += [f"Details: {payload['link']}"]
+        lines += [_drill_vm_line(vm) for vm in drill["vms"]]
+    lines += [
+        "",
+        _("Event: %(event)s at %(time)s")
+        % {"event": payload["event"], "time": payload["occurred_at"]},
+        _("Details: %(link)s") % {"link": payload["link"]},
+    ]
     return "\n".join(lines) + "\n"
 
 
+def _drill_vm_line(vm: dict[str, Any]) -> str:
+    line = f"  {vm['name']}: {_('passed') if vm['passed'] else _('FAILED')}"
+    if vm.get("rto_seconds") is not None:
+        line += _(", RTO %(seconds)s s") % {"seconds": vm["rto_seconds"]}
+    if vm.get("failure"):
+        line += f" ({vm['failure']})"
+    return line
+
+
 def send_email(channel: Channel, notification: Notification) -> Outcome:
+    """One message per language among the recipients (recovery.notifications.languages).
+    A failure fails the attempt, and a retry sends every language's message again."""
     recipients = channel.recipient_list()
     if not recipients:
         return Outcome(False, error="The channel has no recipients", permanent=True)
-    message = EmailMessage(
-        subject=email_subject(notification),
-        body=email_body(notification),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients,
-    )
+    outcome = Outcome(True)
+    for language, addresses in by_language(recipients).items():
+        with translation.override(language):
+            message = EmailMessage(
+                subject=email_subject(notification),
+                body=email_body(notification),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=addresses,
+            )
+        outcome = _send_within_deadline(message)
+        if not outcome.ok:
+            return outcome
+    return outcome
+
+
+def _send_within_deadline(message: EmailMessage) -> Outcome:
     with outbound.deadline(settings.NOTIFY_TIMEOUT_SECONDS) as scope:
         outcome = _send_message(message)
     if scope.expired and not outcome.ok:

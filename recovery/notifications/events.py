@@ -6,20 +6,24 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from recovery.choices import Status
 from recovery.models import Recovery, Team
+from recovery.notifications.languages import in_default_language
 from recovery.notifications.models import Channel, Delivery, EventType, Notification
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 PAYLOAD_VERSION = 1
+SUMMARY_LENGTH = 500
 
 
 def absolute(path: str) -> str:
@@ -44,7 +48,7 @@ def recovery_data(recovery: Recovery, status: str | None = None) -> dict[str, An
         "vm": {"id": recovery.vm_id, "name": recovery.vm_name},
         "mode": recovery.mode,
         "status": status,
-        "status_label": Status(status).label,
+        "status_label": in_default_language(Status(status).label),
         "step": recovery.step,
         "connection": recovery.connection_name,
         "reason": recovery.reason,
@@ -83,33 +87,108 @@ def _drill_run_id(correlation_id: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-def summary_for(event: str, recovery: dict[str, Any] | None, extra: str = "") -> str:
-    """One human line: the email subject and the payload's `summary`."""
+# A status inside a sentence ("while it is attaching datastore"): lower case in English, so
+# its own catalogue entry, not the label's.
+STATUS_IN_SENTENCE = {
+    Status.QUEUED: _("queued"),
+    Status.POWERING_OFF: _("powering off"),
+    Status.ATTACHING: _("attaching datastore"),
+    Status.CREATING_VM: _("creating the new VM"),
+    Status.REBASING: _("rebasing disks"),
+    Status.READY: _("ready (recovered, powered off)"),
+    Status.POWERING_ON: _("powering on"),
+    Status.CHECKING: _("checking the guest"),
+    Status.RUNNING_FROM_BACKUP: _("running from backup"),
+    Status.MERGING: _("merging"),
+    Status.MERGED: _("merged"),
+    Status.DETACHING: _("detaching datastore"),
+    Status.COMPLETED: _("completed"),
+    Status.FAILED: _("failed"),
+    Status.CANCELLING: _("cancelling"),
+    Status.CLEANING_UP: _("cleaning up"),
+    Status.CANCELLED: _("cancelled"),
+}
+
+
+def _status_words(status: str) -> Any:
+    return STATUS_IN_SENTENCE.get(Status(status), status)
+
+
+def duration_words(delta: timedelta) -> Text:
+    """How long, for a summary's "for …": minutes below two hours, then hours."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return Text("%(count)s minutes", count=minutes)
+    return Text("%(count)s hours", count=minutes // 60)
+
+
+def summary_for(
+    event: str,
+    recovery: dict[str, Any] | None,
+    *,
+    duration: timedelta | None = None,
+    reason: str = "",
+) -> Text:
+    """One human line: the email subject and the payload's `summary`. A Text: the payload
+    gets it in the console's default language, each email in its reader's."""
     data: dict[str, Any] = recovery or {}  # None only for the events of no recovery
     vm = data["vm"]["name"] if recovery else ""
+    lasted = duration_words(duration or timedelta())
     if event == EventType.RUNNING_FROM_BACKUP:
-        return f"{vm} is running from the backup (RTO {data['rto_seconds']} s)"
+        return Text(
+            "%(vm)s is running from the backup (RTO %(rto)s s)", vm=vm, rto=data["rto_seconds"]
+        )
     if event == EventType.COMPLETED:
-        return f"Recovery of {vm} completed"
+        return Text("Recovery of %(vm)s completed", vm=vm)
     if event == EventType.FAILED:
         error = data["error"] or {}
-        step = Status(error["step"]).label if error.get("step") else "a step"
-        return f"Recovery of {vm} failed at {step}: {error.get('message', '')}".strip()
+        message = error.get("message") or ""
+        if not error.get("step"):
+            return Text("Recovery of %(vm)s failed: %(message)s", vm=vm, message=message)
+        step = Status(error["step"]).label
+        if not message:
+            return Text("Recovery of %(vm)s failed at %(step)s", vm=vm, step=step)
+        return Text(
+            "Recovery of %(vm)s failed at %(step)s: %(message)s", vm=vm, step=step, message=message
+        )
     if event == EventType.HANDED_OVER:
         left = data.get("left_on_platform") or []
-        return f"Recovery of {vm} handed over: {len(left)} item(s) left on the platform"
+        return Text(
+            "Recovery of %(vm)s handed over: %(count)s item(s) left on the platform",
+            vm=vm,
+            count=len(left),
+        )
     if event == EventType.DATASTORE_OFFLINE:
-        return (
-            f"Datastore {data['datastore']['name']} of the recovery of {vm} is offline "
-            f"on the platform while it is {data['status_label'].lower()}"
+        return Text(
+            "Datastore %(datastore)s of the recovery of %(vm)s is offline on the platform "
+            "while it is %(status)s",
+            datastore=data["datastore"]["name"],
+            vm=vm,
+            status=_status_words(data["status"]),
         )
     if event == EventType.MERGE_STALLED:
-        return f"The merge of {vm} has not moved from {data['merge_progress']}% {extra}"
+        return Text(
+            "The merge of %(vm)s has not moved from %(progress)s%% for %(duration)s",
+            vm=vm,
+            progress=data["merge_progress"],
+            duration=lasted,
+        )
     if event == EventType.WAITING_TOO_LONG:
-        return f"The recovery of {vm} has been {data['status_label'].lower()} {extra}"
+        status = _status_words(data["status"])
+        if reason:
+            return Text(
+                "The recovery of %(vm)s has been %(status)s for %(duration)s: %(reason)s",
+                vm=vm, status=status, duration=lasted, reason=reason,
+            )  # fmt: skip
+        return Text(
+            "The recovery of %(vm)s has been %(status)s for %(duration)s",
+            vm=vm, status=status, duration=lasted,
+        )  # fmt: skip
     if event == EventType.RUNNING_TOO_LONG:
-        return f"{vm} has been running from the backup {extra}"
-    return extra
+        return Text(
+            "%(vm)s has been running from the backup for %(duration)s", vm=vm, duration=lasted
+        )
+    return Text.label(EventType(event).label if event in EventType.values else event)
 
 
 def build_payload(
@@ -144,7 +223,7 @@ def emit(
     event: str,
     key: str,
     *,
-    summary: str,
+    summary: str | Text,
     occurred_at: datetime | None = None,
     recovery: dict[str, Any] | None = None,
     datastore: dict[str, Any] | None = None,
@@ -162,7 +241,8 @@ def emit(
     uid = uuid.uuid4()
     payload = build_payload(
         uid=uid, event=event, team=team, occurred_at=occurred_at or timezone.now(),
-        summary=summary, recovery=recovery, datastore=datastore, drill=drill, link=link,
+        summary=in_default_language(summary)[:SUMMARY_LENGTH], recovery=recovery,
+        datastore=datastore, drill=drill, link=link,
     )  # fmt: skip
     if only_channel is not None:
         channels = [only_channel]
@@ -177,6 +257,7 @@ def emit(
             notification = Notification.objects.create(
                 uid=uid, team=team, event=event, key=key[:200],
                 recovery_id=(recovery or {}).get("id"), payload=payload,
+                texts=_texts(summary, recovery),
             )  # fmt: skip
             deliveries = [
                 Delivery.objects.create(
@@ -197,6 +278,17 @@ def emit(
         transaction.on_commit(functools.partial(sender.enqueue, item.pk))
     logger.info("notification %s %s for %s: %d delivery(ies)", event, key, team, len(deliveries))
     return notification
+
+
+def _texts(summary: str | Text, recovery: dict[str, Any] | None) -> dict[str, Any]:
+    """The console's own sentences among what the payload says, kept as Texts for emails."""
+    error = (recovery or {}).get("error") or {}
+    found = {
+        "summary": summary,
+        "error_message": error.get("message"),
+        "error_advice": error.get("advice"),
+    }
+    return {name: value.stored() for name, value in found.items() if isinstance(value, Text)}
 
 
 def already_fired(team_id: int, event: str, keys: list[str]) -> set[str]:

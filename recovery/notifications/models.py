@@ -9,27 +9,29 @@ from typing import TYPE_CHECKING
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from platforms import crypto
 from recovery.models.authored import Authored
+from recovery.texts import Text
 
 if TYPE_CHECKING:
     from recovery.models import Team
 
 
 class EventType(models.TextChoices):
-    RUNNING_FROM_BACKUP = "recovery.running_from_backup", "Recovery running from backup"
-    COMPLETED = "recovery.completed", "Recovery completed"
-    FAILED = "recovery.failed", "Recovery failed"
-    HANDED_OVER = "recovery.handed_over", "Recovery handed over to manual handling"
-    DATASTORE_OFFLINE = "recovery.datastore_offline", "Datastore of a recovery went offline"
-    MERGE_STALLED = "recovery.merge_stalled", "Merge stalled"
-    WAITING_TOO_LONG = "recovery.waiting_too_long", "Recovery waiting too long in a step"
-    RUNNING_TOO_LONG = "recovery.running_too_long", "VM running from backup too long"
-    ORPHAN_DATASTORE = "datastore.orphaned", "Datastore left attached with no owner"
-    DRILL_FINISHED = "drill.finished", "Drill finished"
-    BACKUP_STALE = "backup.stale", "Backup older than the team's limit (RPO)"
-    TEST = "test", "Test event"
+    RUNNING_FROM_BACKUP = "recovery.running_from_backup", _("Recovery running from backup")
+    COMPLETED = "recovery.completed", _("Recovery completed")
+    FAILED = "recovery.failed", _("Recovery failed")
+    HANDED_OVER = "recovery.handed_over", _("Recovery handed over to manual handling")
+    DATASTORE_OFFLINE = "recovery.datastore_offline", _("Datastore of a recovery went offline")
+    MERGE_STALLED = "recovery.merge_stalled", _("Merge stalled")
+    WAITING_TOO_LONG = "recovery.waiting_too_long", _("Recovery waiting too long in a step")
+    RUNNING_TOO_LONG = "recovery.running_too_long", _("VM running from backup too long")
+    ORPHAN_DATASTORE = "datastore.orphaned", _("Datastore left attached with no owner")
+    DRILL_FINISHED = "drill.finished", _("Drill finished")
+    BACKUP_STALE = "backup.stale", _("Backup older than the team's limit (RPO)")
+    TEST = "test", _("Test event")
 
 
 # What a channel can subscribe to (the test event goes to one channel, on request).
@@ -80,8 +82,8 @@ class Channel(Authored):
     """Where a team's notifications go: an email list or a signed webhook."""
 
     class Kind(models.TextChoices):
-        EMAIL = "email", "Email"
-        WEBHOOK = "webhook", "Webhook"
+        EMAIL = "email", _("Email")
+        WEBHOOK = "webhook", "Webhook"  # the same word in every language (glossary)
 
     team = models.ForeignKey(
         "recovery.Team", on_delete=models.CASCADE, related_name="notification_channels"
@@ -117,7 +119,7 @@ class Channel(Authored):
         return event in self.events
 
     def event_labels(self) -> list[str]:
-        return [EventType(event).label for event in self.events if event in EventType.values]
+        return [str(EventType(event).label) for event in self.events if event in EventType.values]
 
     @property
     def target(self) -> str:
@@ -140,6 +142,10 @@ class Notification(models.Model):
     key = models.CharField(max_length=200)
     recovery_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     payload = models.JSONField(default=dict)
+    # The console's own sentences of the payload (its summary, a failure's message and
+    # advice) as stored Texts: an email speaks each recipient's language, while the payload
+    # holds them in the console's default language (recovery.notifications.languages).
+    texts = models.JSONField(default=dict, blank=True, editable=False)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -150,6 +156,16 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} ({self.key})"
+
+    def text(self, name: str, fallback: str) -> str:
+        """The stored Text `name` in the active language; `fallback` (the payload's words,
+        as written for an older row or a caller that gave a plain string) without one."""
+        text = Text.decode(self.texts.get(name)) if self.texts.get(name) else None
+        return str(text) if text is not None else fallback
+
+    @property
+    def summary(self) -> str:
+        return self.text("summary", self.payload.get("summary", ""))
 
 
 class Delivery(models.Model):

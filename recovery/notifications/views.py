@@ -9,6 +9,8 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from platforms import outbound
@@ -18,6 +20,7 @@ from recovery.notifications.events import emit
 from recovery.notifications.forms import ChannelForm, TeamSettingsForm
 from recovery.notifications.models import Channel, DeliveryAttempt, EventType, TeamSettings
 from recovery.tenancy import SignedInRequest, current_team, get_for_team, team_view
+from recovery.texts import Text
 from recovery.views.responses import delete_audited
 
 LOG_PAGE_SIZE = 50
@@ -38,6 +41,12 @@ def _audit_data(channel: Channel) -> dict:
     else:
         data["recipients"] = len(channel.recipient_list())
     return data
+
+
+def english_label(channel: Channel) -> str:
+    """The kind as the audit trail writes it: in English, whoever reads the page."""
+    with translation.override(None):
+        return str(channel.get_kind_display())
 
 
 @team_view(role=Role.MANAGER)
@@ -80,14 +89,14 @@ def team_settings(request: SignedInRequest) -> HttpResponse:
         f"{saved.backup_max_age_hours} h",
         data={"changed_fields": sorted(form.changed_data)},
     )  # fmt: skip
-    messages.success(request, "Thresholds saved.")
+    messages.success(request, _("Thresholds saved."))
     return redirect("notifications")
 
 
 def _kind(request: HttpRequest) -> str:
     kind = request.GET.get("kind") or request.POST.get("kind") or ""
     if kind not in Channel.Kind.values:
-        raise Http404("Unknown channel kind")
+        raise Http404(_("Unknown channel kind"))
     return kind
 
 
@@ -102,17 +111,19 @@ def channel_create(request: SignedInRequest) -> HttpResponse:
         channel.save()
         audit.record(
             CHANNEL_CREATE, team=team, request=request, obj=channel, object_type="channel",
-            message=f"Notification channel {channel} added ({channel.get_kind_display()})",
+            message=f"Notification channel {channel} added ({english_label(channel)})",
             data=_audit_data(channel),
         )  # fmt: skip
         if form.generated_secret:
             # Shown in this response only: never stored in the session or a message cookie.
             context = {"channel": channel, "secret": form.generated_secret}
             return render(request, "notifications/secret_once.html", context, status=201)
-        messages.success(request, f"Channel {channel} added. Send it a test event.")
+        messages.success(
+            request, _("Channel %(name)s added. Send it a test event.") % {"name": channel}
+        )
         return redirect("notifications")
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "kind": kind, "kind_label": Channel.Kind(kind).label}
+    context = {"form": form, "kind": kind}
     return render(request, "notifications/channel_form.html", context, status=status)
 
 
@@ -129,14 +140,13 @@ def channel_edit(request: SignedInRequest, pk: int) -> HttpResponse:
             message=f"Notification channel {channel} changed: {', '.join(changed) or 'nothing'}",
             data={**_audit_data(channel), "changed_fields": changed},
         )  # fmt: skip
-        messages.success(request, f"Channel {channel} saved.")
+        messages.success(request, _("Channel %(name)s saved.") % {"name": channel})
         return redirect("notifications")
     status = 400 if request.method == "POST" else 200
     context = {
         "form": form,
         "channel": channel,
         "kind": channel.kind,
-        "kind_label": channel.get_kind_display(),
     }
     return render(request, "notifications/channel_form.html", context, status=status)
 
@@ -149,7 +159,9 @@ def channel_delete(request: SignedInRequest, pk: int) -> HttpResponse:
         request, channel, CHANNEL_DELETE, object_type="channel",
         message=f"Notification channel {channel} deleted", data=_audit_data(channel),
     )  # fmt: skip
-    messages.success(request, f"Channel {name} deleted. Its delivery log is kept.")
+    messages.success(
+        request, _("Channel %(name)s deleted. Its delivery log is kept.") % {"name": name}
+    )
     return redirect("notifications")
 
 
@@ -160,7 +172,9 @@ def channel_test(request: SignedInRequest, pk: int) -> HttpResponse:
     team = channel.team
     notification = emit(
         team, EventType.TEST, f"test:{channel.pk}:{uuid.uuid4().hex}",
-        summary=f"Test notification from Quick Recovery Console to {channel}",
+        summary=Text(
+            "Test notification from Quick Recovery Console to %(channel)s", channel=channel.name
+        ),
         only_channel=channel,
     )  # fmt: skip
     audit.record(
@@ -170,11 +184,15 @@ def channel_test(request: SignedInRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
     if not channel.enabled:
         messages.warning(
-            request, f"{channel} is disabled: enable it first, or the test is not delivered."
+            request,
+            _("%(name)s is disabled: enable it first, or the test is not delivered.")
+            % {"name": channel},
         )
     else:
         messages.success(
-            request, f"Test event queued for {channel}; its outcome shows in the delivery log."
+            request,
+            _("Test event queued for %(name)s; its outcome shows in the delivery log.")
+            % {"name": channel},
         )
     return redirect("notification-log")
 

@@ -23,6 +23,7 @@ from recovery.notifications.events import (
     summary_for,
 )
 from recovery.notifications.models import Delivery, EventType, MergeWatch, TeamSettings
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 WATCH_EVERY = timedelta(seconds=60)
@@ -32,13 +33,6 @@ RUNNING_FROM_BACKUP = [Status.RUNNING_FROM_BACKUP, Status.MERGING, Status.MERGED
 def _thresholds(team_ids: set[int]) -> dict[int, TeamSettings]:
     found = {s.team_id: s for s in TeamSettings.objects.filter(team_id__in=team_ids)}
     return {team_id: found.get(team_id) or TeamSettings(team_id=team_id) for team_id in team_ids}
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 120:
-        return f"for {minutes} minutes"
-    return f"for {minutes // 60} hours"
 
 
 def check_stalled_merges(now: datetime) -> list[str]:
@@ -76,7 +70,7 @@ def check_stalled_merges(now: datetime) -> list[str]:
         key = f"{recovery.pk}:{recovery.merge_progress}"
         if emit(
             recovery.team_id, EventType.MERGE_STALLED, key, recovery=data, occurred_at=now,
-            summary=summary_for(EventType.MERGE_STALLED, data, _duration(now - watch.since)),
+            summary=summary_for(EventType.MERGE_STALLED, data, duration=now - watch.since),
         ):  # fmt: skip
             fired.append(key)
     return fired
@@ -108,11 +102,12 @@ def check_waiting_too_long(now: datetime) -> list[str]:
         if already_fired(recovery.team_id, EventType.WAITING_TOO_LONG, [key]):
             continue
         data = recovery_data(recovery)
-        why = f": {recovery.wait_reason}" if recovery.wait_reason else ""
-        summary = summary_for(EventType.WAITING_TOO_LONG, data, _duration(now - since) + why)
+        summary = summary_for(
+            EventType.WAITING_TOO_LONG, data, duration=now - since, reason=recovery.wait_reason
+        )
         if emit(
             recovery.team_id, EventType.WAITING_TOO_LONG, key, recovery=data, occurred_at=now,
-            summary=summary[:500],
+            summary=summary,
         ):  # fmt: skip
             fired.append(key)
     return fired
@@ -140,7 +135,7 @@ def check_running_too_long(now: datetime) -> list[str]:
                 continue
             data = recovery_data(recovery)
             summary = summary_for(
-                EventType.RUNNING_TOO_LONG, data, _duration(now - (recovery.recovered_at or now))
+                EventType.RUNNING_TOO_LONG, data, duration=now - (recovery.recovered_at or now)
             )
             if emit(
                 team_id, EventType.RUNNING_TOO_LONG, str(recovery.pk), recovery=data,
@@ -167,9 +162,11 @@ def notify_orphans(orphans: list[dict[str, Any]]) -> list[str]:
             "connection": orphan["connection"],
             "connection_id": orphan["connection_id"],
         }
-        summary = (
-            f"NFS datastore {orphan['datastore']} on {orphan['connection']} is attached but no "
-            "active recovery owns it"
+        summary = Text(
+            "NFS datastore %(datastore)s on %(connection)s is attached but no active recovery "
+            "owns it",
+            datastore=orphan["datastore"],
+            connection=orphan["connection"],
         )
         if emit(
             team_id, EventType.ORPHAN_DATASTORE, key, datastore=datastore, occurred_at=now,

@@ -3,6 +3,8 @@ operator can act on. Only the action table (recovery.services.actions) reads the
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from recovery.choices import BEFORE_REBASE, CLEANUP, Mode, Status
 from recovery.models import Recovery
 from recovery.services.access import Use, recovery_refusal
@@ -18,25 +20,25 @@ def operate_refusal(recovery: Recovery) -> str | None:
 
 def power_on_refusal(recovery: Recovery) -> str | None:
     if recovery.status != Status.READY:
-        return "Only a recovered VM that is powered off can be powered on."
+        return _("Only a recovered VM that is powered off can be powered on.")
     return operate_refusal(recovery)
 
 
 def merge_refusal(recovery: Recovery) -> str | None:
     if recovery.mode != Mode.RESTORE:
-        return "A verify-only recovery never merges; finish the verification instead."
+        return _("A verify-only recovery never merges; finish the verification instead.")
     if recovery.status != Status.RUNNING_FROM_BACKUP:
-        return "The merge starts once the VM runs from the backup."
+        return _("The merge starts once the VM runs from the backup.")
     return operate_refusal(recovery)
 
 
 def finish_refusal(recovery: Recovery) -> str | None:
     if recovery.mode != Mode.VERIFY:
-        return "Only verify-only recoveries are torn down; restore mode merges instead."
+        return _("Only verify-only recoveries are torn down; restore mode merges instead.")
     if recovery.status == Status.CHECKING:
-        return "The checks after boot are still running; finish once they have ended."
+        return _("The checks after boot are still running; finish once they have ended.")
     if recovery.status not in (Status.READY, Status.RUNNING_FROM_BACKUP):
-        return "The VM must be recovered before it can be verified."
+        return _("The VM must be recovered before it can be verified.")
     return None
 
 
@@ -51,20 +53,22 @@ def cancel_refusal(recovery: Recovery) -> str | None:
     }
     if recovery.status not in cancellable:
         if recovery.status == Status.MERGING:
-            return (
+            return _(
                 "The merge is running and the VM depends on the backup until it ends; "
                 "it cannot be cancelled."
             )
         if recovery.status == Status.REBASING:
-            return "The disks are being rebased; cancel once the step ends."
-        return f"A recovery that is {recovery.get_status_display().lower()} cannot be cancelled."
+            return _("The disks are being rebased; cancel once the step ends.")
+        return _("A recovery that is %(status)s cannot be cancelled.") % {
+            "status": recovery.get_status_display().lower()
+        }
     if phase in (Status.MERGED, Status.DETACHING):
-        return (
+        return _(
             "The merge is done: the VM runs from production storage. Retry the detach "
             "to finish the recovery."
         )
     if not recovery.is_new_vm and phase not in BEFORE_REBASE and not _nothing_rebased(recovery):
-        return (
+        return _(
             "The VM's disks now run from the backup: cancelling would leave it broken. "
             "Start (or retry) the merge to finish the recovery."
         )
@@ -83,27 +87,27 @@ def _nothing_rebased(recovery: Recovery) -> bool:
 
 def edit_mapping_refusal(recovery: Recovery) -> str | None:
     if recovery.status != Status.FAILED or recovery.failed_status != Status.REBASING:
-        return "The mapping can be edited once the rebase step has failed."
+        return _("The mapping can be edited once the rebase step has failed.")
     return operate_refusal(recovery)
 
 
 def retry_refusal(recovery: Recovery) -> str | None:
     if recovery.status != Status.FAILED:
-        return "Only a failed recovery can be retried."
+        return _("Only a failed recovery can be retried.")
     return operate_refusal(recovery)
 
 
 def acknowledge_refusal(recovery: Recovery) -> str | None:
     if recovery.status != Status.FAILED:
-        return "Only failures are acknowledged."
+        return _("Only failures are acknowledged.")
     if recovery.acknowledged_at:
-        return "This failure is acknowledged already."
+        return _("This failure is acknowledged already.")
     return None
 
 
 def hand_over_refusal(recovery: Recovery) -> str | None:
     if recovery.status != Status.FAILED:
-        return (
+        return _(
             "Only a failed recovery is handed over; this one is still moving on by itself, "
             "or can be cancelled."
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from recovery import audit, engine
 from recovery.audit import Actor
@@ -37,6 +38,7 @@ from recovery.services.action_rules import (
 from recovery.services.force_stop import force_stop, force_stop_confirm, force_stop_refusal
 from recovery.services.handover import hand_over
 from recovery.services.remap import apply_mapping, mapping_problems
+from recovery.texts import Text
 from recovery.workflow import note, transition
 
 __all__ = [
@@ -68,12 +70,14 @@ class Action:
 def _holding(recovery: Recovery) -> Iterator[None]:
     """Act on `recovery` under the engine's lease, then let a worker take it from there."""
     owner = f"web:{uuid.uuid4().hex[:8]}"
-    for _ in range(20):
+    for _attempt in range(20):
         if engine.take_lease(recovery.pk, owner):
             break
         time.sleep(0.1)
     else:
-        raise ActionRefused("A worker is busy with this recovery right now; try again in a moment.")
+        raise ActionRefused(
+            _("A worker is busy with this recovery right now; try again in a moment.")
+        )
     recovery.refresh_from_db()
     try:
         yield
@@ -106,7 +110,9 @@ def _moving_to(to: str, message: Callable[[Any], str], action: str) -> Callable:
 
 def _cancel(recovery: Recovery, user: Actor) -> None:
     phase = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
-    transition(recovery, Status.CANCELLING, f"{user} cancelled", cancel_from=phase)
+    transition(
+        recovery, Status.CANCELLING, Text("%(user)s cancelled", user=str(user)), cancel_from=phase
+    )
     _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
 
 
@@ -144,7 +150,7 @@ def _retry(recovery: Recovery, user: Actor) -> None:
     for name in ACTION_KEYS_BY_STATUS.get(failed, ()):
         for record in (tasks, tokens, started):
             record.pop(name, None)
-    text = f"{user} retried {Status(failed).label.lower()}"
+    text = Text("%(user)s retried %(step)s", user=str(user), step=Status(failed).label)
     # A retry is graceful again: a forced power-off is chosen anew, never carried over.
     transition(
         recovery, failed, text, task_ids=tasks, client_tokens=tokens, task_started=started,
@@ -155,7 +161,7 @@ def _retry(recovery: Recovery, user: Actor) -> None:
 
 def _edit_mapping(recovery: Recovery, user: Actor, disk_mapping: Any = None) -> None:
     if not isinstance(disk_mapping, dict):
-        raise ActionRefused("Send the new mapping: each disk id with its backup file.")
+        raise ActionRefused(_("Send the new mapping: each disk id with its backup file."))
     problems = mapping_problems(recovery, disk_mapping)
     if problems:
         raise ActionRefused(" ".join(problems))
@@ -166,8 +172,9 @@ def _edit_mapping(recovery: Recovery, user: Actor, disk_mapping: Any = None) -> 
 def _acknowledge(recovery: Recovery, user: Actor) -> None:
     recovery.acknowledged_at = timezone.now()
     recovery.save(update_fields=["acknowledged_at"])
-    _audit(recovery, AuditAction.RECOVERY_ACKNOWLEDGE, user, f"{user} acknowledged the failure")
-    note(recovery, f"{user} acknowledged the failure")
+    text = Text("%(user)s acknowledged the failure", user=str(user))
+    _audit(recovery, AuditAction.RECOVERY_ACKNOWLEDGE, user, text)
+    note(recovery, text)
 
 
 def _hand_over(recovery: Recovery, user: Actor) -> None:
@@ -182,76 +189,97 @@ def _hand_over(recovery: Recovery, user: Actor) -> None:
 # --- the table ---------------------------------------------------------------------------
 
 
-def _what_cancel_undoes(recovery: Recovery) -> str:
-    what = "The NFS datastore is detached if the console mounted it and no other recovery uses it."
+def _cancel_confirm(recovery: Recovery) -> str:
     created = recovery.target_vm_name if recovery.is_new_vm else ""
     if created:
-        what = f"{created}, the VM the console created, is deleted (if made). {what}"
-    elif recovery.power_off_first:
-        what += f" {recovery.vm_name} stays off, on its own disks: start it on the platform."
-    return what
+        return _(
+            "Cancel this recovery? %(vm)s, the VM the console created, is deleted (if made). The "
+            "NFS datastore is detached if the console mounted it and no other recovery uses it."
+        ) % {"vm": created}
+    if recovery.power_off_first:
+        return _(
+            "Cancel this recovery? The NFS datastore is detached if the console mounted it and no "
+            "other recovery uses it. %(vm)s stays off, on its own disks: start it on the platform."
+        ) % {"vm": recovery.vm_name}
+    return _(
+        "Cancel this recovery? The NFS datastore is detached if the console mounted it and no "
+        "other recovery uses it."
+    )
 
 
 def _failed_step(recovery: Recovery) -> str:
-    return Status(recovery.failed_status or Status.QUEUED).label.lower()
+    return str(Status(recovery.failed_status or Status.QUEUED).label).lower()
+
+
+def _vm(recovery: Recovery) -> dict[str, str]:
+    return {"vm": recovery.target_vm_name or recovery.vm_name, "source": recovery.vm_name}
 
 
 ACTIONS: tuple[Action, ...] = (
     Action(
         "power-on",
-        lambda r: "Power on",
-        lambda r: f"Power on {r.target_vm_name or r.vm_name}? It will run from the backup files.",
+        lambda r: _("Power on"),
+        lambda r: _("Power on %(vm)s? It will run from the backup files.") % _vm(r),
         power_on_refusal,
         _moving_to(
-            Status.POWERING_ON, lambda u: f"{u} asked to power on", AuditAction.RECOVERY_POWER_ON
+            Status.POWERING_ON,
+            lambda u: Text("%(user)s asked to power on", user=str(u)),
+            AuditAction.RECOVERY_POWER_ON,
         ),
     ),
     Action(
         "merge",
-        lambda r: "Start merge",
-        lambda r: (
+        lambda r: _("Start merge"),
+        lambda r: _(
             "Start merging the backup data into production storage? The VM keeps "
             "running; the merge cannot be cancelled once started."
         ),
         merge_refusal,
-        _moving_to(Status.MERGING, lambda u: f"{u} started the merge", AuditAction.RECOVERY_MERGE),
+        _moving_to(
+            Status.MERGING,
+            lambda u: Text("%(user)s started the merge", user=str(u)),
+            AuditAction.RECOVERY_MERGE,
+        ),
     ),
     Action(
         "finish",
-        lambda r: "Finish verification",
+        lambda r: _("Finish verification"),
         lambda r: (
-            f"Finish the verification? {r.target_vm_name or r.vm_name}, the VM the console "
-            f"created, is powered off and deleted, then the NFS datastore is detached. {r.vm_name} "
-            "is not touched."
+            _(
+                "Finish the verification? %(vm)s, the VM the console created, is powered off and "
+                "deleted, then the NFS datastore is detached. %(source)s is not touched."
+            )
+            % _vm(r)
         ),
         finish_refusal,
         _moving_to(
             Status.CLEANING_UP,
-            lambda u: (
-                f"{u} finished the verification: power off and delete the VM the console "
-                "created, detach"
+            lambda u: Text(
+                "%(user)s finished the verification: power off and delete the VM the console "
+                "created, detach",
+                user=str(u),
             ),
             AuditAction.RECOVERY_FINISH,
         ),
     ),
     Action(
         "retry",
-        lambda r: f"Retry: {_failed_step(r)}",
-        lambda r: f"Retry the failed step ({_failed_step(r)})?",
+        lambda r: _("Retry: %(step)s") % {"step": _failed_step(r)},
+        lambda r: _("Retry the failed step (%(step)s)?") % {"step": _failed_step(r)},
         retry_refusal,
         _retry,
     ),
     Action(
         "edit-mapping",
-        lambda r: "Edit the mapping",
-        lambda r: "Change the backup file of a disk, then retry the rebase.",
+        lambda r: _("Edit the mapping"),
+        lambda r: _("Change the backup file of a disk, then retry the rebase."),
         edit_mapping_refusal,
         _edit_mapping,
         takes_input=True,
     ),
     Action(
         "force-power-off",
-        lambda r: "Force power-off",
+        lambda r: _("Force power-off"),
         force_stop_confirm,
         force_stop_refusal,
         force_stop,
@@ -259,19 +287,22 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "cancel",
-        lambda r: "Clean up" if r.status == Status.FAILED else "Cancel",
-        lambda r: f"Cancel this recovery? {_what_cancel_undoes(r)}",
+        lambda r: _("Clean up") if r.status == Status.FAILED else _("Cancel"),
+        _cancel_confirm,
         cancel_refusal,
         _cancel,
         danger=True,
     ),
     Action(
         "hand-over",
-        lambda r: "Hand over",
+        lambda r: _("Hand over"),
         lambda r: (
-            f"Hand this recovery over to manual handling? The console stops working on "
-            f"it and {r.vm_name} can be launched again. Nothing is undone: the page and the "
-            "notification list what is left on the platform, for you to handle there."
+            _(
+                "Hand this recovery over to manual handling? The console stops working on it "
+                "and %(source)s can be launched again. Nothing is undone: the page and the "
+                "notification list what is left on the platform, for you to handle there."
+            )
+            % _vm(r)
         ),
         hand_over_refusal,
         _hand_over,
@@ -279,8 +310,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "acknowledge",
-        lambda r: "Acknowledge",
-        lambda r: "Mark this failure as seen?",
+        lambda r: _("Acknowledge"),
+        lambda r: _("Mark this failure as seen?"),
         acknowledge_refusal,
         _acknowledge,
     ),
@@ -298,9 +329,10 @@ def perform(name: str, recovery: Recovery, user: Actor, **given: Any) -> None:
     the input of an action that takes some (the new mapping), and nothing for the others."""
     action = BY_NAME.get(name)
     if action is None:
-        raise ActionRefused(f"There is no action {name!r}.")
+        raise ActionRefused(_("There is no action %(name)s.") % {"name": repr(name)})
     if given and not action.takes_input:
-        raise ActionRefused(f"{name} takes no input.")
+        raise ActionRefused(_("%(name)s takes no input.") % {"name": name})
+
     with _holding(recovery):
         refusal = action.refusal(recovery)
         if refusal:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from platforms import diskimage
 from platforms.models import PlatformConnection
@@ -66,27 +68,38 @@ def mapping_problems(text: str, connection: PlatformConnection) -> list[str]:
     roots = allowed_roots()
     if mounts and not roots:
         return [
-            "This deployment allows no directory for backup exports (NFS_EXPORT_ROOTS is "
-            "empty); ask whoever runs the console to set it."
+            _(
+                "This deployment allows no directory for backup exports (NFS_EXPORT_ROOTS is "
+                "empty); ask whoever runs the console to set it."
+            )
         ]
     claimed = _claimed_elsewhere(connection)
     for source, directory in mounts.items():
         path = Path(directory)
+        where = {"source": source, "directory": directory}
         if not path.is_absolute():
-            problems.append(f"{source}: {directory} is not an absolute path.")
+            problems.append(_("%(source)s: %(directory)s is not an absolute path.") % where)
             continue
         real = symlink_free(path)
         if real is None:
             problems.append(
-                f"{source}: {directory} is not under an allowed root "
-                f"({', '.join(map(str, roots))}), or a symlink is on the way."
+                _(
+                    "%(source)s: %(directory)s is not under an allowed root (%(roots)s), or a "
+                    "symlink is on the way."
+                )
+                % {**where, "roots": ", ".join(map(str, roots))}
             )
         elif not real.is_dir():
-            problems.append(f"{source}: {directory} is not a directory here (is it mounted?).")
+            problems.append(
+                _("%(source)s: %(directory)s is not a directory here (is it mounted?).") % where
+            )
         elif any(real.is_relative_to(other) or other.is_relative_to(real) for other in claimed):
             problems.append(
-                f"{source}: {directory} is mapped by another team's connection. Ask that team "
-                "to share their connection with this NFS source instead."
+                _(
+                    "%(source)s: %(directory)s is mapped by another team's connection. Ask that "
+                    "team to share their connection with this NFS source instead."
+                )
+                % where
             )
     return problems
 
@@ -116,7 +129,11 @@ def readable_export(access: Access, nfs_server: str, nfs_export: str) -> Export:
     if not nfs_server or not nfs_export or not access.usable:
         return Export(None)
     if not access.allows_nfs(nfs_server, nfs_export):
-        return Export(None, f"{nfs_server}:{nfs_export} is not shared with {access.team}.")
+        return Export(
+            None,
+            _("%(server)s:%(export)s is not shared with %(team)s.")
+            % {"server": nfs_server, "export": nfs_export, "team": access.team},
+        )
     directory = access.connection.export_mount_lines().get(nfs_source(nfs_server, nfs_export))
     if not directory:
         return Export(None)
@@ -124,8 +141,11 @@ def readable_export(access: Access, nfs_server: str, nfs_export: str) -> Export:
     if real is None or not real.is_dir():
         return Export(
             None,
-            f"The mapping of {nfs_server}:{nfs_export} points outside the allowed roots, "
-            "through a symlink or at nothing; an admin of the connection fixes it.",
+            _(
+                "The mapping of %(server)s:%(export)s points outside the allowed roots, through "
+                "a symlink or at nothing; an admin of the connection fixes it."
+            )
+            % {"server": nfs_server, "export": nfs_export},
         )
     return Export(real)
 
@@ -204,15 +224,15 @@ def check_files(
     it may be the only restore point there is, so it is the operator's call."""
     checks = []
     for disk_id, path in mapping.items():
-        name = f"Backup file of {disk_id}"
+        name = _("Backup file of %(disk)s") % {"disk": disk_id}
         relative = Path(path)
         if relative.is_absolute() or ".." in relative.parts:
             checks.append(
                 Check(
                     name,
                     False,
-                    f"{path} must be relative to the export, without '..'.",
-                    "Fix the path.",
+                    _("%(path)s must be relative to the export, without '..'.") % {"path": path},
+                    _("Fix the path."),
                 )
             )
             continue
@@ -222,8 +242,9 @@ def check_files(
                 Check(
                     name,
                     False,
-                    f"{path} is (or lies under) a symlink; the console does not follow them.",
-                    "Map the file itself, not a link to it.",
+                    _("%(path)s is (or lies under) a symlink; the console does not follow them.")
+                    % {"path": path},
+                    _("Map the file itself, not a link to it."),
                 )
             )
             continue
@@ -232,15 +253,17 @@ def check_files(
                 Check(
                     name,
                     False,
-                    f"{path} is not on the export.",
-                    "Check the backup job's output path, or map another file.",
+                    _("%(path)s is not on the export.") % {"path": path},
+                    _("Check the backup job's output path, or map another file."),
                 )
             )
             continue
         try:
             info = diskimage.inspect(target)
         except (diskimage.NotADiskImage, OSError) as error:
-            checks.append(Check(name, False, _unreadable(path, error), "Use a raw or qcow2 file."))
+            checks.append(
+                Check(name, False, _unreadable(path, error), _("Use a raw or qcow2 file."))
+            )
             continue
         problem = info.problem_for(path)  # the path as mapped: broken-01/ide0.qcow2
         if problem:
@@ -251,26 +274,42 @@ def check_files(
                 Check(
                     name,
                     False,
-                    f"{path} holds {size_text(info.virtual_size)}; "
-                    f"disk {disk_id} is {mib_text(sizes[disk_id])}.",
-                    "Map the backup of this disk, not of a smaller one.",
+                    _("%(path)s holds %(size)s; disk %(disk)s is %(disk_size)s.")
+                    % {
+                        "path": path,
+                        "size": size_text(info.virtual_size),
+                        "disk": disk_id,
+                        "disk_size": mib_text(sizes[disk_id]),
+                    },
+                    _("Map the backup of this disk, not of a smaller one."),
                 )
             )
             continue
-        detail = f"{info.format}" + (
-            f", {info.cluster_size // 1024} KiB clusters" if info.cluster_size else ""
+        detail = (
+            _("%(format)s, %(kib)s KiB clusters")
+            % {"format": info.format, "kib": info.cluster_size // 1024}
+            if info.cluster_size
+            else info.format
         )
         written = datetime.fromtimestamp(os.lstat(target).st_mtime, tz=UTC)
-        message = (
-            f"{path}: {detail}, {size_text(info.virtual_size)}, written "
-            f"{written:%Y-%m-%d %H:%M} UTC ({backup_age_text(written)} old)"
-        )
+        facts = {
+            "path": path,
+            "detail": detail,
+            "size": size_text(info.virtual_size),
+            "written": f"{written:%Y-%m-%d %H:%M}",
+            "age": backup_age_text(written),
+            "hours": max_age_hours,
+        }
         stale = max_age_hours is not None and older_than(written, max_age_hours)
-        if stale:
-            message += (
-                f"; older than the team's limit of {max_age_hours} h. Check this VM's backup "
-                "job, or pick a newer restore point if there is one."
+        message = (
+            _(
+                "%(path)s: %(detail)s, %(size)s, written %(written)s UTC (%(age)s old); older "
+                "than the team's limit of %(hours)s h. Check this VM's backup job, or pick a "
+                "newer restore point if there is one."
             )
+            if stale
+            else _("%(path)s: %(detail)s, %(size)s, written %(written)s UTC (%(age)s old)")
+        ) % facts
         checks.append(Check(name, True, message, notice=stale))
     return checks
 
@@ -297,13 +336,17 @@ def backup_age_text(written: datetime) -> str:
     """How old a backup is, in the largest whole unit: 40 min, 5 h, 3 days."""
     minutes = max(int((datetime.now(tz=UTC) - written).total_seconds() // 60), 0)
     if minutes < 120:
-        return f"{minutes} min"
+        return _("%(count)s min") % {"count": minutes}
     if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} days"
+        return _("%(count)s h") % {"count": minutes // 60}
+    days = minutes // (24 * 60)
+    return ngettext("%(count)s day", "%(count)s days", days) % {"count": days}
 
 
 def _unreadable(path: str, error: Exception) -> str:
     if isinstance(error, diskimage.NotADiskImage):
         return str(error)
-    return f"{path} could not be read: {getattr(error, 'strerror', None) or error}."
+    return _("%(path)s could not be read: %(error)s.") % {
+        "path": path,
+        "error": getattr(error, "strerror", None) or error,
+    }

@@ -19,6 +19,7 @@ from platforms.clients.types import Storage
 from platforms.models import PlatformConnection
 from recovery.choices import Status
 from recovery.models import Recovery, RecoveryEvent
+from recovery.texts import Text
 from recovery.workflow import note
 
 # From the mount until the unmount, the recovery's VM (or the steps to make it) needs the NFS.
@@ -42,9 +43,11 @@ class Change:
 
 def _state(datastore: Storage | None) -> str:
     if datastore is None:
-        return "no longer listed"
+        return Text("no longer listed")
     hosts = datastore.connected_hosts
-    return datastore.status + ("" if hosts is None else f", {hosts} host(s) connected")
+    if hosts is None:
+        return datastore.status  # the platform's own word
+    return Text("%(status)s, %(hosts)s host(s) connected", status=datastore.status, hosts=hosts)
 
 
 def check(connection: PlatformConnection, datastores: list[Storage], now: datetime) -> list[Change]:
@@ -86,9 +89,14 @@ def check(connection: PlatformConnection, datastores: list[Storage], now: dateti
             if offline:
                 note(
                     recovery,
-                    f"Datastore {recovery.datastore_name} went offline on the platform "
-                    f"({_state(datastore)}): the recovery depends on NFS "
-                    f"{recovery.nfs_server}:{recovery.nfs_export}",
+                    Text(
+                        "Datastore %(datastore)s went offline on the platform (%(state)s): the "
+                        "recovery depends on NFS %(server)s:%(export)s",
+                        datastore=recovery.datastore_name,
+                        state=_state(datastore),
+                        server=recovery.nfs_server,
+                        export=recovery.nfs_export,
+                    ),
                     level=RecoveryEvent.Level.WARNING,
                 )
             else:
@@ -96,7 +104,11 @@ def check(connection: PlatformConnection, datastores: list[Storage], now: dateti
                 lasted = int((now - (recovery.datastore_offline_since or now)).total_seconds())
                 note(
                     recovery,
-                    f"Datastore {recovery.datastore_name} is back online after {lasted} s",
+                    Text(
+                        "Datastore %(datastore)s is back online after %(seconds)s s",
+                        datastore=recovery.datastore_name,
+                        seconds=lasted,
+                    ),
                 )
             recovery.datastore_offline_since = since
         changes.append(Change(recovery, offline, datastore.status if datastore else ""))

@@ -11,6 +11,7 @@ which VM may be stopped.
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from recovery import audit
 from recovery.audit import Actor
@@ -18,6 +19,7 @@ from recovery.choices import CLEANUP, Status
 from recovery.models import AuditAction, Recovery
 from recovery.services.access import Use, recovery_refusal
 from recovery.stopping import forced_key
+from recovery.texts import Text
 from recovery.workflow import transition
 
 # The step that stops a VM, and the task key of its graceful stop.
@@ -41,17 +43,17 @@ def failed_at_power_off(recovery: Recovery) -> bool:
 
 def force_stop_refusal(recovery: Recovery) -> str | None:
     if not failed_at_power_off(recovery):
-        return "A forced power-off is offered only after a graceful shutdown failed."
+        return _("A forced power-off is offered only after a graceful shutdown failed.")
     use = Use.CLEAN_UP if recovery.failed_status in CLEANUP else Use.OPERATE
     refused = recovery_refusal(recovery, use)
     return str(refused) if refused else None
 
 
 def force_stop_confirm(recovery: Recovery) -> str:
-    return (
-        f"Force {recovery.target_vm_name or recovery.vm_name} off? Its power is cut, like "
-        "pulling the plug: whatever its guest has not saved to disk is lost."
-    )
+    return _(
+        "Force %(vm)s off? Its power is cut, like pulling the plug: whatever its guest has not "
+        "saved to disk is lost."
+    ) % {"vm": recovery.target_vm_name or recovery.vm_name}
 
 
 def force_stop(recovery: Recovery, user: Actor) -> None:
@@ -64,7 +66,8 @@ def force_stop(recovery: Recovery, user: Actor) -> None:
     for record in (tasks, tokens, started):  # a new forced stop: a new task and a new token
         record.pop(key, None)
     name = recovery.target_vm_name or recovery.vm_name
-    text = f"{user} chose to force {name} off"
+    text = Text("%(user)s chose to force %(vm)s off", user=str(user), vm=name)
+
     transition(
         recovery, step, text, task_ids=tasks, client_tokens=tokens, task_started=started,
         error_message="", error_advice="", failed_status="", force_stop_at=timezone.now(),

@@ -15,6 +15,7 @@ from recovery.audit import Actor
 from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services.connections import client_for
+from recovery.texts import Text
 from recovery.workflow import transition
 
 
@@ -71,7 +72,7 @@ def _recorded_left(recovery: Recovery) -> list[dict[str, str]]:
 
 def describe(left: list[dict[str, str]]) -> str:
     if not left:
-        return "nothing of this recovery is left on the platform"
+        return Text("nothing of this recovery is left on the platform")
     return "; ".join(
         f"{item['name'] or item['id']} ({item['id']}): {item['what']}" for item in left
     )
@@ -79,17 +80,30 @@ def describe(left: list[dict[str, str]]) -> str:
 
 def hand_over(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
     """Move a failed recovery to handed_over with what it leaves; returns that list."""
-    unread = ""
+    unread: PlatformError | None = None
     try:
         left = _read_left(recovery, user) if recovery.connection else _recorded_left(recovery)
     except PlatformError as error:
-        left, unread = _recorded_left(recovery), f" (the platform could not be read: {error})"
+        left, unread = _recorded_left(recovery), error
+    params = {"user": str(user), "left": describe(left)}
+    text = (
+        Text(
+            "%(user)s handed it over to manual handling; left on the platform: %(left)s",
+            **params,
+        )
+        if unread is None
+        else Text(
+            "%(user)s handed it over to manual handling; left on the platform: %(left)s (the "
+            "platform could not be read: %(error)s)",
+            error=str(unread),
+            **params,
+        )
+    )
     transition(
         recovery,
         Status.HANDED_OVER,
-        f"{user} handed it over to manual handling; left on the platform: {describe(left)}{unread}"[
-            :300
-        ],
+        text if len(text) <= 300 else text[:300],  # the step column: a long list is cut, in English
         left_on_platform=left,
     )
+
     return left

@@ -22,6 +22,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from recovery import audit
 from recovery.models import AuditAction, Invitation, Membership, Role, Team
@@ -69,7 +71,7 @@ def invite(
         # Nothing here says whether the account was new: the team's managers read this.
         audit.record(
             AuditAction.INVITATION_CREATE, team=team, request=request, obj=invitation,
-            message=f"{username} invited as {invitation.role_enum.label.lower()}",
+            message=f"{username} invited as {invitation.role}",  # English: the value is the word
             data={"username": username, "role": invitation.role,
                   "expires_at": invitation.expires_at.isoformat()},
         )  # fmt: skip
@@ -115,8 +117,11 @@ def new_link(invitation: Invitation, *, by: User, request: HttpRequest) -> str:
         )
         if not updated:
             raise InvitationRefused(
-                f"The invitation of {invitation.username} was already answered or revoked; "
-                "invite them again if they should join."
+                _(
+                    "The invitation of %(username)s was already answered or revoked; invite "
+                    "them again if they should join."
+                )
+                % {"username": invitation.username}
             )
         invitation.refresh_from_db()
         audit.record(
@@ -152,11 +157,18 @@ def _locked(invitation: Invitation) -> Invitation:
     )
 
 
-def _answerable(invitation: Invitation, user: User, what_to_do: str) -> Invitation:
+# Told to someone answering another person's invitation, by what they tried to do.
+NOT_YOURS = {
+    "accept": gettext_lazy("This invitation is for %(username)s; sign in as them to accept it."),
+    "decline": gettext_lazy("This invitation is for %(username)s."),
+}
+
+
+def _answerable(invitation: Invitation, user: User, answer: str) -> Invitation:
     """The invitation, locked, once it is this user's and still open (else refused)."""
     invitation = _locked(invitation)
     if invitation.user_id != user.pk:
-        raise InvitationRefused(f"This invitation is for {invitation.username}{what_to_do}")
+        raise InvitationRefused(str(NOT_YOURS[answer]) % {"username": invitation.username})
     _still_open(invitation)
     return invitation
 
@@ -164,14 +176,17 @@ def _answerable(invitation: Invitation, user: User, what_to_do: str) -> Invitati
 def _still_open(invitation: Invitation) -> None:
     if not invitation.is_open:
         raise InvitationRefused(
-            f"This invitation to {invitation.team} is no longer open: it was answered, revoked "
-            "or has expired. Ask an admin of the team for a new one."
+            _(
+                "This invitation to %(team)s is no longer open: it was answered, revoked or "
+                "has expired. Ask an admin of the team for a new one."
+            )
+            % {"team": invitation.team}
         )
 
 
 def accept(invitation: Invitation, *, user: User, request: HttpRequest) -> Membership:
     with transaction.atomic():
-        invitation = _answerable(invitation, user, "; sign in as them to accept it.")
+        invitation = _answerable(invitation, user, "accept")
         membership, _ = Membership.objects.get_or_create(
             team=invitation.team, user=user, defaults={"role": invitation.role}
         )
@@ -194,21 +209,23 @@ def set_password_and_accept(
     with transaction.atomic():
         invitation = _locked(invitation)
         if not may_set_password(invitation):
-            raise InvitationRefused(LINK_CANNOT_SET_IT.format(username=invitation.username))
+            raise InvitationRefused(link_cannot_set_it(invitation.username))
         user = password_form.save()  # the fresh password hash: the session is bound to it
         return accept(invitation, user=user, request=request)
 
 
-LINK_CANNOT_SET_IT = (
-    "This link cannot choose a password for {username}: it does that only for an account "
-    "this invitation created, before it is used or joins any team. If you already have an "
-    "account, sign in with it to accept or decline."
-)
+def link_cannot_set_it(username: str) -> str:
+    """Why the link refuses to choose this account's password, and what to do instead."""
+    return _(
+        "This link cannot choose a password for %(username)s: it does that only for an account "
+        "this invitation created, before it is used or joins any team. If you already have an "
+        "account, sign in with it to accept or decline."
+    ) % {"username": username}
 
 
 def decline(invitation: Invitation, *, user: User, request: HttpRequest) -> None:
     with transaction.atomic():
-        invitation = _answerable(invitation, user, ".")
+        invitation = _answerable(invitation, user, "decline")
         _close(invitation, Status.DECLINED)
         audit.record(
             AuditAction.INVITATION_DECLINE, team=invitation.team, actor=user, request=request,
@@ -223,8 +240,7 @@ def revoke(invitation: Invitation, *, by: User, request: HttpRequest) -> None:
         invitation = _locked(invitation)
         if invitation.status != Status.PENDING:
             raise InvitationRefused(
-                f"The invitation of {invitation.username} was already "
-                f"{invitation.get_status_display().lower()}; nothing to revoke."
+                str(ALREADY_CLOSED[Status(invitation.status)]) % {"username": invitation.username}
             )
         _close(invitation, Status.REVOKED)
         audit.record(
@@ -232,6 +248,23 @@ def revoke(invitation: Invitation, *, by: User, request: HttpRequest) -> None:
             obj=invitation, message=f"Invitation of {invitation.username} revoked",
             data={"username": invitation.username, "role": invitation.role},
         )  # fmt: skip
+
+
+# Whole sentences per status: the status word's place differs between languages.
+ALREADY_CLOSED = {
+    Status.ACCEPTED: gettext_lazy(
+        "The invitation of %(username)s was already accepted; nothing to revoke."
+    ),
+    Status.DECLINED: gettext_lazy(
+        "The invitation of %(username)s was already declined; nothing to revoke."
+    ),
+    Status.REVOKED: gettext_lazy(
+        "The invitation of %(username)s was already revoked; nothing to revoke."
+    ),
+    Status.EXPIRED: gettext_lazy(
+        "The invitation of %(username)s was already expired; nothing to revoke."
+    ),
+}
 
 
 def _close(invitation: Invitation, status: str) -> None:

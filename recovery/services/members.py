@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from recovery import audit
 from recovery.models import AuditAction, Membership, Role, Team
@@ -42,13 +43,16 @@ def _lock(team: Team, actor: User, member_pk: int) -> tuple[list[Membership], Me
     )
     if member is None:
         raise MemberChangeRefused(
-            "That member has just left the team or been removed; reload the page."
+            _("That member has just left the team or been removed; reload the page.")
         )
     # The acting admin may have been demoted a moment ago, by the very admin they act on.
     if not any(admin.user_id == actor.pk for admin in admins):
         raise MemberChangeRefused(
-            f"You are no longer an admin of {team}, so you cannot change its members. "
-            "Ask one of its admins."
+            _(
+                "You are no longer an admin of %(team)s, so you cannot change its members. "
+                "Ask one of its admins."
+            )
+            % {"team": team}
         )
     return admins, member
 
@@ -56,8 +60,8 @@ def _lock(team: Team, actor: User, member_pk: int) -> tuple[list[Membership], Me
 def _keeps_an_admin(admins: list[Membership], member: Membership) -> None:
     if member.role == Role.ADMIN and len(admins) <= 1:
         raise MemberChangeRefused(
-            f"{member.user.username} is the only admin of {member.team}; "
-            "make someone else admin first."
+            _("%(username)s is the only admin of %(team)s; make someone else admin first.")
+            % {"username": member.user.username, "team": member.team}
         )
 
 

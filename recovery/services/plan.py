@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Cluster, Server
@@ -223,7 +224,7 @@ def preflight_vm(
     if bad_paths:
         # Checked whether or not the console can read the export: such a path must never
         # reach the platform (it would refuse the rebase with the datastore already mounted).
-        checks.append(Check("Backup file paths", False, " ".join(bad_paths), "Fix the path."))
+        checks.append(Check(_("Backup file paths"), False, " ".join(bad_paths), _("Fix the path.")))
     # On this platform, through any connection row of any team (services/same_platform.py).
     checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
     boot_evidence: dict[str, Any] = {}
@@ -235,12 +236,13 @@ def preflight_vm(
             check, boot_evidence = bootable_check(export.directory, boot_disk, mapping[boot_disk])
             checks.append(check)
     elif export.directory is None:
+        problem = export.problem or _("The export is not readable from the console")
         checks.append(
             Check(
-                "Backup files not checked here",
+                _("Backup files not checked here"),
                 True,
-                f"{export.problem or 'The export is not readable from the console'}; "
-                "the platform checks the files when it rebases.",
+                _("%(problem)s; the platform checks the files when it rebases.")
+                % {"problem": problem},
                 notice=True,
             )
         )
@@ -280,17 +282,20 @@ def _resolve_newest(
         if found:
             resolved[disk_id] = found
             continue
-        why = (
-            f"no usable backup of {vm_name} {disk_id} under {vm_name}/ on the export"
-            if files is not None
-            else "the console cannot read the export to find it"
-        )
+        asked = {"newest": NEWEST, "vm": vm_name, "disk": disk_id}
         failed.append(
             Check(
-                f"Newest restore point of {disk_id}",
+                _("Newest restore point of %(disk)s") % asked,
                 False,
-                f"'{NEWEST}' was asked, but {why}.",
-                "Map the disk's backup file by its path, or check the backup job's output.",
+                _(
+                    "'%(newest)s' was asked, but no usable backup of %(vm)s %(disk)s under "
+                    "%(vm)s/ on the export."
+                )
+                % asked
+                if files is not None
+                else _("'%(newest)s' was asked, but the console cannot read the export to find it.")
+                % asked,
+                _("Map the disk's backup file by its path, or check the backup job's output."),
             )
         )
     return resolved, failed
@@ -299,23 +304,35 @@ def _resolve_newest(
 def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_id: str) -> Check:
     existing = client.find_datastore(name)
     if existing is None:
-        return Check("Datastore name free", True, f"{name} is free; it will be mounted")
+        return Check(
+            _("Datastore name free"),
+            True,
+            _("%(datastore)s is free; it will be mounted") % {"datastore": name},
+        )
     target = f"{plan.nfs_server}:{plan.nfs_export}"
     if existing.target and existing.target != target:
         return Check(
-            "Datastore name", False, f"{name} is taken by {existing.target}.",
-            "Choose another datastore name.",
-        )  # fmt: skip
+            _("Datastore name"),
+            False,
+            _("%(datastore)s is taken by %(target)s.")
+            % {"datastore": name, "target": existing.target},
+            _("Choose another datastore name."),
+        )
     if cluster_id and existing.cluster_id and existing.cluster_id != cluster_id:
         return Check(
-            "Datastore name", False, f"{name} is mounted on another cluster.",
-            "Choose another datastore name.",
-        )  # fmt: skip
+            _("Datastore name"),
+            False,
+            _("%(datastore)s is mounted on another cluster.") % {"datastore": name},
+            _("Choose another datastore name."),
+        )
     return Check(
-        "Datastore already mounted",
+        _("Datastore already mounted"),
         True,
-        f"{name} is already mounted from {target}; it will be used and left mounted "
-        "(the console only unmounts what it mounted)",
+        _(
+            "%(datastore)s is already mounted from %(target)s; it will be used and left mounted "
+            "(the console only unmounts what it mounted)"
+        )
+        % {"datastore": name, "target": target},
         notice=True,
     )
 

@@ -3,48 +3,56 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from recovery.choices import Mode, Status
 from recovery.models import Recovery
 from recovery.services.timeline import TimelineStep, timeline
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 __all__ = ["TimelineStep", "merge_eta", "now_caption", "running_from_backup_for", "timeline"]
 
 
-# What happens now, one present-tense sentence per status. {vm} is the VM being recovered (the
-# new VM's name when there is one), {failed} the label of the step that failed.
-NOW: dict[str, str] = {
-    Status.QUEUED: "Waiting for its turn on {r.connection_name}",
-    Status.POWERING_OFF: "Powering off {r.vm_name} before its disks are replaced by the backup",
-    Status.ATTACHING: "Mounting {r.nfs_server}:{r.nfs_export} as NFS datastore {r.datastore_name}",
-    Status.CREATING_VM: "Creating the new VM {vm}",
-    Status.REBASING: "Rebasing the disks of {vm} onto the backup files",
-    Status.READY: "{vm} is recovered and powered off: waiting for an operator to power it on",
-    Status.POWERING_ON: "Powering on {vm}",
-    Status.CHECKING: "{vm} runs from the backup: checking that its guest is alive",
-    Status.RUNNING_FROM_BACKUP: (
-        "{vm} runs from the backup: waiting for an operator to start the merge"
+# What happens now, one present-tense sentence per status, in the reader's language: %(vm)s is
+# the VM being recovered (the new VM's name when there is one), %(failed)s the label of the
+# step that failed.
+NOW: dict[str, StrOrPromise] = {
+    Status.QUEUED: _("Waiting for its turn on %(connection)s"),
+    Status.POWERING_OFF: _("Powering off %(source)s before its disks are replaced by the backup"),
+    Status.ATTACHING: _("Mounting %(server)s:%(export)s as NFS datastore %(datastore)s"),
+    Status.CREATING_VM: _("Creating the new VM %(vm)s"),
+    Status.REBASING: _("Rebasing the disks of %(vm)s onto the backup files"),
+    Status.READY: _("%(vm)s is recovered and powered off: waiting for an operator to power it on"),
+    Status.POWERING_ON: _("Powering on %(vm)s"),
+    Status.CHECKING: _("%(vm)s runs from the backup: checking that its guest is alive"),
+    Status.RUNNING_FROM_BACKUP: _(
+        "%(vm)s runs from the backup: waiting for an operator to start the merge"
     ),
-    Status.MERGING: "Merging the backup into production storage: {r.merge_progress}%",
-    Status.MERGED: "Merged: waiting for the platform to release {vm} from the backup",
-    Status.DETACHING: "Unmounting NFS datastore {r.datastore_name}",
-    Status.CLEANING_UP: (
+    Status.MERGING: _("Merging the backup into production storage: %(progress)s%%"),
+    Status.MERGED: _("Merged: waiting for the platform to release %(vm)s from the backup"),
+    Status.DETACHING: _("Unmounting NFS datastore %(datastore)s"),
+    Status.CLEANING_UP: _(
         "Cleaning up: deleting what the console created and unmounting the datastore"
     ),
-    Status.CANCELLING: "Cancelling: undoing what this recovery did on the platform",
-    Status.FAILED: "Stopped: {failed} failed; waiting for an operator",
-    Status.COMPLETED: "Runs from production storage",
-    Status.CANCELLED: "Cancelled: what it did is undone",
-    Status.HANDED_OVER: "Handed over to manual handling",
+    Status.CANCELLING: _("Cancelling: undoing what this recovery did on the platform"),
+    Status.FAILED: _("Stopped: %(failed)s failed; waiting for an operator"),
+    Status.COMPLETED: _("Runs from production storage"),
+    Status.CANCELLED: _("Cancelled: what it did is undone"),
+    Status.HANDED_OVER: _("Handed over to manual handling"),
 }
 # A verify recovery boots the backup to check it, then tears it down: it never merges.
-NOW_VERIFYING: dict[str, str] = {
-    Status.RUNNING_FROM_BACKUP: "{vm} runs from the backup: check it, then Finish tears it down",
-    Status.COMPLETED: "Booted from the backup, then torn down",
+NOW_VERIFYING: dict[str, StrOrPromise] = {
+    Status.RUNNING_FROM_BACKUP: _(
+        "%(vm)s runs from the backup: check it, then Finish tears it down"
+    ),
+    Status.COMPLETED: _("Booted from the backup, then torn down"),
 }
-NOW_AUTO_MERGING = "{vm} runs from the backup; the merge into production storage starts next"
+NOW_AUTO_MERGING = _("%(vm)s runs from the backup; the merge into production storage starts next")
 
 
 def now_caption(recovery: Recovery) -> str:
@@ -54,6 +62,7 @@ def now_caption(recovery: Recovery) -> str:
     never the last event, which may be a detail such as "left attached: 2 others use it".
     """
     r = recovery
+    sentence: StrOrPromise
     if r.mode == Mode.VERIFY and r.status in NOW_VERIFYING:
         sentence = NOW_VERIFYING[r.status]
     elif r.auto_merge and r.status == Status.RUNNING_FROM_BACKUP:
@@ -61,9 +70,18 @@ def now_caption(recovery: Recovery) -> str:
     else:
         sentence = NOW.get(r.status, "")
     if not sentence:
-        return r.step
-    failed = Status(r.failed_status).label if r.failed_status in Status.values else "A step"
-    return sentence.format(r=r, vm=r.target_vm_name or r.vm_name, failed=failed)
+        return str(r.step)
+    failed = Status(r.failed_status).label if r.failed_status in Status.values else _("A step")
+    return str(sentence) % {
+        "connection": r.connection_name,
+        "source": r.vm_name,
+        "server": r.nfs_server,
+        "export": r.nfs_export,
+        "datastore": r.datastore_name,
+        "vm": r.target_vm_name or r.vm_name,
+        "progress": r.merge_progress,
+        "failed": failed,
+    }
 
 
 def merge_eta(recovery: Recovery) -> timedelta | None:

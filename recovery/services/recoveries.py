@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
 from recovery import audit, engine
-from recovery.choices import Mode, Target
+from recovery.choices import Mode, Status, Target
 from recovery.models import AuditAction, Batch, Recovery, Team
 from recovery.services import same_platform
 from recovery.services.actions import (
@@ -45,6 +45,7 @@ from recovery.services.plan import (
     new_vm_name,
     preflight,
 )
+from recovery.texts import Text
 from recovery.verify.evidence import record_preflight
 from recovery.verify.freshness import alert_if_stale
 from recovery.workflow import note
@@ -146,7 +147,7 @@ def _create(
         # Checks need the VM on: a verify that stays powered off has none to run.
         checks=plan.checks.as_json() if plan.mode == Mode.VERIFY and plan.power_on else {},
         power_off_first=plan.power_off_first and in_place, reason=plan.reason,
-        launched_by=user, step="Queued", correlation_id=correlation,
+        launched_by=user, step=Text.label(Status.QUEUED.label), correlation_id=correlation,
     )  # fmt: skip
     if not in_place:
         recovery.new_vm = {**item.new_vm, "name": new_vm_name(item.vm_name, recovery.pk)}
@@ -160,7 +161,22 @@ def _create(
         if in_place
         else f"into a new VM {recovery.new_vm['name']}"
     )
-    note(recovery, f"Launched by {who} ({Mode(plan.mode).label}, {where}): {plan.reason}")
+    launched = {"who": who, "mode": Mode(plan.mode).label, "reason": plan.reason}
+    note(
+        recovery,
+        Text(
+            "Launched by %(who)s (%(mode)s, in place over %(vm)s): %(reason)s",
+            vm=recovery.vm_name,
+            **launched,
+        )
+        if in_place
+        else Text(
+            "Launched by %(who)s (%(mode)s, into a new VM %(vm)s): %(reason)s",
+            vm=recovery.new_vm["name"],
+            **launched,
+        ),
+    )
+
     audit.record(
         AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
         message=f"{Mode(plan.mode).label} of {recovery.vm_name} {where} through "

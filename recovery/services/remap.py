@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from recovery import audit
 from recovery.audit import Actor
 from recovery.models import AuditAction, Recovery
@@ -22,6 +24,7 @@ from recovery.services.backup_files import (
     local_export_dir,
 )
 from recovery.services.launch_input import path_problem
+from recovery.texts import Text
 
 MAX_SHOWN = 5
 
@@ -45,16 +48,18 @@ def mapping_problems(recovery: Recovery, mapping: dict[str, Any]) -> list[str]:
     """What is wrong with `mapping` as the new mapping of `recovery` (empty: nothing)."""
     expected = sorted(recovery.disk_mapping)
     if sorted(mapping) != expected:
-        return [f"Map exactly the disks of the recovery: {', '.join(expected)}."]
+        return [
+            _("Map exactly the disks of the recovery: %(disks)s.") % {"disks": ", ".join(expected)}
+        ]
     if any(not isinstance(path, str) for path in mapping.values()):
-        return ["Each backup file is a path, relative to the export."]
+        return [_("Each backup file is a path, relative to the export.")]
     cleaned = {disk: path.strip() for disk, path in mapping.items()}
     problems = [problem for problem in map(path_problem, cleaned.values()) if problem]
     if problems:
         return problems[:MAX_SHOWN]
     changed = {d: p for d, p in cleaned.items() if recovery.disk_mapping.get(d) != p}
     if not changed:
-        return ["Nothing changed: retry the step as it is, or change a path."]
+        return [_("Nothing changed: retry the step as it is, or change a path.")]
     export = _export(recovery)
     if export is not None:
         sizes = {str(disk["id"]): int(disk.get("size_mb") or 0) for disk in recovery.disks}
@@ -71,7 +76,10 @@ def apply_mapping(recovery: Recovery, mapping: dict[str, str], user: Actor) -> s
         for disk, path in cleaned.items()
         if recovery.disk_mapping.get(disk) != path
     ]
-    text = f"{user} edited the mapping ({'; '.join(changes)})"
+    text = Text(
+        "%(user)s edited the mapping (%(changes)s)", user=str(user), changes="; ".join(changes)
+    )
+
     recovery.disk_mapping = cleaned
     recovery.save(update_fields=["disk_mapping"])
     audit.record(

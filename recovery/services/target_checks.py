@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from platforms.clients.types import Cluster, Server
 from platforms.models import PlatformConnection
 from recovery.choices import Mode, Target
@@ -11,6 +14,9 @@ from recovery.services.checks import Check
 
 if TYPE_CHECKING:
     from recovery.services.plan import Plan, VMRequest
+
+# The check an in-place launch passes by typing the VM's name: the wizard asks for it.
+CONFIRM_CHECK = gettext_lazy("In place: current disks replaced")
 
 
 def source_checks(
@@ -24,36 +30,49 @@ def source_checks(
         return _in_place_checks(vm, request, plan, connection)
     checks = []
     if vm is not None:
-        state = "running" if vm.is_running else "off"
-        checks.append(
-            Check(
-                "Source VM untouched",
-                True,
-                f"{vm.name} ({len(vm.disks)} disk(s)) stays as it is ({state}); the backup runs "
-                "in a new VM the console creates",
+        stays = (
+            _(
+                "%(vm)s (%(disks)s disk(s)) stays as it is (running); the backup runs in a new VM "
+                "the console creates"
             )
+            if vm.is_running
+            else _(
+                "%(vm)s (%(disks)s disk(s)) stays as it is (off); the backup runs in a new VM the "
+                "console creates"
+            )
+        )
+        checks.append(
+            Check(_("Source VM untouched"), True, stays % {"vm": vm.name, "disks": len(vm.disks)})
         )
     elif request.shape is not None or template is not None:
         checks.append(
-            Check("Source VM", True, f"{request.name or request.vm_id} is gone; a new VM is made")
+            Check(
+                _("Source VM"),
+                True,
+                _("%(vm)s is gone; a new VM is made") % {"vm": request.name or request.vm_id},
+            )
         )
     else:
         checks.append(
             Check(
-                "Source VM",
+                _("Source VM"),
                 False,
-                f"No VM {request.vm_id} on {connection.name}.",
-                "Pick a VM from the inventory, or give the new VM's shape (cores, memory, "
-                "disks) or a template VM.",
+                _("No VM %(vm)s on %(connection)s.")
+                % {"vm": request.vm_id, "connection": connection.name},
+                _(
+                    "Pick a VM from the inventory, or give the new VM's shape (cores, memory, "
+                    "disks) or a template VM."
+                ),
             )
         )
     if plan.new_vm.template_vm_id and template is None:
         checks.append(
             Check(
-                "Template VM",
+                _("Template VM"),
                 False,
-                f"No VM {plan.new_vm.template_vm_id} on {connection.name} to copy the shape from.",
-                "Pick another template VM.",
+                _("No VM %(vm)s on %(connection)s to copy the shape from.")
+                % {"vm": plan.new_vm.template_vm_id, "connection": connection.name},
+                _("Pick another template VM."),
             )
         )
     return checks
@@ -65,59 +84,74 @@ def _in_place_checks(
     if vm is None:
         return [
             Check(
-                "VM exists",
+                _("VM exists"),
                 False,
-                f"No VM {request.vm_id} on {connection.name}.",
-                "An in-place restore needs the VM; restore into a new VM instead.",
+                _("No VM %(vm)s on %(connection)s.")
+                % {"vm": request.vm_id, "connection": connection.name},
+                _("An in-place restore needs the VM; restore into a new VM instead."),
             )
         ]
-    checks = [Check("VM exists", True, f"{vm.name} ({len(vm.disks)} disk(s))")]
+    named = {"vm": vm.name}
+    checks = [
+        Check(
+            _("VM exists"),
+            True,
+            _("%(vm)s (%(disks)s disk(s))") % {"vm": vm.name, "disks": len(vm.disks)},
+        )
+    ]
     if plan.mode != Mode.RESTORE:
         checks.append(
             Check(
-                "Target",
+                _("Target"),
                 False,
-                "Verify-only always runs in a new VM.",
-                "Choose 'new VM', or restore mode.",
+                _("Verify-only always runs in a new VM."),
+                _("Choose 'new VM', or restore mode."),
             )
         )
+    confirmed = request.confirm_vm_name == vm.name
+    replaced = (
+        _("The current disks of %(vm)s will be replaced by the backup; what they hold now is lost.")
+        if confirmed
+        else _(
+            "The current disks of %(vm)s will be replaced by the backup; what they hold now is "
+            "lost. The VM's name was not confirmed."
+        )
+    )
     checks.append(
         Check(
-            "In place: current disks replaced",
-            request.confirm_vm_name == vm.name,
-            f"The current disks of {vm.name} will be replaced by the backup; what they hold now "
-            "is lost."
-            + ("" if request.confirm_vm_name == vm.name else " The VM's name was not confirmed."),
-            f"Type the VM's name ({vm.name}) to confirm, or restore into a new VM.",
+            str(CONFIRM_CHECK),
+            confirmed,
+            replaced % named,
+            _("Type the VM's name (%(vm)s) to confirm, or restore into a new VM.") % named,
         )
     )
     if vm.is_stopped:
-        checks.append(Check("VM powered off", True, f"{vm.name} is off"))
+        checks.append(Check(_("VM powered off"), True, _("%(vm)s is off") % named))
     elif plan.power_off_first:
         checks.append(
             Check(
-                "Shut down first",
+                _("Shut down first"),
                 True,
-                f"{vm.name} is on; it will be shut down gracefully first",
+                _("%(vm)s is on; it will be shut down gracefully first") % named,
                 notice=True,
             )
         )
     else:
         checks.append(
             Check(
-                "VM powered off",
+                _("VM powered off"),
                 False,
-                f"{vm.name} is running.",
-                "Power it off, or choose 'shut down gracefully first'.",
+                _("%(vm)s is running.") % named,
+                _("Power it off, or choose 'shut down gracefully first'."),
             )
         )
     if vm.instant_vm:
         checks.append(
             Check(
-                "Not already recovered",
+                _("Not already recovered"),
                 False,
-                f"{vm.name} already runs from a backup.",
-                "Finish or merge that recovery first.",
+                _("%(vm)s already runs from a backup.") % named,
+                _("Finish or merge that recovery first."),
             )
         )
     return checks
@@ -142,52 +176,62 @@ def placement_check(
 ) -> Check:
     if cluster is None:
         wanted = plan.new_vm.cluster_id or (vm or template or None)
+        which = getattr(wanted, "name", wanted)
         return Check(
-            "Cluster",
+            _("Cluster"),
             False,
-            f"No cluster found for {getattr(wanted, 'name', wanted) or 'the new VM'}.",
-            "Pick the cluster the new VM goes to.",
+            _("No cluster found for %(vm)s.") % {"vm": which}
+            if which
+            else _("No cluster found for the new VM."),
+            _("Pick the cluster the new VM goes to."),
         )
-    return Check("Cluster", True, f"On {cluster.name}: the datastore is mounted there")
+    return Check(
+        _("Cluster"),
+        True,
+        _("On %(cluster)s: the datastore is mounted there") % {"cluster": cluster.name},
+    )
 
 
 def mapping_check(name: str, mapping: dict[str, str], disk_sizes: dict[str, int]) -> Check:
     unknown = sorted(set(mapping) - set(disk_sizes))
     unmapped = sorted(set(disk_sizes) - set(mapping))
+    title = _("Every disk mapped")
     if not disk_sizes:
-        return Check("Every disk mapped", False, f"{name} has no disk.", "Give the disks.")
+        return Check(title, False, _("%(vm)s has no disk.") % {"vm": name}, _("Give the disks."))
     if unknown or unmapped:
         problems = []
         if unmapped:
-            problems.append(f"not mapped: {', '.join(unmapped)}")
+            problems.append(_("not mapped: %(disks)s") % {"disks": ", ".join(unmapped)})
         if unknown:
-            problems.append(f"not disks of {name}: {', '.join(unknown)}")
+            problems.append(
+                _("not disks of %(vm)s: %(disks)s") % {"vm": name, "disks": ", ".join(unknown)}
+            )
         return Check(
-            "Every disk mapped", False, "; ".join(problems) + ".",
-            "Map each disk to its backup file.",
-        )  # fmt: skip
-    return Check(
-        "Every disk mapped", True, ", ".join(f"{d} → {p}" for d, p in sorted(mapping.items()))
-    )
+            title, False, "; ".join(problems) + ".", _("Map each disk to its backup file.")
+        )
+    return Check(title, True, ", ".join(f"{d} → {p}" for d, p in sorted(mapping.items())))
 
 
 def network_check(plan: Plan, vm: Server | None) -> Check:
     if plan.mode == Mode.RESTORE and plan.new_vm.connect_network:
         running = vm is not None and vm.is_running
-        warning = (
-            f" Warning: {vm.name} is running; the new VM has its IP and MAC addresses and "
-            "will conflict with it on the network."
-            if running and vm is not None
-            else ""
-        )
+        if running and vm is not None:
+            return Check(
+                _("Network connected"),
+                True,
+                _(
+                    "The new VM's NICs are connected like the source. Warning: %(vm)s is "
+                    "running; the new VM has its IP and MAC addresses and will conflict with it "
+                    "on the network."
+                )
+                % {"vm": vm.name},
+                notice=True,
+            )
         return Check(
-            "Network connected",
-            True,
-            "The new VM's NICs are connected like the source." + warning,
-            notice=bool(warning),
+            _("Network connected"), True, _("The new VM's NICs are connected like the source.")
         )
     return Check(
-        "Network disconnected",
+        _("Network disconnected"),
         True,
-        "Every NIC of the new VM is disconnected: the backup never meets production.",
+        _("Every NIC of the new VM is disconnected: the backup never meets production."),
     )

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from recovery.choices import TERMINAL, Mode, Status
 from recovery.models import Recovery, RecoveryEvent
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
 
 RESTORE_STEPS = [
     Status.QUEUED, Status.ATTACHING, Status.REBASING, Status.READY, Status.POWERING_ON,
@@ -36,7 +32,7 @@ RESTING = frozenset({Status.READY, Status.RUNNING_FROM_BACKUP})
 @dataclass
 class TimelineStep:
     status: str
-    label: StrOrPromise
+    label: str  # in the language of the reader the timeline is made for
     state: str  # done, current, failed, cancelled, pending
     started: datetime | None
     duration: timedelta | None
@@ -110,7 +106,7 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
         result.append(
             TimelineStep(
                 run.status,
-                Status(run.status).label,
+                str(Status(run.status).label),
                 state,
                 run.started,
                 duration,
@@ -124,5 +120,5 @@ def timeline(recovery: Recovery) -> list[TimelineStep]:
     where = recovery.failed_status if recovery.status == Status.FAILED else recovery.status
     if where in planned:
         for status in planned[planned.index(where) + 1 :]:
-            result.append(TimelineStep(status, Status(status).label, "pending", None, None))
+            result.append(TimelineStep(status, str(Status(status).label), "pending", None, None))
     return result

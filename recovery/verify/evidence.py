@@ -18,7 +18,7 @@ from django.utils import timezone
 from recovery import audit
 from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Recovery, VerifyCheck
-from recovery.verify.plan import CheckName
+from recovery.verify.plan import CheckName, english_label
 
 R = VerifyCheck.Result
 BEFORE_PROOF = frozenset(
@@ -49,8 +49,10 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _row(row: VerifyCheck) -> dict[str, Any]:
+    # The document is hashed: its words are English whatever the reader's language (a reason
+    # is a Text, a str whose characters are the English sentence); the page translates them.
     return {
-        "name": row.name, "label": CheckName(row.name).label, "attempt": row.attempt,
+        "name": row.name, "label": english_label(row.name), "attempt": row.attempt,
         "result": row.result, "started_at": _time(row.started_at), "ended_at": _time(row.ended_at),
         "seconds": row.seconds, "timeout_seconds": row.timeout_seconds, "reason": row.reason,
         "answer": row.answer,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 
 
 class PdfUnavailable(RuntimeError):
@@ -24,6 +25,15 @@ def _refuse(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"reports fetch nothing ({url})")
 
 
+def _page_of() -> str:
+    """The footer's "Page 2 of 5" as a CSS content value, in the reader's language."""
+    words = gettext("Page %(page)s of %(pages)s").replace('"', "")
+    quoted = '"' + words.replace("%(page)s", '" counter(page) "').replace(
+        "%(pages)s", '" counter(pages) "'
+    )
+    return quoted + '"'
+
+
 def render_pdf(context: dict[str, Any]) -> bytes:
     try:
         from weasyprint import CSS, HTML
@@ -31,5 +41,7 @@ def render_pdf(context: dict[str, Any]) -> bytes:
         raise PdfUnavailable(str(error)) from None
     html = render_to_string("verify/pdf.html", context)
     # A stylesheet of its own rather than a <style> element: no template needs inline styles.
-    styles = CSS(string=render_to_string("verify/pdf.css"), url_fetcher=_refuse)
+    styles = CSS(
+        string=render_to_string("verify/pdf.css", {"page_of": _page_of()}), url_fetcher=_refuse
+    )
     return HTML(string=html, url_fetcher=_refuse).write_pdf(stylesheets=[styles])

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from django.db import models
+from django.utils import translation
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 GUEST_TIMEOUT_DEFAULT = 300  # a cold boot of a server OS and its agent: minutes, not seconds
 COMMAND_TIMEOUT_DEFAULT = 120
@@ -19,10 +22,17 @@ EXIT_MAX = 255  # an exit status is one byte
 class CheckName(models.TextChoices):
     """The checks, in the order they run (bootable disk runs before anything is mounted)."""
 
-    BOOTABLE_DISK = "bootable_disk", "Bootable disk"
-    POWERED_ON = "powered_on", "Powered on"
-    GUEST_ALIVE = "guest_alive", "Guest alive"
-    IN_GUEST = "in_guest", "In-guest command"
+    BOOTABLE_DISK = "bootable_disk", _("Bootable disk")
+    POWERED_ON = "powered_on", _("Powered on")
+    GUEST_ALIVE = "guest_alive", _("Guest alive")
+    IN_GUEST = "in_guest", _("In-guest command")
+
+
+def english_label(name: str) -> str:
+    """A check's name in English, whatever the reader's language: what a report's document
+    (whose hash is sealed) and the operators' log hold."""
+    with translation.override(None):
+        return str(CheckName(name).label)
 
 
 @dataclass(frozen=True)
@@ -53,15 +63,20 @@ class CheckPlan:
 
     def summary(self) -> str:
         """The checks in a few words, for a launch's summary before it starts."""
-        parts = ["bootable disk"] if self.bootable_disk else []
-        parts.append("powered on")
+        parts = [gettext("bootable disk")] if self.bootable_disk else []
+        parts.append(gettext("powered on"))
         if self.guest_alive or self.in_guest:
-            parts.append(f"guest alive within {self.guest_timeout} s")
+            parts.append(
+                gettext("guest alive within %(seconds)s s") % {"seconds": self.guest_timeout}
+            )
         if self.command_file:
-            parts.append(f"{self.command_file} exists")
+            parts.append(gettext("%(path)s exists") % {"path": self.command_file})
         if self.command:
-            parts.append(f"'{self.command}' exits {self.command_exit}")
-        return ", ".join(parts)
+            parts.append(
+                gettext("'%(command)s' exits %(status)s")
+                % {"command": self.command, "status": self.command_exit}
+            )
+        return pgettext("between the items of a list", ", ").join(parts)
 
     def timeout(self, name: str) -> int | None:
         return {
@@ -81,21 +96,40 @@ class CheckPlan:
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
+# Whole sentences per field: a field's name is a word of the sentence in Chinese too.
+OUT_OF_RANGE = {
+    "guest_timeout": _("guest timeout must be 10 to %(max)s seconds."),
+    "command_timeout": _("command timeout must be 10 to %(max)s seconds."),
+}
+NOT_A_NUMBER = {
+    "guest_timeout": _("guest timeout must be a whole number, not %(given)s."),
+    "command_timeout": _("command timeout must be a whole number, not %(given)s."),
+    "command_exit": _("command exit must be a whole number, not %(given)s."),
+}
+
+
 def plan_problems(plan: CheckPlan) -> list[str]:
     """What is wrong with a plan typed by an operator, in words they can act on."""
     problems = []
     for name in ("guest_timeout", "command_timeout"):
         value = getattr(plan, name)
         if not isinstance(value, int) or not 10 <= value <= TIMEOUT_MAX:
-            problems.append(f"{name.replace('_', ' ')} must be 10 to {TIMEOUT_MAX} seconds.")
+            problems.append(str(OUT_OF_RANGE[name]) % {"max": TIMEOUT_MAX})
     if len(plan.command) > COMMAND_MAX or "\n" in plan.command:
-        problems.append(f"The command must be one line of at most {COMMAND_MAX} characters.")
+        problems.append(
+            gettext("The command must be one line of at most %(max)s characters.")
+            % {"max": COMMAND_MAX}
+        )
     if (plan.command_file and not plan.command_file.startswith("/")) or "'" in plan.command_file:
-        problems.append("The file must be an absolute path without quotes, e.g. /etc/hostname.")
+        problems.append(
+            gettext("The file must be an absolute path without quotes, e.g. /etc/hostname.")
+        )
     if not isinstance(plan.command_exit, int) or not 0 <= plan.command_exit <= EXIT_MAX:
-        problems.append(f"The expected exit status must be 0 to {EXIT_MAX}.")
+        problems.append(
+            gettext("The expected exit status must be 0 to %(max)s.") % {"max": EXIT_MAX}
+        )
     elif plan.command_exit and not plan.command:
-        problems.append("An expected exit status needs a command: give the command too.")
+        problems.append(gettext("An expected exit status needs a command: give the command too."))
     return problems
 
 
@@ -119,7 +153,7 @@ def chosen_checks(choice: Mapping[str, Any]) -> tuple[CheckPlan, list[str]]:
         try:
             values[name] = int(str(given).strip())
         except ValueError:
-            problems.append(f"{name.replace('_', ' ')} must be a whole number, not {given!r}.")
+            problems.append(str(NOT_A_NUMBER[name]) % {"given": repr(given)})
             values[name] = getattr(defaults, name)
     plan = CheckPlan(**values)
     return plan, problems + plan_problems(plan)

@@ -14,25 +14,30 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from platforms.clients import PlatformError
 from recovery.choices import Status
 from recovery.models import VerifyCheck
 from recovery.stepkit import VM_GONE, Outcome, StepContext, StepFailed, Wait
+from recovery.texts import Text
 from recovery.verify.evidence import seal
 from recovery.verify.guest_job import encoded_job
 from recovery.verify.plan import CheckName, CheckPlan
 
 R = VerifyCheck.Result
 GUEST_POLL_SECONDS = 2.0
+# Msgids: each failure's advice is stored as a Text, read in each reader's language.
 ADVICE = {
-    CheckName.POWERED_ON: "Check the VM on the platform, then retry the checks or clean up.",
-    CheckName.GUEST_ALIVE: (
+    CheckName.POWERED_ON: gettext_noop(
+        "Check the VM on the platform, then retry the checks or clean up."
+    ),
+    CheckName.GUEST_ALIVE: gettext_noop(
         "The backup's first disk may not boot (blank or damaged, no boot loader) or its guest "
         "has no vmtools: open the VM's console on the platform to see where it stops, check the "
         "backup, then clean up (or retry the checks)."
     ),
-    CheckName.IN_GUEST: (
+    CheckName.IN_GUEST: gettext_noop(
         "Check the command and what it needs inside the guest (with its network disconnected), "
         "then retry the checks or clean up."
     ),
@@ -83,10 +88,12 @@ def check_powered_on(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wai
     if vm is None:
         _end(row, R.FAILED, VM_GONE)
     elif vm.is_running:
-        _end(row, R.PASSED, f"The platform reports {vm.name} {vm.status}.",
+        _end(row, R.PASSED, Text("The platform reports %(vm)s %(status)s.", vm=vm.name,
+                                 status=vm.status),
              status=vm.status, power_state=vm.power_state)  # fmt: skip
     else:
-        _end(row, R.FAILED, f"The platform reports {vm.name} {vm.status}, not running.",
+        _end(row, R.FAILED, Text("The platform reports %(vm)s %(status)s, not running.",
+                                 vm=vm.name, status=vm.status),
              status=vm.status, power_state=vm.power_state)  # fmt: skip
     return None
 
@@ -96,22 +103,28 @@ def check_guest_alive(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wa
     config = ctx.client.vm_config(vm_id)
     answer = {"status": config.status, "vtool_installed": config.tools_installed}
     if not config.is_running:
-        _end(row, R.FAILED, f"The VM stopped running (the platform reports {config.status}).",
-             **answer)  # fmt: skip
+        _end(row, R.FAILED, Text("The VM stopped running (the platform reports %(status)s).",
+                                 status=config.status), **answer)  # fmt: skip
     elif config.tools_installed == 1:
-        _end(row, R.PASSED, f"The guest agent (vmtools) reported {_elapsed(row):.1f} s after "
-             "the checks began: the guest booted.", **answer)  # fmt: skip
+        _end(row, R.PASSED, Text("The guest agent (vmtools) reported %(seconds)s s after the "
+                                 "checks began: the guest booted.",
+                                 seconds=f"{_elapsed(row):.1f}"), **answer)  # fmt: skip
     elif config.tools_installed is None:
-        _end(row, R.NOT_POSSIBLE, "The platform's VM configuration has no vtool_installed "
-             "field, so it cannot tell whether the guest came up.", **answer)  # fmt: skip
+        _end(row, R.NOT_POSSIBLE, Text("The platform's VM configuration has no "
+                                       "vtool_installed field, so it cannot tell whether the "
+                                       "guest came up."), **answer)  # fmt: skip
     elif _elapsed(row) >= plan.guest_timeout:
-        _end(row, R.FAILED, f"The guest agent (vmtools) did not report within "
-             f"{plan.guest_timeout} s of the VM running (the platform reads vtool_installed="
-             f"{config.tools_installed}): the guest did not boot, or has no vmtools.",
+        _end(row, R.FAILED, Text("The guest agent (vmtools) did not report within %(seconds)s s "
+                                 "of the VM running (the platform reads vtool_installed="
+                                 "%(value)s): the guest did not boot, or has no vmtools.",
+                                 seconds=plan.guest_timeout, value=str(config.tools_installed)),
              **answer)  # fmt: skip
     else:
         return Wait(
-            f"Waiting up to {plan.guest_timeout} s for the guest agent (vmtools) to report",
+            Text(
+                "Waiting up to %(seconds)s s for the guest agent (vmtools) to report",
+                seconds=plan.guest_timeout,
+            ),
             seconds=min(GUEST_POLL_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS),
         )
     return None
@@ -133,12 +146,16 @@ def check_in_guest(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wait 
             )  # fmt: skip
         except PlatformError as error:
             if error.status in (404, 405):
-                _end(row, R.NOT_POSSIBLE, "The platform has no in-guest task API "
-                     "(orchestration tasks need SCP 6.8.0 or later).")  # fmt: skip
+                _end(row, R.NOT_POSSIBLE, Text("The platform has no in-guest task API "
+                     "(orchestration tasks need SCP 6.8.0 or later)."))  # fmt: skip
                 return None
             if not error.permanent:
                 raise
-            _end(row, R.FAILED, f"The platform refused the in-guest task: {error.message}")
+            _end(
+                row,
+                R.FAILED,
+                Text("The platform refused the in-guest task: %(message)s", message=error.message),
+            )
             return None
         ctx.remember_task("in_guest", task_id)
         row.answer = {
@@ -149,19 +166,33 @@ def check_in_guest(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wait 
         return Wait(task_key="in_guest")
     answer = {"task_status": task.status, "description": task.description}
     if task.succeeded:
-        what = " and ".join(
-            ([f"{plan.command_file} exists"] if plan.command_file else [])
-            + ([f"{plan.command!r} exited {plan.command_exit}"] if plan.command else [])
-        )
-        _end(row, R.PASSED, f"In the guest, {what} (platform task {task.id}).", **answer)
+        _end(row, R.PASSED, _guest_passed(plan, task.id), **answer)
     elif task.failed:
-        _end(row, R.FAILED, f"In the guest: {task.description or 'the task failed'}", **answer)
+        failed = (
+            Text("In the guest: %(message)s", message=task.description)
+            if task.description
+            else Text("In the guest: the task failed")
+        )
+        _end(row, R.FAILED, failed, **answer)
     elif _elapsed(row) >= plan.command_timeout:
-        _end(row, R.FAILED, f"The in-guest task did not end within {plan.command_timeout} s "
-             f"(still {task.status}).", **answer)  # fmt: skip
+        _end(row, R.FAILED, Text("The in-guest task did not end within %(seconds)s s (still "
+                                 "%(status)s).", seconds=plan.command_timeout,
+                                 status=task.status), **answer)  # fmt: skip
     else:
         return ctx.wait_for(task, "in_guest")
     return None
+
+
+def _guest_passed(plan: CheckPlan, task_id: str) -> Text:
+    """Why the in-guest check passed: the file, the command, or both (whole sentences)."""
+    facts = {"file": plan.command_file, "command": repr(plan.command),
+             "status": plan.command_exit, "task": task_id}  # fmt: skip
+    if plan.command_file and plan.command:
+        return Text("In the guest, %(file)s exists and %(command)s exited %(status)s (platform "
+                    "task %(task)s).", **facts)  # fmt: skip
+    if plan.command_file:
+        return Text("In the guest, %(file)s exists (platform task %(task)s).", **facts)
+    return Text("In the guest, %(command)s exited %(status)s (platform task %(task)s).", **facts)
 
 
 RUNNERS: dict[str, Callable[[StepContext, CheckPlan, VerifyCheck], Wait | None]] = {
@@ -190,19 +221,27 @@ def step_checking(ctx: StepContext) -> Wait | Outcome:
                 VerifyCheck.objects.get_or_create(
                     recovery=recovery, attempt=attempt, name=other,
                     defaults={"order": later, "result": R.NOT_RUN, "started_at": now,
-                              "ended_at": now, "reason": f"Not run: {CheckName(name).label} "
-                              "failed."},
+                              "ended_at": now, "reason": Text("Not run: %(check)s failed.",
+                                                              check=CheckName(name).label)},
                 )  # fmt: skip
             seal(recovery)
             raise StepFailed(
-                f"{CheckName(name).label} failed: {row.reason}", ADVICE[CheckName(name)]
-            )
+                Text("%(check)s failed: %(reason)s", check=CheckName(name).label,
+                     reason=row.reason),
+                Text(ADVICE[CheckName(name)]),
+            )  # fmt: skip
     done = list(recovery.verify_checks.filter(attempt=attempt, name__in=names))
     passed = sum(1 for row in done if row.result == R.PASSED)
+    counts = {"passed": passed, "total": len(done)}
     moved = ctx.move(
         Status.RUNNING_FROM_BACKUP,
-        f"{passed} of {len(done)} check(s) passed"
-        + ("" if passed == len(done) else " (the others were not possible on this platform)"),
+        Text("%(passed)s of %(total)s check(s) passed", **counts)
+        if passed == len(done)
+        else Text(
+            "%(passed)s of %(total)s check(s) passed (the others were not possible on "
+            "this platform)",
+            **counts,
+        ),
     )
     seal(recovery)
     return moved

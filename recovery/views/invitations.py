@@ -10,6 +10,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -29,7 +30,7 @@ def _own_open(request: SignedInRequest, pk: int) -> Invitation:
         .first()
     )
     if invitation is None:
-        raise Http404("No such invitation for you.")
+        raise Http404(_("No such invitation for you."))
     return invitation
 
 
@@ -52,8 +53,8 @@ def invitation_accept(request: SignedInRequest, pk: int) -> HttpResponse:
     request.session[SESSION_TEAM_KEY] = membership.team_id
     messages.success(
         request,
-        f"You joined {membership.team} as {membership.get_role_display().lower()}; "
-        "you are working in it now.",
+        _("You joined %(team)s as %(role)s; you are working in it now.")
+        % {"team": membership.team, "role": membership.get_role_display().lower()},
     )
     return redirect("home")
 
@@ -67,7 +68,9 @@ def invitation_decline(request: SignedInRequest, pk: int) -> HttpResponse:
     except invitations.InvitationRefused as refusal:
         messages.error(request, refusal.message)
     else:
-        messages.info(request, f"You declined the invitation to {invitation.team}.")
+        messages.info(
+            request, _("You declined the invitation to %(team)s.") % {"team": invitation.team}
+        )
     return redirect("invitations")
 
 
@@ -89,12 +92,12 @@ def invitation_join(request: HttpRequest, secret: str) -> HttpResponse:
         # The same page whether or not the account existed: the link is in the admin's hands.
         return render(request, "team/invitation_join.html", context)
     if user.is_authenticated:
-        context["refusal"] = (
-            f"You are signed in as {user.get_username()}; sign out first, then open the link again."
-        )
+        context["refusal"] = _(
+            "You are signed in as %(username)s; sign out first, then open the link again."
+        ) % {"username": user.get_username()}
         return render(request, "team/invitation_join.html", context, status=403)
     if not invitations.may_set_password(invitation):
-        context["refusal"] = invitations.LINK_CANNOT_SET_IT.format(username=invitation.username)
+        context["refusal"] = invitations.link_cannot_set_it(invitation.username)
         return render(request, "team/invitation_join.html", context, status=403)
     form = SetPasswordForm(invitation.user, request.POST)
     if not form.is_valid():
@@ -111,7 +114,11 @@ def invitation_join(request: HttpRequest, secret: str) -> HttpResponse:
     request.session[SESSION_TEAM_KEY] = membership.team_id
     messages.success(
         request,
-        f"Welcome, {membership.user.get_username()}: your password is set and you joined "
-        f"{membership.team} as {membership.get_role_display().lower()}.",
+        _("Welcome, %(username)s: your password is set and you joined %(team)s as %(role)s.")
+        % {
+            "username": membership.user.get_username(),
+            "team": membership.team,
+            "role": membership.get_role_display().lower(),
+        },
     )
     return redirect("home")

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from platforms.clients import PlatformError
 from recovery.choices import Mode, Target
 from recovery.models import Role
+from recovery.services import target_checks
 from recovery.services.access import Access, access
 from recovery.services.connections import client_for, usable_connections
 from recovery.services.launch_input import reason_problem, vm_ids_problem
@@ -69,7 +70,7 @@ TARGET_HELP: dict[str, Promise] = {
         "now is lost. The VM must be off (or shut down first), and you confirm it by name."
     ),
 }
-CONFIRM_CHECK = "In place: current disks replaced"
+CONFIRM_CHECK = target_checks.CONFIRM_CHECK  # its name, in the reader's language
 
 
 _save = launch_session.save
@@ -355,9 +356,9 @@ def _step_preflight(request, data, connection, context):
     plan = _plan(data)
     if plan.mode == Mode.VERIFY and plan.power_on:  # a verify left off runs no checks
         context["checks_summary"] = plan.checks.summary()
-    context["confirm_check"] = CONFIRM_CHECK
+    context["confirm_check"] = confirm_check = str(CONFIRM_CHECK)
     context["confirm_tried"] = request.method == "POST"
-    context["summary"] = summarize(results, CONFIRM_CHECK)
+    context["summary"] = summarize(results, confirm_check)
     # Launchable once confirmed: every check passes but the confirmation still to be typed.
     context["launchable"] = context["summary"].problems == 0
     return None

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -73,15 +74,20 @@ def invite_member(request: SignedInRequest) -> HttpResponse:
         )  # fmt: skip
     except IntegrityError:  # another admin invited the same person at the same moment
         messages.error(
-            request, f"{username} was invited to {team} a moment ago; see Invitations below."
+            request,
+            _("%(username)s was invited to %(team)s a moment ago; see Invitations below.")
+            % {"username": username, "team": team},
         )
         return redirect("team")
     _remember_link(request, invitation, raw)
     # The same words whoever it is: an existing account and a new one are not told apart.
     messages.success(
         request,
-        f"{username} is invited to {team} as {invitation.role_enum.label.lower()}. They join "
-        "once they accept: in the console after signing in, or through the link below.",
+        _(
+            "%(username)s is invited to %(team)s as %(role)s. They join once they accept: in "
+            "the console after signing in, or through the link below."
+        )
+        % {"username": username, "team": team, "role": invitation.role_enum.label.lower()},
     )
     return redirect("team")
 
@@ -96,7 +102,11 @@ def invitation_link(request: SignedInRequest, pk: int) -> HttpResponse:
         messages.error(request, refusal.message)
         return redirect("team")
     _remember_link(request, invitation, raw)
-    messages.success(request, f"New link for {invitation.username}; the old one stops working.")
+    messages.success(
+        request,
+        _("New link for %(username)s; the old one stops working.")
+        % {"username": invitation.username},
+    )
     return redirect("team")
 
 
@@ -108,7 +118,8 @@ def invitation_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
         request,
         lambda: invitations.revoke(invitation, by=request.user, request=request),
         invitations.InvitationRefused,
-        f"The invitation of {invitation.username} is revoked; its link is dead.",
+        _("The invitation of %(username)s is revoked; its link is dead.")
+        % {"username": invitation.username},
         then="team",
     )
 
@@ -119,7 +130,7 @@ def change_role(request: SignedInRequest, pk: int) -> HttpResponse:
     member = get_for_team(request, Membership.objects.select_related("user"), pk=pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the listed roles.")
+        messages.error(request, _("Choose one of the listed roles."))
         return redirect("team")
     new_role = Role(form.cleaned_data["role"])
     return verdict(
@@ -132,7 +143,8 @@ def change_role(request: SignedInRequest, pk: int) -> HttpResponse:
             request=request,
         ),
         members.MemberChangeRefused,
-        f"{member.user.username} is now {new_role.label.lower()}.",
+        _("%(username)s is now %(role)s.")
+        % {"username": member.user.username, "role": new_role.label.lower()},
         then="team",
     )
 
@@ -146,8 +158,8 @@ def remove_member(request: SignedInRequest, pk: int) -> HttpResponse:
         request,
         lambda: members.remove(team=team, actor=request.user, member_pk=member.pk, request=request),
         members.MemberChangeRefused,
-        f"{member.user.username} was removed from {team}; their API tokens of this team "
-        "were revoked.",
+        _("%(username)s was removed from %(team)s; their API tokens of this team were revoked.")
+        % {"username": member.user.username, "team": team},
         then="team",
     )
 
@@ -156,7 +168,7 @@ def remove_member(request: SignedInRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.VIEWER)
 def switch(request: SignedInRequest) -> HttpResponse:
     membership = switch_team(request, _team_id(request))
-    messages.info(request, f"You are now working in {membership.team}.")
+    messages.info(request, _("You are now working in %(team)s.") % {"team": membership.team})
     target = request.POST.get("next") or reverse("home")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = reverse("home")

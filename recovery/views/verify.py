@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from recovery.drills.models import DrillRun
 from recovery.models import Recovery, Role
@@ -14,12 +15,6 @@ from recovery.tenancy import current_team, get_for_team, team_view
 from recovery.verify.drill_report import run_report
 from recovery.verify.evidence import report
 from recovery.verify.pdf import PdfUnavailable, render_pdf
-
-PDF_UNAVAILABLE = (
-    "The PDF cannot be made on this server: {error}. Install Debian's pango libraries "
-    "(libpango-1.0-0, libpangoft2-1.0-0) for WeasyPrint; meanwhile download the JSON or print "
-    "the page."
-)
 
 
 def _verify_recovery(request: HttpRequest, pk: int) -> Recovery:
@@ -31,9 +26,12 @@ def _pdf(request: HttpRequest, context: dict[str, Any], filename: str) -> HttpRe
     try:
         data = render_pdf({**context, "team": current_team(request).name})
     except PdfUnavailable as error:
-        return HttpResponse(
-            PDF_UNAVAILABLE.format(error=error), status=503, content_type="text/plain"
-        )
+        unavailable = _(
+            "The PDF cannot be made on this server: %(error)s. Install Debian's pango libraries "
+            "(libpango-1.0-0, libpangoft2-1.0-0) for WeasyPrint; meanwhile download the JSON or "
+            "print the page."
+        ) % {"error": error}
+        return HttpResponse(unavailable, status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -55,7 +53,8 @@ def recovery_proof_json(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.VIEWER)
 def recovery_proof_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     recovery = _verify_recovery(request, pk)
-    context = {"doc": report(recovery), "title": f"Verification of {recovery.vm_name}"}
+    title = _("Verification of %(vm)s") % {"vm": recovery.vm_name}
+    context = {"doc": report(recovery), "title": title}
     return _pdf(request, context, f"verification-{recovery.pk}.pdf")
 
 
@@ -71,5 +70,6 @@ def drill_run_json(request: HttpRequest, pk: int) -> HttpResponse:
 @team_view(role=Role.VIEWER)
 def drill_run_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
-    context = {"doc": run_report(run), "title": f"Drill {run.drill.name}, run {run.pk}"}
+    title = _("Drill %(drill)s, run %(run)s") % {"drill": run.drill.name, "run": run.pk}
+    context = {"doc": run_report(run), "title": title}
     return _pdf(request, context, f"drill-{run.drill_id}-run-{run.pk}.pdf")

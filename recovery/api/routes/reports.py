@@ -78,7 +78,8 @@ def get_report(request: HttpRequest, period: Query[Period]):
             else None
         ),
         "failures": [
-            {"step": step, "cause": cause, "count": count} for step, cause, count in data.failures
+            {"step": str(step), "cause": cause, "count": count}
+            for step, cause, count in data.failures
         ],
         "other_failures": data.other_failures,
         "rto_per_week": [
