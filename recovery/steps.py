@@ -298,7 +298,7 @@ def step_rebasing(ctx: StepContext) -> Wait | Outcome:
             f"{vm.name} is powered on; its disks can only be rebased while it is off.",
             "Power it off (or relaunch with 'power off first'), then retry.",
         )
-    turn = take_turn(ctx, "rebase")  # within the platform's tasks per datastore
+    turn = take_turn(ctx, "rebase", vm)  # within the platform's tasks per datastore
     if turn is not None:
         return turn
     disks = [(d, recovery.datastore_id, recovery.disk_mapping[d]) for d in pending]

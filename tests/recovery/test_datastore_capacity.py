@@ -40,7 +40,7 @@ def limited_lab_process(tmp_path_factory) -> Iterator[LabProcess]:
 def limited_lab(limited_lab_process) -> LabClient:
     client = LabClient(limited_lab_process.base_url)
     client.admin("POST", "reset")
-    client.admin("POST", "settings", {"max_tasks_per_datastore": 2})
+    client.admin("POST", "settings", {"max_tasks_per_datastore": 2, "max_tasks_per_host": 0})
     return client
 
 
@@ -89,6 +89,7 @@ def test_under_the_default_limit_no_recovery_waits_for_a_turn(personas, limited_
     limited_lab.admin("POST", "settings", {"max_tasks_per_datastore": 10})
     connection = lab_connection(personas.team, limited_lab, max_concurrent_recoveries=5)
     assert connection.max_tasks_per_datastore == 10  # Sangfor's default
+    assert connection.max_tasks_per_host == 0  # no limit
     final = run(start(connection, limited_lab, STOPPED[:3]), timeout=60)
     assert {r.status for r in final} == {Status.COMPLETED}
     assert not any(e.message.startswith("Waiting:") for r in final for e in r.events.all())
@@ -197,3 +198,34 @@ def test_a_freed_turn_wakes_a_waiting_rebase_before_an_older_waiting_merge(perso
     assert turn_ends(holder, status=Status.MERGED) == [[rebase.pk]]
     Recovery.objects.filter(pk=rebase.pk).update(client_tokens={"rebase": "t"})
     assert turn_ends(rebase, status=Status.READY) == [[merge.pk]]
+
+
+# --- per host [I]: the same gate on the host the VM runs on ---------------------------------
+
+
+def test_a_host_limit_of_one_runs_one_task_per_host_and_the_others_say_why_they_wait(
+    personas, limited_lab
+):
+    limited_lab.admin("POST", "settings", {"max_tasks_per_datastore": 10, "max_tasks_per_host": 1})
+    connection = lab_connection(
+        personas.team, limited_lab, max_concurrent_recoveries=5, max_tasks_per_host=1
+    )
+    # Five new VMs on the lab's two hosts per cluster: some share a host.
+    final = run(start(connection, limited_lab, STOPPED), timeout=120)
+
+    assert {r.status for r in final} == {Status.COMPLETED}, [
+        (r.vm_name, r.status, r.error_message) for r in final
+    ]
+    servers = limited_lab.admin("GET", "state")["servers"]
+    assert [r.host_id for r in final] == [servers[r.created_vm_id]["host_id"] for r in final]
+    throttle = limited_lab.admin("GET", "throttle")
+    hosts = {place: n for place, n in throttle["peak"].items() if place.startswith("host:")}
+    assert hosts and set(hosts.values()) == {1}
+    assert throttle["waited"] == []  # the platform never had to queue one of its tasks
+    waits = [n for r in final for n in _notes(r) if n.startswith("Waiting: 1 of 1 tasks on host")]
+    assert waits and all(
+        n.endswith(f"(the platform's limit on {connection.name}); it starts when one ends")
+        for n in waits
+    )
+    host_names = {f"host {h['name']}" for h in limited_lab.admin("GET", "state")["hosts"]}
+    assert {" ".join(n.split(" (")[0].split(" ")[-2:]) for n in waits} <= host_names
