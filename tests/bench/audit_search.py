@@ -240,6 +240,7 @@ def main() -> None:
         **loaded,
         "load_seconds": load_seconds,
         "requests": args.requests,
+        "searched": TERMS,
         "terms": results,
     }
     print(f"{result['database']}: {total} audit rows ({loaded['main_team_rows']} in the searched "

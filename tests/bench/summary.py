@@ -97,6 +97,9 @@ def audit_search_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
     def cell(figures: dict[str, float]) -> str:
         return f"{figures['p50_ms']} / **{figures['p95_ms']}**"
 
+    def searched(term: str) -> str:
+        return f" (`{a['searched'][term]}`)" if term in a.get("searched", {}) else ""
+
     out = []
     for term, modes in a["terms"].items():
         figures = []
@@ -108,7 +111,7 @@ def audit_search_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
             figures.append(text)
         out.append(
             (
-                f"Audit text search, {term} ({a['database']}, {a['rows']:,} rows), "
+                f"Audit text search, {term}{searched(term)} ({a['database']}, {a['rows']:,} rows), "
                 "page p50 / p95 ms (query alone)",
                 "; ".join(figures),
                 "p95 < 100 ms (last 30 days)",
