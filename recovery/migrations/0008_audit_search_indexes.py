@@ -28,7 +28,8 @@ def add_trigram_indexes(apps, schema_editor):
         logger.warning(
             "pg_trgm could not be created (%s): the audit text search works but reads every "
             "row (seconds at a million rows). Have the database owner or a superuser run, in "
-            "this database: CREATE EXTENSION IF NOT EXISTS pg_trgm; %s",
+            "this database (on a server without PostgreSQL's contrib extensions, install them "
+            "first): CREATE EXTENSION IF NOT EXISTS pg_trgm; %s",
             error,
             " ".join(
                 f"CREATE INDEX IF NOT EXISTS {name} ON recovery_auditevent "
