@@ -38,7 +38,8 @@ TERMS = [
     "o'brien", "ärger", "ÄRGER", "über", "ledger", "C:\\backups", "77", "a", "nowhere-at-all",
     "ok", "  web  ",
     # FTS5 syntax must be searched for as text, never obeyed (nor raise).
-    '"', '""', '"vm-app"', "vm-app\" AND", "AND", "NEAR", "NEAR(db app)", "web*", "*", "^start",
+    '"', '""', '"""', '"vm-app"', "vm-app\" AND", "AND", "NEAR", "NEAR(db app)",
+    "web*", "*", "^start",
     "^", "message: x", "object_repr:web", '"object"', 'vm" OR "web', "a OR b", "-", "(", ")",
     # LIKE's and SQL's own: wildcards, the escape character, quotes.
     "%%", "__", "_o'", "\\", "\\backups", "'", "';--", "daily_1",
