@@ -8,7 +8,7 @@ are trigram indexes, which serve substrings:
 - PostgreSQL: GIN trigram indexes on the very expressions `icontains` writes there
   (`UPPER("message"::text)`, migration 0008): the planner uses them for the unchanged query.
 - SQLite: an FTS5 table with the `trigram` tokenizer over message and object_repr (external
-  content: the audit table; kept by triggers, migration 0024). Its candidates narrow the search
+  content: the audit table; kept by triggers, migration 0025). Its candidates narrow the search
   and the plain predicate still decides, so the rows are exactly `icontains`'s: FTS5 folds the
   case of every script where SQLite's LIKE folds only ASCII, so its matches are a superset.
 """

@@ -26,9 +26,10 @@ def create_index(apps, schema_editor):
     except OperationalError as error:  # SQLite built without FTS5: the search scans
         logger.warning(
             "SQLite has no FTS5 (%s): the audit text search works without an index (slower "
-            "past 100,000 rows). Use a Python whose SQLite has FTS5, then migrate recovery "
-            "0023 and migrate again.",
+            "past 100,000 rows). Use a Python whose SQLite has FTS5, then run manage.py "
+            "migrate recovery %s and manage.py migrate.",
             error,
+            Migration.dependencies[0][1],  # the migration before this one
         )
         for statement in auditsearch.DROP:
             schema_editor.execute(statement, params=None)
@@ -45,6 +46,6 @@ def drop_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recovery", "0023_audit_launch_template_actions")]
+    dependencies = [("recovery", "0024_recovery_host_id")]
 
     operations = [migrations.RunPython(create_index, drop_index)]
