@@ -37,6 +37,7 @@ from recovery import background
 from recovery.choices import PLATFORM_BUSY, Status
 from recovery.models import Recovery
 from recovery.stepkit import StepContext, Wait
+from recovery.texts import Text
 
 # The statuses whose task opens disks on the recovery's (backup) datastore, and that task's key.
 DATASTORE_TASKS: dict[str, str] = {Status.REBASING: "rebase", Status.MERGING: "merge"}
@@ -112,23 +113,44 @@ def rebases_to_come(connection: PlatformConnection, recovery: Recovery) -> Query
 
 
 def _rebases_first(count: int, datastore_name: str) -> Wait:
-    whose = (
-        f"the rebases of {count} recoveries go" if count > 1 else "the rebase of 1 recovery goes"
+    params = {"count": count, "datastore": datastore_name}
+    reason = (
+        Text(
+            "Waiting: the rebases of %(count)s recoveries go first on datastore %(datastore)s "
+            "(running the VMs comes before merging); the merge starts when they are done",
+            **params,
+        )
+        if count > 1
+        else Text(
+            "Waiting: the rebase of 1 recovery goes first on datastore %(datastore)s (running "
+            "the VMs comes before merging); the merge starts when it is done",
+            **params,
+        )
     )
-    return Wait(
-        f"Waiting: {whose} first on datastore {datastore_name} (running the VMs comes before "
-        "merging); the merge starts when they are done",
-        seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS),
-    )
+    return Wait(reason, seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS))
 
 
-def _limit_reached(busy: int, limit: int, place: str, connection: PlatformConnection) -> Wait:
-    return Wait(
-        f"Waiting: {busy} of {limit} tasks on {place} (the platform's limit on "
-        f"{connection.name}); it starts when one ends",
-        # Woken when a turn ends; the look is only a safety net.
-        seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS),
+def _limit_reached(
+    busy: int, limit: int, connection: PlatformConnection, *, datastore: str = "", host: str = ""
+) -> Wait:
+    params = {"busy": busy, "limit": limit, "connection": connection.name}
+    reason = (
+        Text(
+            "Waiting: %(busy)s of %(limit)s tasks on host %(host)s (the platform's limit on "
+            "%(connection)s); it starts when one ends",
+            host=host,
+            **params,
+        )
+        if host
+        else Text(
+            "Waiting: %(busy)s of %(limit)s tasks on datastore %(datastore)s (the platform's "
+            "limit on %(connection)s); it starts when one ends",
+            datastore=datastore,
+            **params,
+        )
     )
+    # Woken when a turn ends; the look is only a safety net.
+    return Wait(reason, seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS))
 
 
 def _record_host(recovery: Recovery, vm: Server | None) -> None:
@@ -157,14 +179,14 @@ def take_turn(ctx: StepContext, key: str, vm: Server | None) -> Wait | None:
         limit = connection.max_tasks_per_datastore
         busy = _holding(_on_datastore(connection.pk, recovery.datastore_id))
         if (count := busy.exclude(pk=recovery.pk).count()) >= limit:
-            return _limit_reached(count, limit, f"datastore {recovery.datastore_name}", connection)
+            return _limit_reached(count, limit, connection, datastore=recovery.datastore_name)
         host_limit = connection.max_tasks_per_host  # 0: none
         if host_limit and recovery.host_id:
             on_host = _holding(_on_host(connection.pk, recovery.host_id))
             if (count := on_host.exclude(pk=recovery.pk).count()) >= host_limit:
                 # Cut to fit the reason's 300 characters with the other names (100 each).
                 host = ((vm.host_name if vm else "") or recovery.host_id)[:100]
-                return _limit_reached(count, host_limit, f"host {host}", connection)
+                return _limit_reached(count, host_limit, connection, host=host)
         ctx.token(key)  # the turn is taken: the others count it from now on
     if key == "rebase":
         wake_next(recovery)  # maybe the last rebase to come: the merges waiting for it may go

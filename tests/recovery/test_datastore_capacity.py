@@ -135,8 +135,7 @@ def test_a_rebase_still_to_come_goes_before_a_merge_on_the_same_datastore(
     )
     waited = [n for n in _notes(merging) if n.startswith(REBASE_FIRST)]
     assert waited == [
-        f"{REBASE_FIRST} (running the VMs comes before merging); the merge starts when they "
-        "are done"
+        f"{REBASE_FIRST} (running the VMs comes before merging); the merge starts when it is done"
     ]
     assert limited_lab.admin("GET", "throttle")["waited"] == []
 
