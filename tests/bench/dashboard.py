@@ -29,6 +29,8 @@ def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
     os.environ.setdefault("CREDENTIALS_KEYS", "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=")
+    # The audit chain is sealed with an HMAC key the settings require (recovery/auditkeys.py).
+    os.environ.setdefault("AUDIT_KEY", "bench:" + "k" * 43)
     os.environ.setdefault("HTTPS", "0")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["DJANGO_SETTINGS_MODULE"] = "recovery.settings"
@@ -47,6 +49,7 @@ def seed(recoveries: int, audit_rows: int) -> dict:
 
     from platforms.models import PlatformConnection
     from recovery.audit import GENESIS
+    from recovery.auditkeys import keyring
     from recovery.models import AuditEvent, Membership, Recovery, RecoveryEvent, Team
 
     call_command("migrate", verbosity=0)
@@ -96,13 +99,14 @@ def seed(recoveries: int, audit_rows: int) -> dict:
     RecoveryEvent.objects.bulk_create(
         [RecoveryEvent(recovery_id=sample, step="merging", message=f"event {n}") for n in range(40)]
     )
-    rows, previous = [], GENESIS
+    rows, previous, key_id = [], GENESIS, keyring().current_id
     for n in range(1, audit_rows + 1):
         row = AuditEvent(
             time=now - timedelta(seconds=audit_rows - n), team=team, actor_name="bench",
             source="worker", action="platform.call" if n % 5 else "recovery.step",
             message=f"GET /janus/20180725/tasks/{n} → 200", data={"n": n},
             recovery_id=ids[n % len(ids)], seq=n, prev_hash=previous, correlation_id=f"c{n % 1000}",
+            key_id=key_id,
         )  # fmt: skip
         row.hash = row.compute_hash()
         previous = row.hash
