@@ -69,7 +69,7 @@ def batch_view(batch: Batch, status: str, page_number: Any) -> BatchView:
     members = batch.recoveries.all()
     if status in Status.values:
         members = members.filter(status=status)
-    rows = attention_first(members.select_related("connection"))
+    rows = attention_first(members)
     page = Paginator(rows, PAGE_ROWS).get_page(page_number)
     shown = list(page.object_list)
     positions = queue_positions(shown)
