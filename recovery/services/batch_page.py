@@ -95,8 +95,9 @@ def offered(batch: Batch) -> list[dict[str, Any]]:
     for connection in connections.values():
         keep_access_of(connection, batch.team)
     for member in members:
-        if member.connection_id is not None:
-            Recovery.connection.field.set_cached_value(member, connections[member.connection_id])
+        if member.connection_id is not None:  # deleted since: None, as the rules expect
+            read = connections.get(member.connection_id)
+            Recovery.connection.field.set_cached_value(member, read)
     return batch_actions.offered(members)
 
 
