@@ -131,6 +131,20 @@ def access(team: Team, connection: PlatformConnection) -> Access:
     return Access(team, connection, share)
 
 
+# Where keep_access_of leaves what it read, on the connection instance itself.
+READ_ONCE = "_access_read_once"
+
+
+def keep_access_of(connection: PlatformConnection, team: Team) -> None:
+    """Read once what `team` may do with `connection`, and keep it on this instance: a page
+    that asks for hundreds of recoveries through it (the batch page) reads the share once,
+    not once a recovery. Only for an instance read in the same request: one kept longer would
+    not see a share end."""
+    kept = connection.__dict__.setdefault(READ_ONCE, {})
+    if connection.team_id != team.pk:
+        kept[team.pk] = access(team, connection)
+
+
 def use_refusal(
     team: Team | int,
     connection: PlatformConnection,
@@ -147,20 +161,6 @@ def use_refusal(
     if known is None:
         known = access(team if isinstance(team, Team) else Team.objects.get(pk=team), connection)
     return known.refusal(use, vm_name=vm_name, nfs=nfs)
-
-
-# Where keep_access_of leaves what it read, on the connection instance itself.
-READ_ONCE = "_access_read_once"
-
-
-def keep_access_of(connection: PlatformConnection, team: Team) -> None:
-    """Read once what `team` may do with `connection`, and keep it on this instance: a page
-    that asks for hundreds of recoveries through it (the batch page) reads the share once,
-    not once a recovery. Only for an instance read in the same request: one kept longer would
-    not see a share end."""
-    kept = connection.__dict__.setdefault(READ_ONCE, {})
-    if connection.team_id != team.pk:
-        kept[team.pk] = access(team, connection)
 
 
 def recovery_refusal(recovery: Recovery, use: Use) -> Refusal | None:

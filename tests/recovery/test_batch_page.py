@@ -123,3 +123,18 @@ def test_the_failed_come_first_then_the_rest_a_page_at_a_time(personas):
     assert 'aria-current="true"' in only_failed  # the count it filters on is marked
     fragment = client.get(url, {"status": Status.FAILED}, HTTP_HX_REQUEST="true")
     assert f"?status={Status.FAILED}" in fragment.content.decode()  # it polls what it shows
+
+
+def test_through_a_share_that_ended_the_failed_are_offered_a_clean_up_but_no_retry(personas):
+    connection = ConnectionFactory(team=personas.other_team)
+    share = ConnectionShare.objects.create(
+        connection=connection, team=personas.team, status=ShareStatus.ACCEPTED
+    )
+    batch = _batch(personas.team, connection, len(MIX) * 2)
+    failed = Recovery.objects.filter(batch=batch, status=Status.FAILED).count()
+    client = personas.client_for(personas.operator)
+    url = reverse("batch-detail", args=[batch.pk])
+    assert f"Retry the failed ones ({failed})" in client.get(url).content.decode()
+    share.delete()  # the owner stopped sharing: only cleaning up is left to the borrower
+    html = client.get(url).content.decode()
+    assert "Retry the failed ones" not in html and "Clean up all" in html
