@@ -88,7 +88,7 @@ def batch_view(batch: Batch, status: str, page_number: Any) -> BatchView:
 def offered(batch: Batch) -> list[dict[str, Any]]:
     """The batch's buttons (services/batch_actions), from each member's rule: the members are
     read with only the columns the rules read, hundreds of them in one light query."""
-    members = list(batch.recoveries.only(*RULE_FIELDS, "batch_id"))
+    members = list(Recovery.objects.filter(batch_id=batch.pk).only(*RULE_FIELDS))
     # Their connections (one, but for a deleted one) read once, not joined to every row, and
     # what the team may do with each (a borrowed one: its share) read once, not each member.
     connections = PlatformConnection.objects.in_bulk({m.connection_id for m in members} - {None})
