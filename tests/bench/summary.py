@@ -74,6 +74,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     "active), one query count",
                 )
             )
+    if a := results.get("audit_search"):
+        out += audit_search_rows(a)
     if live := results.get("live_update"):
         out.append(
             (
@@ -90,6 +92,35 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{mt['merge_seconds_median']} s vs {mt['cp_seconds_median']} s "
                 f"= {mt['merge_over_cp']}",
                 "reported",
+            )
+        )
+    return out
+
+
+def audit_search_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """One row a term: the page's p50 / p95 (the query alone in brackets), both ways."""
+
+    def cell(figures: dict[str, float]) -> str:
+        return f"{figures['p50_ms']} / **{figures['p95_ms']}**"
+
+    def searched(term: str) -> str:
+        return f" (`{a['searched'][term]}`)" if term in a.get("searched", {}) else ""
+
+    out = []
+    for term, modes in a["terms"].items():
+        figures = []
+        for mode in ("last 30 days", "everything"):
+            query = modes[f"{mode}, query"]
+            text = f"{mode}: {cell(modes[mode])} ({query['p50_ms']} / {query['p95_ms']})"
+            if before := modes.get(f"{mode}, query without index"):
+                text += f", without the index ({before['p50_ms']} / {before['p95_ms']})"
+            figures.append(text)
+        out.append(
+            (
+                f"Audit text search, {term}{searched(term)} ({a['database']}, {a['rows']:,} rows), "
+                "page p50 / p95 ms (query alone)",
+                "; ".join(figures),
+                "p95 < 100 ms (last 30 days)",
             )
         )
     return out
