@@ -242,6 +242,12 @@ def _walk_all(
     limit = writer.connection.max_tasks_per_datastore
     turns = 0  # rebases and merges under way on the launch's datastore
     queued = 0
+    # Rebases still to come on the datastore (services/capacity.rebases_to_come: attaching,
+    # creating the VM, or waiting for a turn; not the queued, the connection being full): a
+    # merge waits for them, running the VMs first.
+    to_come = sum(s in (Status.ATTACHING, Status.CREATING_VM) for s in stations) + max(
+        0, stations.count(Status.REBASING) - limit
+    )
     for n, (r, station) in enumerate(zip(rows, stations, strict=True)):
         r.launched_at = launched + timedelta(milliseconds=n)
         r.new_vm = {"name": f"{r.vm_name}-qr{r.pk}"}
@@ -262,7 +268,13 @@ def _walk_all(
         elif target in (Status.REBASING, Status.MERGING) and not failure:
             holds = turns < limit
             turns += holds
-            if not holds:
+            if not holds and target == Status.MERGING and to_come:
+                waits = (
+                    f"Waiting: the rebases of {to_come} recoveries go first on datastore "
+                    f"{r.datastore_name} (running the VMs comes before merging); the merge "
+                    "starts when they are done"
+                )
+            elif not holds:
                 waits = (
                     f"Waiting: {limit} of {limit} tasks on datastore {r.datastore_name} (the "
                     f"platform's limit on {writer.connection.name}); it starts when one ends"
