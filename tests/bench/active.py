@@ -174,15 +174,16 @@ def seed_active(
     number = start
     for index, size in enumerate(sizes):
         reason = f"INC-{start + index}: storage array lost"
+        # A launch made half an hour ago: the batch's rows a few milliseconds apart.
+        launched = now - timedelta(minutes=30) + timedelta(seconds=index)
         batch = None
         if size > 1:
             batch = Batch.objects.create(
                 team=team, connection=connection, reason=reason, launched_by=user
             )
+            Batch.objects.filter(pk=batch.pk).update(created=launched)  # auto_now_add: "now"
         batch_ids.append(batch.pk if batch else None)
         launch = Launch(batch, f"qr-inc-{start + index}", f"ds-{start + index}", reason)
-        # A launch made half an hour ago: the batch's rows a few milliseconds apart.
-        launched = now - timedelta(minutes=30) + timedelta(seconds=index)
         number = _launch(writer, launch, size, number, launched)
     RecoveryEvent.objects.bulk_create(writer.events, batch_size=2000)
     for event, at in zip(writer.events, writer.event_times, strict=True):
