@@ -138,3 +138,32 @@ def test_through_a_share_that_ended_the_failed_are_offered_a_clean_up_but_no_ret
     share.delete()  # the owner stopped sharing: only cleaning up is left to the borrower
     html = client.get(url).content.decode()
     assert "Retry the failed ones" not in html and "Clean up all" in html
+
+
+def test_a_queue_position_counts_the_earlier_queued_of_the_same_connection_only(personas):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recovery.services.batch_page import queue_positions
+
+    mine, other = ConnectionFactory(team=personas.team), ConnectionFactory(team=personas.team)
+    batch = _batch(personas.team, mine, 0)
+    start = timezone.now() - timedelta(minutes=5)
+    launched = {"q-0": 0, "q-1": 1, "q-2": 1, "q-3": 2, "elsewhere": 0, "at-work": 0}
+    for name, minute in launched.items():
+        row = Recovery.objects.create(
+            team=personas.team, connection=other if name == "elsewhere" else mine,
+            connection_name="c", batch=batch, vm_id=name, vm_name=name, nfs_server="n",
+            nfs_export="/e", datastore_name="qr-1", reason="r",
+            status=Status.ATTACHING if name == "at-work" else Status.QUEUED,
+        )  # fmt: skip
+        # launched_at is auto_now_add: set it afterwards.
+        Recovery.objects.filter(pk=row.pk).update(launched_at=start + timedelta(minutes=minute))
+    members = list(Recovery.objects.filter(batch=batch))
+    by_name = {r.vm_name: r.pk for r in members}
+    positions = queue_positions(members)
+    # Launched at the same instant: the same place, as "how many are ahead" says.
+    assert {name: positions.get(pk) for name, pk in by_name.items()} == {
+        "q-0": 1, "q-1": 2, "q-2": 2, "q-3": 4, "elsewhere": 1, "at-work": None,
+    }  # fmt: skip
