@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.bench.stack import save_result
+from tests.bench.stack import BENCH_KEYS, save_result
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRATCH_DB = "qrc_bench"
@@ -36,10 +36,8 @@ LARGE_LAUNCHES = [500, 100, 100, 100, 100]
 
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
-    os.environ.setdefault("CREDENTIALS_KEYS", "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=")
-    # The audit chain is sealed with an HMAC key the settings require (recovery/auditkeys.py).
-    os.environ.setdefault("AUDIT_KEY", "bench:" + "k" * 43)
+    for name, value in BENCH_KEYS.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("HTTPS", "0")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["DJANGO_SETTINGS_MODULE"] = "recovery.settings"
