@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -223,8 +222,6 @@ def main() -> None:
     with scratch_database(SCRATCH_DB) as url:
         postgres = url.startswith("postgres")
         total = args.rows or (1_000_000 if postgres else 100_000)
-        # A bench-only key seals the rows (the same HMAC chain as production's).
-        os.environ.setdefault("AUDIT_KEY", "bench:" + "k" * 43)
         setup_django(url)
         from django.core.management import call_command
 

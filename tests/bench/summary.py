@@ -59,13 +59,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
     if d := results.get("dashboard"):
+        active = f", {d['active']:,} active" if "active" in d else ""
         for name, page in d["pages"].items():
+            # The same page's queries with 100 active recoveries (and a batch of 50): equal
+            # counts show that they do not grow with the rows.
+            smaller = page.get("queries_at_100_active")
             out.append(
                 (
-                    f"{name} ({d['database']}, {d['audit_rows']:,} audit rows)",
+                    f"{name} ({d['database']}, {d['audit_rows']:,} audit rows{active})",
                     f"p50 {page['p50_ms']} ms, p95 **{page['p95_ms']}** ms, max "
-                    f"{page['max_ms']} ms, queries {page['queries']}",
-                    "p95 < 50 ms, one query count",
+                    f"{page['max_ms']} ms, queries {page['queries']}"
+                    + (f" (at 100 active: {smaller})" if smaller is not None else ""),
+                    "p95 < 50 ms (< 100 ms for the list and batch pages while 1,000 are "
+                    "active), one query count",
                 )
             )
     if a := results.get("audit_search"):
