@@ -89,6 +89,15 @@ class PlatformConnection(models.Model):
         help_text="The platform's own limit (Sangfor's default is 10): rebases and merges "
         "beyond it wait their turn in the console.",
     )
+    # [I] A per-host ("node") limit on the same tasks: Sangfor documents per-node limits on data
+    # fetching, not a task count; 0 = none (the default), set it where the platform has one.
+    max_tasks_per_host = models.PositiveIntegerField(
+        "Max tasks per host",
+        default=0,
+        validators=[MaxValueValidator(500)],
+        help_text="Rebases and merges at once on one host of the platform; 0 (the default): no "
+        "limit. Set it where the platform limits its tasks per host.",
+    )
     default_nfs_server = models.CharField("Default NFS server", max_length=255, blank=True)
     default_nfs_export = models.CharField("Default NFS export path", max_length=500, blank=True)
     # "server:/export = /local/dir" lines: where this machine reads the connection's backup

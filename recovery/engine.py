@@ -103,13 +103,19 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
     return delay
 
 
+def _kind(reason: str) -> str:
+    return reason.msgid if isinstance(reason, Text) else reason
+
+
 def _schedule(recovery: Recovery, wait: Wait) -> None:
     delay = watched_delay(recovery, next_delay(recovery, wait))
     recovery.next_check_at = timezone.now() + timedelta(seconds=delay)
     if wait.reason != recovery.wait_reason:
-        recovery.wait_reason = wait.reason
-        if wait.reason:
+        # The history records each kind of wait once, not each count on the way ("3 ahead",
+        # "2 ahead"...): in a batch of 1,000 that would be thousands of rows saying nothing new.
+        if wait.reason and _kind(wait.reason) != _kind(recovery.wait_reason):
             note(recovery, wait.reason)
+        recovery.wait_reason = wait.reason
     recovery.save(update_fields=["check_interval", "next_check_at", "wait_reason"])
     transaction.on_commit(lambda: enqueue(recovery.pk, delay))
 

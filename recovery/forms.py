@@ -140,7 +140,7 @@ class ConnectionForm(forms.ModelForm):
             "name", "kind", "dialect", "base_url", "auth_method", "access_key", "secret_key",
             "region", "service", "username", "password", "verify_tls", "ca_bundle", "ca_file",
             "timeout_seconds", "max_concurrent_recoveries", "max_tasks_per_datastore",
-            "default_nfs_server", "default_nfs_export",
+            "max_tasks_per_host", "default_nfs_server", "default_nfs_export",
         ]  # fmt: skip
         widgets = {"ca_bundle": forms.Textarea(attrs={"rows": 4, "class": "mono"})}
 
@@ -153,11 +153,12 @@ class ConnectionForm(forms.ModelForm):
             # A bound form's data is the request's QueryDict (its copy is mutable).
             self.data = data = cast(QueryDict, self.data).copy()
             data["dialect"] = self.instance.dialect or Dialect.AUTO
-        self.fields["max_tasks_per_datastore"].required = False
-        if self.is_bound and not self.data.get("max_tasks_per_datastore"):
-            # Left out (an older form or client): the stored limit, or the platform's default.
-            self.data = data = cast(QueryDict, self.data).copy()
-            data["max_tasks_per_datastore"] = str(self.instance.max_tasks_per_datastore)
+        for limit in ("max_tasks_per_datastore", "max_tasks_per_host"):
+            self.fields[limit].required = False
+            if self.is_bound and not self.data.get(limit):
+                # Left out (an older form or client): the stored limit, or the default.
+                self.data = data = cast(QueryDict, self.data).copy()
+                data[limit] = str(getattr(self.instance, limit))
         # Read before validation copies the new values onto the instance.
         self.stored_url = self.instance.base_url if self.instance.pk else ""
         if outbound.has_userinfo(self.stored_url):

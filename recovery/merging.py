@@ -69,7 +69,7 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
         vm = ctx.vm()
         if _merged(vm, recovery):
             return ctx.move(Status.MERGED, Text("The VM no longer depends on the backup"))
-        turn = take_turn(ctx, "merge")  # within the platform's tasks per datastore
+        turn = take_turn(ctx, "merge", vm)  # within the platform's tasks per datastore
         if turn is not None:
             return turn
         token = ctx.token("merge")

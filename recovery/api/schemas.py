@@ -112,6 +112,9 @@ class ConnectionOut(Schema):
     max_tasks_per_datastore: int = Field(
         description="Rebases and merges at once on one datastore (the platform's limit)."
     )
+    max_tasks_per_host: int = Field(
+        description="Rebases and merges at once on one host (the platform's limit); 0: none."
+    )
     default_nfs_server: str
     default_nfs_export: str
     last_test_ok: bool | None

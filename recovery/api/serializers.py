@@ -39,8 +39,8 @@ def connection(item: PlatformConnection, team: Team) -> dict[str, Any]:
         "label": item.label_for(team),
         **copied(
             item,
-            "max_concurrent_recoveries max_tasks_per_datastore default_nfs_server"
-            " default_nfs_export last_test_ok last_test_message last_tested_at",
+            "max_concurrent_recoveries max_tasks_per_datastore max_tasks_per_host"
+            " default_nfs_server default_nfs_export last_test_ok last_test_message last_tested_at",
         ),
     }
     if not owned:

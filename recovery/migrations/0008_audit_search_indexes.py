@@ -23,7 +23,20 @@ def add_trigram_indexes(apps, schema_editor):
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     except Exception as error:  # not allowed to add extensions: search still works, slower
-        logger.warning("pg_trgm unavailable (%s); audit text search will scan.", error)
+        # pg_trgm is trusted (PostgreSQL 13+): the database's owner may create it; an older
+        # server, or a role that does not own the database, needs a superuser once.
+        logger.warning(
+            "pg_trgm could not be created (%s): the audit text search works but reads every "
+            "row (seconds at a million rows). Have the database owner or a superuser run, in "
+            "this database (on a server without PostgreSQL's contrib extensions, install them "
+            "first): CREATE EXTENSION IF NOT EXISTS pg_trgm; %s",
+            error,
+            " ".join(
+                f"CREATE INDEX IF NOT EXISTS {name} ON recovery_auditevent "
+                f"USING gin ({expression} gin_trgm_ops);"
+                for name, expression in TRIGRAM_INDEXES.items()
+            ),
+        )
         return
     with connection.cursor() as cursor:
         for name, expression in TRIGRAM_INDEXES.items():

@@ -116,6 +116,9 @@ class Recovery(TranslatedTexts):
     merge_progress = models.PositiveSmallIntegerField(default=0)
     cluster_id = models.CharField(max_length=100, blank=True)
     datastore_id = models.CharField(max_length=100, blank=True)
+    # The host its VM was last seen on when it asked for a turn for a rebase or merge: the
+    # platform's per-host limit counts there (recovery.services.capacity). "" = not known.
+    host_id = models.CharField(max_length=100, blank=True)
     owns_detach = models.BooleanField(default=False)
     task_ids = models.JSONField(default=dict, help_text="step -> platform task id")
     client_tokens = models.JSONField(default=dict, help_text="step -> X-Client-Token")

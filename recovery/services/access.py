@@ -132,6 +132,20 @@ def access(team: Team, connection: PlatformConnection) -> Access:
     return Access(team, connection, share)
 
 
+# Where keep_access_of leaves what it read, on the connection instance itself.
+READ_ONCE = "_access_read_once"
+
+
+def keep_access_of(connection: PlatformConnection, team: Team) -> None:
+    """Read once what `team` may do with `connection`, and keep it on this instance: a page
+    that asks for hundreds of recoveries through it (the batch page) reads the share once,
+    not once a recovery. Only for an instance read in the same request: one kept longer would
+    not see a share end."""
+    kept = connection.__dict__.setdefault(READ_ONCE, {})
+    if connection.team_id != team.pk:
+        kept[team.pk] = access(team, connection)
+
+
 def use_refusal(
     team: Team | int,
     connection: PlatformConnection,
@@ -141,11 +155,13 @@ def use_refusal(
     nfs: tuple[str, str] | None = None,
 ) -> Refusal | None:
     """May `team` use `connection` for `use` (this VM, this NFS source)? None when it may."""
-    if connection.team_id == getattr(team, "pk", team):
+    team_id = getattr(team, "pk", team)
+    if connection.team_id == team_id:
         return None  # its own: no query, no limit
-    if not isinstance(team, Team):
-        team = Team.objects.get(pk=team)
-    return access(team, connection).refusal(use, vm_name=vm_name, nfs=nfs)
+    known = getattr(connection, READ_ONCE, {}).get(team_id)
+    if known is None:
+        known = access(team if isinstance(team, Team) else Team.objects.get(pk=team), connection)
+    return known.refusal(use, vm_name=vm_name, nfs=nfs)
 
 
 def recovery_refusal(recovery: Recovery, use: Use) -> Refusal | None:

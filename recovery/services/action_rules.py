@@ -9,6 +9,14 @@ from recovery.choices import BEFORE_REBASE, CLEANUP, Mode, Status
 from recovery.models import Recovery
 from recovery.services.access import Use, recovery_refusal
 
+# The columns these rules read of a recovery (with access.recovery_refusal's): the batch page
+# loads only these for hundreds of members. A rule that reads another must add it here, or
+# each member costs a query (tests/recovery/test_batch_page.py counts them at two sizes).
+RULE_FIELDS = (
+    "status", "failed_status", "mode", "target", "disks_on_backup", "acknowledged_at", "team",
+    "connection", "vm_name", "nfs_server", "nfs_export",
+)  # fmt: skip
+
 
 def operate_refusal(recovery: Recovery) -> str | None:
     """Why the recovery's team may no longer carry it on (power on, merge, retry a step that

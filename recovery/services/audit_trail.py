@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from recovery.auditsearch import text_search
 from recovery.models import AuditAction, AuditEvent, Membership, Recovery, Team
 
 FILTER_NAMES = ("from", "to", "actor", "action", "connection", "recovery", "q", "everything")
@@ -90,9 +91,7 @@ def audit_rows(
     if params["recovery"].isdigit():
         rows = rows.filter(recovery_id=int(params["recovery"]))
     if params["q"]:
-        rows = rows.filter(
-            Q(message__icontains=params["q"]) | Q(object_repr__icontains=params["q"])
-        )
+        rows = text_search(rows, params["q"])
     return rows.order_by("-time", "-id")
 
 

@@ -7,17 +7,12 @@ button had been pressed; a member that no longer allows it is reported, never fo
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from recovery.audit import Actor
-from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services import actions
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
@@ -88,9 +83,3 @@ def perform_all(batch_action: BatchAction, members: list[Recovery], user: Actor)
         else:
             outcome.done.append(member)
     return outcome
-
-
-def state_counts(members: list[Recovery]) -> list[tuple[StrOrPromise, int]]:
-    """How many members are in each status, in the order of the statuses."""
-    counts = Counter(member.status for member in members)
-    return [(Status(status).label, counts[status]) for status in Status.values if counts[status]]

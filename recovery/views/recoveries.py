@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from recovery import watching
 from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Batch, Recovery, Role
-from recovery.services import actions, batch_actions, progress, remap
+from recovery.services import actions, batch_actions, batch_page, progress, remap
 from recovery.tenancy import (
     SignedInRequest,
     get_for_team,
@@ -129,38 +129,23 @@ def _action_with_input(request: SignedInRequest, recovery: Recovery, action: str
     return render(request, "recovery/edit_mapping.html", context, status=400 if problem else 200)
 
 
-def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:
-    """Position in its connection's queue (1 = next) of each queued recovery given."""
-    positions = {}
-    for recovery in recoveries:
-        if recovery.status == Status.QUEUED:
-            ahead = Recovery.objects.filter(
-                connection_id=recovery.connection_id,
-                status=Status.QUEUED,
-                launched_at__lt=recovery.launched_at,
-            ).count()
-            positions[recovery.pk] = ahead + 1
-    return positions
-
-
 @team_view(role=Role.VIEWER)
 def batch_detail(request: SignedInRequest, pk: int) -> HttpResponse:
-    batch = get_for_team(request, Batch.objects.select_related("launched_by"), pk=pk)
-    members = list(batch.recoveries.order_by("vm_name"))
-    positions = queue_positions(members)
-    for recovery in members:
-        recovery.queue_position = positions.get(recovery.pk)  # type: ignore[attr-defined]
-    settled = all(r.is_terminal for r in members)
+    """Counts by status, the batch's actions, and a page of its members (services/batch_page)."""
+    batch = get_for_team(request, Batch.objects.select_related("launched_by", "team"), pk=pk)
+    status = request.GET.get("status", "")
+    shown = batch_page.batch_view(batch, status, request.GET.get("page"))
     can_act = team_membership(request).has_role(Role.OPERATOR)
     context = {
         "batch": batch,
-        "members": members,
-        "settled": settled,
-        "state_counts": batch_actions.state_counts(members),
-        "batch_actions": batch_actions.offered(members) if can_act else [],
+        "view": shown,
+        "status": status if status in Status.values else "",
+        "settled": shown.settled,
+        "batch_actions": batch_page.offered(batch) if can_act else [],
+        "query": request.GET.urlencode(),
     }
     return live_page(
-        request, "recovery/batch_detail.html", context, settled=settled, fragment="rows"
+        request, "recovery/batch_detail.html", context, settled=shown.settled, fragment="rows"
     )
 
 

@@ -196,3 +196,11 @@ def test_connection_details_never_contain_credentials(personas, api_as, world):
     text = api_as("admin").get(f"/api/v1/connections/{connection.pk}").content.decode()
     assert secret and secret not in text and connection.secret_key_encrypted not in text
     assert json.loads(text)["credentials_set"] is True
+
+
+def test_a_connection_reads_with_the_platform_limits_the_console_keeps(api_as, world):
+    from platforms.models import PlatformConnection
+
+    PlatformConnection.objects.filter(pk=world["connection_id"]).update(max_tasks_per_host=4)
+    body = api_as("viewer").get(f"/api/v1/connections/{world['connection_id']}").json()
+    assert (body["max_tasks_per_datastore"], body["max_tasks_per_host"]) == (10, 4)

@@ -10,19 +10,20 @@ The rows look like a real trail: five teams (the measured one holds 60%), a year
 steps, platform calls, launches, connection tests and merges, a fifth of them in Chinese, every
 row sealed into its team's chain. Each term is searched as the page does it, two ways:
 "everything" (every row, which is what the search did before the 30-day window: the same
-query) and the default window of the last 30 days.
+query) and the default window of the last 30 days. On SQLite the query alone is also timed
+without its FTS5 index (the search as it was before it), in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -144,6 +145,21 @@ def _figures(times: list[float]) -> dict[str, float]:
     }
 
 
+@contextmanager
+def without_fts_index() -> Iterator[None]:
+    """SQLite's search as it was before its FTS5 index: the plain filter over the rows."""
+    from django.db import connection
+
+    from recovery import auditsearch
+
+    name = str(connection.settings_dict["NAME"])
+    auditsearch._index_ready[name] = False  # the one switch the search reads
+    try:
+        yield
+    finally:
+        auditsearch.forget_index_state()
+
+
 def _query_times(team: Any, params: dict[str, str], requests: int) -> dict[str, float]:
     """The search alone (the page's first 51 rows, no rendering): what an index changes."""
     from recovery.services.audit_trail import actions_only, audit_rows, read_filters
@@ -184,7 +200,18 @@ def measure(team_id: int, requests: int) -> dict[str, dict[str, dict[str, float]
             shown = response.content.decode().count("<details>")
             results[name][mode] = {**_figures(times), "rows_shown": shown}
             results[name][f"{mode}, query"] = _query_times(team, params, requests)
+            if _sqlite():
+                with without_fts_index():
+                    results[name][f"{mode}, query without index"] = _query_times(
+                        team, params, requests
+                    )
     return results
+
+
+def _sqlite() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "sqlite"
 
 
 def main() -> None:
@@ -195,8 +222,6 @@ def main() -> None:
     with scratch_database(SCRATCH_DB) as url:
         postgres = url.startswith("postgres")
         total = args.rows or (1_000_000 if postgres else 100_000)
-        # A bench-only key seals the rows (the same HMAC chain as production's).
-        os.environ.setdefault("AUDIT_KEY", "bench:" + "k" * 43)
         setup_django(url)
         from django.core.management import call_command
 
@@ -212,6 +237,7 @@ def main() -> None:
         **loaded,
         "load_seconds": load_seconds,
         "requests": args.requests,
+        "searched": TERMS,
         "terms": results,
     }
     print(f"{result['database']}: {total} audit rows ({loaded['main_team_rows']} in the searched "
@@ -227,6 +253,15 @@ def main() -> None:
                          f"{query['p95_ms']})")  # fmt: skip
         shown = f"{modes['everything']['rows_shown']} / {modes['last 30 days']['rows_shown']}"
         print(f"{name:24} {cells[0]:>30} {cells[1]:>30}  {shown}")
+    if not postgres:
+        print("SQLite, query alone p50 / p95 ms without the FTS5 index (before it):")
+        for name, modes in results.items():
+            cells = [
+                f"{modes[f'{mode}, query without index']['p50_ms']} / "
+                f"{modes[f'{mode}, query without index']['p95_ms']}"
+                for mode in ("everything", "last 30 days")
+            ]
+            print(f"{name:24} {cells[0]:>30} {cells[1]:>30}")
     print(f"wrote {save_result('audit_search', result)}", file=sys.stderr)
 
 

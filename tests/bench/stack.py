@@ -28,6 +28,14 @@ BENCH_DIR = ROOT / "var" / "bench"
 NFS_SERVER, NFS_EXPORT = "192.0.2.50", "/backup"
 
 
+# The keys the settings require, for benchmark processes only (the audit chain's HMAC key too).
+BENCH_KEYS = {
+    "SECRET_KEY": "bench-only-" + "x" * 40,
+    "CREDENTIALS_KEYS": "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=",
+    "AUDIT_KEY": "bench:" + "k" * 43,
+}
+
+
 def configure(database_url: str, redis_url: str, **extra: str) -> None:
     """The environment of the benchmark process and of the workers it starts."""
     os.environ.update(
@@ -35,8 +43,7 @@ def configure(database_url: str, redis_url: str, **extra: str) -> None:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": "recovery.settings",
-            "SECRET_KEY": "bench-only-" + "x" * 40,
-            "CREDENTIALS_KEYS": "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=",
+            **BENCH_KEYS,
             "HTTPS": "0",
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             **extra,

@@ -68,3 +68,22 @@ def test_a_plain_string_forgets_the_old_text() -> None:
     recovery.step = "Platform says: 任务已取消"
     recovery.save()
     assert "step" not in Recovery.objects.get(pk=recovery.pk).texts
+
+
+def test_the_history_notes_each_kind_of_wait_once_not_each_count() -> None:
+    from recovery.engine import _schedule
+    from recovery.stepkit import Wait
+
+    recovery = RecoveryFactory()
+    queued = "Queued: %(busy)s of %(limit)s recoveries on %(connection)s are at work"
+    for busy in (10, 9, 8):  # the count goes down: the same kind of wait
+        _schedule(recovery, Wait(Text(queued, busy=busy, limit=10, connection="SCP")))
+    _schedule(recovery, Wait(Text("Waiting for the platform: %(m)s", m="busy")))
+    _schedule(recovery, Wait(Text(queued, busy=7, limit=10, connection="SCP")))
+    notes = list(RecoveryEvent.objects.filter(recovery=recovery).values_list("message", flat=True))
+    assert notes == [
+        "Queued: 10 of 10 recoveries on SCP are at work",
+        "Waiting for the platform: busy",
+        "Queued: 7 of 10 recoveries on SCP are at work",
+    ]
+    assert Recovery.objects.get(pk=recovery.pk).wait_reason == notes[-1]

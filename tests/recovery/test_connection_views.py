@@ -279,3 +279,31 @@ def test_inventory_pages_and_searches_vms_from_the_platform(personas, lab):
     body = client.get(url, {"section": "datastores"}).content.decode()
     assert "lab-virtual-storage" in body
     assert "lab-host-1" in client.get(url, {"section": "hosts"}).content.decode()
+
+
+def test_the_platform_limits_are_edited_and_left_out_keep_their_stored_values(
+    admin_client, connection
+):
+    edit = reverse("connection-edit", args=[connection.pk])
+    page = admin_client.get(edit).content.decode()
+    assert 'name="max_tasks_per_datastore"' in page and 'name="max_tasks_per_host"' in page
+    limits = {"max_tasks_per_datastore": "8", "max_tasks_per_host": "4"}
+    assert admin_client.post(edit, _form(name="Blue SCP", **limits)).status_code == 302
+    connection.refresh_from_db()
+    assert (connection.max_tasks_per_datastore, connection.max_tasks_per_host) == (8, 4)
+    # An older form (or client) that does not send them: the stored limits stay.
+    assert admin_client.post(edit, _form(name="Blue SCP")).status_code == 302
+    connection.refresh_from_db()
+    assert (connection.max_tasks_per_datastore, connection.max_tasks_per_host) == (8, 4)
+    detail = admin_client.get(reverse("connection-detail", args=[connection.pk])).content
+    assert "at most 4 rebases and merges at once on one host" in detail.decode()
+    refused = admin_client.post(edit, _form(name="Blue SCP", max_tasks_per_host="501"))
+    assert refused.status_code == 400
+
+
+def test_a_new_connection_has_no_host_limit_by_default(admin_client):
+    admin_client.post(reverse("connection-create"), _form())
+    created = PlatformConnection.objects.get(name="New SCP")
+    assert (created.max_tasks_per_datastore, created.max_tasks_per_host) == (10, 0)
+    detail = admin_client.get(reverse("connection-detail", args=[created.pk])).content.decode()
+    assert "<dt>Tasks per host</dt><dd>no limit</dd>" in detail

@@ -56,6 +56,8 @@ CONNECTION_FIELDS = {
     "ca_bundle": st.one_of(st.sampled_from(["", PEM, PEM * 3, "not a cert"]), hostile_text()),
     "timeout_seconds": st.sampled_from(["30", "0", "-1", "601", "1e3", "abc", "", "9" * 30]),
     "max_concurrent_recoveries": st.sampled_from(["4", "0", "501", "x", ""]),
+    "max_tasks_per_datastore": st.sampled_from(["10", "0", "501", "-1", "x", ""]),
+    "max_tasks_per_host": st.sampled_from(["0", "4", "501", "-1", "x", ""]),
     "default_nfs_server": hostile_text(300),
     "default_nfs_export": hostile_text(600),
     "region": hostile_text(80),
@@ -78,6 +80,8 @@ def _check_saved(connection: PlatformConnection, form: dict[str, str]) -> None:
     """What an accepted form stored is well-formed; secrets only encrypted."""
     assert connection.base_url.split("://")[0] in ("http", "https")
     assert not CONTROL.search(connection.name) and connection.name == connection.name.strip()
+    assert 1 <= connection.max_tasks_per_datastore <= 500
+    assert 0 <= connection.max_tasks_per_host <= 500  # 0: no limit
     for field in ("secret_key", "password"):
         if form.get(field):
             assert form[field] not in getattr(connection, f"{field}_encrypted")

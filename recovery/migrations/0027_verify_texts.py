@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recovery", "0024_i18n"),
+        ("recovery", "0026_i18n"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recovery", "0023_audit_launch_template_actions"),
+        ("recovery", "0025_audit_search_fts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
