@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from platforms.models import ConnectionShare
 from recovery.templatetags.qrc import ago, duration_short
 from tests.factories import ConnectionFactory, RecoveryFactory, TeamFactory
+from tests.labclient import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
@@ -72,6 +73,19 @@ def test_a_test_outcome_is_shown_in_chinese_and_stored_in_english(personas, admi
     assert "<strong>No secret key stored" not in shown
     connection.refresh_from_db()
     assert connection.last_test_message.startswith("No secret key stored.")
+
+
+def test_a_lab_test_counts_in_chinese_and_stores_the_english_summary(personas, lab) -> None:
+    connection = ConnectionFactory(
+        team=personas.team, base_url=lab.base_url, access_key=ACCESS_KEY, secret=SECRET_KEY
+    )
+    client = personas.client_for(personas.operator)
+    url = reverse("connection-test", args=[connection.pk])
+    shown = client.post(url, HTTP_HX_REQUEST="true", **ZH).content.decode()
+    assert "<strong>已连接</strong>" in shown and "8 台云主机" in shown and "2 个集群" in shown
+    assert "8 VMs" not in shown.split("<span id=")[0]  # the stored summary is only a tooltip
+    connection.refresh_from_db()
+    assert "8 VMs" in connection.last_test_message and "2 clusters" in connection.last_test_message
 
 
 def test_a_flash_message_speaks_the_reader_language(personas, connection, admin_client) -> None:
