@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from recovery import audit
 from recovery.api.models import ApiToken
 from recovery.models import AuditAction, Membership, Team
+from recovery.texts import Text
 
 SCHEME = "qrc_"
 # last_used_at is written at most this often per token: one UPDATE per request would
@@ -67,7 +68,12 @@ def create_token(
         actor=user,
         request=request,
         obj=token,
-        message=f"API token {token.name} ({token.prefix}…) created for {user}",
+        message=Text(
+            "API token %(name)s (%(prefix)s…) created for %(user)s",
+            name=token.name,
+            prefix=token.prefix,
+            user=str(user),
+        ),
         data={
             "name": token.name,
             "prefix": token.prefix,
