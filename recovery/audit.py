@@ -12,9 +12,9 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 
 from recovery.auditkeys import keyring
-from recovery.models.audit import AuditEvent, Source
+from recovery.models.audit import MESSAGE_TEXT, AuditEvent, Source
 from recovery.models.team import Team
-from recovery.texts import english
+from recovery.texts import Text, english
 
 # Who did something: a user, or the name of what acted for nobody in particular (a drill, a
 # command); None when the request says who (or nobody did).
@@ -108,7 +108,7 @@ def record(
         object_id=object_id,
         object_repr=str(obj)[:200] if obj is not None else "",
         message=english(message),  # a row is sealed in one language: the stored one
-        data=scrub(data or {}),
+        data=_with_message_text(scrub(data or {}), message),
         correlation_id=correlation,
         request_id=getattr(request, "correlation_id", "") or origin.request_id,
         recovery_id=recovery_id,
@@ -126,6 +126,14 @@ def record(
         event.hash = event.compute_hash()
         event.save()
     return event
+
+
+def _with_message_text(data: dict[str, Any], message: str) -> dict[str, Any]:
+    """The row's data plus, for a Text, its msgid and params: set before the seal is computed,
+    so the translatable form is sealed with the English it renders (AuditEvent.shown_message)."""
+    if isinstance(message, Text):
+        return {**data, MESSAGE_TEXT: message.stored()}
+    return data
 
 
 def _lock_chain(team_id: int | None) -> None:

@@ -9,17 +9,18 @@ from django.dispatch import receiver
 
 from recovery import audit, ratelimit
 from recovery.models import AuditAction
+from recovery.texts import Text
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    audit.record(AuditAction.LOGIN, actor=user, request=request, message="Signed in")
+    audit.record(AuditAction.LOGIN, actor=user, request=request, message=Text("Signed in"))
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        audit.record(AuditAction.LOGOUT, actor=user, request=request, message="Signed out")
+        audit.record(AuditAction.LOGOUT, actor=user, request=request, message=Text("Signed out"))
 
 
 @receiver(user_login_failed)
@@ -34,6 +35,6 @@ def _login_failed(
         AuditAction.LOGIN_FAILED,
         actor=username,
         request=request,
-        message=f"Failed sign-in for {username}",
+        message=Text("Failed sign-in for %(username)s", username=username),
         data={"username": username},
     )

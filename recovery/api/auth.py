@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja.errors import Throttled
 from ninja.security import HttpBearer
 
@@ -43,7 +44,7 @@ class TokenAuth(HttpBearer):
             raise ApiError(
                 401,
                 "authentication_required",
-                "Use 'Authorization: Bearer <token>'; other schemes are not accepted.",
+                _("Use 'Authorization: Bearer <token>'; other schemes are not accepted."),
             )
         return super().__call__(request)
 
@@ -62,12 +63,36 @@ class TokenAuth(HttpBearer):
             raise ApiError(
                 403,
                 "permission_denied",
-                f"This needs the {self.role.label.lower()} role in {membership.team}; "
-                f"you are {membership.get_role_display().lower()}. Ask a team admin if you "
-                "need more.",
+                _role_refusal(self.role, membership),
                 required_role=self.role.value,
             )
         return result
+
+
+def _role_refusal(needed: Role, membership: Membership) -> str:
+    """A whole sentence per role needed (role names inflect differently in each language)."""
+    params = {"team": membership.team, "role": membership.get_role_display().lower()}
+    if needed == Role.MANAGER:
+        message = _(
+            "This needs the manager role in %(team)s; you are %(role)s. "
+            "Ask a team admin if you need more."
+        )
+    elif needed == Role.ADMIN:
+        message = _(
+            "This needs the admin role in %(team)s; you are %(role)s. "
+            "Ask a team admin if you need more."
+        )
+    elif needed == Role.OPERATOR:
+        message = _(
+            "This needs the operator role in %(team)s; you are %(role)s. "
+            "Ask a team admin if you need more."
+        )
+    else:
+        message = _(
+            "This needs the viewer role in %(team)s; you are %(role)s. "
+            "Ask a team admin if you need more."
+        )
+    return message % params
 
 
 class RateLimited(Throttled):
@@ -99,17 +124,23 @@ def _throttle(token: ApiToken, membership: Membership) -> None:
     over = next((count for count in counts if count.over), None)
     if over is None:
         return
-    whose = {
-        "api-token": "this token",
-        "api-user": f"your account ({membership.user}, all tokens together)",
-        "api-team": f"team {team} (all members' tokens together)",
-    }[over.scope]
     wait = over.retry_after
-    raise RateLimited(
-        wait,
-        f"Too many requests for {whose}: {over.limit} a minute. Retry in {wait} s; "
-        "ask an administrator if this job needs more.",
-    )
+    params = {"limit": over.limit, "wait": wait, "user": membership.user, "team": team}
+    messages = {
+        "api-token": _(
+            "Too many requests for this token: %(limit)s a minute. Retry in %(wait)s s; "
+            "ask an administrator if this job needs more."
+        ),
+        "api-user": _(
+            "Too many requests for your account (%(user)s, all tokens together): %(limit)s a "
+            "minute. Retry in %(wait)s s; ask an administrator if this job needs more."
+        ),
+        "api-team": _(
+            "Too many requests for team %(team)s (all members' tokens together): %(limit)s a "
+            "minute. Retry in %(wait)s s; ask an administrator if this job needs more."
+        ),
+    }
+    raise RateLimited(wait, messages[over.scope] % params)
 
 
 viewer = TokenAuth(Role.VIEWER)

@@ -11,6 +11,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -23,29 +26,47 @@ from recovery.services.recoveries import LaunchRefused
 logger = logging.getLogger("recovery.api")
 
 # The code each status gets when nothing more precise was said.
-DEFAULT_CODES = {
-    400: ("invalid_request", "The request is not valid."),
+DEFAULT_CODES: dict[int, tuple[str, Promise]] = {
+    400: ("invalid_request", gettext_lazy("The request is not valid.")),
     401: (
         "authentication_required",
-        "Send an API token: 'Authorization: Bearer qrc_…'. Create one under API tokens.",
+        gettext_lazy(
+            "Send an API token: 'Authorization: Bearer qrc_…'. Create one under API tokens."
+        ),
     ),
-    403: ("permission_denied", "Your role in this team does not allow this."),
-    404: ("not_found", "Nothing here: check the address, or the object belongs to another team."),
-    405: ("method_not_allowed", "This address does not accept that HTTP method."),
-    406: ("not_acceptable", "This API answers in JSON only."),
-    409: ("conflict", "The request conflicts with the current state."),
-    413: ("payload_too_large", "The request body is too large."),
-    415: ("unsupported_media_type", "Send JSON with 'Content-Type: application/json'."),
-    422: ("unprocessable", "The request cannot be processed."),
-    429: ("rate_limited", "Too many requests; slow down and retry after the indicated time."),
+    403: ("permission_denied", gettext_lazy("Your role in this team does not allow this.")),
+    404: (
+        "not_found",
+        gettext_lazy("Nothing here: check the address, or the object belongs to another team."),
+    ),
+    405: ("method_not_allowed", gettext_lazy("This address does not accept that HTTP method.")),
+    406: ("not_acceptable", gettext_lazy("This API answers in JSON only.")),
+    409: ("conflict", gettext_lazy("The request conflicts with the current state.")),
+    413: ("payload_too_large", gettext_lazy("The request body is too large.")),
+    415: (
+        "unsupported_media_type",
+        gettext_lazy("Send JSON with 'Content-Type: application/json'."),
+    ),
+    422: ("unprocessable", gettext_lazy("The request cannot be processed.")),
+    429: (
+        "rate_limited",
+        gettext_lazy("Too many requests; slow down and retry after the indicated time."),
+    ),
     500: (
         "server_error",
-        "Something went wrong on the server; it was logged. Retry, and tell your "
-        "administrator if it persists (quote the request_id).",
+        gettext_lazy(
+            "Something went wrong on the server; it was logged. Retry, and tell your "
+            "administrator if it persists (quote the request_id)."
+        ),
     ),
-    502: ("platform_error", "The platform could not be reached or answered with an error."),
-    503: ("unavailable", "The service is unavailable; retry shortly."),
+    502: (
+        "platform_error",
+        gettext_lazy("The platform could not be reached or answered with an error."),
+    ),
+    503: ("unavailable", gettext_lazy("The service is unavailable; retry shortly.")),
 }
+
+FALLBACK = ("error", gettext_lazy("The request failed."))
 
 
 class ApiError(Exception):
@@ -69,9 +90,11 @@ def body(request: HttpRequest | None, code: str, message: str, **extra: Any) -> 
 def error_response(
     request: HttpRequest | None, status: int, code: str = "", message: str = "", **extra: Any
 ) -> JsonResponse:
-    default_code, default_message = DEFAULT_CODES.get(status, ("error", "The request failed."))
+    # Messages speak the request's language (LocaleMiddleware read Accept-Language); codes do not.
+    default_code, default_message = DEFAULT_CODES.get(status, FALLBACK)
     response = JsonResponse(
-        body(request, code or default_code, message or default_message, **extra), status=status
+        body(request, code or default_code, str(message or default_message), **extra),
+        status=status,
     )
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="qrc"'
@@ -96,13 +119,13 @@ REFUSALS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     ActionRefused: (409, "action_refused", str),
     PlatformError: (
         502, "platform_error",
-        lambda exc: f"The platform could not be read: {exc.message}. Test the connection, "
-        "then retry.",
+        lambda exc: _("The platform could not be read: %(message)s. Test the connection, "
+        "then retry.") % {"message": exc.message},
     ),
     SecretUnreadable: (
         502, "credentials_unreadable",
-        lambda exc: "The connection's stored credentials cannot be decrypted with the "
-        "configured keys; an admin must re-enter them (or restore the old CREDENTIALS_KEYS).",
+        lambda exc: _("The connection's stored credentials cannot be decrypted with the "
+        "configured keys; an admin must re-enter them (or restore the old CREDENTIALS_KEYS)."),
     ),
 }  # fmt: skip
 
@@ -132,7 +155,9 @@ def install(api: NinjaAPI) -> None:
             request,
             400,
             "invalid_request",
-            f"The request is not valid ({where}): see errors." if where else "",
+            _("The request is not valid (%(where)s): see errors.") % {"where": where}
+            if where
+            else "",
             errors=errors,
         )
 
@@ -144,7 +169,7 @@ def install(api: NinjaAPI) -> None:
     def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
         wait = max(1, int(exc.wait or 1))
         # recovery.api.auth.RateLimited names the limit reached (token, user or team).
-        default = f"Too many requests with this token; retry in {wait} s."
+        default = _("Too many requests with this token; retry in %(wait)s s.") % {"wait": wait}
         response = error_response(
             request,
             429,

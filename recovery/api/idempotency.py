@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from recovery.api.errors import ApiError
 from recovery.api.models import ApiToken, IdempotencyKey
@@ -45,7 +46,11 @@ def validate_key(key: str) -> str:
         raise ApiError(
             400,
             "invalid_idempotency_key",
-            f"{HEADER} must be 1-255 visible ASCII characters without spaces (a UUID is ideal).",
+            gettext(
+                "%(header)s must be 1-255 visible ASCII characters without spaces "
+                "(a UUID is ideal)."
+            )
+            % {"header": HEADER},
         )
     return key
 
@@ -80,8 +85,11 @@ def claim(token: ApiToken, key: str, print_: str) -> IdempotencyKey | Replay:
             raise ApiError(
                 422,
                 "idempotency_key_reused",
-                f"{HEADER} {key!r} was already used with a different request body; "
-                "use a new key for a new request.",
+                gettext(
+                    "%(header)s %(key)s was already used with a different request body; "
+                    "use a new key for a new request."
+                )
+                % {"header": HEADER, "key": repr(key)},
             )
         if existing.status_code is not None:
             return Replay(existing.status_code, existing.response)
@@ -89,8 +97,11 @@ def claim(token: ApiToken, key: str, print_: str) -> IdempotencyKey | Replay:
             raise ApiError(
                 409,
                 "idempotency_request_in_progress",
-                f"A request with {HEADER} {key!r} is still being served; retry in a moment "
-                "to get its response.",
+                gettext(
+                    "A request with %(header)s %(key)s is still being served; retry in a "
+                    "moment to get its response."
+                )
+                % {"header": HEADER, "key": repr(key)},
             )
         # The first request died before answering: take its claim over.
         taken = IdempotencyKey.objects.filter(
@@ -102,7 +113,8 @@ def claim(token: ApiToken, key: str, print_: str) -> IdempotencyKey | Replay:
     raise ApiError(
         409,
         "idempotency_request_in_progress",
-        f"{HEADER} {key!r} is contended; retry in a moment.",
+        gettext("%(header)s %(key)s is contended; retry in a moment.")
+        % {"header": HEADER, "key": repr(key)},
     )
 
 

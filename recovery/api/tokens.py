@@ -16,10 +16,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from recovery import audit
 from recovery.api.models import ApiToken
 from recovery.models import AuditAction, Membership, Team
+from recovery.texts import Text
 
 SCHEME = "qrc_"
 # last_used_at is written at most this often per token: one UPDATE per request would
@@ -42,7 +44,7 @@ def create_token(
     request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for `user` in `team`; returns the row and the token, which is never stored."""
-    for _ in range(5):
+    for _attempt in range(5):
         prefix = f"{SCHEME}{secrets.token_hex(5)}"
         raw = f"{prefix}_{secrets.token_urlsafe(32)}"
         try:
@@ -66,7 +68,12 @@ def create_token(
         actor=user,
         request=request,
         obj=token,
-        message=f"API token {token.name} ({token.prefix}…) created for {user}",
+        message=Text(
+            "API token %(name)s (%(prefix)s…) created for %(user)s",
+            name=token.name,
+            prefix=token.prefix,
+            user=str(user),
+        ),
         data={
             "name": token.name,
             "prefix": token.prefix,
@@ -145,11 +152,12 @@ def authenticate(raw: str) -> Grant | Refusal:
     """The token's grant (its user's membership as it is now), or why it is refused."""
     raw = raw.strip()
     if not raw.startswith(SCHEME) or len(raw) > 200:
-        return Refusal("token_invalid", "This is not a Quick Recovery API token.")
+        return Refusal("token_invalid", _("This is not a Quick Recovery API token."))
     token = ApiToken.objects.select_related("user", "team").filter(digest=digest(raw)).first()
     if token is None:
         return Refusal(
-            "token_invalid", "Unknown API token. Check it was copied whole, or create a new one."
+            "token_invalid",
+            _("Unknown API token. Check it was copied whole, or create a new one."),
         )
     # The role is read now, not when the token was made: a role change or a removal from
     # the team applies to the very next request.
@@ -164,25 +172,32 @@ def authenticate(raw: str) -> Grant | Refusal:
     if membership is None:
         return Refusal(
             "membership_ended",
-            f"{token.user} is no longer a member of {token.team}, so this token no longer works.",
+            _("%(user)s is no longer a member of %(team)s, so this token no longer works.")
+            % {"user": token.user, "team": token.team},
         )
     if membership.created > token.created:
         return Refusal(
             "membership_ended",
-            f"API token {token.prefix}… was made before {token.user} left {token.team} and "
-            "does not work for the new membership; create a new one.",
+            _(
+                "API token %(prefix)s… was made before %(user)s left %(team)s and "
+                "does not work for the new membership; create a new one."
+            )
+            % {"prefix": token.prefix, "user": token.user, "team": token.team},
         )
     if token.revoked_at is not None:
-        return Refusal("token_revoked", f"API token {token.prefix}… was revoked; create a new one.")
+        return Refusal(
+            "token_revoked",
+            _("API token %(prefix)s… was revoked; create a new one.") % {"prefix": token.prefix},
+        )
     now = timezone.now()
     if token.expires_at is not None and token.expires_at <= now:
         return Refusal(
             "token_expired",
-            f"API token {token.prefix}… expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
-            "create a new one.",
+            _("API token %(prefix)s… expired on %(when)s UTC; create a new one.")
+            % {"prefix": token.prefix, "when": f"{token.expires_at:%Y-%m-%d %H:%M}"},
         )
     if not token.user.is_active:
-        return Refusal("token_invalid", "The account this token belongs to is disabled.")
+        return Refusal("token_invalid", _("The account this token belongs to is disabled."))
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return Grant(token, membership)

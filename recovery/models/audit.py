@@ -7,55 +7,61 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from recovery.texts import Text
+
+# The key of a row's data that holds its message as a Text (recovery.audit.record puts it).
+MESSAGE_TEXT = "message_text"
 
 
 class AuditAction(models.TextChoices):
-    LOGIN = "login", "Signed in"
-    LOGOUT = "logout", "Signed out"
-    LOGIN_FAILED = "login_failed", "Sign-in failed"
-    CONNECTION_CREATE = "connection.create", "Connection created"
-    CONNECTION_UPDATE = "connection.update", "Connection changed"
-    CONNECTION_DELETE = "connection.delete", "Connection deleted"
-    CONNECTION_TEST = "connection.test", "Connection tested"
-    CONNECTION_SHARE = "connection.share", "Connection sharing changed"
-    MEMBER_ADD = "member.add", "Member added"
-    MEMBER_REMOVE = "member.remove", "Member removed"
-    MEMBER_ROLE_CHANGE = "member.role_change", "Member role changed"
-    INVITATION_CREATE = "invitation.create", "Member invited"
-    INVITATION_LINK = "invitation.link", "Invitation link issued"
-    INVITATION_ACCEPT = "invitation.accept", "Invitation accepted"
-    INVITATION_DECLINE = "invitation.decline", "Invitation declined"
-    INVITATION_REVOKE = "invitation.revoke", "Invitation revoked"
-    RECOVERY_LAUNCH = "recovery.launch", "Recovery launched"
-    RECOVERY_CANCEL = "recovery.cancel", "Recovery cancelled"
-    RECOVERY_RETRY = "recovery.retry", "Recovery step retried"
-    RECOVERY_POWER_ON = "recovery.power_on", "VM powered on"
-    RECOVERY_MERGE = "recovery.merge", "Merge started"
-    RECOVERY_FINISH = "recovery.finish_verification", "Verification finished"
-    RECOVERY_ACKNOWLEDGE = "recovery.acknowledge", "Failure acknowledged"
-    RECOVERY_HAND_OVER = "recovery.hand_over", "Handed over to manual handling"
-    RECOVERY_EDIT_MAPPING = "recovery.edit_mapping", "Disk mapping edited"
-    RECOVERY_FORCE_STOP = "recovery.force_stop", "Forced power-off chosen"
-    RECOVERY_STEP = "recovery.step", "Recovery step"
-    PLATFORM_CALL = "platform.call", "Platform call"
-    GUARD_REFUSED = "guard.refused", "Destructive call refused"
-    AUDIT_CHECKPOINT = "audit.checkpoint", "Audit rows archived and pruned"
-    AUDIT_KEY_SWITCH = "audit.key_switch", "Audit chain sealed with a key from here on"
-    API_TOKEN_CREATE = "api_token.create", "API token created"
-    API_TOKEN_REVOKE = "api_token.revoke", "API token revoked"
-    NOTIFICATION_CHANNEL_CREATE = "notification.channel_create", "Notification channel added"
-    NOTIFICATION_CHANNEL_UPDATE = "notification.channel_update", "Notification channel changed"
-    NOTIFICATION_CHANNEL_DELETE = "notification.channel_delete", "Notification channel deleted"
-    NOTIFICATION_TEST = "notification.test", "Test notification sent"
-    NOTIFICATION_SETTINGS = "notification.settings", "Notification thresholds changed"
-    LAUNCH_TEMPLATE_CREATE = "launch_template.create", "Launch template saved"
-    LAUNCH_TEMPLATE_DELETE = "launch_template.delete", "Launch template deleted"
-    DRILL_CREATE = "drill.create", "Drill scheduled"
-    DRILL_UPDATE = "drill.update", "Drill changed"
-    DRILL_DELETE = "drill.delete", "Drill deleted"
-    DRILL_RUN_START = "drill.run_start", "Drill run started"
-    DRILL_FINISHED = "drill.finished", "Drill finished"
-    VERIFY_REPORT = "verify.report", "Verification report sealed"
+    LOGIN = "login", _("Signed in")
+    LOGOUT = "logout", _("Signed out")
+    LOGIN_FAILED = "login_failed", _("Sign-in failed")
+    CONNECTION_CREATE = "connection.create", _("Connection created")
+    CONNECTION_UPDATE = "connection.update", _("Connection changed")
+    CONNECTION_DELETE = "connection.delete", _("Connection deleted")
+    CONNECTION_TEST = "connection.test", _("Connection tested")
+    CONNECTION_SHARE = "connection.share", _("Connection sharing changed")
+    MEMBER_ADD = "member.add", _("Member added")
+    MEMBER_REMOVE = "member.remove", _("Member removed")
+    MEMBER_ROLE_CHANGE = "member.role_change", _("Member role changed")
+    INVITATION_CREATE = "invitation.create", _("Member invited")
+    INVITATION_LINK = "invitation.link", _("Invitation link issued")
+    INVITATION_ACCEPT = "invitation.accept", _("Invitation accepted")
+    INVITATION_DECLINE = "invitation.decline", _("Invitation declined")
+    INVITATION_REVOKE = "invitation.revoke", _("Invitation revoked")
+    RECOVERY_LAUNCH = "recovery.launch", _("Recovery launched")
+    RECOVERY_CANCEL = "recovery.cancel", _("Recovery cancelled")
+    RECOVERY_RETRY = "recovery.retry", _("Recovery step retried")
+    RECOVERY_POWER_ON = "recovery.power_on", _("VM powered on")
+    RECOVERY_MERGE = "recovery.merge", _("Merge started")
+    RECOVERY_FINISH = "recovery.finish_verification", _("Verification finished")
+    RECOVERY_ACKNOWLEDGE = "recovery.acknowledge", _("Failure acknowledged")
+    RECOVERY_HAND_OVER = "recovery.hand_over", _("Handed over to manual handling")
+    RECOVERY_EDIT_MAPPING = "recovery.edit_mapping", _("Disk mapping edited")
+    RECOVERY_FORCE_STOP = "recovery.force_stop", _("Forced power-off chosen")
+    RECOVERY_STEP = "recovery.step", _("Recovery step")
+    PLATFORM_CALL = "platform.call", _("Platform call")
+    GUARD_REFUSED = "guard.refused", _("Destructive call refused")
+    AUDIT_CHECKPOINT = "audit.checkpoint", _("Audit rows archived and pruned")
+    AUDIT_KEY_SWITCH = "audit.key_switch", _("Audit chain sealed with a key from here on")
+    API_TOKEN_CREATE = "api_token.create", _("API token created")
+    API_TOKEN_REVOKE = "api_token.revoke", _("API token revoked")
+    NOTIFICATION_CHANNEL_CREATE = "notification.channel_create", _("Notification channel added")
+    NOTIFICATION_CHANNEL_UPDATE = "notification.channel_update", _("Notification channel changed")
+    NOTIFICATION_CHANNEL_DELETE = "notification.channel_delete", _("Notification channel deleted")
+    NOTIFICATION_TEST = "notification.test", _("Test notification sent")
+    NOTIFICATION_SETTINGS = "notification.settings", _("Notification thresholds changed")
+    LAUNCH_TEMPLATE_CREATE = "launch_template.create", _("Launch template saved")
+    LAUNCH_TEMPLATE_DELETE = "launch_template.delete", _("Launch template deleted")
+    DRILL_CREATE = "drill.create", _("Drill scheduled")
+    DRILL_UPDATE = "drill.update", _("Drill changed")
+    DRILL_DELETE = "drill.delete", _("Drill deleted")
+    DRILL_RUN_START = "drill.run_start", _("Drill run started")
+    DRILL_FINISHED = "drill.finished", _("Drill finished")
+    VERIFY_REPORT = "verify.report", _("Verification report sealed")
 
 
 class Source(models.TextChoices):
@@ -131,6 +137,14 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("Audit rows are append-only: they cannot be deleted.")
+
+    @property
+    def shown_message(self) -> str:
+        """The message in the reader's language when the row stored it as a Text, else as
+        written (older rows, free text); the English column stays what the seal covers."""
+        data = self.data if isinstance(self.data, dict) else {}
+        text = Text.decode(data.get(MESSAGE_TEXT), english=self.message)
+        return str(text) if text is not None else self.message
 
     def content(self) -> dict[str, Any]:
         """What the hash covers: everything but the row id, the actor FK and the hash itself."""

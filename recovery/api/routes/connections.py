@@ -24,6 +24,7 @@ from recovery.api.schemas import (
 from recovery.models import AuditAction, Source
 from recovery.services import connections as service
 from recovery.tenancy import current_team
+from recovery.texts import Text
 
 router = Router(tags=["connections"])
 READ_ERRORS = COMMON_ERRORS
@@ -68,7 +69,10 @@ def test_connection(request: auth.ApiRequest, connection_id: int):
     outcome = service.test_connection(connection, team=team, actor=request.user)
     audit.record(
         AuditAction.CONNECTION_TEST, team=team, request=request, source=Source.API,
-        obj=connection, message=f"Tested {connection}: {connection.last_test_message}",
+        obj=connection, message=Text(
+            "Tested %(connection)s: %(message)s",
+            connection=str(connection), message=connection.last_test_message,
+        ),
         data={"ok": outcome.ok, "counts": outcome.counts},
     )  # fmt: skip
     return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from recovery.api import auth, serializers
@@ -123,7 +124,7 @@ def create_template(request: auth.ApiRequest, body: LaunchTemplateIn):
     team = current_team(request)
     connection = launch_settings.usable_connection(team, body.connection_id)
     if connection is None:
-        raise ApiError(404, "not_found", "No such connection for this team.")
+        raise ApiError(404, "not_found", _("No such connection for this team."))
     values = LaunchSettings(
         connection_id=connection.pk,
         vm_ids=[vm.vm_id for vm in body.vms],
@@ -187,14 +188,14 @@ AS_POST_RECOVERIES = (
 
 
 def _launch_saved(
-    request: auth.ApiRequest, values: LaunchSettings | None, body: TemplateLaunchIn, what: str
+    request: auth.ApiRequest, values: LaunchSettings | None, body: TemplateLaunchIn, gone: str
 ):
     """Launch saved settings (a template's, or a past recovery's or batch's) with a fresh
-    preflight, answered as POST /recoveries."""
+    preflight, answered as POST /recoveries; `gone` says whose connection is unusable."""
     team = current_team(request)
     connection = launch_settings.usable_connection(team, values.connection_id) if values else None
     if values is None or connection is None:  # gone, or no longer shared with this team
-        raise ApiError(404, "not_found", f"{what}'s connection is not usable any more.")
+        raise ApiError(404, "not_found", gone)
     requests, plan = launch_settings.plan_of(values, body.reason, body.datastore_name.strip())
     with preflight_slot(team):
         if body.dry_run:
@@ -218,7 +219,9 @@ def _launch_saved(
 def launch_template(request: auth.ApiRequest, template_id: int, body: TemplateLaunchIn):
     template = get_for_team(request, LaunchTemplate, pk=template_id)
     values = launch_settings.of_template(template)
-    return _launch_saved(request, values, body, "The template")
+    return _launch_saved(
+        request, values, body, _("The template's connection is not usable any more.")
+    )
 
 
 @router.post(
@@ -231,7 +234,9 @@ def launch_template(request: auth.ApiRequest, template_id: int, body: TemplateLa
 def recovery_launch_again(request: auth.ApiRequest, recovery_id: int, body: TemplateLaunchIn):
     recovery = get_for_team(request, Recovery, pk=recovery_id)
     values = launch_settings.of_recovery(recovery)
-    return _launch_saved(request, values, body, "The recovery")
+    return _launch_saved(
+        request, values, body, _("The recovery's connection is not usable any more.")
+    )
 
 
 @router.post(
@@ -243,4 +248,9 @@ def recovery_launch_again(request: auth.ApiRequest, recovery_id: int, body: Temp
 )
 def batch_launch_again(request: auth.ApiRequest, batch_id: int, body: TemplateLaunchIn):
     batch = get_for_team(request, Batch, pk=batch_id)
-    return _launch_saved(request, launch_settings.of_batch(batch), body, "The batch")
+    return _launch_saved(
+        request,
+        launch_settings.of_batch(batch),
+        body,
+        _("The batch's connection is not usable any more."),
+    )

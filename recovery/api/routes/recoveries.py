@@ -9,6 +9,7 @@ from typing import Literal
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, Header, Query, Router
 
 from recovery.api import auth, idempotency, serializers
@@ -195,7 +196,8 @@ def _plan(body: LaunchIn, connection) -> service.Plan:
         raise ApiError(
             400,
             "invalid_request",
-            f"Give {' and '.join(missing)}: the connection {connection} has no default.",
+            _("Give %(fields)s: the connection %(connection)s has no default.")
+            % {"fields": " and ".join(missing), "connection": connection},
         )
     datastore = (body.datastore_name or "").strip()  # "": the plan's default
     target = body.target
@@ -231,7 +233,7 @@ def _checks(body: LaunchIn) -> CheckPlan:
     if body.mode != Mode.VERIFY:
         raise ApiError(
             400, "invalid_request",
-            "checks apply to verify-only recoveries: drop them, or use mode verify.",
+            _("checks apply to verify-only recoveries: drop them, or use mode verify."),
         )  # fmt: skip
     plan, problems = chosen_checks(body.checks.model_dump())
     if problems:
