@@ -58,6 +58,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "within 10% of 1.00",
             )
         )
+    out += mass_limits_rows(results.get("mass_limits"))
     if d := results.get("dashboard"):
         for name, page in d["pages"].items():
             out.append(
@@ -87,6 +88,58 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
     return out
+
+
+def mass_limits_rows(m: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Each count of VMs to running against the platform's lower bound, and the ratios of the
+    largest run to the smallest (tests.bench.mass_limits)."""
+    if not m:
+        return []
+    out = []
+    for run in m["runs"]:
+        bound = run["lower_bound"]
+        terms = " + ".join(
+            f"{t['task']} {t['seconds']:g}" + (f" x {t['rounds']}" if t["rounds"] > 1 else "")
+            for t in bound["terms"]
+        )
+        reached = (
+            f"all running {run['all_running_s']} s"
+            if run["all_running_s"] is not None
+            else f"{run['running_at_timeout']} running at the timeout"
+        )
+        out.append(
+            (
+                f"{run['vms']:,} VMs to running from backup ({len(run['batches'])} launches, "
+                f"datastore limit {m['limit']}, {m['workers']} workers, task "
+                f"{m['task_seconds']:g} s, merge {m['merge_seconds']:g} s)",
+                f"{reached} / lower bound {bound['seconds']:g} s ({terms}) = "
+                f"**{run['ratio_to_bound']}**",
+                "<= 1.15",
+            )
+        )
+    if len(m["runs"]) < 2:
+        return out
+    small, large = m["runs"][0], m["runs"][-1]
+    sizes = f"{large['vms']:,} over {small['vms']:,} VMs"
+    redis = [f"{r['vms']:,}: {r['redis']['keys']} keys (peak {r['redis']['peak_keys_sampled']}), "
+             f"{r['redis']['used_memory_kib'] // 1024} MiB (peak "
+             f"{r['redis']['used_memory_peak_kib'] // 1024})" for r in (small, large)]  # fmt: skip
+    return [
+        *out,
+        (
+            f"Worker busy seconds per recovery up to all running, {sizes}",
+            f"{large['busy_per_recovery_s']} / {small['busy_per_recovery_s']} s = "
+            f"**{m['busy_ratio']}**",
+            "within 1.10",
+        ),
+        (
+            f"A worker's peak memory (VmHWM), {sizes}",
+            f"{large['worker_peak_kib'] // 1024} / {small['worker_peak_kib'] // 1024} MiB = "
+            f"**{m['memory_ratio']}**",
+            "<= 1.2",
+        ),
+        ("Redis at all running (DBSIZE, used_memory)", "; ".join(redis), "bounded"),
+    ]
 
 
 def main() -> None:
