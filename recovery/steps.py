@@ -15,10 +15,10 @@ from django.db import transaction
 
 from platforms.clients import PlatformError
 from platforms.clients.types import Server, Storage
-from recovery.choices import PLATFORM_BUSY, Mode, Status
+from recovery.choices import Mode, Status
 from recovery.merging import step_merged, step_merging
 from recovery.models import Recovery
-from recovery.services.capacity import take_turn
+from recovery.services.capacity import at_work, take_turn
 from recovery.stepkit import (
     RETRY_ADVICE,
     VM_GONE,
@@ -49,9 +49,10 @@ def step_queued(ctx: StepContext) -> Wait | Outcome:
     with transaction.atomic():
         # One gate per connection: the row lock makes concurrent workers take turns.
         connection = ctx.lock_connection()
-        siblings = Recovery.objects.filter(connection=connection)
-        busy = siblings.filter(status__in=PLATFORM_BUSY).count()
-        ahead = siblings.filter(status=Status.QUEUED, launched_at__lt=recovery.launched_at).count()
+        busy = at_work(connection.pk).count()
+        ahead = Recovery.objects.filter(
+            connection=connection, status=Status.QUEUED, launched_at__lt=recovery.launched_at
+        ).count()
         limit = connection.max_concurrent_recoveries
         if busy + ahead >= limit:
             reason = f"Queued: {busy} of {limit} recoveries on {connection.name} are at work" + (

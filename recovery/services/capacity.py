@@ -8,18 +8,28 @@ So a recovery starts its rebase or merge only while fewer than its connection's
 datastore; otherwise it waits, saying why on its page and in the lists, and the oldest waiting
 one is woken as soon as a turn ends (`wake_next`, called by the engine).
 
+Running first: in a disaster the VMs must run; the merges can follow. A rebase is on the path
+to running, a merge is not (the VM already runs from the backup), and a merge holds its turn
+for far longer. So a merge takes no turn on a datastore while a recovery of the same connection
+is still on its way to a rebase there (`rebases_to_come`), and a freed turn goes to a waiting
+rebase first. A merge therefore waits as long as new launches keep coming on its datastore: by
+the product's priorities that is right (its VM runs meanwhile, from the backup).
+
 Counted from the console's own rows: a task started by something else on the platform is not
 seen. Per connection: two connections to one platform each keep their own count.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from platforms.models import PlatformConnection
 from recovery import background
-from recovery.choices import Status
+from recovery.choices import PLATFORM_BUSY, Status
 from recovery.models import Recovery
 from recovery.stepkit import StepContext, Wait
 
@@ -28,6 +38,13 @@ DATASTORE_TASKS: dict[str, str] = {Status.REBASING: "rebase", Status.MERGING: "m
 # Set in task_started once the merge task has ended (merging.py): the turn is over then, even
 # while the recovery waits for the platform to release the VM.
 MERGE_ENDED = "merge_end"
+# Past the connection's queue and moving by themselves towards their rebase (steps.py order:
+# powering off -> attaching -> creating the VM -> rebasing). Queued ones count only while the
+# connection has room for them (`rebases_to_come`); failed, cancelled and stopped ones never:
+# they reach no rebase until a person acts, and must not hold the merges back meanwhile.
+TOWARDS_REBASE = frozenset({Status.POWERING_OFF, Status.ATTACHING, Status.CREATING_VM})
+# The safety-net look of a recovery waiting for a turn (it is woken when one frees up).
+TURN_LOOK_SECONDS = 5.0
 
 
 def holds_turn(recovery: Recovery) -> bool:
@@ -36,6 +53,11 @@ def holds_turn(recovery: Recovery) -> bool:
     if key is None or key not in recovery.client_tokens:
         return False
     return not (key == "merge" and MERGE_ENDED in recovery.task_started)
+
+
+def at_work(connection_id: int) -> QuerySet[Recovery]:
+    """The connection's recoveries counted against its `max_concurrent_recoveries`."""
+    return Recovery.objects.filter(connection_id=connection_id, status__in=PLATFORM_BUSY)
 
 
 def _on_datastore(connection_id: int, datastore_id: str) -> QuerySet[Recovery]:
@@ -61,6 +83,39 @@ def _waiting(connection_id: int, datastore_id: str) -> QuerySet[Recovery]:
     return _on_datastore(connection_id, datastore_id).filter(not_sent)
 
 
+def rebases_to_come(connection: PlatformConnection, recovery: Recovery) -> QuerySet[Recovery]:
+    """The recoveries of `connection` whose rebase on `recovery`'s datastore is still to start:
+    waiting for a turn, or on their way to that step. Before the attach a recovery knows its
+    datastore by name only (one mount per name and connection: steps.step_attaching).
+
+    Queued ones count only while the connection has room (fewer than its
+    `max_concurrent_recoveries` at work): then they go on by themselves. Without room they
+    wait for a recovery to finish, maybe one of the merges waiting here: counting them would
+    leave both waiting for ever."""
+    statuses = set(TOWARDS_REBASE)
+    if at_work(connection.pk).count() < connection.max_concurrent_recoveries:
+        statuses.add(Status.QUEUED)
+    not_attached = Q(datastore_id="", datastore_name=recovery.datastore_name)
+    waiting_for_turn = Q(status=Status.REBASING) & ~Q(client_tokens__has_key="rebase")
+    return (
+        Recovery.objects.filter(connection_id=connection.pk)
+        .filter(Q(datastore_id=recovery.datastore_id) | not_attached)
+        .filter(Q(status__in=sorted(statuses)) | waiting_for_turn)
+        .exclude(pk=recovery.pk)
+    )
+
+
+def _rebases_first(count: int, datastore_name: str) -> Wait:
+    whose = (
+        f"the rebases of {count} recoveries go" if count > 1 else "the rebase of 1 recovery goes"
+    )
+    return Wait(
+        f"Waiting: {whose} first on datastore {datastore_name} (running the VMs comes before "
+        "merging); the merge starts when they are done",
+        seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS),
+    )
+
+
 def take_turn(ctx: StepContext, key: str) -> Wait | None:
     """Take a turn on the recovery's datastore for its `key` task ("rebase" or "merge"), or
     the Wait that says why not yet. None: go ahead and start it (its token is saved)."""
@@ -70,6 +125,10 @@ def take_turn(ctx: StepContext, key: str) -> Wait | None:
     with transaction.atomic():
         # The connection's row lock makes workers take turns: two never both take the last.
         connection = ctx.lock_connection()
+        if key == "merge":
+            to_come = rebases_to_come(connection, recovery).count()
+            if to_come:
+                return _rebases_first(to_come, recovery.datastore_name)
         limit = connection.max_tasks_per_datastore
         busy = _holding(connection.pk, recovery.datastore_id).exclude(pk=recovery.pk).count()
         if busy >= limit:
@@ -77,24 +136,32 @@ def take_turn(ctx: StepContext, key: str) -> Wait | None:
                 f"Waiting: {busy} of {limit} tasks on datastore {recovery.datastore_name} "
                 f"(the platform's limit on {connection.name}); it starts when one ends",
                 # Woken when a turn ends; the look is only a safety net.
-                seconds=min(5.0, settings.RECOVERY_POLL_MAX_SECONDS),
+                seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS),
             )
         ctx.token(key)  # the turn is taken: the others count it from now on
+    if key == "rebase":
+        wake_next(recovery)  # maybe the last rebase to come: the merges waiting for it may go
     return None
 
 
 def wake_next(recovery: Recovery) -> None:
-    """A turn on the recovery's datastore ended: let the oldest recovery waiting for one look
-    now (on commit, so that it counts the turn as ended)."""
-    if recovery.connection_id is None or not recovery.datastore_id:
+    """A turn on the recovery's datastore ended (or the merges there may go): let as many
+    waiters look now as there are free turns, the oldest first, rebases before merges; the
+    merges only once no rebase is to come (woken sooner, they would only wait again). On
+    commit, so that they count the turn as ended."""
+    connection = recovery.connection
+    if connection is None or not recovery.datastore_id:
         return
-    oldest = (
-        _waiting(recovery.connection_id, recovery.datastore_id)
-        .order_by("status_since", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if oldest:
+    on_datastore = (connection.pk, recovery.datastore_id)
+    free = connection.max_tasks_per_datastore - _holding(*on_datastore).count()
+    if free <= 0:
+        return
+    waiters = _waiting(*on_datastore).order_by("status_since", "pk")
+    woken = list(waiters.filter(status=Status.REBASING).values_list("pk", flat=True)[:free])
+    if len(woken) < free and not rebases_to_come(connection, recovery).exists():
+        merges = waiters.filter(status=Status.MERGING).values_list("pk", flat=True)
+        woken += merges[: free - len(woken)]
+    for pk in woken:
         transaction.on_commit(
-            lambda: background.enqueue("recovery.tasks.advance", oldest), robust=True
+            partial(background.enqueue, "recovery.tasks.advance", pk), robust=True
         )

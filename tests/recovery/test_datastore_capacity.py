@@ -4,15 +4,21 @@ why a recovery waits, and never makes the platform queue (or refuse) one of its 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
+from recovery import background
 from recovery.background.inline import settled
 from recovery.choices import Status
-from recovery.services.capacity import holds_turn
+from recovery.models import Recovery
+from recovery.services import recoveries as actions
+from recovery.services.capacity import holds_turn, wake_next
 from tests.labclient import LabClient, LabProcess, start_lab
-from tests.recovery.engine_helpers import lab_connection, requests_log, run, start
+from tests.recovery.engine_helpers import effects, lab_connection, requests_log, run, start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STOPPED = ["app-01", "db-01", "vm-007", "vm-008", "vm-010"]
@@ -87,3 +93,107 @@ def test_under_the_default_limit_no_recovery_waits_for_a_turn(personas, limited_
     assert {r.status for r in final} == {Status.COMPLETED}
     assert not any(e.message.startswith("Waiting:") for r in final for e in r.events.all())
     assert limited_lab.admin("GET", "throttle")["waited"] == []
+
+
+# --- running first: a merge takes no turn while a rebase on its datastore is still to come ---
+
+REBASE_FIRST = "Waiting: the rebase of 1 recovery goes first on datastore qr-test"
+
+
+def _running_from_backup(connection, lab, name):
+    """A restore stopped before its merge (the operator merges it), its VM running."""
+    [recovery] = start(connection, lab, [name], auto_merge=False)
+    [recovery] = run([recovery], lambda rows: rows[0].status == Status.RUNNING_FROM_BACKUP)
+    return recovery
+
+
+def _notes(recovery) -> list[str]:
+    return [e.message for e in recovery.events.all()]
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_a_rebase_still_to_come_goes_before_a_merge_on_the_same_datastore(
+    personas, limited_lab, limit
+):
+    limited_lab.admin("POST", "settings", {"max_tasks_per_datastore": limit})
+    connection = lab_connection(
+        personas.team, limited_lab, max_concurrent_recoveries=5, max_tasks_per_datastore=limit
+    )
+    merging = _running_from_backup(connection, limited_lab, "app-01")
+    [rebasing] = start(connection, limited_lab, ["db-01"])  # queued: its rebase is to come
+    actions.start_merge(merging, "op")  # its merge would have a free turn
+    final = run([merging, rebasing], timeout=60)
+
+    assert {r.status for r in final} == {Status.COMPLETED}, [
+        (r.status, r.error_message) for r in final
+    ]
+    merging, rebasing = final
+    order = [(e["action"], e["object_id"]) for e in effects(limited_lab)]
+    assert order.index(("rebase", rebasing.created_vm_id)) < order.index(
+        ("merge", merging.created_vm_id)
+    )
+    waited = [n for n in _notes(merging) if n.startswith(REBASE_FIRST)]
+    assert waited == [
+        f"{REBASE_FIRST} (running the VMs comes before merging); the merge starts when they "
+        "are done"
+    ]
+    assert limited_lab.admin("GET", "throttle")["waited"] == []
+
+
+def test_a_failed_recovery_does_not_hold_the_merges_back(personas, limited_lab):
+    connection = lab_connection(personas.team, limited_lab, max_tasks_per_datastore=2)
+    merging = _running_from_backup(connection, limited_lab, "app-01")
+    limited_lab.admin(
+        "POST", "faults", {"path": "/servers$", "method": "POST", "kind": "task_failure"}
+    )
+    [failed] = start(connection, limited_lab, ["db-01"])
+    [failed] = run([failed])
+    assert (failed.status, failed.failed_status) == (Status.FAILED, Status.CREATING_VM)
+
+    actions.start_merge(merging, "op")
+    [merging] = run([merging])
+
+    assert merging.status == Status.COMPLETED
+    assert not [n for n in _notes(merging) if "goes first" in n or "go first" in n]
+
+
+def test_a_merge_does_not_wait_for_a_queued_recovery_that_waits_for_its_slot(personas, limited_lab):
+    """One recovery at work at a time: the queued one waits for the merging one to finish;
+    the merge waiting for the queued one's rebase would leave both waiting for ever."""
+    connection = lab_connection(
+        personas.team, limited_lab, max_concurrent_recoveries=1, max_tasks_per_datastore=2
+    )
+    final = run(start(connection, limited_lab, ["app-01", "db-01"]), timeout=60)
+    assert {r.status for r in final} == {Status.COMPLETED}
+    assert not [n for r in final for n in _notes(r) if "go first" in n or "goes first" in n]
+
+
+def test_a_freed_turn_wakes_a_waiting_rebase_before_an_older_waiting_merge(personas, limited_lab):
+    connection = lab_connection(personas.team, limited_lab, max_tasks_per_datastore=1)
+    holder, merge, rebase = start(connection, limited_lab, ["app-01", "db-01", "vm-007"])
+    queue = background.queue()
+    queue.empty()
+    rows = {
+        holder: (Status.MERGING, {"merge": "t"}, 0),
+        merge: (Status.MERGING, {}, 1),  # waiting longer than the rebase
+        rebase: (Status.REBASING, {}, 2),
+    }
+    for recovery, (status, tokens, minutes) in rows.items():
+        Recovery.objects.filter(pk=recovery.pk).update(
+            status=status,
+            client_tokens=tokens,
+            datastore_id="ds-1",
+            status_since=timezone.now() - timedelta(minutes=10 - minutes),
+        )
+
+    def turn_ends(recovery, **fields):
+        Recovery.objects.filter(pk=recovery.pk).update(**fields)
+        ended = Recovery.objects.select_related("connection").get(pk=recovery.pk)
+        queue.empty()
+        with transaction.atomic():  # woken on commit
+            wake_next(ended)
+        return [job.args for job in queue.get_jobs()]
+
+    assert turn_ends(holder, status=Status.MERGED) == [[rebase.pk]]
+    Recovery.objects.filter(pk=rebase.pk).update(client_tokens={"rebase": "t"})
+    assert turn_ends(rebase, status=Status.READY) == [[merge.pk]]
