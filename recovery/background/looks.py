@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from recovery.background.rqjobs import RESULT_TTL
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def enqueue_due(queue: Any, batch: int = 500) -> int:
             look = _decode(raw)
             if look is not None:
                 # The worker runs it only if it names one of our tasks (rqjobs.AllowedJob).
-                queue.enqueue(look[0], *look[1], result_ttl=RESULT_TTL)
+                queue.enqueue(look[0], *look[1], result_ttl=settings.RQ_RESULT_TTL)
         moved += len(due)
         if len(due) < batch:
             return moved

@@ -19,12 +19,6 @@ from rq.job import Job
 
 logger = logging.getLogger(__name__)
 
-# How long a finished job of ours stays in Redis: not at all. Every task records what it did in
-# the database (events, audit rows) and nothing reads a job's return value, while RQ's default
-# keeps each job and its result 500 s: at a thousand recoveries' looks, tens of thousands of
-# keys (docs/performance.md). A failed job is kept (RQ's failure_ttl) for people to read.
-RESULT_TTL = 0
-
 
 class JSONSerializer:
     """RQ's JSON serializer, storing any return value RQ keeps as text rather than failing
