@@ -1,7 +1,7 @@
 """Mass recovery within the platform's limits: 1,000 VMs to running from backup, against 200.
 
 Run: .venv/bin/python -m tests.bench.mass_limits [--vms 200,1000] [--batch 200] [--limit 10]
-     [--merge-seconds 60] [--task-seconds 1] [--workers 2] [--timeout 900]
+     [--merge-seconds 60] [--task-seconds 1] [--workers 2] [--give-up 3]
 
 For each count of VMs, a fresh stack (Redis, the lab, --workers RQ workers): the VMs launched
 as back-to-back batches of --batch through the launch service, one team, one shared NFS
@@ -9,7 +9,9 @@ datastore, restore in place; the lab's Max Tasks per Datastore and the connectio
 --limit. Timed from the first launch call to the last VM running from backup; merges (60 s,
 ten at a time: 100 minutes for 1,000) are not waited for. Printed against the lower bound the
 platform's limits allow (lower_bound), with the workers' busy seconds per recovery, their peak
-memory, Redis's keys and memory at that moment, and where the time went (profile).
+memory, Redis's keys and memory at that moment, and where the time went (profile). A run still
+short of all running at --give-up times the bound (past any target) stops there and says how
+many ran: `make bench` stays within its time.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ def run(stack: Stack, count: int, args: argparse.Namespace) -> dict[str, Any]:
     ids, launch_seconds = launch_batches(stack, vms, args.batch)
     rows = Recovery.objects.filter(pk__in=ids)
     timeline, peak_rss, peak_keys, peak_backlog = [], 0, 0, 0
-    deadline = time.monotonic() + args.timeout
+    deadline = started + args.give_up * bound["seconds"]
     while True:
         running = rows.filter(recovered_at__isnull=False).count()
         failed = rows.filter(status="failed").first()
@@ -186,7 +188,7 @@ def run(stack: Stack, count: int, args: argparse.Namespace) -> dict[str, Any]:
         peak_backlog = max(peak_backlog, backlog)
         peak_rss = max([peak_rss] + [processes.resident_kib(p) for m in groups.values() for p in m])
         peak_keys = max(peak_keys, redis_figures_keys(stack))
-        if running == count or time.monotonic() > deadline:
+        if running == count or time.time() > deadline:
             break
         time.sleep(0.5)
     last = rows.order_by("-recovered_at").values_list("recovered_at", flat=True).first()
@@ -201,6 +203,7 @@ def run(stack: Stack, count: int, args: argparse.Namespace) -> dict[str, Any]:
         "lower_bound": bound,
         "all_running_s": all_running,
         "running_at_timeout": None if all_running else running,
+        "gave_up_after_s": None if all_running else round(wall, 1),
         "ratio_to_bound": round(all_running / bound["seconds"], 3) if all_running else None,
         "worker_busy_s": round(busy, 2),
         "busy_per_recovery_s": round(busy / count, 4),
@@ -240,7 +243,10 @@ def report(run: dict[str, Any]) -> None:
     bound, redis, profile = run["lower_bound"], run["redis"], run["profile"]
     print(f"{run['vms']} VMs: lower bound {describe_bound(bound)}", flush=True)
     if run["all_running_s"] is None:
-        print(f"  NOT all running: {run['running_at_timeout']} of {run['vms']} at the timeout")
+        print(
+            f"  NOT all running: {run['running_at_timeout']} of {run['vms']} after "
+            f"{run['gave_up_after_s']} s, when it gave up"
+        )
     else:
         print(
             f"  all running after {run['all_running_s']} s = {run['ratio_to_bound']}x the bound "
@@ -287,7 +293,7 @@ def main() -> None:
     parser.add_argument("--merge-seconds", type=float, default=60.0)
     parser.add_argument("--task-seconds", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--give-up", type=float, default=3.0, help="times the lower bound")
     parser.add_argument("--lab-vms", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
