@@ -144,7 +144,9 @@ def lab_profile(stack: Stack, started: float) -> dict[str, Any]:
     }
 
 
-def launch_batches(stack: Stack, vms: list[dict[str, Any]], size: int) -> tuple[list[int], list]:
+def launch_batches(
+    stack: Stack, vms: list[dict[str, Any]], size: int
+) -> tuple[list[int], list[float]]:
     from recovery.services.recoveries import launch
 
     plan = restore_plan("qr-mass-limits", "mass recovery within the platform's limits")
