@@ -18,6 +18,7 @@ from recovery.background.conf import (  # noqa: F401 (settings read by django-rq
     NOTIFICATIONS_QUEUE,
     RQ,
     RQ_JOB_MODULES,
+    RQ_RESULT_TTL,
     RQ_SCHEDULER_INTERVAL_SECONDS,
     RQ_SCHEDULER_LOCK_SECONDS,
     RQ_SERIALIZER,

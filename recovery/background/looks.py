@@ -17,6 +17,8 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
+
 logger = logging.getLogger(__name__)
 
 # Pop up to ARGV[2] members due by ARGV[1], atomically: two schedulers never both take one.
@@ -73,7 +75,7 @@ def enqueue_due(queue: Any, batch: int = 500) -> int:
             look = _decode(raw)
             if look is not None:
                 # The worker runs it only if it names one of our tasks (rqjobs.AllowedJob).
-                queue.enqueue(look[0], *look[1])
+                queue.enqueue(look[0], *look[1], result_ttl=settings.RQ_RESULT_TTL)
         moved += len(due)
         if len(due) < batch:
             return moved

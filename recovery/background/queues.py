@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from recovery.background import looks
 
 # Recoveries, drills and the periodic loops; settings.NOTIFICATIONS_QUEUE has its own workers.
@@ -37,6 +39,6 @@ def enqueue(func: str, *args: Any, on: str = DEFAULT, delay: float = 0) -> None:
     """
     target = queue(on)
     if delay <= 0:
-        target.enqueue(func, *args)
+        target.enqueue(func, *args, result_ttl=settings.RQ_RESULT_TTL)
     else:
         looks.schedule(target, func, args, delay)

@@ -9,6 +9,7 @@ import pytest
 
 from recovery import background
 from recovery.background import leases, looks
+from recovery.background.inline import InlineWorker
 from recovery.models import Recovery
 from tests.factories import ConnectionFactory
 
@@ -69,6 +70,29 @@ def test_a_look_written_before_looks_named_their_task_still_advances_its_recover
         assert looks.enqueue_due(queue) == 2  # both taken off the set; one is not ours, dropped
     [job] = queue.get_jobs()
     assert (job.func_name, job.args) == ("recovery.tasks.advance", [42])
+
+
+def test_a_finished_job_of_ours_leaves_no_key_in_redis_but_a_failed_one_stays(
+    personas, run_on_commit
+):
+    # A thousand recoveries' looks would otherwise keep tens of thousands of job and result
+    # keys for RQ's default 500 s (docs/performance.md, mass recovery within the limits).
+    queue = background.queue()
+    redis = queue.connection
+    background.enqueue("tests.jobs.describe_team", personas.team.pk, delay=0.01)  # a look
+    time.sleep(0.02)
+    with run_on_commit():
+        looks.enqueue_due(queue)
+        background.enqueue("tests.jobs.describe_team", personas.team.pk)  # a job for now
+        background.enqueue("tests.jobs.describe_team", -1)  # fails: no such team
+    [looked, now, failing] = queue.get_job_ids()
+
+    assert InlineWorker([queue], connection=redis).work(burst=True)
+    assert not redis.exists(f"rq:job:{looked}", f"rq:job:{now}")
+    assert list(redis.scan_iter("rq:results:*")) == [f"rq:results:{failing}".encode()]
+    assert queue.finished_job_registry.get_job_ids() == []
+    assert queue.failed_job_registry.get_job_ids() == [failing]  # kept for people to read
+    assert redis.exists(f"rq:job:{failing}")
 
 
 def test_a_lease_is_held_by_one_worker_until_it_runs_out_or_is_released(personas):
