@@ -232,6 +232,10 @@ RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 30.0, minimum
 RECOVERY_MERGE_FIRST_LOOK_SECONDS = env_float(
     "RECOVERY_MERGE_FIRST_LOOK_SECONDS", 2.0, minimum=0.05
 )
+# A recovery waiting for a turn on a datastore or host (services/capacity.py) is woken when one
+# ends; this look is only the safety net. Short, a thousand waiters would swamp the workers with
+# looks that find nothing (docs/performance.md, 1,000 VMs); a wake lost with Redis costs this.
+RECOVERY_TURN_LOOK_SECONDS = env_float("RECOVERY_TURN_LOOK_SECONDS", 120.0, minimum=0.1)
 # While a recovery's page is open, its merge is looked at at least this often (recovery.watching).
 RECOVERY_WATCHED_LOOK_SECONDS = env_float("RECOVERY_WATCHED_LOOK_SECONDS", 2.0, minimum=0.1)
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)

@@ -21,6 +21,7 @@ os.environ.setdefault("HTTPS", "0")
 # The lab's tasks take fractions of a second in tests: look again quickly.
 os.environ.setdefault("RECOVERY_POLL_MIN_SECONDS", "0.05")
 os.environ.setdefault("RECOVERY_POLL_MAX_SECONDS", "0.3")
+os.environ.setdefault("RECOVERY_TURN_LOOK_SECONDS", "0.3")
 os.environ.setdefault("RECOVERY_MERGE_FIRST_LOOK_SECONDS", "0.05")
 os.environ.setdefault("PLATFORM_RETRY_BASE_SECONDS", "0.05")
 os.environ.setdefault("RECOVERY_LEASE_SECONDS", "3")
