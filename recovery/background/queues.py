@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from recovery.background import looks
 
 # Recoveries, drills and the periodic loops; settings.NOTIFICATIONS_QUEUE has its own workers.
@@ -32,11 +34,13 @@ def connection(name: str = DEFAULT) -> Any:
 def enqueue(func: str, *args: Any, on: str = DEFAULT, delay: float = 0) -> None:
     """Run `func(*args)` on a worker of queue `on`, now or after `delay` seconds.
 
-    A delayed job is a look (looks.py): timed to the tenth of a second, and at most one pending
-    per task and arguments, the earliest winning.
+    A delayed job is a look (looks.py): queued when due, and at most one pending per task and
+    arguments, the earliest winning.
     """
     target = queue(on)
     if delay <= 0:
         target.enqueue(func, *args)
     else:
-        looks.schedule(target, func, args, delay)
+        looks.schedule(
+            target, func, args, delay, wake_within=settings.RQ_SCHEDULER_INTERVAL_SECONDS
+        )

@@ -37,6 +37,10 @@ def configure(database_url: str, redis_url: str, **extra: str) -> None:
             "DJANGO_SETTINGS_MODULE": "recovery.settings",
             "SECRET_KEY": "bench-only-" + "x" * 40,
             "CREDENTIALS_KEYS": "dGVzdC1vbmx5LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGU=",
+            # The audit chain's key is required (settings refuse to start without it).
+            "AUDIT_KEY": os.environ.get("AUDIT_KEY", "bench:" + "k" * 43),
+            # The lab answers on loopback, which connections may reach only when allowed.
+            "OUTBOUND_ALLOW": "127.0.0.0/8",
             "HTTPS": "0",
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             **extra,
@@ -156,6 +160,8 @@ def bench_stack(
         make_redis_url(redis_port, redis_password),
         # The console reads the backup files itself in preflight, as it would on a real NFS mount.
         NFS_EXPORT_MOUNTS=f"{NFS_SERVER}:{NFS_EXPORT}={lab_dir / 'exports' / 'backup'}",
+        # Signed chain heads of this run's fresh database: not var/'s, which hold other runs'.
+        AUDIT_HEADS_DIR=str(workdir / "audit-heads"),
     )
     import django
 
