@@ -44,6 +44,7 @@ class FastScheduler(RQScheduler):
     def __init__(self, *args, tick: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.tick = tick
+        self._queues: dict[str, Any] = {}
 
     def acquire_locks(self, auto_start: bool = False) -> set[str]:
         locks = super().acquire_locks(auto_start=False)
@@ -62,8 +63,20 @@ class FastScheduler(RQScheduler):
 
     def enqueue_scheduled_jobs(self) -> None:
         super().enqueue_scheduled_jobs()
-        for name in self._acquired_locks:  # the queues this scheduler holds the lock of
-            looks.enqueue_due(queue(name))
+        self.enqueue_due_looks()
+
+    def enqueue_due_looks(self) -> None:
+        for each in self._held_queues():
+            looks.enqueue_due(each)
+
+    def _held_queues(self) -> list[Any]:
+        """The queues this scheduler holds the lock of, each made once: django-rq's queue()
+        opens a new Redis connection every call (connect, AUTH, client info), which cost the
+        scheduler more round trips than the looks themselves, ten times a second."""
+        for name in self._acquired_locks:
+            if name not in self._queues:
+                self._queues[name] = queue(name)
+        return [self._queues[name] for name in sorted(self._acquired_locks)]
 
     def work(self) -> None:
         self._install_signal_handlers()
@@ -80,11 +93,13 @@ class FastScheduler(RQScheduler):
                     self.heartbeat()
                     if self._acquired_locks:
                         keep_alive(self.connection)  # the periodic loops, after Redis lost them
+                    # RQ's own scheduled jobs (whole seconds; ours are looks): as often as RQ.
+                    RQScheduler.enqueue_scheduled_jobs(self)
                     beat = time.monotonic()
-                self.enqueue_scheduled_jobs()
+                # Looks first and alone: a due look waits for no other round trip.
+                self.enqueue_due_looks()
                 # Until the next look is due (or a sooner one is scheduled), at most a tick.
-                held = [queue(name) for name in self._acquired_locks]
-                looks.wait_until_due(self.connection, held, self.tick)
+                looks.wait_until_due(self.connection, self._held_queues(), self.tick)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
                 # Redis restarting: RQ's scheduler would die here and come back only with the
                 # worker's maintenance, ten minutes later. Wait for Redis instead; the next
