@@ -6,8 +6,8 @@ One in-place restore of db-01 at a time through the console (two workers, as ove
 then the lab's own records: every API request (its time) and every task (its begin and end).
 For each task on the path to running (attach, rebase, power on) it prints how long after the
 task's end the console read it done ("seen") and how long after that it made its next call
-("next call"), and the reads of each task ("looks"). The sum of the lags is what the console
-adds to the bare script's time to running.
+("next call"), and the reads of each task; then the jobs and task reads of a whole recovery.
+The sum of the lags is what the console adds to the bare script's time to running.
 """
 
 from __future__ import annotations
@@ -50,6 +50,21 @@ def timeline(requests: list[dict[str, Any]], tasks: dict[str, Any]) -> dict[str,
     return lags
 
 
+def _jobs_and_reads(stack: Any, requests: list[dict[str, Any]]) -> tuple[int, int]:
+    """The latest recovery's jobs (the workers' logs) and its reads of platform tasks."""
+    from recovery.models import Recovery
+
+    marker = f"recovery.tasks.advance({Recovery.objects.latest('pk').pk})"
+    jobs = sum(
+        1
+        for log in stack.workdir.glob("worker-*.log")
+        for line in log.read_text().splitlines()
+        if marker in line and ": default: " in line
+    )
+    reads = sum(1 for r in requests if r["method"] == "GET" and "/tasks/" in r["path"])
+    return jobs, reads
+
+
 def _print_run(stack: Any, requests: list[dict[str, Any]], tasks: dict[str, Any]) -> None:
     """The run's requests and task ends, in seconds from the launch, and the workers' job starts."""
     from recovery.models import Recovery
@@ -82,6 +97,7 @@ def main() -> None:
                 "--latency-ms", "0")  # fmt: skip
     rows: list[dict[str, dict[str, float]]] = []
     rtos: list[float] = []
+    looks: list[tuple[int, int]] = []
     with bench_stack("rto_profile", workers=2, lab_args=lab_args) as stack:
         for run in range(args.runs):
             stack.reset_lab()
@@ -90,6 +106,7 @@ def main() -> None:
             requests = stack.lab_client.admin("GET", f"requests?since={since}")
             tasks = stack.lab_client.admin("GET", "state")["tasks"]
             lags = timeline(requests, tasks)
+            looks.append(_jobs_and_reads(stack, requests))
             if args.verbose:
                 _print_run(stack, requests, tasks)
             rows.append(lags)
@@ -97,7 +114,9 @@ def main() -> None:
             print(f"run {run + 1}: running after {rto:.3f} s  " + "  ".join(
                 f"{k}: seen +{v['seen']:.3f} next +{v['next_call']:.3f} ({v['looks']:.0f} reads)"
                 for k, v in lags.items()), flush=True)  # fmt: skip
-    print(f"\nmedian running after {statistics.median(rtos):.3f} s")
+    print(f"\nmedian running after {statistics.median(rtos):.3f} s; per recovery (to completed): "
+          f"{statistics.mean(j for j, _ in looks):.1f} jobs, "
+          f"{statistics.mean(r for _, r in looks):.1f} task reads")  # fmt: skip
     for kind in PATH_TO_RUNNING:
         values = [r[kind] for r in rows if kind in r]
         if values:
