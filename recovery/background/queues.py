@@ -37,11 +37,13 @@ def enqueue(
     """Run `func(*args)` on a worker of queue `on`, now or after `delay` seconds; `first`:
     ahead of the jobs already waiting (a wake that frees the platform's capacity).
 
-    A delayed job is a look (looks.py): timed to the tenth of a second, and at most one pending
-    per task and arguments, the earliest winning.
+    A delayed job is a look (looks.py): queued when due, and at most one pending per task and
+    arguments, the earliest winning.
     """
     target = queue(on)
     if delay <= 0:
         target.enqueue(func, *args, result_ttl=settings.RQ_RESULT_TTL, at_front=first)
     else:
-        looks.schedule(target, func, args, delay)
+        looks.schedule(
+            target, func, args, delay, wake_within=settings.RQ_SCHEDULER_INTERVAL_SECONDS
+        )

@@ -175,6 +175,8 @@ def bench_stack(
         make_redis_url(redis_port, redis_password),
         # The console reads the backup files itself in preflight, as it would on a real NFS mount.
         NFS_EXPORT_MOUNTS=f"{NFS_SERVER}:{NFS_EXPORT}={lab_dir / 'exports' / 'backup'}",
+        # Signed chain heads of this run's fresh database: not var/'s, which hold other runs'.
+        AUDIT_HEADS_DIR=str(workdir / "audit-heads"),
     )
     import django
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -48,6 +49,41 @@ def test_a_job_for_later_is_one_look_and_the_earliest_time_wins(run_on_commit):
     [job] = queue.get_jobs()
     assert (job.func_name, job.args) == ("recovery.drills.tasks.progress", [7])
     assert looks.pending(queue) == {}
+
+
+def test_a_look_due_before_the_schedulers_next_round_wakes_it(settings):
+    queue = background.queue()
+    settings.RQ_SCHEDULER_INTERVAL_SECONDS = 0.1
+    background.enqueue("recovery.drills.tasks.progress", 7, delay=5)  # the scheduler comes by
+    assert queue.connection.llen(looks.wake_key(queue)) == 0
+    background.enqueue("recovery.drills.tasks.progress", 8, delay=0.05)
+    background.enqueue("recovery.drills.tasks.progress", 9, delay=0.05)
+    assert queue.connection.llen(looks.wake_key(queue)) == 1  # one wake-up for both
+
+
+def _wait_in_thread(queue, longest: float) -> threading.Thread:
+    waiter = threading.Thread(
+        target=looks.wait_until_due, args=(queue.connection, [queue], longest), daemon=True
+    )
+    waiter.start()
+    return waiter
+
+
+def test_the_scheduler_waits_for_the_next_look_and_is_woken_by_a_sooner_one(run_on_commit):
+    queue = background.queue()
+    background.enqueue("recovery.drills.tasks.progress", 7, delay=0.3)
+    waiter = _wait_in_thread(queue, longest=60)
+    waiter.join(timeout=30)  # the look's time, not the minute
+    assert not waiter.is_alive()
+    with run_on_commit():
+        assert looks.enqueue_due(queue) == 1  # it was due when the wait ended
+
+    waiter = _wait_in_thread(queue, longest=60)  # nothing pending: it would wait the minute
+    time.sleep(0.05)
+    looks.schedule(queue, "recovery.drills.tasks.progress", (8,), 0.01, wake_within=1)
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert queue.connection.llen(looks.wake_key(queue)) == 0  # the wake-up was taken
 
 
 def test_a_look_waits_on_the_queue_it_was_scheduled_for(settings, run_on_commit):
