@@ -12,7 +12,8 @@ help:
 	@echo "make test   lint and the test suite without the slow tests (own Redis; nothing assumed running)"
 	@echo "make test-slow  only the slow tests (@pytest.mark.slow: long fault, crash and outage scenarios)"
 	@echo "            (either takes PYTEST_ARGS, e.g. PYTEST_ARGS='-k redis', and TEST_WORKERS=0 for -s or pdb)"
-	@echo "make bench  benchmarks (overhead, 200-VM batch, dashboard, live updates, merge) into var/bench/results.json"
+	@echo "make bench  benchmarks (overhead, 200-VM batch, 1,000 VMs within the datastore limit, dashboard,"
+	@echo "            audit search, live updates, merge) into var/bench/results.json"
 	@echo "make lint   ruff check and format check, mypy;  make fmt  reformat and fix"
 
 # System packages when we are root (Debian), else PyPI fallbacks inside the venv.
@@ -68,6 +69,7 @@ bench: $(STAMP) $(COMPILED)
 	@rm -f var/bench/results.json
 	$(BIN)/python -m tests.bench.overhead --runs 10
 	$(BIN)/python -m tests.bench.mass --vms 200 --merges 20,60
+	$(BIN)/python -m tests.bench.mass_limits --vms 200,1000
 	$(BIN)/python -m tests.bench.dashboard
 	$(BIN)/python -m tests.bench.audit_search
 	$(BIN)/python -m tests.bench.live_update --steps 20

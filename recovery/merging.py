@@ -77,7 +77,7 @@ def step_merging(ctx: StepContext) -> Wait | Outcome:
             "merge", ctx.client.start_merge(recovery.target_vm_id, client_token=token)
         )
         note(recovery, Text("Merging the backup data into production storage"))
-        return Wait()
+        return Wait(task_key="merge")  # its first look comes later (engine.next_delay)
     if task.failed:
         raise _merge_failed(ctx, task)
     progress = max(0, min(task.progress, 100))

@@ -18,6 +18,7 @@ from recovery.background.conf import (  # noqa: F401 (settings read by django-rq
     NOTIFICATIONS_QUEUE,
     RQ,
     RQ_JOB_MODULES,
+    RQ_RESULT_TTL,
     RQ_SCHEDULER_INTERVAL_SECONDS,
     RQ_SCHEDULER_LOCK_SECONDS,
     RQ_SERIALIZER,
@@ -235,11 +236,21 @@ LAUNCH_MAX_VMS = env_int("LAUNCH_MAX_VMS", 500, minimum=1)
 # reports none), and how long a worker's lease on a recovery lasts.
 RECOVERY_POLL_MIN_SECONDS = env_float("RECOVERY_POLL_MIN_SECONDS", 0.5, minimum=0.05)
 RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 30.0, minimum=0.1)
+# The tasks on the path to running from the backup (mount, create, rebase, power on; the RTO
+# people feel) are short: their first look comes this soon, so that their progress times the
+# next; never sooner than 0.05 s (engine.LOOK_FLOOR_SECONDS), which spares the platform.
+RECOVERY_RUNNING_PATH_FIRST_LOOK_SECONDS = env_float(
+    "RECOVERY_RUNNING_PATH_FIRST_LOOK_SECONDS", 0.25, minimum=0.05
+)
 # A merge copies whole disks: its first look waits this long, so that it sees progress to time
 # the next look by (a look at 0.5 s sees 0% of any merge over 50 s, and costs one more look).
 RECOVERY_MERGE_FIRST_LOOK_SECONDS = env_float(
     "RECOVERY_MERGE_FIRST_LOOK_SECONDS", 2.0, minimum=0.05
 )
+# A recovery waiting for a turn on a datastore or host (services/capacity.py) is woken when one
+# ends; this look is only the safety net. Short, a thousand waiters would swamp the workers with
+# looks that find nothing (docs/performance.md, 1,000 VMs); a wake lost with Redis costs this.
+RECOVERY_TURN_LOOK_SECONDS = env_float("RECOVERY_TURN_LOOK_SECONDS", 120.0, minimum=0.1)
 # While a recovery's page is open, its merge is looked at at least this often (recovery.watching).
 RECOVERY_WATCHED_LOOK_SECONDS = env_float("RECOVERY_WATCHED_LOOK_SECONDS", 2.0, minimum=0.1)
 RECOVERY_LEASE_SECONDS = env_int("RECOVERY_LEASE_SECONDS", 120, minimum=1)

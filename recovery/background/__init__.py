@@ -2,7 +2,7 @@
 
 - `enqueue(func, *args, on=, delay=)` (queues.py): every job is queued here, naming its
   task by dotted path, so no module imports the tasks that call it back; a delay goes through
-  the looks (looks.py), scheduled to the tenth of a second.
+  the looks (looks.py), queued when they fall due.
 - `leases` (leases.py): the one "only one worker at a time" rule, a conditional UPDATE of a
   row's `lease_until` (and `lease_owner`, where the owner may renew it).
 - `periodic` (periodic.py): the loops that must never stop, declared with `@periodic_job`.

@@ -30,6 +30,12 @@ RQ = {
     "COMMIT_MODE": "on_db_commit",
     "WORKER_CLASS": env_str("RQ_WORKER_CLASS") or "recovery.background.worker.Worker",
 }
+# How long a finished job of ours (queued by recovery.background.enqueue or a look) stays in
+# Redis: not at all. Every task records what it did in the database (events, audit rows) and
+# nothing reads a job's return value, while RQ's default keeps each job and its result 500 s:
+# at a thousand recoveries' looks, thousands of keys (docs/performance.md). A failed job is
+# kept (RQ's failure_ttl) for people to read.
+RQ_RESULT_TTL = 0
 RQ_SCHEDULER_INTERVAL_SECONDS = env_float("RQ_SCHEDULER_INTERVAL_SECONDS", 0.1, minimum=0.01)
 # How long the scheduler's lock outlives a worker killed while holding it (another takes over).
 RQ_SCHEDULER_LOCK_SECONDS = env_int("RQ_SCHEDULER_LOCK_SECONDS", 5, minimum=2)

@@ -1,13 +1,17 @@
-"""Delayed jobs ("looks"), timed to the tenth of a second.
+"""Delayed jobs ("looks"), queued when they are due, to the millisecond.
 
 RQ's own `enqueue_in` scores scheduled jobs in whole seconds, so a look meant for 0.3 s later
 runs anywhere between at once and a second later; platform tasks of a second or two then look
 slow in the console. Looks live instead in one Redis sorted set per queue, scored by float
 time and keyed by task and arguments: a recovery (a drill run, a delivery, a periodic loop) has
-at most one pending look (an earlier time wins), so look chains never multiply. The scheduler
-of our workers (recovery.background.worker) moves due looks to the queue every
-RQ_SCHEDULER_INTERVAL_SECONDS; a lost look (flushed Redis) is the reconciler's, the drills'
-tick's or the notifications' watch's to resume, like any lost job.
+at most one pending look (an earlier time wins), so look chains never multiply.
+
+The scheduler of our workers (recovery.background.worker) waits for the earliest look of the
+set (`wait_until_due`), at most RQ_SCHEDULER_INTERVAL_SECONDS, then moves the due ones to the
+queue. A look scheduled sooner than that wakes it (a one-element list it blocks on), so even a
+look 50 ms away is queued on time: a fixed tick added half a tick to every look on average,
+about 0.05 s per step of a recovery (docs/performance.md). A lost look (flushed Redis) is the
+reconciler's, the drills' tick's or the notifications' watch's to resume, like any lost job.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import json
 import logging
 import time
 from typing import Any
+
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +35,17 @@ return due
 _LEGACY_TASK = "recovery.tasks.advance"
 
 
+# Redis reads a blocking timeout in milliseconds and takes a zero one as "forever".
+_SHORTEST_WAIT = 0.002
+
+
 def looks_key(queue: Any) -> str:
     return f"qrc:looks:{queue.name}"
+
+
+def wake_key(queue: Any) -> str:
+    """The list a waiting scheduler blocks on: pushed to when a look is due before it wakes."""
+    return f"qrc:looks:{queue.name}:wake"
 
 
 def member(func: str, args: tuple[Any, ...]) -> str:
@@ -38,10 +53,37 @@ def member(func: str, args: tuple[Any, ...]) -> str:
     return json.dumps([func, *args], separators=(",", ":"))
 
 
-def schedule(queue: Any, func: str, args: tuple[Any, ...], delay: float) -> None:
-    """Queue `func(*args)` in `delay` seconds, unless the same look is due sooner already."""
+def schedule(
+    queue: Any, func: str, args: tuple[Any, ...], delay: float, wake_within: float = 0
+) -> None:
+    """Queue `func(*args)` in `delay` seconds, unless the same look is due sooner already.
+
+    A look due within `wake_within` seconds (the scheduler's longest wait) wakes the scheduler.
+    """
+    pipe = queue.connection.pipeline(transaction=False)
     # LT: update only to an earlier time; a new member is always added (Redis >= 6.2).
-    queue.connection.zadd(looks_key(queue), {member(func, args): time.time() + delay}, lt=True)
+    pipe.zadd(looks_key(queue), {member(func, args): time.time() + delay}, lt=True)
+    if delay < wake_within:
+        wake = wake_key(queue)
+        pipe.lpush(wake, 1)
+        pipe.ltrim(wake, 0, 0)  # one wake-up is enough however many looks asked for it
+        pipe.expire(wake, 60)  # no scheduler running: no key left behind
+    pipe.execute()
+
+
+def wait_until_due(connection: Any, queues: list[Any], longest: float) -> None:
+    """Block until the earliest look of `queues` is due, a sooner one is scheduled, or
+    `longest` seconds have passed (the scheduler's other duties come round again)."""
+    if not queues:
+        time.sleep(longest)
+        return
+    pipe = connection.pipeline(transaction=False)
+    for each in queues:
+        pipe.zrange(looks_key(each), 0, 0, withscores=True)
+    earliest = [entries[0][1] for entries in pipe.execute() if entries]
+    wait = min([longest, *(due - time.time() for due in earliest)])
+    if wait >= _SHORTEST_WAIT:
+        connection.blpop([wake_key(each) for each in queues], timeout=wait)
 
 
 def pending(queue: Any) -> dict[str, float]:
@@ -73,7 +115,7 @@ def enqueue_due(queue: Any, batch: int = 500) -> int:
             look = _decode(raw)
             if look is not None:
                 # The worker runs it only if it names one of our tasks (rqjobs.AllowedJob).
-                queue.enqueue(look[0], *look[1])
+                queue.enqueue(look[0], *look[1], result_ttl=settings.RQ_RESULT_TTL)
         moved += len(due)
         if len(due) < batch:
             return moved

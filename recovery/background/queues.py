@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from recovery.background import looks
 
 # Recoveries, drills and the periodic loops; settings.NOTIFICATIONS_QUEUE has its own workers.
@@ -29,14 +31,19 @@ def connection(name: str = DEFAULT) -> Any:
     return queue(name).connection
 
 
-def enqueue(func: str, *args: Any, on: str = DEFAULT, delay: float = 0) -> None:
-    """Run `func(*args)` on a worker of queue `on`, now or after `delay` seconds.
+def enqueue(
+    func: str, *args: Any, on: str = DEFAULT, delay: float = 0, first: bool = False
+) -> None:
+    """Run `func(*args)` on a worker of queue `on`, now or after `delay` seconds; `first`:
+    ahead of the jobs already waiting (a wake that frees the platform's capacity).
 
-    A delayed job is a look (looks.py): timed to the tenth of a second, and at most one pending
-    per task and arguments, the earliest winning.
+    A delayed job is a look (looks.py): queued when due, and at most one pending per task and
+    arguments, the earliest winning.
     """
     target = queue(on)
     if delay <= 0:
-        target.enqueue(func, *args)
+        target.enqueue(func, *args, result_ttl=settings.RQ_RESULT_TTL, at_front=first)
     else:
-        looks.schedule(target, func, args, delay)
+        looks.schedule(
+            target, func, args, delay, wake_within=settings.RQ_SCHEDULER_INTERVAL_SECONDS
+        )

@@ -1,11 +1,12 @@
-"""RQ workers whose scheduler also moves due looks to the queue, ten times a second.
+"""RQ workers whose scheduler also moves looks to the queue as they fall due.
 
 No job sleeps in a worker: a step that waits for the platform (and a drill run following its
 recoveries, a delivery retried later, a periodic loop) schedules a look (looks.py), and the
 scheduler moves due looks to the queue. RQ's scheduler ticks once a second, which would add
 up to a second to every wait, and platform tasks that take a second or two would look slow
-in the console for no reason. These classes tick every
-RQ_SCHEDULER_INTERVAL_SECONDS (0.1 s by default: one cheap Redis call per tick).
+in the console for no reason. These classes wait for the next look to fall due (looks.py:
+woken by a sooner one), at most RQ_SCHEDULER_INTERVAL_SECONDS (0.1 s by default: a few cheap
+Redis calls each time round).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import close_old_connections
+from django.urls import reverse
 from rq import SimpleWorker as RQSimpleWorker
 from rq import Worker as RQWorker
 from rq.scheduler import RQScheduler
@@ -33,15 +35,16 @@ TAKE_OVER_EVERY_SECONDS = 1
 
 
 class FastScheduler(RQScheduler):
-    """RQ's scheduler ticking every `tick` seconds.
+    """RQ's scheduler, moving looks when they fall due and waiting at most `tick` seconds.
 
     RQ's `interval` also sets its Redis lock TTLs (EXPIRE takes whole seconds), so it stays 1
-    and only the sleep between looks changes: RQScheduler.work() with `tick`.
+    and only the wait between looks changes: RQScheduler.work() with `tick`.
     """
 
     def __init__(self, *args, tick: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.tick = tick
+        self._queues: dict[str, Any] = {}
 
     def acquire_locks(self, auto_start: bool = False) -> set[str]:
         locks = super().acquire_locks(auto_start=False)
@@ -60,8 +63,20 @@ class FastScheduler(RQScheduler):
 
     def enqueue_scheduled_jobs(self) -> None:
         super().enqueue_scheduled_jobs()
-        for name in self._acquired_locks:  # the queues this scheduler holds the lock of
-            looks.enqueue_due(queue(name))
+        self.enqueue_due_looks()
+
+    def enqueue_due_looks(self) -> None:
+        for each in self._held_queues():
+            looks.enqueue_due(each)
+
+    def _held_queues(self) -> list[Any]:
+        """The queues this scheduler holds the lock of, each made once: django-rq's queue()
+        opens a new Redis connection every call (connect, AUTH, client info), which cost the
+        scheduler more round trips than the looks themselves, ten times a second."""
+        for name in self._acquired_locks:
+            if name not in self._queues:
+                self._queues[name] = queue(name)
+        return [self._queues[name] for name in sorted(self._acquired_locks)]
 
     def work(self) -> None:
         self._install_signal_handlers()
@@ -78,8 +93,13 @@ class FastScheduler(RQScheduler):
                     self.heartbeat()
                     if self._acquired_locks:
                         keep_alive(self.connection)  # the periodic loops, after Redis lost them
+                    # RQ's own scheduled jobs (whole seconds; ours are looks): as often as RQ.
+                    RQScheduler.enqueue_scheduled_jobs(self)
                     beat = time.monotonic()
-                self.enqueue_scheduled_jobs()
+                # Looks first and alone: a due look waits for no other round trip.
+                self.enqueue_due_looks()
+                # Until the next look is due (or a sooner one is scheduled), at most a tick.
+                looks.wait_until_due(self.connection, self._held_queues(), self.tick)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
                 # Redis restarting: RQ's scheduler would die here and come back only with the
                 # worker's maintenance, ten minutes later. Wait for Redis instead; the next
@@ -87,8 +107,6 @@ class FastScheduler(RQScheduler):
                 self.log.warning("Scheduler: Redis unreachable (%s); retrying in 1 s", error)
                 beat = 0.0
                 time.sleep(1)
-                continue
-            time.sleep(self.tick)
 
 
 class _PromptStopMixin:
@@ -157,6 +175,19 @@ class _FastSchedulerMixin:
             self.scheduler.start()
 
 
+class _WarmStartMixin:
+    """Load the site's URLs when the worker starts, not inside the first job that needs them.
+
+    A recovery's notification payload links to its page (reverse()), and the first reverse()
+    of a process imports every view and the whole API: 1 to 4 s measured on the 2-core
+    machine, added to the time to running of the first recovery each worker moved there.
+    """
+
+    def work(self, *args: Any, **kwargs: Any) -> Any:
+        reverse("home")  # imports the URLconf and fills the resolver's reverse lookups
+        return super().work(*args, **kwargs)  # type: ignore[misc]
+
+
 class _ProtectedRedisMixin:
     """A worker that starts only on a protected Redis and runs only our JSON jobs."""
 
@@ -173,7 +204,9 @@ class _ProtectedRedisMixin:
         super().__init__(*args, **kwargs)
 
 
-class Worker(_ProtectedRedisMixin, _PromptStopMixin, _FastSchedulerMixin, RQSimpleWorker):
+class Worker(
+    _ProtectedRedisMixin, _WarmStartMixin, _PromptStopMixin, _FastSchedulerMixin, RQSimpleWorker
+):
     """The production worker: jobs run in the worker process, the scheduler ticks fast.
 
     Not RQ's forking worker, for three reasons measured or met: forking a work horse for every
@@ -192,5 +225,7 @@ class Worker(_ProtectedRedisMixin, _PromptStopMixin, _FastSchedulerMixin, RQSimp
             close_old_connections()
 
 
-class ForkingWorker(_ProtectedRedisMixin, _PromptStopMixin, _FastSchedulerMixin, RQWorker):
+class ForkingWorker(
+    _ProtectedRedisMixin, _WarmStartMixin, _PromptStopMixin, _FastSchedulerMixin, RQWorker
+):
     """RQ's forking worker with the fast scheduler tick (RQ_WORKER_CLASS, if preferred)."""

@@ -49,8 +49,6 @@ MERGE_ENDED = "merge_end"
 # connection has room for them (`rebases_to_come`); failed, cancelled and stopped ones never:
 # they reach no rebase until a person acts, and must not hold the merges back meanwhile.
 TOWARDS_REBASE = frozenset({Status.POWERING_OFF, Status.ATTACHING, Status.CREATING_VM})
-# The safety-net look of a recovery waiting for a turn (it is woken when one frees up).
-TURN_LOOK_SECONDS = 5.0
 
 
 def holds_turn(recovery: Recovery) -> bool:
@@ -127,7 +125,7 @@ def _rebases_first(count: int, datastore_name: str) -> Wait:
             **params,
         )
     )
-    return Wait(reason, seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS))
+    return Wait(reason, seconds=settings.RECOVERY_TURN_LOOK_SECONDS)
 
 
 def _limit_reached(
@@ -150,7 +148,7 @@ def _limit_reached(
         )
     )
     # Woken when a turn ends; the look is only a safety net.
-    return Wait(reason, seconds=min(TURN_LOOK_SECONDS, settings.RECOVERY_POLL_MAX_SECONDS))
+    return Wait(reason, seconds=settings.RECOVERY_TURN_LOOK_SECONDS)
 
 
 def _record_host(recovery: Recovery, vm: Server | None) -> None:
@@ -233,5 +231,8 @@ def wake_next(recovery: Recovery) -> None:
         woken += _next_on_host(connection, recovery.host_id, woken)
     for pk in woken:
         transaction.on_commit(
-            partial(background.enqueue, "recovery.tasks.advance", pk), robust=True
+            # First in the queue: a free turn is the platform's time wasted, and behind a
+            # thousand other looks it would sit free for many seconds.
+            partial(background.enqueue, "recovery.tasks.advance", pk, first=True),
+            robust=True,
         )

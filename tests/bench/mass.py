@@ -1,4 +1,4 @@
-"""Mass recovery: one batch of 200 restore-mode recoveries on two workers.
+"""Mass recovery: one batch of 200 restore-mode recoveries on two workers, no datastore limit.
 
 Run: .venv/bin/python -m tests.bench.mass [--vms 200] [--merges 20,60] [--task-seconds 1]
 
@@ -37,6 +37,9 @@ def batch(stack: Stack, count: int, merge_seconds: float, label: str) -> dict[st
 
     stack.reset_lab()
     stack.lab_settings(merge_seconds=merge_seconds)
+    # An earlier target, kept as it was measured: the platform's tasks per datastore unlimited
+    # (tests.bench.mass_limits measures within the limit).
+    stack.datastore_limit(0)
     vms = stopped_vms(stack, count)
     plan = restore_plan(f"qr-mass-{label}", "mass recovery benchmark")
     busy_before, jobs_before = stack.worker_busy_seconds(), stack.worker_jobs()

@@ -26,6 +26,9 @@ from recovery.devstack.redis import redis_url as make_redis_url
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / "var" / "bench"
 NFS_SERVER, NFS_EXPORT = "192.0.2.50", "/backup"
+# A connection's tasks per datastore that no benchmark reaches: the limit off. Saved past the
+# form's own cap (validators run in forms, not in save()).
+NO_LIMIT = 100_000
 
 
 # The keys the settings require, for benchmark processes only (the audit chain's HMAC key too).
@@ -44,6 +47,8 @@ def configure(database_url: str, redis_url: str, **extra: str) -> None:
             "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": "recovery.settings",
             **BENCH_KEYS,
+            # The lab listens on loopback, which the console refuses unless allowed.
+            "OUTBOUND_ALLOW": "127.0.0.0/8",
             "HTTPS": "0",
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             **extra,
@@ -84,6 +89,13 @@ class Stack:
 
     def lab_settings(self, **values: float) -> None:
         self.lab_client.admin("POST", "settings", values)
+
+    def datastore_limit(self, limit: int) -> None:
+        """The platform's Max Tasks per Datastore, in the lab and in the console's connection
+        alike; 0: none (the console's own gate then never holds a task back either)."""
+        self.lab_settings(max_tasks_per_datastore=limit)
+        self.connection.max_tasks_per_datastore = limit or NO_LIMIT
+        self.connection.save(update_fields=["max_tasks_per_datastore"])
 
 
 def restore_plan(datastore_name: str, reason: str, target: str = "in_place") -> Any:
@@ -163,6 +175,8 @@ def bench_stack(
         make_redis_url(redis_port, redis_password),
         # The console reads the backup files itself in preflight, as it would on a real NFS mount.
         NFS_EXPORT_MOUNTS=f"{NFS_SERVER}:{NFS_EXPORT}={lab_dir / 'exports' / 'backup'}",
+        # Signed chain heads of this run's fresh database: not var/'s, which hold other runs'.
+        AUDIT_HEADS_DIR=str(workdir / "audit-heads"),
     )
     import django
 

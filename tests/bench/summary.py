@@ -58,6 +58,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "within 10% of 1.00",
             )
         )
+    out += mass_limits_rows(results.get("mass_limits"))
     if d := results.get("dashboard"):
         active = f", {d['active']:,} active" if "active" in d else ""
         for name, page in d["pages"].items():
@@ -124,6 +125,65 @@ def audit_search_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
     return out
+
+
+def launches(count: int) -> str:
+    return f"{count} launch" + ("es" if count > 1 else "")
+
+
+def mass_limits_rows(m: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Each count of VMs to running against the platform's lower bound, and the ratios of the
+    largest run to the smallest (tests.bench.mass_limits)."""
+    if not m:
+        return []
+    out = []
+    for run in m["runs"]:
+        bound = run["lower_bound"]
+        terms = " + ".join(
+            f"{t['task']} {t['seconds']:g}" + (f" x {t['rounds']}" if t["rounds"] > 1 else "")
+            for t in bound["terms"]
+        )
+        reached = (
+            f"all running {run['all_running_s']} s"
+            if run["all_running_s"] is not None
+            else f"{run['running_at_timeout']} running when it gave up, after "
+            f"{run.get('gave_up_after_s')} s"
+        )
+        # A run that gave up is past the ratio it gave up at.
+        ratio = run["ratio_to_bound"] or f"> {run['gave_up_after_s'] / bound['seconds']:.2f}"
+        out.append(
+            (
+                f"{run['vms']:,} VMs to running from backup ({launches(len(run['batches']))}, "
+                f"datastore limit {m['limit']}, {m['workers']} workers, task "
+                f"{m['task_seconds']:g} s, merge {m['merge_seconds']:g} s)",
+                f"{reached} / lower bound {bound['seconds']:g} s ({terms}) = **{ratio}**",
+                "<= 1.15",
+            )
+        )
+    if len(m["runs"]) < 2:
+        return out
+    small, large = m["runs"][0], m["runs"][-1]
+    sizes = f"{large['vms']:,} over {small['vms']:,} VMs"
+    redis = [f"{r['vms']:,}: {r['redis']['keys']} keys (peak {r['redis']['peak_keys_sampled']}), "
+             f"{r['redis']['used_memory_kib'] // 1024} MiB (peak "
+             f"{r['redis']['used_memory_peak_kib'] // 1024})" for r in (small, large)]  # fmt: skip
+    return [
+        *out,
+        (
+            f"Worker busy seconds per recovery up to all running, {sizes}",
+            f"{large['busy_per_recovery_s']} / {small['busy_per_recovery_s']} s = "
+            f"**{m['busy_ratio']}**"
+            + ("" if large["all_running_s"] else " (up to the timeout: not all were running)"),
+            "within 1.10",
+        ),
+        (
+            f"A worker's peak memory (VmHWM), {sizes}",
+            f"{large['worker_peak_kib'] // 1024} / {small['worker_peak_kib'] // 1024} MiB = "
+            f"**{m['memory_ratio']}**",
+            "<= 1.2",
+        ),
+        ("Redis at all running (DBSIZE, used_memory)", "; ".join(redis), "bounded"),
+    ]
 
 
 def main() -> None:

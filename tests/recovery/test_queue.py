@@ -30,3 +30,14 @@ def test_a_job_enqueued_in_a_transaction_waits_for_the_commit_then_runs(
     job = queue.fetch_job(queue.finished_job_registry.get_job_ids()[0])
     assert job.return_value() == "Blue Team has 4 members"
     assert queue.count == 0
+
+
+def test_a_wake_goes_ahead_of_the_jobs_already_waiting(django_capture_on_commit_callbacks):
+    from recovery import background
+
+    queue = django_rq.get_queue("default")
+    with django_capture_on_commit_callbacks(execute=True):  # the queue enqueues on commit
+        background.enqueue("tests.jobs.describe_team", 1)
+        background.enqueue("tests.jobs.describe_team", 2)
+        background.enqueue("tests.jobs.describe_team", 3, first=True)  # a freed datastore turn
+    assert [list(job.args) for job in queue.get_jobs()] == [[3], [1], [2]]
