@@ -3,7 +3,6 @@ English ones were, the English pages unchanged, and stored sentences still Engli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,13 +17,6 @@ from tests.labclient import ACCESS_KEY, SECRET_KEY
 pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
-
-
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    # LocaleMiddleware leaves a request's language active in the test's thread.
-    yield
-    translation.deactivate()
 
 
 def _page(client, url: str, **extra: object) -> str:

@@ -3,12 +3,9 @@ in each recipient's saved language, a webhook's payload in the console's default
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import translation
 
 from recovery.models import AuditEvent, UserPreference
 from recovery.notifications import delivery
@@ -17,14 +14,6 @@ from recovery.notifications.models import Channel, DeliveryAttempt, EventType, N
 
 pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
-
-
-@pytest.fixture(autouse=True)
-def _no_language_left_active() -> Iterator[None]:
-    # A request's language stays active in the thread after the test client returns; the
-    # next test (in this thread) must start with none, as a worker does.
-    yield
-    translation.deactivate()
 
 
 def _zh(client, name: str, *args, status: int = 200) -> str:
