@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from platforms import crypto, sigv4
 from platforms.clients.config import ClientConfig, address, platform_url
@@ -18,8 +19,8 @@ SECRET_FIELDS = ("secret_key", "password")
 
 
 class Kind(models.TextChoices):
-    SCP = "scp", "Sangfor SCP"
-    HCI = "hci", "Sangfor HCI"
+    SCP = "scp", _("Sangfor SCP")
+    HCI = "hci", _("Sangfor HCI")
 
 
 class Dialect(models.TextChoices):
@@ -29,85 +30,100 @@ class Dialect(models.TextChoices):
     6.10; older HCI clusters have only the /hci/vt/api/v1 paths.
     """
 
-    AUTO = "auto", "Detect at Test connection"
-    JANUS = "janus", "janus OpenAPI (the SCP paths; HCI 6.10 and later)"
-    HCI_V1 = "hci-v1", "HCI v1 API (/hci/vt/api/v1; older HCI)"
+    AUTO = "auto", _("Detect at Test connection")
+    JANUS = "janus", _("janus OpenAPI (the SCP paths; HCI 6.10 and later)")
+    HCI_V1 = "hci-v1", _("HCI v1 API (/hci/vt/api/v1; older HCI)")
 
 
 class AuthMethod(models.TextChoices):
-    AKSK = "aksk", "Access key / secret key"
-    PASSWORD = "password", "Username / password"
+    AKSK = "aksk", _("Access key / secret key")
+    PASSWORD = "password", _("Username / password")
 
 
 class PlatformConnection(models.Model):
     team = models.ForeignKey("recovery.Team", on_delete=models.CASCADE, related_name="connections")
-    name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SCP)
+    name = models.CharField(_("Name"), max_length=100)
+    kind = models.CharField(_("Kind"), max_length=8, choices=Kind.choices, default=Kind.SCP)
     base_url = models.URLField(
-        "Base URL",
+        _("Base URL"),
         max_length=300,
-        help_text="For example https://10.0.0.5:4430 — the platform's OpenAPI address.",
+        help_text=_("For example https://10.0.0.5:4430 — the platform's OpenAPI address."),
     )
     dialect = models.CharField(
-        "API dialect",
+        _("API dialect"),
         max_length=8,
         choices=Dialect.choices,
         default=Dialect.AUTO,
-        help_text="HCI only. Detect: Test connection finds which API the cluster answers (janus "
-        "first) and remembers it. Choose one to force it.",
+        help_text=_(
+            "HCI only. Detect: Test connection finds which API the cluster answers (janus "
+            "first) and remembers it. Choose one to force it."
+        ),
     )
     # What the last successful Test connection found the cluster answers ("" until then, and
     # after the URL or kind changes): the dialect "auto" uses.
     detected_dialect = models.CharField(max_length=8, blank=True, editable=False)
     auth_method = models.CharField(
-        max_length=16, choices=AuthMethod.choices, default=AuthMethod.AKSK
+        _("Authentication method"),
+        max_length=16,
+        choices=AuthMethod.choices,
+        default=AuthMethod.AKSK,
     )
-    access_key = models.CharField(max_length=200, blank=True)
+    access_key = models.CharField(_("Access key"), max_length=200, blank=True)
     secret_key_encrypted = models.TextField(blank=True, editable=False)
-    region = models.CharField(max_length=64, default=sigv4.DEFAULT_REGION)
-    service = models.CharField(max_length=64, default=sigv4.DEFAULT_SERVICE)
-    username = models.CharField(max_length=150, blank=True)
+    region = models.CharField(_("Region"), max_length=64, default=sigv4.DEFAULT_REGION)
+    service = models.CharField(_("Service"), max_length=64, default=sigv4.DEFAULT_SERVICE)
+    username = models.CharField(_("Username"), max_length=150, blank=True)
     password_encrypted = models.TextField(blank=True, editable=False)
-    verify_tls = models.BooleanField("Verify TLS certificate", default=True)
+    verify_tls = models.BooleanField(_("Verify TLS certificate"), default=True)
     ca_bundle = models.TextField(
-        "Custom CA bundle (PEM)",
+        _("Custom CA bundle (PEM)"),
         blank=True,
-        help_text="Certificates the platform's TLS certificate chains to.",
+        help_text=_("Certificates the platform's TLS certificate chains to."),
     )
     timeout_seconds = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(600)]
+        _("Timeout (seconds)"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
     )
     max_concurrent_recoveries = models.PositiveIntegerField(
-        default=4, validators=[MinValueValidator(1), MaxValueValidator(500)]
+        _("Max concurrent recoveries"),
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
     )
     # The platform's "Max Tasks per Datastore" (Sangfor's default 10), set per platform: the
     # console starts no rebase or merge past it (recovery.services.capacity).
     max_tasks_per_datastore = models.PositiveIntegerField(
-        "Max tasks per datastore",
+        _("Max tasks per datastore"),
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(500)],
-        help_text="The platform's own limit (Sangfor's default is 10): rebases and merges "
-        "beyond it wait their turn in the console.",
+        help_text=_(
+            "The platform's own limit (Sangfor's default is 10): rebases and merges "
+            "beyond it wait their turn in the console."
+        ),
     )
     # [I] A per-host ("node") limit on the same tasks: Sangfor documents per-node limits on data
     # fetching, not a task count; 0 = none (the default), set it where the platform has one.
     max_tasks_per_host = models.PositiveIntegerField(
-        "Max tasks per host",
+        _("Max tasks per host"),
         default=0,
         validators=[MaxValueValidator(500)],
-        help_text="Rebases and merges at once on one host of the platform; 0 (the default): no "
-        "limit. Set it where the platform limits its tasks per host.",
+        help_text=_(
+            "Rebases and merges at once on one host of the platform; 0 (the default): no "
+            "limit. Set it where the platform limits its tasks per host."
+        ),
     )
-    default_nfs_server = models.CharField("Default NFS server", max_length=255, blank=True)
-    default_nfs_export = models.CharField("Default NFS export path", max_length=500, blank=True)
+    default_nfs_server = models.CharField(_("Default NFS server"), max_length=255, blank=True)
+    default_nfs_export = models.CharField(_("Default NFS export path"), max_length=500, blank=True)
     # "server:/export = /local/dir" lines: where this machine reads the connection's backup
     # exports (file picker, preflight). Checked against settings.NFS_EXPORT_ROOTS on save and
     # again on every use (recovery.services.backup_files), never trusted as stored.
     export_mounts = models.TextField(
-        "Backup exports readable here",
+        _("Backup exports readable here"),
         blank=True,
-        help_text="One per line: server:/export = /local/directory (under the roots the "
-        "deployment allows).",
+        help_text=_(
+            "One per line: server:/export = /local/directory (under the roots the "
+            "deployment allows)."
+        ),
     )
     last_test_ok = models.BooleanField(null=True, editable=False)
     last_test_message = models.CharField(max_length=500, blank=True, editable=False)
@@ -123,6 +139,8 @@ class PlatformConnection(models.Model):
     )
 
     class Meta:
+        verbose_name = _("platform connection")
+        verbose_name_plural = _("platform connections")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["team", "name"], name="connection_name_per_team"),
@@ -292,9 +310,9 @@ class PlatformConnection(models.Model):
 
 
 class ShareStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for their admin"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
+    PENDING = "pending", _("Waiting for their admin")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
 
 
 class ConnectionShare(models.Model):
@@ -316,14 +334,14 @@ class ConnectionShare(models.Model):
         max_length=10, choices=ShareStatus.choices, default=ShareStatus.PENDING
     )
     vm_patterns = models.TextField(
-        "VMs",
+        _("VMs"),
         blank=True,
-        help_text="Name patterns, one per line (db-* , app-0?); empty: every VM.",
+        help_text=_("Name patterns, one per line (db-* , app-0?); empty: every VM."),
     )
     nfs_sources = models.TextField(
-        "NFS sources",
+        _("NFS sources"),
         blank=True,
-        help_text="server:/export, one per line; empty: any source.",
+        help_text=_("server:/export, one per line; empty: any source."),
     )
     offered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -334,6 +352,8 @@ class ConnectionShare(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("connection share")
+        verbose_name_plural = _("connection shares")
         constraints = [
             models.UniqueConstraint(fields=["connection", "team"], name="share_once_per_team"),
             models.CheckConstraint(

@@ -123,10 +123,16 @@ class ConnectionForm(forms.ModelForm):
         ),
     )
     secret_key = forms.CharField(
-        required=False, strip=False, widget=forms.PasswordInput(render_value=False)
+        label=gettext_lazy("Secret key"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
     )
     password = forms.CharField(
-        required=False, strip=False, widget=forms.PasswordInput(render_value=False)
+        label=gettext_lazy("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
     )
     ca_file = forms.FileField(
         label=gettext_lazy("…or upload a CA bundle"),
