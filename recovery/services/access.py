@@ -29,11 +29,15 @@ class Use(StrEnum):
 
 @dataclass(frozen=True)
 class Refusal:
-    message: str  # what is not allowed, and why
-    fix: str  # what to do about it
+    """Texts: a page shows them in the reader's language, the engine stores them (the guard's
+    refusal becomes the recovery's failure and advice)."""
+
+    message: Text  # what is not allowed, and why
+    fix: Text  # what to do about it
 
     def __str__(self) -> str:
-        return f"{self.message} {self.fix}"
+        # Shown at once (an action's refusal): in the active language, not the stored English.
+        return str(Text("%(message)s %(fix)s", message=self.message, fix=self.fix))
 
 
 @dataclass(frozen=True)
@@ -92,34 +96,53 @@ class Access:
             return self._not_shared(use)
         if vm_name is not None and not self.allows_vm(vm_name):
             return Refusal(
-                f"{self.owner} shares {name} with {team} for VMs {', '.join(self.vm_patterns)} "
-                f"only; {vm_name} is not one of them.",
-                f"Choose one of those VMs, or ask an admin of {self.owner} to widen the share.",
-            )
+                Text(
+                    "%(owner)s shares %(name)s with %(team)s for VMs %(patterns)s only; %(vm)s "
+                    "is not one of them.",
+                    owner=self.owner, name=name, team=team,
+                    patterns=", ".join(self.vm_patterns), vm=vm_name,
+                ),
+                Text(
+                    "Choose one of those VMs, or ask an admin of %(owner)s to widen the share.",
+                    owner=self.owner,
+                ),
+            )  # fmt: skip
         if nfs is not None and not self.allows_nfs(*nfs):
             return Refusal(
-                f"{self.owner} shares {name} with {team} for NFS sources "
-                f"{', '.join(self.nfs_sources)} only; {nfs[0]}:{nfs[1]} is not one of them.",
-                f"Use one of those sources, or ask an admin of {self.owner} to add it.",
-            )
+                Text(
+                    "%(owner)s shares %(name)s with %(team)s for NFS sources %(sources)s only; "
+                    "%(source)s is not one of them.",
+                    owner=self.owner, name=name, team=team,
+                    sources=", ".join(self.nfs_sources), source=f"{nfs[0]}:{nfs[1]}",
+                ),
+                Text(
+                    "Use one of those sources, or ask an admin of %(owner)s to add it.",
+                    owner=self.owner,
+                ),
+            )  # fmt: skip
         return None
 
     def _not_shared(self, use: Use) -> Refusal:
-        name, team = self.connection.name, self.team.name
-        ask = f"An admin of {self.owner} can share it again; an admin of {team} then accepts."
+        named = {"name": self.connection.name, "team": self.team.name, "owner": self.owner}
         pending = self.share is not None and self.share.status == ShareStatus.PENDING
         if pending:
-            message = (
-                f"{name} (shared by {self.owner}) is waiting for an admin of {team} to accept "
-                "the share; until then nobody in the team can use it."
+            message = Text(
+                "%(name)s (shared by %(owner)s) is waiting for an admin of %(team)s to accept "
+                "the share; until then nobody in the team can use it.",
+                **named,
             )
-            ask = f"An admin of {team} accepts it on the Connections page."
+            ask = Text("An admin of %(team)s accepts it on the Connections page.", **named)
         else:
-            message = f"{name} is not shared with {team} (any more)."
+            message = Text("%(name)s is not shared with %(team)s (any more).", **named)
+            ask = Text(
+                "An admin of %(owner)s can share it again; an admin of %(team)s then accepts.",
+                **named,
+            )
         if use == Use.OPERATE:
-            message += (
-                " Recoveries launched through it can only be cleaned up now: cancel, "
-                "finish a verification, acknowledge."
+            message = Text(
+                "%(refusal)s Recoveries launched through it can only be cleaned up now: cancel, "
+                "finish a verification, acknowledge.",
+                refusal=message,
             )
         return Refusal(message, ask)
 

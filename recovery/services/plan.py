@@ -176,7 +176,7 @@ def share_check(rules: Access, plan: Plan, vm: Server | None) -> Check | None:
     or this NFS source; None when it does (or the connection is the team's own)."""
     name = vm.name if vm is not None else None
     refused = rules.refusal(Use.LAUNCH, vm_name=name, nfs=(plan.nfs_server, plan.nfs_export))
-    return Check("Shared for this use", False, refused.message, refused.fix) if refused else None
+    return Check(_("Shared for this use"), False, refused.message, refused.fix) if refused else None
 
 
 def preflight_vm(

@@ -7,6 +7,8 @@ import uuid
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from platforms.models import PlatformConnection
 from recovery import audit, engine
@@ -63,7 +65,8 @@ class LaunchRefused(Exception):
     def __init__(self, checks: dict[str, list[Check]], message: str = "") -> None:
         super().__init__(message or "Preflight failed")
         self.checks = checks
-        self.message = message or "Preflight failed; nothing was changed on the platform."
+        # Shown at once (a flash, the API's message): in the request's language.
+        self.message = message or _("Preflight failed; nothing was changed on the platform.")
 
 
 def launch(
@@ -75,11 +78,11 @@ def launch(
 ) -> list[Recovery]:
     """Preflight, then create one queued recovery per VM (a batch when several) and start them."""
     if not plan.reason.strip():
-        raise LaunchRefused({}, "A reason is required: say why these VMs are recovered.")
+        raise LaunchRefused({}, _("A reason is required: say why these VMs are recovered."))
     if plan.mode not in Mode.values:
-        raise LaunchRefused({}, f"Unknown mode {plan.mode}.")
+        raise LaunchRefused({}, _("Unknown mode %(mode)s.") % {"mode": plan.mode})
     if len({r.vm_id for r in requests}) != len(requests):
-        raise LaunchRefused({}, "A VM is listed twice.")
+        raise LaunchRefused({}, _("A VM is listed twice."))
     problem = (
         reason_problem(plan.reason)
         or nfs_server_problem(plan.nfs_server)
@@ -91,11 +94,13 @@ def launch(
         )
     )
     if problem:
-        raise LaunchRefused({}, f"{problem} Nothing was changed on the platform.")
+        raise LaunchRefused(
+            {}, _("%(problem)s Nothing was changed on the platform.") % {"problem": problem}
+        )
     if plan.target not in Target.values:
-        raise LaunchRefused({}, f"Unknown target {plan.target}.")
+        raise LaunchRefused({}, _("Unknown target %(target)s.") % {"target": plan.target})
     if plan.target == Target.IN_PLACE and plan.mode != Mode.RESTORE:
-        raise LaunchRefused({}, "Verify-only always runs in a new VM; nothing was changed.")
+        raise LaunchRefused({}, _("Verify-only always runs in a new VM; nothing was changed."))
     results = preflight(connection, requests, plan, team=team, actor=user)
     if not results.ok:
         failed: dict[str, list[Check]] = {item.vm_name: item.checks for item in results.vms}
@@ -196,10 +201,15 @@ def _create(
 def _preflight_refusal(failed: dict[str, list[Check]]) -> str:
     """The flash message of a failed preflight: what failed, in the checks' own words."""
     problems = [check.message for checks in failed.values() for check in checks if not check.ok]
-    shown = " ".join(problems[:3])
+    shown = " ".join(str(problem) for problem in problems[:3])
     if len(problems) > 3:
-        shown += f" (and {len(problems) - 3} more below)"
-    return f"Preflight failed, nothing was changed on the platform: {shown}"
+        more = len(problems) - 3
+        shown += " " + ngettext("(and %(n)d more below)", "(and %(n)d more below)", more) % {
+            "n": more
+        }
+    return _("Preflight failed, nothing was changed on the platform: %(problems)s") % {
+        "problems": shown
+    }
 
 
 # --- operator actions: recovery.services.actions (one table) ---------------------------

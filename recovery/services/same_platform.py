@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from platforms.clients.config import platform_url
 from platforms.models import PlatformConnection
@@ -23,9 +25,10 @@ from recovery.choices import ACTIVE
 from recovery.models import Recovery, Team
 from recovery.services.checks import Check
 
-CHECK_NAME = "No other recovery of the VM"
-OTHER_TEAM = "Another recovery of this VM is active on this platform."
-OTHER_TEAM_FIX = (
+# Lazy: a preflight check is translated when it is shown, in the reader's language.
+CHECK_NAME = gettext_lazy("No other recovery of the VM")
+OTHER_TEAM = gettext_lazy("Another recovery of this VM is active on this platform.")
+OTHER_TEAM_FIX = gettext_lazy(
     "It was launched by another team through its own connection to this platform; wait "
     "until it ends, or ask the platform's administrators who runs it."
 )
@@ -61,21 +64,24 @@ def other_recovery_check(
 ) -> Check:
     """The preflight check: passes unless a recovery of this VM is active on this platform."""
     active = active_recoveries(connection, [vm_id]).order_by("launched_at").first()
+    title = str(CHECK_NAME)
     if active is None:
-        return Check(CHECK_NAME, True, "none active")
+        return Check(title, True, _("none active"))
     if active.team_id != team.pk:
-        return Check(CHECK_NAME, False, f"{name}: {OTHER_TEAM}", OTHER_TEAM_FIX)
-    through = (
-        ""
+        return Check(
+            title,
+            False,
+            _("%(vm)s: %(problem)s") % {"vm": name, "problem": OTHER_TEAM},
+            str(OTHER_TEAM_FIX),
+        )
+    named = {"vm": name, "status": active.get_status_display()}
+    message = (
+        _("%(vm)s is already under recovery (%(status)s).") % named
         if active.connection_id == connection.pk
-        else f" through connection {active.connection_name}"
+        else _("%(vm)s is already under recovery (%(status)s) through connection %(connection)s.")
+        % {**named, "connection": active.connection_name}
     )
-    return Check(
-        CHECK_NAME,
-        False,
-        f"{name} is already under recovery ({active.get_status_display()}){through}.",
-        "Finish or cancel that recovery first.",
-    )
+    return Check(title, False, message, _("Finish or cancel that recovery first."))
 
 
 def taken_refusal(connection: PlatformConnection, team: Team, names: dict[str, str]) -> str:
@@ -88,9 +94,20 @@ def taken_refusal(connection: PlatformConnection, team: Team, names: dict[str, s
     theirs = sorted({names[vm] for vm, owner in taken if owner != team.pk} - set(ours))
     parts = []
     if ours:
-        verb = "are" if len(ours) > 1 else "is"
-        parts.append(f"{', '.join(ours)} {verb} already under recovery (launched a moment ago).")
+        parts.append(
+            ngettext(
+                "%(vms)s is already under recovery (launched a moment ago).",
+                "%(vms)s are already under recovery (launched a moment ago).",
+                len(ours),
+            )
+            % {"vms": ", ".join(ours)}
+        )
     if theirs:
-        parts.append(f"{', '.join(theirs)}: {OTHER_TEAM} {OTHER_TEAM_FIX}")
-    shown = " ".join(parts) or "One of these VMs is already under recovery on this platform."
-    return f"Preflight failed, nothing was changed on the platform: {shown}"
+        parts.append(
+            _("%(vms)s: %(problem)s %(fix)s")
+            % {"vms": ", ".join(theirs), "problem": OTHER_TEAM, "fix": OTHER_TEAM_FIX}
+        )
+    shown = " ".join(parts) or _("One of these VMs is already under recovery on this platform.")
+    return _("Preflight failed, nothing was changed on the platform: %(problems)s") % {
+        "problems": shown
+    }
