@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from platforms import crypto, sigv4
@@ -294,15 +295,22 @@ class PlatformConnection(models.Model):
         team_id = getattr(team, "pk", team)
         if team_id is None or team_id == self.team_id:
             return self.name
-        return f"{self.name} (shared by {self.team.name})"
+        return self._borrowed_label()
 
     @property
     def label(self) -> str:
         """`label_for` the team it was listed for (recovery.services.access annotates
         `borrowed`); the bare name when it was not listed for a team."""
         if getattr(self, "borrowed", False):
-            return f"{self.name} (shared by {self.team.name})"
+            return self._borrowed_label()
         return self.name
+
+    def _borrowed_label(self) -> str:
+        # Shown at once (pages, the API's label), never stored: in the reader's language.
+        return gettext("%(name)s (shared by %(owner)s)") % {
+            "name": self.name,
+            "owner": self.team.name,
+        }
 
     def export_mount_lines(self) -> dict[str, str]:
         """The stored "server:/export = /local/dir" lines as source -> directory, unchecked."""

@@ -131,3 +131,11 @@ def test_a_share_refusal_renders_in_the_readers_language_and_is_stored_in_englis
         assert str(refused).endswith(
             "只能清理：取消、完成验证、确认。Blue Team 的管理员可在“平台连接”页面接受它。"
         )
+
+
+def test_a_borrowed_connection_is_labelled_in_the_readers_language(personas) -> None:
+    connection = ConnectionFactory(team=TeamFactory(name="Green Team"), name="Green SCP")
+    assert connection.label_for(personas.team) == "Green SCP (shared by Green Team)"
+    with translation.override("zh-hans"):
+        assert connection.label_for(personas.team) == "Green SCP（由 Green Team 共享）"
+        assert connection.label_for(connection.team) == "Green SCP"
