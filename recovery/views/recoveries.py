@@ -160,9 +160,15 @@ def batch_action(request: SignedInRequest, pk: int, action: str) -> HttpResponse
     outcome = batch_actions.perform_all(chosen, list(batch.recoveries.all()), request.user)
     if outcome.done:
         names = ", ".join(r.vm_name for r in outcome.done)
-        messages.success(request, f"{chosen.label}: {len(outcome.done)} done ({names})")
+        done = {"action": chosen.label, "count": len(outcome.done), "names": names}
+        messages.success(request, _("%(action)s: %(count)s done (%(names)s)") % done)
     for recovery, reason in outcome.refused:
-        messages.error(request, f"{recovery.vm_name}: {reason}")
+        messages.error(
+            request, _("%(vm)s: %(reason)s") % {"vm": recovery.vm_name, "reason": reason}
+        )
     if not outcome.done and not outcome.refused:
-        messages.info(request, f"{chosen.label}: no recovery of this batch allows it now.")
+        messages.info(
+            request,
+            _("%(action)s: no recovery of this batch allows it now.") % {"action": chosen.label},
+        )
     return redirect("batch-detail", pk=batch.pk)
