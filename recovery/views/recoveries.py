@@ -13,6 +13,7 @@ from recovery import watching
 from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Batch, Recovery, Role
 from recovery.services import actions, batch_actions, batch_page, progress, remap
+from recovery.services.handover import shown_left
 from recovery.tenancy import (
     SignedInRequest,
     get_for_team,
@@ -58,6 +59,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
         "actions": available_actions(recovery) if can_act else [],
         "can_act": can_act,
         "share_ended": actions.operate_refusal(recovery) if not recovery.is_terminal else None,
+        "left_on_platform": shown_left(recovery.left_on_platform or []),
     }
 
 

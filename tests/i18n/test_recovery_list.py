@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import translation
 
 from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Batch
 from recovery.services import actions
+from recovery.services.handover import describe
 from recovery.stepkit import RETRY_ADVICE
+from recovery.texts import english as stored_english
 from tests.factories import ConnectionFactory, RecoveryFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +136,34 @@ def test_the_batch_actions_and_their_messages_speak_chinese(personas) -> None:
     assert (
         shown[-1] == "重试失败的恢复任务：本批次目前没有可执行此操作的恢复任务。"
     )  # the first answer's message comes before it
+
+
+LEFT = [
+    {"kind": "vm", "id": "vm-9", "name": "web-01-qr", "state": "running",
+     "what": "VM the console created, disks on backup files: disk-1, disk-2"},
+    {"kind": "datastore", "id": "ds-3", "name": "qr-nfs", "state": "unknown",
+     "what": "recorded by the console; the platform was not read"},
+]  # fmt: skip
+
+
+def test_what_a_hand_over_left_reads_in_chinese_and_stays_english_in_the_row(personas) -> None:
+    recovery = RecoveryFactory(team=personas.team, status=Status.HANDED_OVER, left_on_platform=LEFT)
+    html = _page(
+        personas.client_for(personas.viewer), reverse("recovery-detail", args=[recovery.pk])
+    )
+    assert "控制台创建的云主机，仍在备份文件上运行的磁盘：disk-1, disk-2" in html
+    assert "控制台的记录；未能读取平台" in html and "· 未知 ·" in html and "· running ·" in html
+    assert "the console created" not in html and "platform was not read" not in html
+    recovery.refresh_from_db()
+    assert recovery.left_on_platform == LEFT  # programs (webhooks, the API) read the English
+
+    sentence = describe(LEFT)
+    assert stored_english(sentence) == (
+        "web-01-qr (vm-9): VM the console created, disks on backup files: disk-1, disk-2; "
+        "qr-nfs (ds-3): recorded by the console; the platform was not read"
+    )
+    with translation.override("zh-hans"):
+        assert str(sentence) == (
+            "web-01-qr（vm-9）：控制台创建的云主机，仍在备份文件上运行的磁盘：disk-1, disk-2；"
+            "qr-nfs（ds-3）：控制台的记录；未能读取平台"
+        )
