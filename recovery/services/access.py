@@ -29,11 +29,13 @@ class Use(StrEnum):
 
 @dataclass(frozen=True)
 class Refusal:
+    # Texts: the engine stores them (a recovery's failure and advice), pages render them.
     message: str  # what is not allowed, and why
     fix: str  # what to do about it
 
     def __str__(self) -> str:
-        return f"{self.message} {self.fix}"
+        # !s: in the active language (a Text's format spec alone keeps the English).
+        return f"{self.message!s} {self.fix!s}"
 
 
 @dataclass(frozen=True)
@@ -87,41 +89,74 @@ class Access:
         if self.owned or use == Use.CLEAN_UP:
             # Cleaning up is never refused: leaving a VM or a mount behind helps nobody.
             return None
-        name, team = self.connection.name, self.team.name
+        names = {"owner": self.owner, "connection": self.connection.name, "team": self.team.name}
         if not self.borrowed:
             return self._not_shared(use)
         if vm_name is not None and not self.allows_vm(vm_name):
             return Refusal(
-                f"{self.owner} shares {name} with {team} for VMs {', '.join(self.vm_patterns)} "
-                f"only; {vm_name} is not one of them.",
-                f"Choose one of those VMs, or ask an admin of {self.owner} to widen the share.",
-            )
+                Text(
+                    "%(owner)s shares %(connection)s with %(team)s for VMs %(patterns)s only; "
+                    "%(vm)s is not one of them.",
+                    patterns=", ".join(self.vm_patterns), vm=vm_name, **names,
+                ),
+                Text(
+                    "Choose one of those VMs, or ask an admin of %(owner)s to widen the share.",
+                    owner=self.owner,
+                ),
+            )  # fmt: skip
         if nfs is not None and not self.allows_nfs(*nfs):
             return Refusal(
-                f"{self.owner} shares {name} with {team} for NFS sources "
-                f"{', '.join(self.nfs_sources)} only; {nfs[0]}:{nfs[1]} is not one of them.",
-                f"Use one of those sources, or ask an admin of {self.owner} to add it.",
-            )
+                Text(
+                    "%(owner)s shares %(connection)s with %(team)s for NFS sources %(sources)s "
+                    "only; %(source)s is not one of them.",
+                    sources=", ".join(self.nfs_sources), source=f"{nfs[0]}:{nfs[1]}", **names,
+                ),
+                Text("Use one of those sources, or ask an admin of %(owner)s to add it.",
+                     owner=self.owner),
+            )  # fmt: skip
         return None
 
     def _not_shared(self, use: Use) -> Refusal:
-        name, team = self.connection.name, self.team.name
-        ask = f"An admin of {self.owner} can share it again; an admin of {team} then accepts."
+        names = {"owner": self.owner, "connection": self.connection.name, "team": self.team.name}
+        operate = use == Use.OPERATE  # what it launched can still be cleaned up: say so
         pending = self.share is not None and self.share.status == ShareStatus.PENDING
         if pending:
             message = (
-                f"{name} (shared by {self.owner}) is waiting for an admin of {team} to accept "
-                "the share; until then nobody in the team can use it."
+                Text(
+                    "%(connection)s (shared by %(owner)s) is waiting for an admin of %(team)s to "
+                    "accept the share; until then nobody in the team can use it. Recoveries "
+                    "launched through it can only be cleaned up now: cancel, finish a "
+                    "verification, acknowledge.",
+                    **names,
+                )
+                if operate
+                else Text(
+                    "%(connection)s (shared by %(owner)s) is waiting for an admin of %(team)s to "
+                    "accept the share; until then nobody in the team can use it.",
+                    **names,
+                )
             )
-            ask = f"An admin of {team} accepts it on the Connections page."
-        else:
-            message = f"{name} is not shared with {team} (any more)."
-        if use == Use.OPERATE:
-            message += (
-                " Recoveries launched through it can only be cleaned up now: cancel, "
-                "finish a verification, acknowledge."
+            return Refusal(
+                message,
+                Text("An admin of %(team)s accepts it on the Connections page.", **names),
             )
-        return Refusal(message, ask)
+        message = (
+            Text(
+                "%(connection)s is not shared with %(team)s (any more). Recoveries launched "
+                "through it can only be cleaned up now: cancel, finish a verification, "
+                "acknowledge.",
+                **names,
+            )
+            if operate
+            else Text("%(connection)s is not shared with %(team)s (any more).", **names)
+        )
+        return Refusal(
+            message,
+            Text(
+                "An admin of %(owner)s can share it again; an admin of %(team)s then accepts.",
+                **names,
+            ),
+        )
 
 
 def access(team: Team, connection: PlatformConnection) -> Access:

@@ -9,8 +9,10 @@ from django.urls import reverse
 from django.utils import translation
 
 from recovery.choices import Status
+from recovery.engine import fail
 from recovery.models import AuditAction, AuditEvent, Batch
 from recovery.services import actions
+from recovery.services.access import Use, recovery_refusal
 from recovery.services.handover import describe
 from recovery.stepkit import RETRY_ADVICE
 from recovery.texts import english as stored_english
@@ -166,4 +168,26 @@ def test_what_a_hand_over_left_reads_in_chinese_and_stays_english_in_the_row(per
         assert str(sentence) == (
             "web-01-qr（vm-9）：控制台创建的云主机，仍在备份文件上运行的磁盘：disk-1, disk-2；"
             "qr-nfs（ds-3）：控制台的记录；未能读取平台"
+        )
+
+
+def test_a_share_that_ended_is_explained_in_chinese_and_stored_as_a_text(personas) -> None:
+    blue_scp = ConnectionFactory(team=personas.team, name="Blue SCP")  # never shared with Red
+    recovery = RecoveryFactory(
+        team=personas.other_team, connection=blue_scp, status=Status.RUNNING_FROM_BACKUP
+    )
+    client = personas.client_for(personas.outsider)
+    html = _page(client, reverse("recovery-detail", args=[recovery.pk]))
+    assert "Blue SCP 未共享（或不再共享）给 Red Team。经由它发起的恢复任务现在只能清理" in html
+    assert "Blue Team 的管理员可以重新共享它，然后由 Red Team 的管理员接受。" in html
+    assert "is not shared with" not in html and "share it again" not in html
+
+    refused = recovery_refusal(recovery, Use.OPERATE)
+    assert refused is not None
+    fail(recovery, refused.message, refused.fix)  # as the engine does when its guard refuses
+    recovery.refresh_from_db()
+    assert recovery.error_message.startswith("Blue SCP is not shared with Red Team (any more).")
+    with translation.override("zh-hans"):
+        assert str(recovery.error_advice) == (
+            "Blue Team 的管理员可以重新共享它，然后由 Red Team 的管理员接受。"
         )
