@@ -113,7 +113,12 @@ def _cancel(recovery: Recovery, user: Actor) -> None:
     transition(
         recovery, Status.CANCELLING, Text("%(user)s cancelled", user=str(user)), cancel_from=phase
     )
-    _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
+    cancelled = Text(
+        "%(user)s cancelled from %(step)s",
+        user=str(user),
+        step=Status(phase or recovery.status).label,
+    )
+    _audit(recovery, AuditAction.RECOVERY_CANCEL, user, cancelled)
 
 
 # The platform actions (task and token keys) of each status: a retry makes them afresh.

@@ -10,6 +10,11 @@ the console's own record instead, marked as such. The recovery becomes `handed_o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.utils.translation import gettext, gettext_noop
+
 from platforms.clients import PlatformError
 from recovery.audit import Actor
 from recovery.choices import Status
@@ -17,6 +22,17 @@ from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.texts import Text
 from recovery.workflow import transition
+
+# What each left item is. The JSON keeps the English (notifications, webhooks and the API read
+# it); the page shows it in the reader's language (shown_left).
+CREATED_VM = gettext_noop("VM the console created")
+IN_PLACE_VM = gettext_noop("VM recovered in place")
+MOUNTED_DATASTORE = gettext_noop("NFS datastore the console mounted")
+RECORDED = gettext_noop("recorded by the console; the platform was not read")
+ON_BACKUP = gettext_noop("%(what)s, disks on backup files: %(disks)s")
+UNKNOWN_STATE = gettext_noop("unknown")
+# What ON_BACKUP puts between the two, to read a stored `what` back.
+_ON_BACKUP_MARK = ON_BACKUP.split("%(what)s")[1].split("%(disks)s")[0]
 
 
 def _read_left(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
@@ -35,9 +51,9 @@ def _read_left(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
             # The VM it created is left whatever its state; a VM recovered in place is left
             # only as far as its disks still run from backup files.
             if vm is not None and (recovery.is_new_vm or on_backup):
-                what = "VM the console created" if recovery.is_new_vm else "VM recovered in place"
+                what = CREATED_VM if recovery.is_new_vm else IN_PLACE_VM
                 if on_backup:
-                    what += f", disks on backup files: {', '.join(on_backup)}"
+                    what = ON_BACKUP % {"what": what, "disks": ", ".join(on_backup)}
                 left.append(
                     {"kind": "vm", "id": vm.id, "name": vm.name, "state": vm.power_state,
                      "what": what}
@@ -47,7 +63,7 @@ def _read_left(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
             if storage is not None:
                 left.append(
                     {"kind": "datastore", "id": storage.id, "name": storage.name, "state": "",
-                     "what": "NFS datastore the console mounted"}
+                     "what": MOUNTED_DATASTORE}
                 )  # fmt: skip
     finally:
         client.close()
@@ -60,22 +76,57 @@ def _recorded_left(recovery: Recovery) -> list[dict[str, str]]:
     if recovery.target_vm_id:
         left.append(
             {"kind": "vm", "id": recovery.target_vm_id, "name": recovery.target_vm_name,
-             "state": "unknown", "what": "recorded by the console; the platform was not read"}
+             "state": UNKNOWN_STATE, "what": RECORDED}
         )  # fmt: skip
     if recovery.mounted_datastore and recovery.datastore_name:
         left.append(
             {"kind": "datastore", "id": recovery.datastore_id, "name": recovery.datastore_name,
-             "state": "unknown", "what": "recorded by the console; the platform was not read"}
+             "state": UNKNOWN_STATE, "what": RECORDED}
         )  # fmt: skip
     return left
 
 
+def _what(stored: str) -> Text | str:
+    """A stored `what` (English) as a Text, so that it renders in the reader's language."""
+    what, on_backup, disks = stored.partition(_ON_BACKUP_MARK)
+    if not what:
+        return stored  # never gettext(""): that is the catalogue's header
+    return Text(ON_BACKUP, what=Text(what), disks=disks) if on_backup else Text(what)
+
+
+def shown_left(left: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The items as the page shows them: the console's words (what, an unknown state) in the
+    reader's language; names, ids, disk ids and the platform's states as they are."""
+    shown = []
+    for item in left:
+        state = item.get("state")
+        shown.append(
+            {
+                **item,
+                "what": str(_what(str(item.get("what", "")))),
+                "state": gettext(UNKNOWN_STATE) if state == UNKNOWN_STATE else state,
+            }
+        )
+    return shown
+
+
 def describe(left: list[dict[str, str]]) -> str:
+    """The items in one sentence (the hand-over's step and event): a Text of Texts."""
     if not left:
         return Text("nothing of this recovery is left on the platform")
-    return "; ".join(
-        f"{item['name'] or item['id']} ({item['id']}): {item['what']}" for item in left
-    )
+    items = [
+        Text(
+            "%(name)s (%(id)s): %(what)s",
+            name=item["name"] or item["id"],
+            id=item["id"],
+            what=_what(item["what"]),
+        )
+        for item in left
+    ]
+    sentence = items[0]
+    for item in items[1:]:
+        sentence = Text("%(earlier)s; %(later)s", earlier=sentence, later=item)
+    return sentence
 
 
 def hand_over(recovery: Recovery, user: Actor) -> list[dict[str, str]]:

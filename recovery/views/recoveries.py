@@ -13,6 +13,7 @@ from recovery import watching
 from recovery.choices import Status
 from recovery.models import AuditAction, AuditEvent, Batch, Recovery, Role
 from recovery.services import actions, batch_actions, batch_page, progress, remap
+from recovery.services.handover import shown_left
 from recovery.tenancy import (
     SignedInRequest,
     get_for_team,
@@ -58,6 +59,7 @@ def _context(request: HttpRequest, recovery: Recovery) -> dict:
         "actions": available_actions(recovery) if can_act else [],
         "can_act": can_act,
         "share_ended": actions.operate_refusal(recovery) if not recovery.is_terminal else None,
+        "left_on_platform": shown_left(recovery.left_on_platform or []),
     }
 
 
@@ -160,9 +162,15 @@ def batch_action(request: SignedInRequest, pk: int, action: str) -> HttpResponse
     outcome = batch_actions.perform_all(chosen, list(batch.recoveries.all()), request.user)
     if outcome.done:
         names = ", ".join(r.vm_name for r in outcome.done)
-        messages.success(request, f"{chosen.label}: {len(outcome.done)} done ({names})")
+        done = {"action": chosen.label, "count": len(outcome.done), "names": names}
+        messages.success(request, _("%(action)s: %(count)s done (%(names)s)") % done)
     for recovery, reason in outcome.refused:
-        messages.error(request, f"{recovery.vm_name}: {reason}")
+        messages.error(
+            request, _("%(vm)s: %(reason)s") % {"vm": recovery.vm_name, "reason": reason}
+        )
     if not outcome.done and not outcome.refused:
-        messages.info(request, f"{chosen.label}: no recovery of this batch allows it now.")
+        messages.info(
+            request,
+            _("%(action)s: no recovery of this batch allows it now.") % {"action": chosen.label},
+        )
     return redirect("batch-detail", pk=batch.pk)

@@ -31,6 +31,7 @@ from recovery.models import (
     Team,
 )
 from recovery.services import invitations
+from recovery.stepkit import RETRY_ADVICE
 from recovery.workflow import note
 from tests.conftest import Personas
 from tests.factories import ConnectionFactory, MembershipFactory, TeamFactory, UserFactory
@@ -124,7 +125,7 @@ def build_world(personas: Personas) -> World:
     failed = _recovery(
         team, connection, batch=batch, vm_id="vm-cobalt-db-7q", vm_name="cobalt-db-7q",
         reason="cobalt reason 7Q", launched_by=personas.operator.user, status=Status.FAILED,
-        failed_status=Status.ATTACHING, error_message="cobalt error 7Q", error_advice="Try again.",
+        failed_status=Status.ATTACHING, error_message="cobalt error 7Q", error_advice=RETRY_ADVICE,
         step="Attaching failed", correlation_id="cobaltcorrelation7q",
     )  # fmt: skip
     running = _recovery(
