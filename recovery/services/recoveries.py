@@ -175,7 +175,9 @@ def _create(
 
     audit.record(
         AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
-        message=_launch_message(recovery, in_place, connection.name, Mode(plan.mode).label, plan.reason),
+        message=_launch_message(
+            recovery, in_place, connection.name, Mode(plan.mode).label, plan.reason
+        ),
         data={
             "mode": plan.mode, "target": plan.target, "vm_id": recovery.vm_id,
             "new_vm": recovery.new_vm, "disk_mapping": recovery.disk_mapping,

@@ -34,8 +34,9 @@ SAME_IN_BOTH = {
     "raw",  # disk image format, as qemu-img names it
 }
 
-_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
-_AROUND = "()[]{}<>,.;:!?\"'“”‘’…«»*"  # punctuation stripped from a token's ends
+_WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")  # it's, with either apostrophe
+# Punctuation stripped from a token's ends (typographic quotes written as escapes for ruff).
+_AROUND = "()[]{}<>,.;:!?\"'“”\u2018\u2019…«»*"
 _BREAK = "\n"
 
 

@@ -23,7 +23,7 @@ from django.test import Client
 
 from platforms.models import PlatformConnection
 from recovery.models import Team
-from tests.i18n.english import SAME_IN_BOTH, cut_data, english_runs
+from tests.i18n.english import cut_data, english_runs
 from tests.security.isolation_fill import fill
 from tests.security.urlwalk import endpoints
 from tests.security.world import World, build_world
@@ -76,16 +76,16 @@ def visible_text(html: str) -> str:
 
 def english_sentences() -> list[str]:
     """The catalogue's msgids as they show on a page: placeholders and tags cut out, the parts
-    of at least two words kept (a lone word may be a name; a phrase is UI)."""
+    that are English runs kept (a lone word may be a name; a phrase is UI)."""
     pieces: set[str] = set()
     for entry in polib.pofile(str(CATALOGUE)):
         for msgid in filter(None, (entry.msgid, entry.msgid_plural)):
             text = re.sub(r"<[^>]+>", "\n", msgid)
             for part in re.split(r"%\(\w+\)[sdf]|\{\w*\}|\n|%s", text):
                 part = " ".join(part.split()).strip(" .,:;()")
-                words = re.findall(r"[A-Za-z]{2,}", part)
-                # Code in a sentence (a cron line, a path, a header) reads the same in Chinese.
-                if len(words) >= 2 and not re.search(r"[/=*`]", part) and part not in SAME_IN_BOTH:
+                # Code in a sentence (a cron line, a path, a header) reads the same in Chinese;
+                # a piece is English by the same rule as a page's runs (SAME_IN_BOTH and all).
+                if english_runs(part) and not re.search(r"[/=*`]", part):
                     pieces.add(part)
     return sorted(pieces, key=len, reverse=True)
 
