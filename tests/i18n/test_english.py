@@ -14,9 +14,10 @@ def test_data_terms_and_codes_break_a_run() -> None:
     data = {"Lab SCP", "otto", "storage array lost"}
     text = (
         "经由 Lab SCP 恢复 · otto 发起\n原因 storage array lost\nAPI 令牌 · NFS 服务器\n"
-        "db-01 ide0.qcow2 /backup qr-test\nWebhook URL"
+        "db-01 ide0.qcow2 /backup qr-test\nWebhook URL\n导出 CSV"
     )
     assert english_runs(text, data) == []
+    assert english_runs("Export CSV · API tokens") == ["Export CSV", "API tokens"]
 
 
 def test_one_word_is_not_a_run_and_a_line_break_ends_one() -> None:
