@@ -65,10 +65,10 @@ class AuditAction(models.TextChoices):
 
 
 class Source(models.TextChoices):
-    WEB = "web", "Web"
-    WORKER = "worker", "Worker"
-    API = "api", "API"
-    SYSTEM = "system", "System"
+    WEB = "web", _("Web")
+    WORKER = "worker", _("Worker")
+    API = "api", "API"  # the same word in every language
+    SYSTEM = "system", _("System")
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -161,11 +162,6 @@ def _create(
         record_preflight(recovery, item.boot_evidence)
         alert_if_stale(recovery, item.boot_evidence)
     who = getattr(user, "username", "") or "system"
-    where = (
-        f"in place over {recovery.vm_name}"
-        if in_place
-        else f"into a new VM {recovery.new_vm['name']}"
-    )
     launched = {"who": who, "mode": Mode(plan.mode).label, "reason": plan.reason}
     note(
         recovery,
@@ -184,8 +180,9 @@ def _create(
 
     audit.record(
         AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
-        message=f"{Mode(plan.mode).label} of {recovery.vm_name} {where} through "
-        f"{connection.name}: {plan.reason}",
+        message=_launch_message(
+            recovery, in_place, connection.name, Mode(plan.mode).label, plan.reason
+        ),
         data={
             "mode": plan.mode, "target": plan.target, "vm_id": recovery.vm_id,
             "new_vm": recovery.new_vm, "disk_mapping": recovery.disk_mapping,
@@ -196,6 +193,22 @@ def _create(
         correlation_id=recovery.correlation_id, recovery_id=recovery.pk,
     )  # fmt: skip
     return recovery
+
+
+def _launch_message(
+    recovery: Recovery, in_place: bool, connection: str, mode: Any, reason: str
+) -> Text:
+    """The audit row's sentence: sealed in English, shown in each reader's language."""
+    if in_place:
+        return Text(
+            "%(mode)s of %(vm)s in place over %(vm)s through %(connection)s: %(reason)s",
+            mode=mode, vm=recovery.vm_name, connection=connection, reason=reason,
+        )  # fmt: skip
+    return Text(
+        "%(mode)s of %(vm)s into a new VM %(new_vm)s through %(connection)s: %(reason)s",
+        mode=mode, vm=recovery.vm_name, new_vm=recovery.new_vm["name"], connection=connection,
+        reason=reason,
+    )  # fmt: skip
 
 
 def _preflight_refusal(failed: dict[str, list[Check]]) -> str:
