@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-slow bench lint fmt system-deps messages clean help
+.PHONY: run test test-slow bench lint fmt system-deps messages catalogue clean help
 
 help:
 	@echo "make run    start Redis, RQ workers, the lab platform and the web server on http://127.0.0.1:8000/"
@@ -43,6 +43,12 @@ COMPILED := $(CATALOGUES:.po=.mo)
 	msgfmt --check --output-file=$@ $<
 
 messages: $(COMPILED)
+
+# Refresh the catalogue from the sources (then translate what is new). tests.settings because
+# manage.py's own settings need a SECRET_KEY: without settings Django would run its own
+# makemessages, which does not collect the stored messages' Text(...) msgids.
+catalogue: $(STAMP)
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemessages -l zh_Hans
 
 run: $(STAMP) $(COMPILED)
 	@sh .ci/system-deps redis-server qemu-img:qemu-utils $(PDF_DEPS)

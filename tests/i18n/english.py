@@ -37,6 +37,10 @@ SAME_IN_BOTH = {
     "raw",  # disk image format, as qemu-img names it
 }
 
+# Phrases kept whole: Sangfor's Chinese console names the AK/SK pair in English, and so does
+# the catalogue (docs/zh/glossary.md); cut out like data, so "Access Key" alone is not a run.
+SAME_IN_BOTH_PHRASES = ("Access Key", "Secret Key")
+
 _WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")  # it's, with either apostrophe
 # Punctuation stripped from a token's ends (typographic quotes written as escapes for ruff).
 _AROUND = "()[]{}<>,.;:!?\"'“”\u2018\u2019…«»*"
@@ -53,7 +57,7 @@ def cut_data(text: str, data: Iterable[str]) -> str:
 def english_runs(text: str, data: Iterable[str] = ()) -> list[str]:
     """The English runs of `text` (in order, each once), `data` and SAME_IN_BOTH excepted."""
     found: list[str] = []
-    for line in cut_data(text, data).splitlines():
+    for line in cut_data(text, [*data, *SAME_IN_BOTH_PHRASES]).splitlines():
         run: list[str] = []  # tokens as written, punctuation and all
         for token in [*line.split(), ""]:  # "" ends the last run
             if _WORD.fullmatch(token.strip(_AROUND) or "-"):
