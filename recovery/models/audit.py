@@ -66,9 +66,9 @@ class AuditAction(models.TextChoices):
 
 class Source(models.TextChoices):
     WEB = "web", "Web"
-    WORKER = "worker", "Worker"
+    WORKER = "worker", _("Worker")
     API = "api", "API"
-    SYSTEM = "system", "System"
+    SYSTEM = "system", _("System")
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -113,7 +113,8 @@ def _cancel(recovery: Recovery, user: Actor) -> None:
     transition(
         recovery, Status.CANCELLING, Text("%(user)s cancelled", user=str(user)), cancel_from=phase
     )
-    _audit(recovery, AuditAction.RECOVERY_CANCEL, user, f"{user} cancelled from {phase}")
+    cancelled = Text("%(user)s cancelled from %(phase)s", user=str(user), phase=phase)  # a code
+    _audit(recovery, AuditAction.RECOVERY_CANCEL, user, cancelled)
 
 
 # The platform actions (task and token keys) of each status: a retry makes them afresh.

@@ -156,11 +156,6 @@ def _create(
         record_preflight(recovery, item.boot_evidence)
         alert_if_stale(recovery, item.boot_evidence)
     who = getattr(user, "username", "") or "system"
-    where = (
-        f"in place over {recovery.vm_name}"
-        if in_place
-        else f"into a new VM {recovery.new_vm['name']}"
-    )
     launched = {"who": who, "mode": Mode(plan.mode).label, "reason": plan.reason}
     note(
         recovery,
@@ -179,8 +174,7 @@ def _create(
 
     audit.record(
         AuditAction.RECOVERY_LAUNCH, team=team, actor=user, obj=recovery,
-        message=f"{Mode(plan.mode).label} of {recovery.vm_name} {where} through "
-        f"{connection.name}: {plan.reason}",
+        message=_launch_message(recovery, plan, connection.name, in_place),
         data={
             "mode": plan.mode, "target": plan.target, "vm_id": recovery.vm_id,
             "new_vm": recovery.new_vm, "disk_mapping": recovery.disk_mapping,
@@ -191,6 +185,23 @@ def _create(
         correlation_id=recovery.correlation_id, recovery_id=recovery.pk,
     )  # fmt: skip
     return recovery
+
+
+def _launch_message(recovery: Recovery, plan: Plan, connection: str, in_place: bool) -> Text:
+    """The launch's audit row: the mode in the reader's language, the rest as given."""
+    launched = {"mode": Mode(plan.mode).label, "vm": recovery.vm_name, "reason": plan.reason}
+    if in_place:
+        return Text(
+            "%(mode)s of %(vm)s in place over %(vm)s through %(connection)s: %(reason)s",
+            connection=connection,
+            **launched,
+        )
+    return Text(
+        "%(mode)s of %(vm)s into a new VM %(new_vm)s through %(connection)s: %(reason)s",
+        new_vm=recovery.new_vm["name"],
+        connection=connection,
+        **launched,
+    )
 
 
 def _preflight_refusal(failed: dict[str, list[Check]]) -> str:
