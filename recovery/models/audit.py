@@ -146,6 +146,14 @@ class AuditEvent(models.Model):
         text = Text.decode(data.get(MESSAGE_TEXT), english=self.message)
         return str(text) if text is not None else self.message
 
+    @property
+    def shown_data(self) -> Any:
+        """The data the page lists under the row: without the message's stored Text, which
+        the row's sentence above already shows (exports and the API keep all of it)."""
+        if isinstance(self.data, dict) and MESSAGE_TEXT in self.data:
+            return {key: value for key, value in self.data.items() if key != MESSAGE_TEXT}
+        return self.data
+
     def content(self) -> dict[str, Any]:
         """What the hash covers: everything but the row id, the actor FK and the hash itself."""
         return row_content(self)
