@@ -109,7 +109,8 @@ def test_channel_drill_and_prune_rows_read_in_chinese(personas, tmp_path) -> Non
     )  # fmt: skip
     first = create_run(drill, DrillRun.Trigger.MANUAL)
     second = create_run(drill, DrillRun.Trigger.SCHEDULE)
-    assert _message(AuditAction.NOTIFICATION_CHANNEL_CREATE).message == "Notification channel Ops added (Email)"
+    channel = _message(AuditAction.NOTIFICATION_CHANNEL_CREATE)
+    assert channel.message == "Notification channel Ops added (Email)"
     started = AuditEvent.objects.filter(action=AuditAction.DRILL_RUN_START).order_by("seq")
     assert [row.message for row in started] == [
         f"Drill Weekly: run {first.pk} on request for x",
