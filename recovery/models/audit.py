@@ -64,6 +64,10 @@ class AuditAction(models.TextChoices):
     VERIFY_REPORT = "verify.report", _("Verification report sealed")
 
 
+# How Recovery.__str__ begins (recovery.models.recovery), as a row's object_repr holds it.
+RECOVERY_REPR = "Recovery of "
+
+
 class Source(models.TextChoices):
     WEB = "web", "Web"
     WORKER = "worker", _("Worker")
@@ -145,6 +149,15 @@ class AuditEvent(models.Model):
         data = self.data if isinstance(self.data, dict) else {}
         text = Text.decode(data.get(MESSAGE_TEXT), english=self.message)
         return str(text) if text is not None else self.message
+
+    @property
+    def shown_object(self) -> str:
+        """The object's name as written; a recovery's (its English __str__, "Recovery of
+        web-01") in the reader's language, the VM's name as given."""
+        vm = self.object_repr.removeprefix(RECOVERY_REPR)
+        if self.object_type == "recovery" and vm != self.object_repr:
+            return str(Text("Recovery of %(vm)s", vm=vm))
+        return self.object_repr
 
     @property
     def shown_data(self) -> Any:

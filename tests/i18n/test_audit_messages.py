@@ -152,6 +152,9 @@ def test_a_guard_refusal_reads_in_chinese_with_the_refusal_as_written(personas) 
     body = _zh_audit(personas)
     assert "控制台拒绝继续（attach_nfs）：Red Lab is not shared with Blue Team" in body
     assert "The console refused" not in body
+    # The row's object, as its English __str__ was sealed, reads in Chinese too.
+    assert row.object_repr == "Recovery of web-01"
+    assert "web-01 的恢复任务" in body and "Recovery of web-01" not in body
 
 
 def test_the_audit_page_and_its_chain_status_in_chinese(personas) -> None:
