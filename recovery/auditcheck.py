@@ -17,6 +17,7 @@ from django.utils import timezone
 from recovery import background
 from recovery.auditheads import read_heads, verify_team
 from recovery.models import AuditEvent
+from recovery.texts import Text
 
 RUNNING_TTL = 15 * 60  # a check whose worker died is given up after this long
 RESULT_TTL = 24 * 3600
@@ -41,7 +42,12 @@ def check_now(team_id: int) -> dict[str, Any]:
         "broken": None
         if broken is None
         else {
-            "text": str(broken),
+            "text": str(broken),  # English, as the command prints it
+            # The same in the reader's language (shown_break): kept as stored, as a worker
+            # writes this status for whoever looks.
+            "shown": Text(
+                "%(kind)s: %(detail)s", kind=Text(broken.kind), detail=broken.detail
+            ).stored(),
             "seq": broken.seq,
             "row_id": getattr(row, "pk", None),
             "row_time": row_time.isoformat() if row_time else None,
@@ -52,6 +58,15 @@ def check_now(team_id: int) -> dict[str, Any]:
         "seconds": round(monotonic() - started, 2),
         "checked_at": timezone.now().isoformat(),
     }
+
+
+def shown_break(status: dict[str, Any]) -> dict[str, Any]:
+    """The status with its break's text in the active language (the page's)."""
+    broken = status.get("broken")
+    if not broken:
+        return status
+    text = Text.decode(broken.get("shown"))
+    return {**status, "broken": {**broken, "text": str(text) if text else broken["text"]}}
 
 
 def is_large(team_id: int) -> bool:

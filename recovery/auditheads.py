@@ -20,10 +20,12 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from recovery.auditkeys import Keyring, keyring, seal
 from recovery.auditverify import FORGED_HEAD, TRUNCATED, Break, ChainReport, verify_rows
 from recovery.models.audit import AuditEvent
+from recovery.texts import Text
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,12 @@ def read_heads(ring: Keyring | None = None) -> tuple[dict[int | None, Head], lis
             key_id = str(item["key_id"])
         except (ValueError, KeyError, TypeError):
             problems.append(
-                Break(None, None, FORGED_HEAD, f"{path.name} line {number} is unreadable")
+                Break(
+                    None,
+                    None,
+                    FORGED_HEAD,
+                    Text("%(file)s line %(line)s is unreadable", file=path.name, line=number),
+                )
             )
             continue
         if ring.secret(key_id) is None or seal(body, key_id, ring) != item.get("mac"):
@@ -69,7 +76,11 @@ def read_heads(ring: Keyring | None = None) -> tuple[dict[int | None, Head], lis
                     body["team"],
                     body["seq"],
                     FORGED_HEAD,
-                    f"{path.name} line {number}: its signature does not verify",
+                    Text(
+                        "%(file)s line %(line)s: its signature does not verify",
+                        file=path.name,
+                        line=number,
+                    ),
                 )
             )
             continue
@@ -84,14 +95,14 @@ def check_head(team_id: int | None, head: Head, last_seq: int) -> Break | None:
     if last_seq < head.seq:
         return Break(
             team_id, head.seq, TRUNCATED,
-            f"the chain ends at seq {last_seq} but seq {head.seq} was signed at {head.time} "
-            "(the newest rows were deleted)",
+            Text("the chain ends at seq %(last)s but seq %(seq)s was signed at %(time)s (the "
+                 "newest rows were deleted)", last=last_seq, seq=head.seq, time=head.time),
         )  # fmt: skip
     row = AuditEvent.objects.filter(team=team_id, seq=head.seq).first()
     if row is not None and row.hash != head.hash:
         return Break(
-            team_id, head.seq, "rewritten",
-            f"the row differs from the one signed at {head.time}", row,
+            team_id, head.seq, gettext_noop("rewritten"),
+            Text("the row differs from the one signed at %(time)s", time=head.time), row,
         )  # fmt: skip
     return None  # row None: pruned since (its checkpoint carries the chain on)
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from recovery.auditkeys import Keyring, keyring, plain_hash, seal
 from recovery.models.audit import SEALED_FIELDS, AuditAction, AuditEvent, row_content
+from recovery.texts import Text
 
 GENESIS = "0" * 64
-EDITED = "edited"
-RECHAINED = "re-chained without the key"
-MISSING = "rows missing"
-TRUNCATED = "truncated"
-FORGED_HEAD = "signed head forged"
+# The kinds of break: the command's output and the page's status read these English words; the
+# page shows them in the reader's language (recovery.auditcheck), gettext_noop marks them.
+EDITED = gettext_noop("edited")
+RECHAINED = gettext_noop("re-chained without the key")
+MISSING = gettext_noop("rows missing")
+TRUNCATED = gettext_noop("truncated")
+FORGED_HEAD = gettext_noop("signed head forged")
 
 
 class _Row(dict[str, Any]):
@@ -90,8 +95,8 @@ def _keyed_break(row: _Row, following: _Row | None, ring: Keyring) -> Break:
     if row.hash == plain_hash(content):
         return Break(
             row.team_id, row.seq, RECHAINED,
-            "its hash is plain SHA-256 where the keyed HMAC was due (re-sealed by someone "
-            "without the key)", row,
+            Text("its hash is plain SHA-256 where the keyed HMAC was due (re-sealed by someone "
+                 "without the key)"), row,
         )  # fmt: skip
     if (
         following is not None
@@ -101,12 +106,12 @@ def _keyed_break(row: _Row, following: _Row | None, ring: Keyring) -> Break:
         # An edit leaves the next row's seal intact; re-sealing without the key breaks both.
         return Break(
             row.team_id, row.seq, RECHAINED,
-            "this row and the next carry seals that no configured key makes "
-            "(re-chained with another key)", row,
+            Text("this row and the next carry seals that no configured key makes "
+                 "(re-chained with another key)"), row,
         )  # fmt: skip
     return Break(
-        row.team_id, row.seq, EDITED, "its content does not match its hash (the row was altered)",
-        row,
+        row.team_id, row.seq, EDITED,
+        Text("its content does not match its hash (the row was altered)"), row,
     )  # fmt: skip
 
 
@@ -159,8 +164,10 @@ def verify_rows(
                 team_id,
                 start_seq + 1,
                 RECHAINED,
-                "no row of this chain carries the key's seal (re-chained with plain SHA-256; "
-                "a chain from before keys ends with its key-switch row)",
+                Text(
+                    "no row of this chain carries the key's seal (re-chained with plain "
+                    "SHA-256; a chain from before keys ends with its key-switch row)"
+                ),
             )
         )
     return report
@@ -178,27 +185,31 @@ def _row_problem(
     if row.seq != number:
         return Break(
             row.team_id, number, MISSING,
-            f"sequence jumps to {row.seq} where {number} was expected (rows were deleted)", row,
+            Text("sequence jumps to %(seq)s where %(number)s was expected (rows were deleted)",
+                 seq=row.seq, number=number), row,
         )  # fmt: skip
     if row.prev_hash != expected_prev:
         return Break(
             row.team_id, row.seq, EDITED,
-            "its link to the previous row does not match (a row was removed or changed)", row,
+            Text("its link to the previous row does not match (a row was removed or changed)"),
+            row,
         )  # fmt: skip
     if not row.key_id:
         if keyed_seen:
             return Break(
                 row.team_id, row.seq, RECHAINED,
-                "a plain SHA-256 row after keyed rows (re-sealed by someone without the key)", row,
+                Text("a plain SHA-256 row after keyed rows (re-sealed by someone without the "
+                     "key)"), row,
             )  # fmt: skip
         if plain_hash(row.content()) != row.hash:
-            return Break(row.team_id, row.seq, EDITED, "its content does not match its hash", row)
+            unsealed = Text("its content does not match its hash")
+            return Break(row.team_id, row.seq, EDITED, unsealed, row)
         return None
     if ring.secret(row.key_id) is None:
         return Break(
             row.team_id, row.seq, RECHAINED,
-            f"sealed under key id {row.key_id!r}, which is not configured (forged, or a "
-            "retired key was removed from AUDIT_KEY)", row,
+            Text("sealed under key id %(key)s, which is not configured (forged, or a retired "
+                 "key was removed from AUDIT_KEY)", key=repr(row.key_id)), row,
         )  # fmt: skip
     if seal(row.content(), row.key_id, ring) != row.hash:
         return _keyed_break(row, following, ring)
@@ -206,7 +217,7 @@ def _row_problem(
         # Plain rows are trusted only up to the key-switch row that migration 0018 sealed.
         return Break(
             row.team_id, row.seq, RECHAINED,
-            "plain SHA-256 rows before it without a key-switch row (re-chained)", row,
+            Text("plain SHA-256 rows before it without a key-switch row (re-chained)"), row,
         )  # fmt: skip
     return None
 

@@ -149,7 +149,11 @@ class GuardedClient:
             AuditAction.GUARD_REFUSED,
             team=recovery.team_id,
             obj=recovery,
-            message=f"The console refused to go on ({name}): {refused.message}",
+            message=Text(
+                "The console refused to go on (%(call)s): %(message)s",
+                call=name,
+                message=refused.message,
+            ),
             data={"action": name, "kind": "share", "status": recovery.status},
             correlation_id=recovery.correlation_id,
             recovery_id=recovery.pk,

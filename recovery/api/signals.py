@@ -16,6 +16,7 @@ from django.dispatch import receiver
 from recovery.api import tokens
 from recovery.models import Membership
 from recovery.services.members import REMOVED_BY, REMOVED_REQUEST
+from recovery.texts import Text
 
 User = get_user_model()
 _CHANGED = "_qrc_password_changed"
@@ -38,7 +39,7 @@ def _revoke_on_password_change(sender: Any, instance: Any, created: bool, **kw: 
     tokens.revoke_all(
         user=instance,
         by=instance,
-        reason="the password of the account was changed; create a new token",
+        reason=Text("the password of the account was changed; create a new token"),
     )
 
 
@@ -51,5 +52,9 @@ def _revoke_on_membership_end(sender: Any, instance: Membership, **kw: Any) -> N
         team=instance.team_id,
         by=getattr(instance, REMOVED_BY, None),
         request=getattr(instance, REMOVED_REQUEST, None),
-        reason=f"{instance.user} is no longer a member of {instance.team}",
+        reason=Text(
+            "%(user)s is no longer a member of %(team)s",
+            user=str(instance.user),
+            team=str(instance.team),
+        ),
     )

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from recovery import audit
 from recovery.api.models import ApiToken
 from recovery.models import AuditAction, Membership, Team
-from recovery.texts import Text
+from recovery.texts import Text, english
 
 SCHEME = "qrc_"
 # last_used_at is written at most this often per token: one UPDATE per request would
@@ -102,20 +102,24 @@ def revoke_token(
     if not updated:
         return False
     token.refresh_from_db()
-    who = f" by {by}" if by else ""
+    names = {"name": token.name, "prefix": token.prefix, "user": str(token.user)}
+    revoked = (
+        Text("API token %(name)s (%(prefix)s…) of %(user)s revoked by %(by)s", by=str(by), **names)
+        if by
+        else Text("API token %(name)s (%(prefix)s…) of %(user)s revoked", **names)
+    )
     audit.record(
         AUDIT_REVOKE,
         team=token.team_id,
         actor=by,
         request=request,
         obj=token,
-        message=f"API token {token.name} ({token.prefix}…) of {token.user} revoked{who}"
-        + (f": {reason}" if reason else ""),
+        message=Text("%(event)s: %(reason)s", event=revoked, reason=reason) if reason else revoked,
         data={
             "name": token.name,
             "prefix": token.prefix,
             "owner": token.user.get_username(),
-            "reason": reason,
+            "reason": english(reason),
         },
     )
     return True

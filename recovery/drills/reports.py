@@ -88,10 +88,15 @@ def finish_run(run: DrillRun, problem: str = "") -> None:
     run.refresh_from_db()
     drill = run.drill
     rtos = [item.rto_seconds for item in items if item.rto_seconds is not None]
+    outcome = {"drill": drill.name, "run": run.pk, "summary": summary}
     audit.record(
         AuditAction.DRILL_FINISHED, team=run.team_id, actor=actor(drill), obj=run,
         object_type="drillrun",
-        message=f"Drill {drill.name}, run {run.pk}: {run.get_status_display().lower()}. {summary}",
+        message=(
+            Text("Drill %(drill)s, run %(run)s: passed. %(summary)s", **outcome)
+            if passed
+            else Text("Drill %(drill)s, run %(run)s: failed. %(summary)s", **outcome)
+        ),
         data={
             "drill": drill.pk, "status": status,
             "vms": {item.vm_name: item.outcome for item in items},

@@ -59,6 +59,23 @@ def enqueue_progress(run_id: int, delay: float = 0) -> None:
 # --- creating runs ------------------------------------------------------------------------
 
 
+def _started(drill: Drill, run: DrillRun, trigger: str, *, skipped: bool) -> Text:
+    """The audit row of a new run: whole sentences, as the trigger and outcome differ."""
+    scheduled = trigger == DrillRun.Trigger.SCHEDULE
+    names = {"drill": drill.name, "run": run.pk}
+    if skipped:
+        summary = run.summary
+        if scheduled:
+            return Text("Drill %(drill)s: run %(run)s by schedule skipped (%(summary)s)",
+                        summary=summary, **names)  # fmt: skip
+        return Text("Drill %(drill)s: run %(run)s on request skipped (%(summary)s)",
+                    summary=summary, **names)  # fmt: skip
+    vms = ", ".join(drill.vm_names())
+    if scheduled:
+        return Text("Drill %(drill)s: run %(run)s by schedule for %(vms)s", vms=vms, **names)
+    return Text("Drill %(drill)s: run %(run)s on request for %(vms)s", vms=vms, **names)
+
+
 def create_run(
     drill: Drill,
     trigger: str,
@@ -91,12 +108,10 @@ def create_run(
             )
             run.finished_at = now
         run.save()
-        how = "by schedule" if trigger == DrillRun.Trigger.SCHEDULE else "on request"
         audit.record(
             AuditAction.DRILL_RUN_START, team=drill.team_id, actor=user or actor(drill),
             request=request, obj=run, object_type="drillrun",
-            message=f"Drill {drill.name}: run {run.pk} {how}"
-            + (f" skipped ({run.summary})" if busy else f" for {', '.join(drill.vm_names())}"),
+            message=_started(drill, run, trigger, skipped=bool(busy)),
             data={"drill": drill.pk, "trigger": trigger, "vms": drill.vm_names(),
                   "skipped": bool(busy)},
             correlation_id=run.correlation_id,

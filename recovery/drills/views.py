@@ -29,6 +29,7 @@ from recovery.tenancy import (
     team_membership,
     team_view,
 )
+from recovery.texts import Text
 from recovery.verify import history
 from recovery.views.responses import delete_audited, live_page
 
@@ -118,12 +119,20 @@ def _form_page(request: SignedInRequest, drill: Drill | None) -> HttpResponse:
             saved.created_by = request.user
         saved.save()
         changed = sorted(form.changed_data)
+        described = {
+            "drill": str(saved), "schedule": saved.schedule, "zone": str(saved.timezone),
+            "vms": ", ".join(saved.vm_names()), "connection": connection.name,
+        }  # fmt: skip
         audit.record(
             AuditAction.DRILL_CREATE if creating else AuditAction.DRILL_UPDATE, team=team,
             request=request, obj=saved, object_type="drill",
-            message=f"Drill {saved} {'scheduled' if creating else 'changed'}: "
-            f"{saved.schedule} ({saved.timezone}) for {', '.join(saved.vm_names())} "
-            f"through {connection.name}",
+            message=(
+                Text("Drill %(drill)s scheduled: %(schedule)s (%(zone)s) for %(vms)s through "
+                     "%(connection)s", **described)
+                if creating
+                else Text("Drill %(drill)s changed: %(schedule)s (%(zone)s) for %(vms)s through "
+                          "%(connection)s", **described)
+            ),
             data={"changed_fields": changed, "schedule": saved.schedule,
                   "vms": saved.vm_names(), "connection": connection.pk,
                   "enabled": saved.enabled},
@@ -194,7 +203,7 @@ def drill_delete(request: SignedInRequest, pk: int) -> HttpResponse:
         return redirect("drill-detail", pk=drill.pk)
     name = delete_audited(
         request, drill, AuditAction.DRILL_DELETE, object_type="drill",
-        message=f"Drill {drill} deleted",
+        message=Text("Drill %(drill)s deleted", drill=str(drill)),
         data={"vms": drill.vm_names(), "runs": drill.runs.count()},
     )  # fmt: skip
     messages.success(request, _("Drill %(drill)s deleted, with its reports.") % {"drill": name})

@@ -64,6 +64,10 @@ class AuditAction(models.TextChoices):
     VERIFY_REPORT = "verify.report", _("Verification report sealed")
 
 
+# How Recovery.__str__ begins (recovery.models.recovery), as a row's object_repr holds it.
+RECOVERY_REPR = "Recovery of "
+
+
 class Source(models.TextChoices):
     WEB = "web", _("Web")
     WORKER = "worker", _("Worker")
@@ -145,6 +149,23 @@ class AuditEvent(models.Model):
         data = self.data if isinstance(self.data, dict) else {}
         text = Text.decode(data.get(MESSAGE_TEXT), english=self.message)
         return str(text) if text is not None else self.message
+
+    @property
+    def shown_object(self) -> str:
+        """The object's name as written; a recovery's (its English __str__, "Recovery of
+        web-01") in the reader's language, the VM's name as given."""
+        vm = self.object_repr.removeprefix(RECOVERY_REPR)
+        if self.object_type == "recovery" and vm != self.object_repr:
+            return str(Text("Recovery of %(vm)s", vm=vm))
+        return self.object_repr
+
+    @property
+    def shown_data(self) -> Any:
+        """The data the page lists under the row: without the message's stored Text, which
+        the row's sentence above already shows (exports and the API keep all of it)."""
+        if isinstance(self.data, dict) and MESSAGE_TEXT in self.data:
+            return {key: value for key, value in self.data.items() if key != MESSAGE_TEXT}
+        return self.data
 
     def content(self) -> dict[str, Any]:
         """What the hash covers: everything but the row id, the actor FK and the hash itself."""

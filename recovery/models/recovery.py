@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from recovery.choices import ACTIVE, TERMINAL, Mode, Status, Target, waits_for_operator
+from recovery.models.audit import RECOVERY_REPR
 from recovery.texts import TranslatedTexts
 
 
@@ -162,7 +163,7 @@ class Recovery(TranslatedTexts):
         ]
 
     def __str__(self) -> str:
-        return f"Recovery of {self.vm_name}"
+        return f"{RECOVERY_REPR}{self.vm_name}"  # the audit page reads it back (shown_object)
 
     @property
     def is_new_vm(self) -> bool:

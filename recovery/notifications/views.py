@@ -9,7 +9,6 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -41,12 +40,6 @@ def _audit_data(channel: Channel) -> dict:
     else:
         data["recipients"] = len(channel.recipient_list())
     return data
-
-
-def english_label(channel: Channel) -> str:
-    """The kind as the audit trail writes it: in English, whoever reads the page."""
-    with translation.override(None):
-        return str(channel.get_kind_display())
 
 
 @team_view(role=Role.MANAGER)
@@ -83,10 +76,13 @@ def team_settings(request: SignedInRequest) -> HttpResponse:
     saved = form.save()
     audit.record(
         SETTINGS_UPDATE, team=team, request=request, obj=saved, object_type="teamsettings",
-        message=f"Notification thresholds: merge stalled after {saved.merge_stalled_minutes} "
-        f"min, other steps waiting after {saved.waiting_minutes} min, running from backup too "
-        f"long after {saved.running_from_backup_hours} h, backups too old after "
-        f"{saved.backup_max_age_hours} h",
+        message=Text(
+            "Notification thresholds: merge stalled after %(merge)s min, other steps waiting "
+            "after %(waiting)s min, running from backup too long after %(backup)s h, backups "
+            "too old after %(age)s h",
+            merge=saved.merge_stalled_minutes, waiting=saved.waiting_minutes,
+            backup=saved.running_from_backup_hours, age=saved.backup_max_age_hours,
+        ),
         data={"changed_fields": sorted(form.changed_data)},
     )  # fmt: skip
     messages.success(request, _("Thresholds saved."))
@@ -111,7 +107,10 @@ def channel_create(request: SignedInRequest) -> HttpResponse:
         channel.save()
         audit.record(
             CHANNEL_CREATE, team=team, request=request, obj=channel, object_type="channel",
-            message=f"Notification channel {channel} added ({english_label(channel)})",
+            message=Text(
+                "Notification channel %(channel)s added (%(kind)s)",
+                channel=str(channel), kind=Channel.Kind(channel.kind).label,
+            ),
             data=_audit_data(channel),
         )  # fmt: skip
         if form.generated_secret:
@@ -137,7 +136,12 @@ def channel_edit(request: SignedInRequest, pk: int) -> HttpResponse:
         audit.record(
             CHANNEL_UPDATE, team=channel.team, request=request, obj=channel,
             object_type="channel",
-            message=f"Notification channel {channel} changed: {', '.join(changed) or 'nothing'}",
+            message=Text(
+                "Notification channel %(channel)s changed: %(fields)s",
+                channel=str(channel), fields=", ".join(changed),
+            )
+            if changed
+            else Text("Notification channel %(channel)s changed: nothing", channel=str(channel)),
             data={**_audit_data(channel), "changed_fields": changed},
         )  # fmt: skip
         messages.success(request, _("Channel %(name)s saved.") % {"name": channel})
@@ -157,7 +161,8 @@ def channel_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     channel = get_for_team(request, Channel, pk=pk)
     name = delete_audited(
         request, channel, CHANNEL_DELETE, object_type="channel",
-        message=f"Notification channel {channel} deleted", data=_audit_data(channel),
+        message=Text("Notification channel %(channel)s deleted", channel=str(channel)),
+        data=_audit_data(channel),
     )  # fmt: skip
     messages.success(
         request, _("Channel %(name)s deleted. Its delivery log is kept.") % {"name": name}
@@ -179,7 +184,7 @@ def channel_test(request: SignedInRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
     audit.record(
         CHANNEL_TEST, team=team, request=request, obj=channel, object_type="channel",
-        message=f"Test event sent to notification channel {channel}",
+        message=Text("Test event sent to notification channel %(channel)s", channel=str(channel)),
         data={"notification": str(notification.uid) if notification else ""},
     )  # fmt: skip
     if not channel.enabled:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from recovery import audit
 from recovery.models import AuditAction, Invitation, Membership, Role, Team
+from recovery.texts import Text
 
 Status = Invitation.Status
 
@@ -71,7 +72,10 @@ def invite(
         # Nothing here says whether the account was new: the team's managers read this.
         audit.record(
             AuditAction.INVITATION_CREATE, team=team, request=request, obj=invitation,
-            message=f"{username} invited as {invitation.role}",  # English: the value is the word
+            # The role is its value (a code word), in every language.
+            message=Text(
+                "%(username)s invited as %(role)s", username=username, role=invitation.role
+            ),
             data={"username": username, "role": invitation.role,
                   "expires_at": invitation.expires_at.isoformat()},
         )  # fmt: skip
@@ -126,7 +130,8 @@ def new_link(invitation: Invitation, *, by: User, request: HttpRequest) -> str:
         invitation.refresh_from_db()
         audit.record(
             AuditAction.INVITATION_LINK, team=invitation.team_id, request=request,
-            obj=invitation, message=f"New invitation link for {invitation.username}",
+            obj=invitation,
+            message=Text("New invitation link for %(username)s", username=invitation.username),
             data={"username": invitation.username,
                   "expires_at": invitation.expires_at.isoformat()},
         )  # fmt: skip
@@ -196,7 +201,10 @@ def accept(invitation: Invitation, *, user: User, request: HttpRequest) -> Membe
         audit.record(
             AuditAction.INVITATION_ACCEPT, team=invitation.team, actor=user, request=request,
             obj=invitation,
-            message=f"{user} accepted the invitation and joined as {membership.role}",
+            message=Text(
+                "%(user)s accepted the invitation and joined as %(role)s",
+                user=str(user), role=membership.role,
+            ),
             data={"username": user.get_username(), "role": membership.role},
         )  # fmt: skip
     return membership
@@ -229,7 +237,7 @@ def decline(invitation: Invitation, *, user: User, request: HttpRequest) -> None
         _close(invitation, Status.DECLINED)
         audit.record(
             AuditAction.INVITATION_DECLINE, team=invitation.team, actor=user, request=request,
-            obj=invitation, message=f"{user} declined the invitation",
+            obj=invitation, message=Text("%(user)s declined the invitation", user=str(user)),
             data={"username": user.get_username(), "role": invitation.role},
         )  # fmt: skip
 
@@ -245,7 +253,8 @@ def revoke(invitation: Invitation, *, by: User, request: HttpRequest) -> None:
         _close(invitation, Status.REVOKED)
         audit.record(
             AuditAction.INVITATION_REVOKE, team=invitation.team, actor=by, request=request,
-            obj=invitation, message=f"Invitation of {invitation.username} revoked",
+            obj=invitation,
+            message=Text("Invitation of %(username)s revoked", username=invitation.username),
             data={"username": invitation.username, "role": invitation.role},
         )  # fmt: skip
 

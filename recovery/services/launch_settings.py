@@ -28,6 +28,7 @@ from recovery.services.launch_input import (
 )
 from recovery.services.plan import NewVMOptions, Plan, VMRequest
 from recovery.services.restore_points import EVERY_DISK, NEWEST
+from recovery.texts import Text
 from recovery.verify.plan import CheckPlan, plan_problems
 
 OPTION_NAMES = ("power_on", "auto_merge", "power_off_first", "connect_network")
@@ -185,8 +186,12 @@ def save_template(
         ) from None
     audit.record(
         AuditAction.LAUNCH_TEMPLATE_CREATE, team=team, actor=user, request=request,
-        source=source, obj=template, message=f"Saved the launch template {template.name}: "
-        f"{template.mode} of {', '.join(template.vm_names)}",
+        source=source, obj=template,
+        message=Text(
+            "Saved the launch template %(name)s: %(mode)s of %(vms)s",
+            # The mode as stored (a code word), in every language.
+            name=template.name, mode=template.mode, vms=", ".join(template.vm_names),
+        ),
     )  # fmt: skip
     return template
 
@@ -198,7 +203,7 @@ def delete_template(
     audit.record(
         AuditAction.LAUNCH_TEMPLATE_DELETE, team=template.team, actor=user, request=request,
         source=source, obj=template,
-        message=f"Deleted the launch template {template.name}",
+        message=Text("Deleted the launch template %(name)s", name=template.name),
     )  # fmt: skip
     template.delete()
 

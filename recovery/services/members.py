@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from recovery import audit
 from recovery.models import AuditAction, Membership, Role, Team
+from recovery.texts import Text
 
 # Who removed a member, and the request, for whoever reacts to the removal (recovery.api
 # revokes the member's tokens of the team and audits it as done by this admin).
@@ -77,7 +78,10 @@ def change_role(
         member.save(update_fields=["role"])
         audit.record(
             AuditAction.MEMBER_ROLE_CHANGE, team=team, request=request, obj=member,
-            message=f"{member.user.username}: {old_role} → {role}",
+            message=Text(
+                "%(username)s: %(old_role)s → %(role)s",
+                username=member.user.username, old_role=old_role, role=role,
+            ),
             data={"username": member.user.username, "from": old_role, "to": role.value},
         )  # fmt: skip
     return member
@@ -90,7 +94,8 @@ def remove(*, team: Team, actor: User, member_pk: int, request: HttpRequest) -> 
         _keeps_an_admin(admins, member)
         audit.record(
             AuditAction.MEMBER_REMOVE, team=team, request=request, obj=member,
-            message=f"{member.user.username} removed", data={"username": member.user.username},
+            message=Text("%(username)s removed", username=member.user.username),
+            data={"username": member.user.username},
         )  # fmt: skip
         setattr(member, REMOVED_BY, actor)
         setattr(member, REMOVED_REQUEST, request)

@@ -109,7 +109,8 @@ def audit_chain_status(request: SignedInRequest) -> HttpResponse:
     else:
         auditcheck.start(team_id)
         status = {"state": "running"}
-    return render(request, "recovery/_audit_chain.html", {"status": status})
+    context = {"status": auditcheck.shown_break(status)}
+    return render(request, "recovery/_audit_chain.html", context)
 
 
 class _Echo:

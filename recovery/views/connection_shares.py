@@ -19,6 +19,7 @@ from recovery.forms import ShareForm
 from recovery.models import AuditAction, Role
 from recovery.services.access import share_limits
 from recovery.tenancy import SignedInRequest, current_team, team_view
+from recovery.texts import Text
 from recovery.views.connections import _owned
 
 
@@ -51,7 +52,10 @@ def connection_share(request: SignedInRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
     _share_audit(
         share, request,
-        f"{connection} offered to {share.team} (use only: {share_limits(share)})",
+        Text(
+            "%(connection)s offered to %(team)s (use only: %(limits)s)",
+            connection=str(connection), team=str(share.team), limits=share_limits(share),
+        ),
         "offered",
     )  # fmt: skip
     messages.success(
@@ -75,7 +79,12 @@ def connection_unshare(request: SignedInRequest, pk: int, share_pk: int) -> Http
     active = connection.recoveries.filter(team=share.team, status__in=ACTIVE).count()
     share.delete()
     share.status = ShareStatus.DECLINED  # what the audit row says it is now: not usable
-    _share_audit(share, request, f"{connection} no longer shared with {share.team}", "removed")
+    removed = Text(
+        "%(connection)s no longer shared with %(team)s",
+        connection=str(connection),
+        team=str(share.team),
+    )
+    _share_audit(share, request, removed, "removed")
     names = {"connection": connection, "team": share.team, "active": active}
     done = _("%(connection)s is no longer shared with %(team)s.") % names
     if active:
@@ -125,7 +134,11 @@ def share_accept(request: SignedInRequest, pk: int) -> HttpResponse:
     share.save(update_fields=["status", "decided_by", "decided_at"])
     _share_audit(
         share, request,
-        f"{share.team} accepted {connection} from {owner} (use only: {share_limits(share)})",
+        Text(
+            "%(team)s accepted %(connection)s from %(owner)s (use only: %(limits)s)",
+            team=str(share.team), connection=str(connection), owner=str(owner),
+            limits=share_limits(share),
+        ),
         "accepted",
     )  # fmt: skip
     label = connection.label_for(share.team)
@@ -155,8 +168,14 @@ def share_decline(request: SignedInRequest, pk: int) -> HttpResponse:
     share.status = ShareStatus.DECLINED
     share.decided_by, share.decided_at = request.user, timezone.now()
     share.save(update_fields=["status", "decided_by", "decided_at"])
-    verb = "declined" if was == ShareStatus.PENDING else "stopped using"
-    _share_audit(share, request, f"{share.team} {verb} {connection} from {owner}", verb)
+    verb = "declined" if was == ShareStatus.PENDING else "stopped using"  # the row's state
+    parties = {"team": str(share.team), "connection": str(connection), "owner": str(owner)}
+    text = (
+        Text("%(team)s declined %(connection)s from %(owner)s", **parties)
+        if was == ShareStatus.PENDING
+        else Text("%(team)s stopped using %(connection)s from %(owner)s", **parties)
+    )
+    _share_audit(share, request, text, verb)
     if was == ShareStatus.PENDING:
         done = _("You declined %(connection)s (shared by %(owner)s).") % names
     else:

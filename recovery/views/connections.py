@@ -66,7 +66,8 @@ def connection_create(request: SignedInRequest) -> HttpResponse:
         connection = form.save()
         audit.record(
             AuditAction.CONNECTION_CREATE, team=team, request=request, obj=connection,
-            message=f"Connection {connection} added", data=connection.summary(),
+            message=Text("Connection %(name)s added", name=str(connection)),
+            data=connection.summary(),
         )  # fmt: skip
         messages.success(
             request,
@@ -87,15 +88,24 @@ def connection_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         # Field names only: values may be secrets, and the form knows which changed.
-        changed = sorted(form.changed_data)
+        changed, name = sorted(form.changed_data), str(connection)
         data: dict = {"changed_fields": changed}
-        message = f"Connection {connection} changed: {', '.join(changed) or 'nothing'}"
+        message = (
+            Text("Connection %(name)s changed: %(fields)s", name=name, fields=", ".join(changed))
+            if changed
+            else Text("Connection %(name)s changed: nothing", name=name)
+        )
         if form.address_changed:
             # Where it points is what matters (hosts, never paths or user info), and that the
             # secrets stored for the old address went with it.
             data["address"] = {"from": before, "to": connection.display_url}
             data["secrets_cleared"] = form.stored_secrets
-            message += f"; now {connection.display_url} (was {before}), stored secrets cleared"
+            message = Text(
+                "%(change)s; now %(to)s (was %(was)s), stored secrets cleared",
+                change=message,
+                to=connection.display_url,
+                was=before,
+            )
         audit.record(
             AuditAction.CONNECTION_UPDATE, team=connection.team, request=request, obj=connection,
             message=message, data=data,
@@ -131,7 +141,8 @@ def connection_delete(request: SignedInRequest, pk: int) -> HttpResponse:
         return redirect("connection-detail", pk=connection.pk)
     name = delete_audited(
         request, connection, AuditAction.CONNECTION_DELETE,
-        message=f"Connection {connection} deleted", data=connection.summary(),
+        message=Text("Connection %(name)s deleted", name=str(connection)),
+        data=connection.summary(),
     )  # fmt: skip
     messages.success(request, _("Connection %(name)s deleted.") % {"name": name})
     return redirect("connection-list")
@@ -203,7 +214,10 @@ def connection_test(request: SignedInRequest, pk: int) -> HttpResponse:
         return redirect("connection-detail", pk=connection.pk)
     audit.record(
         AuditAction.CONNECTION_TEST, team=current_team(request), request=request, obj=connection,
-        message=f"Tested {connection}: {connection.last_test_message}",
+        message=Text(
+            "Tested %(connection)s: %(message)s",
+            connection=str(connection), message=connection.last_test_message,
+        ),
         data={"ok": outcome.ok, "counts": outcome.counts},
     )  # fmt: skip
     context = {"connection": connection, "outcome": outcome}
@@ -265,11 +279,18 @@ def connection_exports(request: SignedInRequest, pk: int) -> HttpResponse:
     before = connection.export_mount_lines()
     connection.export_mounts = form.cleaned_data["export_mounts"]
     connection.save(update_fields=["export_mounts", "updated"])
-    after = connection.export_mount_lines()
+    after, name = connection.export_mount_lines(), str(connection)
+    readable = (
+        Text(
+            "Connection %(name)s changed: backup exports readable here (%(exports)s)",
+            name=name, exports=", ".join(after),
+        )
+        if after
+        else Text("Connection %(name)s changed: backup exports readable here (none)", name=name)
+    )  # fmt: skip
     audit.record(
         AuditAction.CONNECTION_UPDATE, team=connection.team, request=request, obj=connection,
-        message=f"Connection {connection} changed: backup exports readable here "
-        f"({', '.join(after) or 'none'})",
+        message=readable,
         data={"changed_fields": ["export_mounts"], "exports": after, "before": before},
     )  # fmt: skip
     messages.success(

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseStopPolling
 
 from recovery import audit
+from recovery.texts import Text
 
 
 def live_page(
@@ -36,7 +37,7 @@ def delete_audited(
     name = str(obj)
     audit.record(
         action, team=obj.team, request=request, obj=obj,  # type: ignore[attr-defined]
-        object_type=object_type, message=message or f"{name} deleted", data=data,
+        object_type=object_type, message=message or Text("%(name)s deleted", name=name), data=data,
     )  # fmt: skip
     obj.delete()
     return name

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date
 from recovery import audit, auditpg
 from recovery.auditheads import write_heads
 from recovery.models import AuditAction, AuditEvent, Team
+from recovery.texts import Text
 
 
 def archive_signature(digest: str) -> str:
@@ -90,7 +91,12 @@ class Command(BaseCommand):
             audit.record(
                 AuditAction.AUDIT_CHECKPOINT,
                 team=team,
-                message=f"{count} rows through seq {through} archived to {path.name} and pruned",
+                message=Text(
+                    "%(count)s rows through seq %(through)s archived to %(archive)s and pruned",
+                    count=count,
+                    through=through,
+                    archive=path.name,
+                ),
                 data={
                     "pruned_through_seq": through,
                     "last_hash": last.hash,
