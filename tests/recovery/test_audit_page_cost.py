@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import translation
+from django.utils.html import escape
 
 from recovery import audit
 from recovery.models import AuditAction, AuditEvent
@@ -29,12 +29,15 @@ pytestmark = pytest.mark.django_db
 LAUNCHED = "Launched by %(who)s (%(mode)s, into a new VM %(vm)s): %(reason)s"
 
 
+def _launched(vm: str) -> Text:
+    return Text(LAUNCHED, who="mona", mode=Text("Restore"), vm=vm, reason="INC-7")
+
+
 def _request(team, request_id: str, calls: int, vm: str = "app-01") -> None:
     """An action written by a request, with its platform calls (as the engine writes them)."""
     token = audit.current_origin.set(audit.Origin(request_id, "192.0.2.7"))
     try:
-        message = Text(LAUNCHED, who="mona", mode=Text("Restore"), vm=vm, reason="INC-7")
-        audit.record(AuditAction.RECOVERY_LAUNCH, team=team, message=message)
+        audit.record(AuditAction.RECOVERY_LAUNCH, team=team, message=_launched(vm))
         for n in range(calls):
             audit.record(AuditAction.PLATFORM_CALL, team=team, message=f"GET /tasks/{vm}-{n}")
     finally:
@@ -65,7 +68,7 @@ def test_the_rows_render_in_the_readers_language_with_their_calls(personas, clie
     body = client.get(reverse("audit")).content.decode()
     with translation.override(language):
         label = str(AuditAction.RECOVERY_LAUNCH.label)
-        sentence = str(Text(LAUNCHED, who="mona", mode=Text("Restore"), vm="app-01", reason="INC-7"))
+        sentence = str(_launched("app-01"))
     assert (label == "Recovery launched") == (language == "en")  # the catalogue's words in zh
     assert f'<td class="small">{label}</td>' in body
     assert f"<summary>{escape(sentence)}" in body
