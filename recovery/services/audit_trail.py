@@ -125,12 +125,12 @@ def attach_platform_calls(team: Team, rows: Sequence[AuditEvent]) -> None:
         # numbered oldest first and counted, the first CALLS_SHOWN read, the team's calls kept
         # below. A team or action condition in SQL drew SQLite to the (team, action, time)
         # index instead, walking every platform call of the team (~60 ms at 100,000 rows).
-        by_request = {"partition_by": [F("request_id"), F("team_id"), F("action")]}
+        partition = [F("request_id"), F("team_id"), F("action")]
         calls = (
             AuditEvent.objects.filter(request_id__in=ids)
             .annotate(
-                place=Window(RowNumber(), order_by=[F("time"), F("id")], **by_request),
-                total=Window(Count("pk"), **by_request),
+                place=Window(RowNumber(), partition_by=partition, order_by=[F("time"), F("id")]),
+                total=Window(Count("pk"), partition_by=partition),
             )
             .filter(place__lte=CALLS_SHOWN)
             .order_by()  # sorted below
@@ -138,7 +138,7 @@ def attach_platform_calls(team: Team, rows: Sequence[AuditEvent]) -> None:
         for call in sorted(calls, key=lambda call: (call.time, call.pk)):
             if call.team_id == team.pk and call.action == AuditAction.PLATFORM_CALL:
                 shown[call.request_id].append(call)
-                counts[call.request_id] = call.total  # type: ignore[attr-defined]
+                counts[call.request_id] = call.total
     taken: set[str] = set()
     for row in rows:
         first = row.request_id not in taken and row.action != AuditAction.PLATFORM_CALL
