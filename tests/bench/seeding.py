@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "var" / "bench"
+TEMPLATE_DIR = ROOT / "var" / "bench"
 
 
 def migrated_database() -> None:
@@ -30,13 +30,13 @@ def migrated_database() -> None:
     if connection.vendor != "sqlite":
         call_command("migrate", verbosity=0)
         return
-    template = TEMPLATES / f"migrated-{_migrations_key()}.sqlite3"
+    template = TEMPLATE_DIR / f"migrated-{_migrations_key()}.sqlite3"
     target = Path(str(connection.settings_dict["NAME"]))
     connection.close()
     if not template.exists():
         call_command("migrate", verbosity=0)
         connection.close()
-        for stale in TEMPLATES.glob("migrated-*.sqlite3"):
+        for stale in TEMPLATE_DIR.glob("migrated-*.sqlite3"):
             stale.unlink()
         partial = template.with_suffix(".partial")
         _copy(target, partial)
