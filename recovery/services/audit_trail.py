@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -102,19 +103,42 @@ def actions_only(rows: QuerySet[AuditEvent], params: Mapping[str, str]) -> Query
     return rows.exclude(action=AuditAction.PLATFORM_CALL)
 
 
+def newest(rows: QuerySet[AuditEvent], team: Team, count: int) -> list[AuditEvent]:
+    """The first `count` of `audit_rows(team, ..., sign_ins=True)` (newest first), read as its
+    two parts: the team's rows and its members' sign-ins (team NULL). The OR of the two made
+    SQLite sort every row of the team for one page (~0.2 s at 100,000 rows); each part walks
+    the (team, -time, -id) index and stops after `count` rows."""
+    parts = [*rows.filter(team=team)[:count], *rows.filter(team__isnull=True)[:count]]
+    parts.sort(key=lambda row: (row.time, row.pk), reverse=True)
+    return parts[:count]
+
+
 def attach_platform_calls(team: Team, rows: Sequence[AuditEvent]) -> None:
     """Give each row `calls` (the first CALLS_SHOWN platform calls of the request or job that
     wrote it, oldest first) and `calls_count`. The first row of a request on the page takes
     them, so a call is listed once however many rows its request wrote."""
     ids = {row.request_id for row in rows if row.request_id}
-    calls = AuditEvent.objects.filter(
-        team=team, action=AuditAction.PLATFORM_CALL, request_id__in=ids
-    )
-    counts = dict(calls.values_list("request_id").annotate(n=Count("pk")).order_by())
     shown: dict[str, list[AuditEvent]] = defaultdict(list)
-    for call in calls.order_by("time", "id")[: CALLS_SHOWN * max(len(ids), 1)]:
-        if len(shown[call.request_id]) < CALLS_SHOWN:
-            shown[call.request_id].append(call)
+    counts: dict[str, int] = {}
+    if ids:
+        # One query, on the request_id index alone: each (request, team, action)'s rows
+        # numbered oldest first and counted, the first CALLS_SHOWN read, the team's calls kept
+        # below. A team or action condition in SQL drew SQLite to the (team, action, time)
+        # index instead, walking every platform call of the team (~60 ms at 100,000 rows).
+        partition = [F("request_id"), F("team_id"), F("action")]
+        calls = (
+            AuditEvent.objects.filter(request_id__in=ids)
+            .annotate(
+                place=Window(RowNumber(), partition_by=partition, order_by=[F("time"), F("id")]),
+                total=Window(Count("pk"), partition_by=partition),
+            )
+            .filter(place__lte=CALLS_SHOWN)
+            .order_by()  # sorted below
+        )
+        for call in sorted(calls, key=lambda call: (call.time, call.pk)):
+            if call.team_id == team.pk and call.action == AuditAction.PLATFORM_CALL:
+                shown[call.request_id].append(call)
+                counts[call.request_id] = call.total
     taken: set[str] = set()
     for row in rows:
         first = row.request_id not in taken and row.action != AuditAction.PLATFORM_CALL

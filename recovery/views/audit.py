@@ -24,6 +24,7 @@ from recovery.services.audit_trail import (
     actions_only,
     attach_platform_calls,
     audit_rows,
+    newest,
     read_filters,
     search_window_start,
 )
@@ -70,7 +71,7 @@ def audit_list(request: SignedInRequest) -> HttpResponseBase:
             # `time <= moment` is a range on the (team, time, id) index; the OR form
             # (time < m OR time = m AND id < k) made PostgreSQL walk from the newest row.
             rows = rows.filter(time__lte=moment).exclude(time=moment, id__gte=int(last_id))
-    page = list(rows[: PAGE_SIZE + 1])
+    page = newest(rows, current_team(request), PAGE_SIZE + 1)
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
     attach_platform_calls(current_team(request), page)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,18 +51,17 @@ def seed(recoveries: int, audit_rows: int) -> dict:
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db.models import F
     from django.utils import timezone
 
     from platforms.models import PlatformConnection
     from recovery.audit import GENESIS
-    from recovery.auditkeys import keyring
-    from recovery.models import AuditEvent, Membership, Recovery, RecoveryEvent, Team
+    from recovery.auditkeys import keyring, seal
+    from recovery.models import Membership, Recovery, RecoveryEvent, Team
+    from recovery.models.audit import row_content
+    from tests.bench.seeding import AUDIT_COLUMNS, insert_audit_rows, prepared_database
 
-    call_command("migrate", verbosity=0)
-    # Pages render with the production static storage (hashed names need its manifest).
-    call_command("collectstatic", interactive=False, verbosity=0)
+    prepared_database()
     team = Team.objects.create(name="Bench")
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
     Membership.objects.create(team=team, user=user, role="admin")
@@ -106,22 +106,24 @@ def seed(recoveries: int, audit_rows: int) -> dict:
     RecoveryEvent.objects.bulk_create(
         [RecoveryEvent(recovery_id=sample, step="merging", message=f"event {n}") for n in range(40)]
     )
-    rows, previous, key_id = [], GENESIS, keyring().current_id
-    for n in range(1, audit_rows + 1):
-        row = AuditEvent(
-            time=now - timedelta(seconds=audit_rows - n), team=team, actor_name="bench",
-            source="worker", action="platform.call" if n % 5 else "recovery.step",
-            message=f"GET /janus/20180725/tasks/{n} → 200", data={"n": n},
-            recovery_id=ids[n % len(ids)], seq=n, prev_hash=previous, correlation_id=f"c{n % 1000}",
-            key_id=key_id,
-        )  # fmt: skip
-        row.hash = row.compute_hash()
-        previous = row.hash
-        rows.append(row)
-        if len(rows) == 5000:
-            AuditEvent.objects.bulk_create(rows)
-            rows = []
-    AuditEvent.objects.bulk_create(rows)
+    key_id = keyring().current_id
+
+    def audit() -> Iterator[list[Any]]:
+        """The sealed chain of platform calls and steps, one a second up to now."""
+        previous = GENESIS
+        for n in range(1, audit_rows + 1):
+            row = SimpleNamespace(
+                time=now - timedelta(seconds=audit_rows - n), team_id=team.pk,
+                actor_name="bench", source="worker", client_ip=None,
+                action="platform.call" if n % 5 else "recovery.step", object_type="",
+                object_id="", object_repr="", message=f"GET /janus/20180725/tasks/{n} → 200",
+                data={"n": n}, correlation_id=f"c{n % 1000}", request_id="",
+                recovery_id=ids[n % len(ids)], seq=n, prev_hash=previous,
+            )  # fmt: skip
+            row.hash = previous = seal(row_content(row), key_id)
+            yield [*(getattr(row, name) for name in AUDIT_COLUMNS[:-1]), key_id]
+
+    insert_audit_rows(audit())
     from django.db import connection as db
 
     if db.vendor == "postgresql":

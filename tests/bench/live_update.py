@@ -48,9 +48,9 @@ document.addEventListener('DOMContentLoaded', note);
 
 
 def start_web(stack: Stack, port: int) -> subprocess.Popen[bytes]:
-    from django.core.management import call_command
+    from tests.bench.seeding import collected_static
 
-    call_command("collectstatic", interactive=False, verbosity=0)
+    collected_static()
     log = (stack.workdir / "web.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "recovery.wsgi:application",
