@@ -8,19 +8,24 @@ button had been pressed; a member that no longer allows it is reported, never fo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from recovery.audit import Actor
 from recovery.models import Recovery
 from recovery.services import actions
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
 class BatchAction:
     name: str  # in the URL
     action: str  # the name in services.actions
-    label: str
-    confirm: str  # with {count}
+    label: StrOrPromise  # lazy: the reader's language
+    confirm: StrOrPromise  # lazy, plural on "count": `confirm % {"count": n}`
     danger: bool = False
 
 
@@ -28,16 +33,26 @@ BATCH_ACTIONS = (
     BatchAction(
         "retry-failed",
         "retry",
-        "Retry the failed ones",
-        "Retry the failed step of {count} failed recoveries of this batch?",
+        gettext_lazy("Retry the failed ones"),
+        ngettext_lazy(
+            "Retry the failed step of %(count)s failed recovery of this batch?",
+            "Retry the failed step of %(count)s failed recoveries of this batch?",
+            "count",
+        ),
     ),
     BatchAction(
         "clean-up",
         "cancel",
-        "Clean up all",
-        "Cancel or clean up {count} recoveries of this batch? Each undoes what it did on the "
-        "platform: the VMs the console created are deleted and the datastores unmounted "
-        "(an in-place restore's disks stay on the backup until it is cleaned up).",
+        gettext_lazy("Clean up all"),
+        ngettext_lazy(
+            "Cancel or clean up %(count)s recovery of this batch? It undoes what it did on the "
+            "platform: the VM the console created is deleted and the datastore unmounted "
+            "(an in-place restore's disks stay on the backup until it is cleaned up).",
+            "Cancel or clean up %(count)s recoveries of this batch? Each undoes what it did on "
+            "the platform: the VMs the console created are deleted and the datastores unmounted "
+            "(an in-place restore's disks stay on the backup until it is cleaned up).",
+            "count",
+        ),
         danger=True,
     ),
 )
@@ -66,7 +81,7 @@ def offered(members: list[Recovery]) -> list[dict[str, Any]]:
                 {
                     "name": batch_action.name,
                     "label": f"{batch_action.label} ({count})",
-                    "confirm": batch_action.confirm.format(count=count),
+                    "confirm": batch_action.confirm % {"count": count},
                     "danger": batch_action.danger,
                 }
             )

@@ -160,9 +160,11 @@ def batch_action(request: SignedInRequest, pk: int, action: str) -> HttpResponse
     outcome = batch_actions.perform_all(chosen, list(batch.recoveries.all()), request.user)
     if outcome.done:
         names = ", ".join(r.vm_name for r in outcome.done)
-        messages.success(request, f"{chosen.label}: {len(outcome.done)} done ({names})")
-    for recovery, reason in outcome.refused:
+        done = {"action": chosen.label, "count": len(outcome.done), "names": names}
+        messages.success(request, _("%(action)s: %(count)s done (%(names)s)") % done)
+    for recovery, reason in outcome.refused:  # the reason: the rule's, in the reader's language
         messages.error(request, f"{recovery.vm_name}: {reason}")
     if not outcome.done and not outcome.refused:
-        messages.info(request, f"{chosen.label}: no recovery of this batch allows it now.")
+        none = _("%(action)s: no recovery of this batch allows it now.")
+        messages.info(request, none % {"action": chosen.label})
     return redirect("batch-detail", pk=batch.pk)
