@@ -181,7 +181,7 @@ class Recovery(TranslatedTexts):
 
     def get_status_display(self) -> str:  # type: ignore[no-redef]  # Django's, replaced
         # Django's own builds a dict of every choice on each call, hashing each lazy label,
-        # which translates it: 19 lookups for one label. A batch page asked it of 50 rows and
+        # which translates it: 18 lookups for one label. A batch page asked it of 50 rows and
         # its rules of hundreds of members on every poll (docs/performance.md, "Batch page").
         return str(STATUS_LABELS.get(self.status, self.status))
 
