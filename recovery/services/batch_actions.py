@@ -8,22 +8,24 @@ button had been pressed; a member that no longer allows it is reported, never fo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from recovery.audit import Actor
 from recovery.models import Recovery
 from recovery.services import actions
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class BatchAction:
     name: str  # in the URL
     action: str  # the name in services.actions
-    label: Promise  # lazy: in the reader's language
-    confirm: Promise  # lazy, % {"count": n} picks the plural form
+    label: StrOrPromise  # lazy: in the reader's language
+    confirm: StrOrPromise  # lazy, % {"count": n} picks the plural form
     danger: bool = False
 
 

@@ -9,12 +9,22 @@ not scroll through 500 rows. The counts are links that show one status only.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.base import ModelState
+from django.db.models.functions import Coalesce
 
 from platforms.models import PlatformConnection
 from recovery.choices import ACTIVE, TERMINAL, Status, waits_for_operator_q
@@ -34,6 +44,7 @@ class StatusCount:
     status: str
     label: StrOrPromise  # lazy: the reader's language
     count: int
+    waiting: int = 0  # of them, stopped until an operator acts (or failed)
 
 
 @dataclass
@@ -46,11 +57,18 @@ class BatchView:
 
 
 def status_counts(batch: Batch) -> list[StatusCount]:
-    per_status = dict(batch.recoveries.order_by().values_list("status").annotate(n=Count("pk")))
+    """The members by status, and how many of each wait for an operator: one aggregate, from
+    which the page also takes its total and its paginator's count."""
+    per_status = {
+        status: (n, waiting)
+        for status, n, waiting in batch.recoveries.order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"), waiting=Count("pk", filter=waits_for_operator_q()))
+    }
     return [
-        StatusCount(status, Status(status).label, per_status[status])
+        StatusCount(status, Status(status).label, *per_status[status])
         for status in Status.values
-        if per_status.get(status)
+        if status in per_status
     ]
 
 
@@ -69,20 +87,25 @@ def attention_first(recoveries: QuerySet[Recovery]) -> QuerySet[Recovery]:
 
 def batch_view(batch: Batch, status: str, page_number: Any) -> BatchView:
     counts = status_counts(batch)
+    total = sum(count.count for count in counts)
     members = batch.recoveries.all()
     if status in Status.values:
         members = members.filter(status=status)
-    rows = attention_first(members)
-    page = Paginator(rows, PAGE_ROWS).get_page(page_number)
+        total_shown = sum(count.count for count in counts if count.status == status)
+    else:
+        total_shown = total
+    paginator = Paginator(attention_first(members), PAGE_ROWS)
+    paginator.count = total_shown  # known from the counts: not asked of the database again
+    page = paginator.get_page(page_number)
     shown = list(page.object_list)
     positions = queue_positions(shown)
     for recovery in shown:
         recovery.queue_position = positions.get(recovery.pk)  # type: ignore[attr-defined]
     page.object_list = shown  # read once, with their positions
     return BatchView(
-        total=sum(count.count for count in counts),
+        total=total,
         counts=counts,
-        needs_attention=batch.recoveries.filter(waits_for_operator_q()).count(),
+        needs_attention=sum(count.waiting for count in counts),
         settled=all(count.status in TERMINAL for count in counts),
         page=page,
     )
@@ -91,7 +114,7 @@ def batch_view(batch: Batch, status: str, page_number: Any) -> BatchView:
 def offered(batch: Batch) -> list[dict[str, Any]]:
     """The batch's buttons (services/batch_actions), from each member's rule: the members are
     read with only the columns the rules read, hundreds of them in one light query."""
-    members = list(Recovery.objects.filter(batch_id=batch.pk).only(*RULE_FIELDS))
+    members = rule_readers(Recovery.objects.filter(batch_id=batch.pk))
     # Their connections (one, but for a deleted one) read once, not joined to every row, and
     # what the team may do with each (a borrowed one: its share) read once, not each member.
     connections = PlatformConnection.objects.in_bulk({m.connection_id for m in members} - {None})
@@ -104,23 +127,43 @@ def offered(batch: Batch) -> list[dict[str, Any]]:
     return batch_actions.offered(members)
 
 
+def rule_readers(recoveries: QuerySet[Recovery]) -> list[Recovery]:
+    """The recoveries with only the columns the rules read (RULE_FIELDS), built without
+    Model.__init__, which walks every one of Recovery's nearly sixty fields: for the hundreds
+    of members of a batch, that was most of the fragment's time (docs/performance.md, "Batch
+    page"). As with .only(), a column not read is deferred: reading it costs a query (a rule
+    that needs another column shows in the batch page's query count test)."""
+    attnames = {field.name: field.attname for field in Recovery._meta.concrete_fields}
+    names = [attnames[name] for name in ("id", *RULE_FIELDS)]
+    members = []
+    for row in recoveries.values_list(*names):
+        member = Recovery.__new__(Recovery)
+        member._state = ModelState()
+        member._state.adding, member._state.db = False, recoveries.db
+        member.__dict__.update(zip(names, row, strict=True))
+        members.append(member)
+    return members
+
+
 def queue_positions(recoveries: list[Recovery]) -> dict[int, int]:
     """Position in its connection's queue (1 = next) of each queued recovery given: one more
-    than the recoveries queued on its connection before it. One query for all, made even when
-    none is queued: the page costs the same whatever its rows."""
-    wanted = {r.pk for r in recoveries if r.status == Status.QUEUED}
-    connections = {r.connection_id for r in recoveries}
-    queued = (
-        Recovery.objects.filter(connection_id__in=connections, status=Status.QUEUED)
-        .order_by("connection_id", "launched_at")
-        .values_list("pk", "connection_id", "launched_at")
+    than the recoveries queued on its connection before it (launched at the same instant: the
+    same place). One query for the page's rows, whatever their statuses (none: none), counting
+    in the database: reading every queued recovery of the connection cost the page as much as
+    the queue was long."""
+    earlier = (
+        Recovery.objects.filter(
+            connection_id=OuterRef("connection_id"),
+            status=Status.QUEUED,
+            launched_at__lt=OuterRef("launched_at"),
+        )
+        .order_by()
+        .values("connection_id")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    positions: dict[int, int] = {}
-    for _, rows in itertools.groupby(queued, key=lambda row: row[1]):
-        earlier, previous_at = 0, None
-        for seen, (pk, _, launched_at) in enumerate(rows):
-            if launched_at != previous_at:  # launched at the same instant: the same place
-                earlier, previous_at = seen, launched_at
-            if pk in wanted:
-                positions[pk] = earlier + 1
-    return positions
+    queued = Recovery.objects.filter(
+        pk__in=[r.pk for r in recoveries], status=Status.QUEUED, connection__isnull=False
+    )
+    ahead = queued.annotate(ahead=Coalesce(Subquery(earlier), 0)).values_list("pk", "ahead")
+    return {pk: n + 1 for pk, n in ahead}

@@ -167,3 +167,24 @@ def test_a_queue_position_counts_the_earlier_queued_of_the_same_connection_only(
     assert {name: positions.get(pk) for name, pk in by_name.items()} == {
         "q-0": 1, "q-1": 2, "q-2": 2, "q-3": 4, "elsewhere": 1, "at-work": None,
     }  # fmt: skip
+
+
+def test_the_counts_page_through_one_status_and_count_those_waiting(personas):
+    """The total, the count of one status (its pager) and those waiting for an operator all
+    come from one aggregate: each must agree with the rows."""
+    from recovery.choices import waits_for_operator_q
+
+    # 52 failed: two pages of them.
+    batch = _batch(personas.team, ConnectionFactory(team=personas.team), 182, prefix="c")
+    failed = Recovery.objects.filter(batch=batch, status=Status.FAILED).count()
+    waiting = Recovery.objects.filter(waits_for_operator_q(), batch=batch).count()
+    assert failed == PAGE_ROWS + 2 and waiting > failed
+    client = personas.client_for(personas.viewer)
+    url = reverse("batch-detail", args=[batch.pk])
+    first = client.get(url, {"status": Status.FAILED}).content.decode()
+    assert f"VMs 1 to {PAGE_ROWS} of {failed}" in first
+    assert f"<strong>{waiting}</strong> wait for an operator" in first
+    assert "<strong>182</strong> in all" in first
+    second = client.get(url, {"status": Status.FAILED, "page": 2}).content.decode()
+    assert f"VMs {PAGE_ROWS + 1} to {failed} of {failed}" in second
+    assert second.split("<tbody>")[1].count("chip-bad") == 2
