@@ -26,10 +26,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SETTLED = 30_000  # ms: a bound for a hung page, never reached by a healthy step
 VM = "db-01"
 REASON = "INC-4711：存储阵列故障"  # typed by a Chinese operator
-# Pages that helpers of issue 22 are still marking (home.html, audit.html, the preflight's
-# check names, the platform kinds of platforms/models.py): their English is expected until that
-# work lands, and this set must then shrink (checked below).
-PENDING = {"launch: connection", "launch: preflight", "recoveries list", "audit trail"}
 
 
 class Pages:
@@ -144,7 +140,4 @@ def test_a_chinese_manager_launches_and_watches_a_recovery_in_chinese(
     context.close()
 
     assert errors == []
-    assert not pages.left(set(pages.english) - PENDING), pages.left(pages.english)
-    done = {name for name in PENDING if not pages.english[name]}
-    assert not done, f"{done} show no English now: take them out of PENDING"
-    pytest.xfail(f"issue 22 is under way on {sorted(PENDING)}: {pages.left(PENDING)}")
+    assert not pages.left(pages.english), pages.left(pages.english)

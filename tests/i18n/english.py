@@ -39,7 +39,8 @@ SAME_IN_BOTH = {
 
 # Phrases kept whole: Sangfor's Chinese console names the AK/SK pair in English, and so does
 # the catalogue (docs/zh/glossary.md); cut out like data, so "Access Key" alone is not a run.
-SAME_IN_BOTH_PHRASES = ("Access Key", "Secret Key")
+# JSON Lines is a file format's name (导出 JSON Lines), like CSV.
+SAME_IN_BOTH_PHRASES = ("Access Key", "Secret Key", "JSON Lines")
 
 _WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")  # it's, with either apostrophe
 # Punctuation stripped from a token's ends (typographic quotes written as escapes for ruff).

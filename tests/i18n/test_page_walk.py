@@ -39,7 +39,8 @@ INLINE = {"a", "abbr", "b", "bdi", "cite", "code", "em", "i", "kbd", "label", "m
 
 
 class _VisibleText(HTMLParser):
-    SKIPPED = {"script", "style", "template"}
+    # pre: an audit row's data as programs read it (keys are codes, values are data).
+    SKIPPED = {"script", "style", "template", "pre"}
 
     def __init__(self) -> None:
         super().__init__()
