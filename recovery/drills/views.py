@@ -31,6 +31,7 @@ from recovery.tenancy import (
 )
 from recovery.verify import history
 from recovery.views.responses import delete_audited, live_page
+from recovery.texts import platform_text
 
 RUNS_SHOWN = 50
 ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]
@@ -65,7 +66,7 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
     except PlatformError as error:
         return [], _("%(connection)s could not be read: %(message)s. Try again in a moment.") % {
             "connection": connection.name,
-            "message": error.message,
+            "message": platform_text(error),
         }
     finally:
         client.close()
