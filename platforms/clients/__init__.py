@@ -38,7 +38,9 @@ def get_client(
     except KeyError:
         raise PlatformError(
             gettext_noop("Unknown platform kind or dialect %(key)s."),
-            params={"key": repr(key)}, permanent=True, kind="protocol",
+            params={"key": repr(key)},
+            permanent=True,
+            kind="protocol",
         ) from None
     client: PlatformClient = import_string(path)(config, on_call, **options)
     return client

@@ -387,9 +387,7 @@ def _explanation(status: int, *, said: bool) -> str:
         return gettext_noop("The platform refused the credentials (401)")
     if status == 403:
         if said:
-            return gettext_noop(
-                "The platform account lacks permission for this (403): %(message)s"
-            )
+            return gettext_noop("The platform account lacks permission for this (403): %(message)s")
         return gettext_noop("The platform account lacks permission for this (403)")
     if status == 404:
         if said:

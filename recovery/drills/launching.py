@@ -159,7 +159,8 @@ def _launch(run: DrillRun) -> str:
         )  # fmt: skip
     except PlatformError as error:
         return Text(
-            "The platform could not be read during preflight: %(message)s", message=platform_text(error)
+            "The platform could not be read during preflight: %(message)s",
+            message=platform_text(error),
         )
     bad_datastore = next((c for c in results.datastores.values() if not c.ok), None)
     if bad_datastore is not None:
@@ -189,7 +190,8 @@ def _launch(run: DrillRun) -> str:
         return Text("Launch refused: %(message)s", message=refused.message)
     except PlatformError as error:
         return Text(
-            "The platform could not be read during launch: %(message)s", message=platform_text(error)
+            "The platform could not be read during launch: %(message)s",
+            message=platform_text(error),
         )
     by_vm = {recovery.vm_id: recovery for recovery in recoveries}
     for item in passing:

@@ -66,7 +66,7 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
     except PlatformError as error:
         return [], _("%(connection)s could not be read: %(message)s. Try again in a moment.") % {
             "connection": connection.name,
-            "message": platform_text(error),
+            "message": str(platform_text(error)).rstrip(".。"),
         }
     finally:
         client.close()

@@ -154,7 +154,10 @@ def check_in_guest(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wait 
             _end(
                 row,
                 R.FAILED,
-                Text("The platform refused the in-guest task: %(message)s", message=platform_text(error)),
+                Text(
+                    "The platform refused the in-guest task: %(message)s",
+                    message=platform_text(error),
+                ),
             )
             return None
         ctx.remember_task("in_guest", task_id)

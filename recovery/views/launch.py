@@ -186,7 +186,11 @@ def _step_vms(request, data, connection, context):
 
 
 def _unreadable(connection, error: PlatformError) -> str:
-    names = {"name": connection.label, "status": error.status, "message": str(platform_text(error)).rstrip(".。")}
+    names = {
+        "name": connection.label,
+        "status": error.status,
+        "message": str(platform_text(error)).rstrip(".。"),
+    }
     if error.status:
         return _("%(name)s could not be read (HTTP %(status)s): %(message)s.") % names
     return _("%(name)s could not be read: %(message)s.") % names
@@ -334,7 +338,8 @@ def _step_preflight(request, data, connection, context):
         except PlatformError as error:
             messages.error(
                 request,
-                _("The platform could not be read: %(message)s") % {"message": platform_text(error)},
+                _("The platform could not be read: %(message)s")
+                % {"message": platform_text(error)},
             )
         else:
             launch_session.clear(request)

@@ -26,10 +26,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SETTLED = 30_000  # ms: a bound for a hung page, never reached by a healthy step
 VM = "db-01"
 REASON = "INC-4711：存储阵列故障"  # typed by a Chinese operator
-# Pages that helpers of issue 22 are still marking (home.html, audit.html, the preflight's
-# check names, the platform kinds of platforms/models.py): their English is expected until that
-# work lands, and this set must then shrink (checked below).
-PENDING = {"launch: connection", "launch: preflight", "recoveries list", "audit trail"}
+# Pages that helpers of issue 22 are still marking (audit.html): their English is expected
+# until that work lands, and this set must then shrink (checked below).
+PENDING = {"audit trail"}
 
 
 class Pages:
