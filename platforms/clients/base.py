@@ -25,7 +25,12 @@ from platforms.clients.auth import (
     token_scope,
 )
 from platforms.clients.config import ClientConfig
-from platforms.clients.errors import PlatformError, is_permanent_status, transport_error
+from platforms.clients.errors import (
+    PlatformError,
+    is_permanent_status,
+    status_explanation,
+    transport_error,
+)
 
 logger = logging.getLogger(__name__)
 USER_AGENT = "QuickRecoveryConsole/0.1 (+requests)"
@@ -249,7 +254,8 @@ class HttpClient:
                     "The platform answered HTTP %(status)s with something that is not JSON; "
                     "is the base URL the platform's OpenAPI address?"
                 ),
-                params={"status": status}, permanent=status < 500, kind="protocol", status=status, method=method, path=path,
+                params={"status": status}, permanent=status < 500, kind="protocol", status=status,
+                method=method, path=path,
             ) from None  # fmt: skip
         if not isinstance(payload, dict):
             if status < 400:
@@ -264,7 +270,7 @@ class HttpClient:
         effective = status if status >= 400 else _error_number(code, errcode)
         data = payload.get("data")
         raise PlatformError(
-            _explanation(effective, said=bool(message)),
+            status_explanation(effective, said=bool(message)),
             params={"status": effective, "message": message},
             permanent=is_permanent_status(effective), kind="http", status=effective,
             platform_message=message, method=method, path=path,
@@ -374,34 +380,9 @@ class HttpClient:
             gettext_noop(
                 "The platform's list %(path)s goes on beyond %(pages)s pages; it cannot be read."
             ),
-            params={"path": path, "pages": MAX_PAGES}, permanent=True, kind="protocol", method="GET", path=path,
+            params={"path": path, "pages": MAX_PAGES},
+            permanent=True, kind="protocol", method="GET", path=path,
         )  # fmt: skip
-
-
-def _explanation(status: int, *, said: bool) -> str:
-    """What an error status means (msgid; the platform's own message follows when it `said`
-    one). A full sentence each way, so that a translator sees it whole."""
-    if status == 401:
-        if said:
-            return gettext_noop("The platform refused the credentials (401): %(message)s")
-        return gettext_noop("The platform refused the credentials (401)")
-    if status == 403:
-        if said:
-            return gettext_noop("The platform account lacks permission for this (403): %(message)s")
-        return gettext_noop("The platform account lacks permission for this (403)")
-    if status == 404:
-        if said:
-            return gettext_noop("Not found on the platform (404): %(message)s")
-        return gettext_noop("Not found on the platform (404)")
-    if status == 429:
-        if said:
-            return gettext_noop(
-                "The platform is rate limiting or refused a repeated request (429): %(message)s"
-            )
-        return gettext_noop("The platform is rate limiting or refused a repeated request (429)")
-    if said:
-        return gettext_noop("The platform answered HTTP %(status)s: %(message)s")
-    return gettext_noop("The platform answered HTTP %(status)s")
 
 
 def _error_number(*values: Any) -> int:

@@ -88,6 +88,32 @@ def is_permanent_status(status: int) -> bool:
     return 400 <= status < 500 and status not in (401, 408, 429)
 
 
+def status_explanation(status: int, *, said: bool) -> str:
+    """What an error status means (msgid; the platform's own message follows when it `said`
+    one). A full sentence each way, so that a translator sees it whole."""
+    if status == 401:
+        if said:
+            return gettext_noop("The platform refused the credentials (401): %(message)s")
+        return gettext_noop("The platform refused the credentials (401)")
+    if status == 403:
+        if said:
+            return gettext_noop("The platform account lacks permission for this (403): %(message)s")
+        return gettext_noop("The platform account lacks permission for this (403)")
+    if status == 404:
+        if said:
+            return gettext_noop("Not found on the platform (404): %(message)s")
+        return gettext_noop("Not found on the platform (404)")
+    if status == 429:
+        if said:
+            return gettext_noop(
+                "The platform is rate limiting or refused a repeated request (429): %(message)s"
+            )
+        return gettext_noop("The platform is rate limiting or refused a repeated request (429)")
+    if said:
+        return gettext_noop("The platform answered HTTP %(status)s: %(message)s")
+    return gettext_noop("The platform answered HTTP %(status)s")
+
+
 def transport_error(
     exc: Exception, method: str, path: str, deadline_seconds: float
 ) -> PlatformError:

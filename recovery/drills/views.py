@@ -29,9 +29,9 @@ from recovery.tenancy import (
     team_membership,
     team_view,
 )
+from recovery.texts import platform_text
 from recovery.verify import history
 from recovery.views.responses import delete_audited, live_page
-from recovery.texts import platform_text
 
 RUNS_SHOWN = 50
 ACTIVE_RUN = [DrillRun.Status.PENDING, DrillRun.Status.RUNNING]

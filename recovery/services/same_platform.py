@@ -86,7 +86,7 @@ def other_recovery_check(
             vm=name,
             status=status,
             connection=active.connection_name,
-        )  # fmt: skip
+        )
     )
     return Check(title, False, message, Text("Finish or cancel that recovery first."))
 

@@ -33,11 +33,11 @@ from recovery.services.recoveries import (
 )
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import SignedInRequest, current_team, team_view
+from recovery.texts import platform_text
 from recovery.verify.plan import CheckPlan, chosen_checks
 from recovery.views import launch_session
 from recovery.views.launch_preflight import summarize
 from recovery.views.launch_source import step_source
-from recovery.texts import platform_text
 
 STEPS = ["connection", "vms", "source", "mode", "reason", "preflight"]
 TITLES = {

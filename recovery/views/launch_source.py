@@ -30,8 +30,8 @@ from recovery.services.plan import default_datastore_name
 from recovery.services.recoveries import default_path
 from recovery.services.restore_points import points_for_disk, suggested_path
 from recovery.tenancy import SignedInRequest, current_team
-from recovery.views import launch_session
 from recovery.texts import platform_text
+from recovery.views import launch_session
 
 
 @dataclass
