@@ -29,7 +29,7 @@ from recovery.services import capacity
 from recovery.services.connections import client_for
 from recovery.stepkit import RETRY_ADVICE, Handler, Outcome, StepContext, StepFailed, Wait
 from recovery.steps import HANDLERS
-from recovery.texts import Text
+from recovery.texts import Text, platform_text
 from recovery.watching import watched_delay
 from recovery.workflow import note, transition
 
@@ -213,12 +213,12 @@ def _run(handler: Handler, ctx: StepContext) -> Wait | Outcome:
         if error.permanent:
             fail(
                 recovery,
-                Text("The platform refused: %(message)s", message=error.message),
+                Text("The platform refused: %(message)s", message=platform_text(error)),
                 RETRY_ADVICE,
             )
             return Outcome.STOP
         # The client already retried; the platform is down or overloaded: look again later.
-        return Wait(Text("Waiting for the platform: %(message)s", message=error.message))
+        return Wait(Text("Waiting for the platform: %(message)s", message=platform_text(error)))
 
 
 def fail(recovery: Recovery, message: str, advice: str) -> None:

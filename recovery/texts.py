@@ -15,12 +15,15 @@ parameter that is itself a Text or a lazy translation (a status label) is transl
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.db import models
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext
+
+if TYPE_CHECKING:
+    from platforms.clients import PlatformError
 
 Param = str | int | float
 
@@ -78,6 +81,20 @@ class Text(str):
 def english(value: object) -> str:
     """The stored sentence of a Text (whatever language is active), str() of anything else."""
     return str.__str__(value) if isinstance(value, str) else str(value)
+
+
+def platform_text(error: PlatformError, *, where: bool = False) -> Text:
+    """A platform client's error in the reader's language, to show now or to store.
+
+    platforms words it in English (it never imports recovery) and keeps its msgid and
+    parameters; the platform's own words among them stay as the platform wrote them. `where`
+    adds the call that failed, as str(error) does."""
+    text = Text(error.msgid, **error.params)
+    if where and error.method:
+        return Text(
+            "%(message)s (%(method)s %(path)s)", message=text, method=error.method, path=error.path
+        )
+    return text
 
 
 def _rebuild(msgid: str, params: dict[str, Any]) -> Text:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_noop
 
 from platforms.clients.base import CallHook, CallRecord
 from platforms.clients.config import ClientConfig
@@ -36,7 +37,10 @@ def get_client(
         path = CLIENTS[key]
     except KeyError:
         raise PlatformError(
-            f"Unknown platform kind or dialect {key!r}.", permanent=True, kind="protocol"
+            gettext_noop("Unknown platform kind or dialect %(key)s."),
+            params={"key": repr(key)},
+            permanent=True,
+            kind="protocol",
         ) from None
     client: PlatformClient = import_string(path)(config, on_call, **options)
     return client

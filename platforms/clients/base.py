@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from django.utils.translation import gettext_noop
 
 from platforms import outbound
 from platforms.clients.auth import (
@@ -24,7 +25,12 @@ from platforms.clients.auth import (
     token_scope,
 )
 from platforms.clients.config import ClientConfig
-from platforms.clients.errors import PlatformError, is_permanent_status, transport_error
+from platforms.clients.errors import (
+    PlatformError,
+    is_permanent_status,
+    status_explanation,
+    transport_error,
+)
 
 logger = logging.getLogger(__name__)
 USER_AGENT = "QuickRecoveryConsole/0.1 (+requests)"
@@ -220,20 +226,36 @@ class HttpClient:
     def _unwrap(response: requests.Response, method: str, path: str) -> Any:
         status = response.status_code
         if 300 <= status < 400:
-            where = response.headers.get("Location", "")[:200] or "an address it did not name"
+            where = response.headers.get("Location", "")[:200]
+            msgid = (
+                gettext_noop(
+                    "The platform answered HTTP %(status)s, a redirect to %(where)s. The console "
+                    "does not follow redirects, so credentials never go to an address you did "
+                    "not set: if that is the platform's real OpenAPI address, make it the base "
+                    "URL."
+                )
+                if where
+                else gettext_noop(
+                    "The platform answered HTTP %(status)s, a redirect to an address it did not "
+                    "name. The console does not follow redirects, so credentials never go to an "
+                    "address you did not set: if that is the platform's real OpenAPI address, "
+                    "make it the base URL."
+                )
+            )
             raise PlatformError(
-                f"The platform answered HTTP {status}, a redirect to {where}. The console does "
-                "not follow redirects, so credentials never go to an address you did not set: "
-                "if that is the platform's real OpenAPI address, make it the base URL.",
+                msgid, params={"status": status, "where": where},
                 permanent=True, kind="redirect", status=status, method=method, path=path,
             )  # fmt: skip
         try:
             payload = response.json() if response.content else {}
         except (ValueError, RecursionError):
             raise PlatformError(
-                f"The platform answered HTTP {status} with something that is not JSON; "
-                "is the base URL the platform's OpenAPI address?",
-                permanent=status < 500, kind="protocol", status=status, method=method, path=path,
+                gettext_noop(
+                    "The platform answered HTTP %(status)s with something that is not JSON; "
+                    "is the base URL the platform's OpenAPI address?"
+                ),
+                params={"status": status}, permanent=status < 500, kind="protocol", status=status,
+                method=method, path=path,
             ) from None  # fmt: skip
         if not isinstance(payload, dict):
             if status < 400:
@@ -246,16 +268,10 @@ class HttpClient:
         if ok:
             return payload.get("data")
         effective = status if status >= 400 else _error_number(code, errcode)
-        explanation = {
-            401: "The platform refused the credentials (401)",
-            403: "The platform account lacks permission for this (403)",
-            404: "Not found on the platform (404)",
-            429: "The platform is rate limiting or refused a repeated request (429)",
-        }.get(effective, f"The platform answered HTTP {effective}")
-        return_message = f"{explanation}: {message}" if message else explanation
         data = payload.get("data")
         raise PlatformError(
-            return_message,
+            status_explanation(effective, said=bool(message)),
+            params={"status": effective, "message": message},
             permanent=is_permanent_status(effective), kind="http", status=effective,
             platform_message=message, method=method, path=path,
             data=data if isinstance(data, dict) else None,
@@ -267,10 +283,22 @@ class HttpClient:
         try:
             yield
         except SHAPE_ERRORS as error:
-            detail = f"no {error.args[0]!r}" if isinstance(error, KeyError) else "wrong types"
+            missing = isinstance(error, KeyError)
+            msgid = (
+                gettext_noop(
+                    "The platform's answer to %(method)s %(path)s is not in the shape this "
+                    "console reads (no %(key)s). Check that the platform runs a supported version."
+                )
+                if missing
+                else gettext_noop(
+                    "The platform's answer to %(method)s %(path)s is not in the shape this "
+                    "console reads (wrong types). Check that the platform runs a supported "
+                    "version."
+                )
+            )
+            key = repr(error.args[0]) if missing and error.args else ""
             raise PlatformError(
-                f"The platform's answer to {method} {path} is not in the shape this console "
-                f"reads ({detail}). Check that the platform runs a supported version.",
+                msgid, params={"method": method, "path": path, "key": key},
                 permanent=True, kind="protocol", method=method, path=path,
             ) from None  # fmt: skip
 
@@ -340,13 +368,19 @@ class HttpClient:
                 return
             if int(following) <= page_num:
                 raise PlatformError(
-                    f"The platform's pages of {path} do not advance (page {page_num} is "
-                    f"followed by page {following}); the list cannot be read to its end.",
+                    gettext_noop(
+                        "The platform's pages of %(path)s do not advance (page %(page)s is "
+                        "followed by page %(following)s); the list cannot be read to its end."
+                    ),
+                    params={"path": path, "page": page_num, "following": following},
                     permanent=True, kind="protocol", method="GET", path=path,
                 )  # fmt: skip
             page_num = int(following)
         raise PlatformError(
-            f"The platform's list {path} goes on beyond {MAX_PAGES} pages; it cannot be read.",
+            gettext_noop(
+                "The platform's list %(path)s goes on beyond %(pages)s pages; it cannot be read."
+            ),
+            params={"path": path, "pages": MAX_PAGES},
             permanent=True, kind="protocol", method="GET", path=path,
         )  # fmt: skip
 

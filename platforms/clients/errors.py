@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import requests
+from django.utils.translation import gettext_noop
 
 from platforms import outbound
 
@@ -23,12 +25,18 @@ class PlatformError(Exception):
     refused (the outbound address policy).
     `platform_message` is for people only (its language is the platform's); code decides on
     `status`, `kind` and `data` (the error envelope's data object).
+
+    `message` is the console's English sentence: `msgid` (a catalogue entry, marked with
+    gettext_noop where it is written) filled with `params`. Parameters stay as given (the
+    platform's own words are never translated); recovery makes a Text of msgid and params to
+    show or store it in each reader's language (platforms cannot: it never imports recovery).
     """
 
     def __init__(
         self,
-        message: str,
+        msgid: str,
         *,
+        params: Mapping[str, Any] | None = None,
         permanent: bool,
         kind: str = "http",
         status: int | None = None,
@@ -37,8 +45,10 @@ class PlatformError(Exception):
         path: str = "",
         data: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.msgid = msgid
+        self.params = dict(params or {})
+        self.message = _fill(msgid, self.params)
+        super().__init__(self.message)
         self.permanent = permanent
         self.kind = kind
         self.status = status
@@ -68,54 +78,104 @@ class PlatformError(Exception):
         return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
+def _fill(msgid: str, params: Mapping[str, Any]) -> str:
+    if not params:
+        return msgid
+    return msgid % {key: str(value) for key, value in params.items()}
+
+
 def is_permanent_status(status: int) -> bool:
     return 400 <= status < 500 and status not in (401, 408, 429)
+
+
+def status_explanation(status: int, *, said: bool) -> str:
+    """What an error status means (msgid; the platform's own message follows when it `said`
+    one). A full sentence each way, so that a translator sees it whole."""
+    if status == 401:
+        if said:
+            return gettext_noop("The platform refused the credentials (401): %(message)s")
+        return gettext_noop("The platform refused the credentials (401)")
+    if status == 403:
+        if said:
+            return gettext_noop("The platform account lacks permission for this (403): %(message)s")
+        return gettext_noop("The platform account lacks permission for this (403)")
+    if status == 404:
+        if said:
+            return gettext_noop("Not found on the platform (404): %(message)s")
+        return gettext_noop("Not found on the platform (404)")
+    if status == 429:
+        if said:
+            return gettext_noop(
+                "The platform is rate limiting or refused a repeated request (429): %(message)s"
+            )
+        return gettext_noop("The platform is rate limiting or refused a repeated request (429)")
+    if said:
+        return gettext_noop("The platform answered HTTP %(status)s: %(message)s")
+    return gettext_noop("The platform answered HTTP %(status)s")
 
 
 def transport_error(
     exc: Exception, method: str, path: str, deadline_seconds: float
 ) -> PlatformError:
     """What a failed exchange means, in words an operator can act on."""
-    message, permanent, kind = _transport_meaning(exc, deadline_seconds)
-    return PlatformError(message, permanent=permanent, kind=kind, method=method, path=path)
+    msgid, params, permanent, kind = _transport_meaning(exc, deadline_seconds)
+    return PlatformError(
+        msgid, params=params, permanent=permanent, kind=kind, method=method, path=path
+    )
 
 
-def _transport_meaning(exc: Exception, deadline_seconds: float) -> tuple[str, bool, str]:
-    """(what to tell the operator, whether retrying cannot help, the error's kind)."""
+def _transport_meaning(
+    exc: Exception, deadline_seconds: float
+) -> tuple[str, dict[str, Any], bool, str]:
+    """(what to tell the operator and its parameters, whether retrying cannot help, the
+    error's kind)."""
     if isinstance(exc, outbound.OutboundRefused):
-        return f"{exc} The console did not connect.", True, "refused"
+        # The policy's own sentence is a parameter: it is worded in platforms/outbound.
+        return (
+            gettext_noop("%(problem)s The console did not connect."), {"problem": str(exc)},
+            True, "refused",
+        )  # fmt: skip
     if isinstance(exc, outbound.DeadlineExceeded):
         return (
-            f"The platform did not finish answering within {deadline_seconds:g} "
-            "s (the call's overall deadline); the connection was closed.",
-            False, "timeout",
+            gettext_noop(
+                "The platform did not finish answering within %(seconds)s s (the call's "
+                "overall deadline); the connection was closed."
+            ),
+            {"seconds": f"{deadline_seconds:g}"}, False, "timeout",
         )  # fmt: skip
     if isinstance(exc, outbound.ResponseTooLarge):
         return (
-            f"The platform's answer is larger than {exc.limit} bytes; it was not read.",
-            True, "protocol",
+            gettext_noop("The platform's answer is larger than %(limit)s bytes; it was not read."),
+            {"limit": exc.limit}, True, "protocol",
         )  # fmt: skip
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         return (
-            "TLS handshake failed: the platform's certificate is not trusted. Add its CA "
-            "bundle to the connection, or turn off verification for a lab.",
-            True, "tls",
+            gettext_noop(
+                "TLS handshake failed: the platform's certificate is not trusted. Add its CA "
+                "bundle to the connection, or turn off verification for a lab."
+            ),
+            {}, True, "tls",
         )  # fmt: skip
     if isinstance(exc, requests.exceptions.Timeout):
-        return "The platform did not answer in time.", False, "timeout"
+        return gettext_noop("The platform did not answer in time."), {}, False, "timeout"
     if (
         "Name or service not known" in text
         or "NameResolutionError" in text
         or "getaddrinfo" in text
     ):
         return (
-            "The platform's host name does not resolve (DNS). Check the base URL.",
-            False, "dns",
+            gettext_noop("The platform's host name does not resolve (DNS). Check the base URL."),
+            {}, False, "dns",
         )  # fmt: skip
     if isinstance(exc, requests.exceptions.ConnectionError):
         return (
-            "Cannot connect to the platform: nothing answers at that address and port.",
-            False, "connect",
+            gettext_noop(
+                "Cannot connect to the platform: nothing answers at that address and port."
+            ),
+            {}, False, "connect",
         )  # fmt: skip
-    return f"The request failed: {type(exc).__name__}.", False, "connect"
+    return (
+        gettext_noop("The request failed: %(error)s."), {"error": type(exc).__name__},
+        False, "connect",
+    )  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from django.utils.translation import gettext_noop
+
 from platforms.clients.base import HttpClient
 from platforms.clients.errors import PlatformError
 from platforms.clients.types import (
@@ -127,7 +129,10 @@ class SCPClient(HttpClient):
             uuids = data.get("uuids") if isinstance(data, dict) else None
             if not isinstance(uuids, list) or len(uuids) != 1 or not isinstance(uuids[0], str):
                 raise PlatformError(
-                    "The platform accepted the VM creation but did not name exactly one new VM.",
+                    gettext_noop(
+                        "The platform accepted the VM creation but did not name exactly one "
+                        "new VM."
+                    ),
                     permanent=True, kind="protocol", method="POST", path=self.CREATE_SERVER,
                 )  # fmt: skip
             task_id = data.get("task_id")
@@ -211,7 +216,7 @@ class SCPClient(HttpClient):
         task_id = data.get("task_id") if isinstance(data, dict) else None
         if isinstance(task_id, bool) or not isinstance(task_id, str | int) or task_id == "":
             raise PlatformError(
-                "The platform accepted the call but returned no task id.",
+                gettext_noop("The platform accepted the call but returned no task id."),
                 permanent=True, kind="protocol", method=method, path=path,
             )  # fmt: skip
         return str(task_id)

@@ -22,6 +22,7 @@ from platforms.crypto import SecretUnreadable
 from recovery.api.serializers import check
 from recovery.services.actions import ActionRefused
 from recovery.services.recoveries import LaunchRefused
+from recovery.texts import platform_text
 
 logger = logging.getLogger("recovery.api")
 
@@ -120,7 +121,7 @@ REFUSALS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     PlatformError: (
         502, "platform_error",
         lambda exc: _("The platform could not be read: %(message)s. Test the connection, "
-        "then retry.") % {"message": exc.message},
+        "then retry.") % {"message": str(platform_text(exc)).rstrip(".。")},
     ),
     SecretUnreadable: (
         502, "credentials_unreadable",

@@ -34,7 +34,7 @@ from recovery.services.recoveries import (
     local_export_dir,
     preflight,
 )
-from recovery.texts import Text
+from recovery.texts import Text, platform_text
 
 logger = logging.getLogger(__name__)
 START_LEASE = timedelta(minutes=10)
@@ -136,7 +136,7 @@ def _launch(run: DrillRun) -> str:
             item.save()
             items.append(item)
     except PlatformError as error:
-        return Text("The platform could not be read: %(message)s", message=error.message)
+        return Text("The platform could not be read: %(message)s", message=platform_text(error))
     finally:
         client.close()
     candidates = [item for item in items if not item.settled]
@@ -159,7 +159,8 @@ def _launch(run: DrillRun) -> str:
         )  # fmt: skip
     except PlatformError as error:
         return Text(
-            "The platform could not be read during preflight: %(message)s", message=error.message
+            "The platform could not be read during preflight: %(message)s",
+            message=platform_text(error),
         )
     bad_datastore = next((c for c in results.datastores.values() if not c.ok), None)
     if bad_datastore is not None:
@@ -189,7 +190,8 @@ def _launch(run: DrillRun) -> str:
         return Text("Launch refused: %(message)s", message=refused.message)
     except PlatformError as error:
         return Text(
-            "The platform could not be read during launch: %(message)s", message=error.message
+            "The platform could not be read during launch: %(message)s",
+            message=platform_text(error),
         )
     by_vm = {recovery.vm_id: recovery for recovery in recoveries}
     for item in passing:

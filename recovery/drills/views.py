@@ -29,7 +29,7 @@ from recovery.tenancy import (
     team_membership,
     team_view,
 )
-from recovery.texts import Text
+from recovery.texts import Text, platform_text
 from recovery.verify import history
 from recovery.views.responses import delete_audited, live_page
 
@@ -66,7 +66,7 @@ def _inventory(connection: PlatformConnection, team: Any, actor: Any) -> tuple[l
     except PlatformError as error:
         return [], _("%(connection)s could not be read: %(message)s. Try again in a moment.") % {
             "connection": connection.name,
-            "message": error.message,
+            "message": str(platform_text(error)).rstrip(".。"),
         }
     finally:
         client.close()

@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 
 from platforms.clients import PlatformError
 from platforms.models import AuthMethod, Kind, PlatformConnection
-from recovery.texts import Text
+from recovery.texts import Text, platform_text
 
 
 @dataclass
@@ -94,12 +94,12 @@ def advice_for(error: PlatformError, connection: PlatformConnection) -> tuple[st
             kind=connection.kind.upper(), other=other,
         )  # fmt: skip
     if error.kind == "redirect":
-        return Text("Redirected elsewhere"), error.message
+        return Text("Redirected elsewhere"), platform_text(error)
     if error.kind == "refused":  # the outbound address policy: nothing was sent
-        return Text("Address not allowed"), error.message
+        return Text("Address not allowed"), platform_text(error)
     if error.kind == "protocol":
-        return Text("Not a Sangfor OpenAPI"), error.message
-    return error.message, Text("Try again; if it persists, check the platform's status.")
+        return Text("Not a Sangfor OpenAPI"), platform_text(error)
+    return platform_text(error), Text("Try again; if it persists, check the platform's status.")
 
 
 def missing_secret(connection: PlatformConnection) -> TestOutcome | None:

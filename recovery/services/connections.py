@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from platforms.clients import CallRecord, PlatformClient, PlatformError, get_client
 from platforms.clients.types import Page, Server
@@ -127,7 +128,8 @@ class Deadline:
     def check(self) -> None:
         if time.monotonic() >= self.end:
             raise PlatformError(
-                f"No answer within {self.seconds:g} s (the limit for a web page)",
+                gettext_noop("No answer within %(seconds)s s (the limit for a web page)"),
+                params={"seconds": f"{self.seconds:g}"},
                 permanent=False,
                 kind="timeout",
             )

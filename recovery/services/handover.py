@@ -20,7 +20,7 @@ from recovery.audit import Actor
 from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services.connections import client_for
-from recovery.texts import Text
+from recovery.texts import Text, platform_text
 from recovery.workflow import transition
 
 # What each left item is. The JSON keeps the English (notifications, webhooks and the API read
@@ -146,7 +146,7 @@ def hand_over(recovery: Recovery, user: Actor) -> list[dict[str, str]]:
         else Text(
             "%(user)s handed it over to manual handling; left on the platform: %(left)s (the "
             "platform could not be read: %(error)s)",
-            error=str(unread),
+            error=platform_text(unread, where=True),
             **params,
         )
     )

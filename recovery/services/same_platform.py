@@ -21,9 +21,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from platforms.clients.config import platform_url
 from platforms.models import PlatformConnection
-from recovery.choices import ACTIVE
+from recovery.choices import ACTIVE, Status
 from recovery.models import Recovery, Team
 from recovery.services.checks import Check
+from recovery.texts import Text
 
 # Lazy: a preflight check is translated when it is shown, in the reader's language.
 CHECK_NAME = gettext_lazy("No other recovery of the VM")
@@ -64,24 +65,30 @@ def other_recovery_check(
 ) -> Check:
     """The preflight check: passes unless a recovery of this VM is active on this platform."""
     active = active_recoveries(connection, [vm_id]).order_by("launched_at").first()
-    title = str(CHECK_NAME)
+    # Texts: shown now in the reader's language, and a drill's stored preflight failure
+    # (recovery/drills/launching.py, written by a worker) is read later in each reader's.
+    title = Text.label(CHECK_NAME)
     if active is None:
-        return Check(title, True, _("none active"))
+        return Check(title, True, Text("none active"))
     if active.team_id != team.pk:
         return Check(
             title,
             False,
-            _("%(vm)s: %(problem)s") % {"vm": name, "problem": OTHER_TEAM},
-            str(OTHER_TEAM_FIX),
+            Text("%(vm)s: %(problem)s", vm=name, problem=OTHER_TEAM),
+            Text.label(OTHER_TEAM_FIX),
         )
-    named = {"vm": name, "status": active.get_status_display()}
+    status = Text.label(Status(active.status).label)
     message = (
-        _("%(vm)s is already under recovery (%(status)s).") % named
+        Text("%(vm)s is already under recovery (%(status)s).", vm=name, status=status)
         if active.connection_id == connection.pk
-        else _("%(vm)s is already under recovery (%(status)s) through connection %(connection)s.")
-        % {**named, "connection": active.connection_name}
+        else Text(
+            "%(vm)s is already under recovery (%(status)s) through connection %(connection)s.",
+            vm=name,
+            status=status,
+            connection=active.connection_name,
+        )
     )
-    return Check(title, False, message, _("Finish or cancel that recovery first."))
+    return Check(title, False, message, Text("Finish or cancel that recovery first."))
 
 
 def taken_refusal(connection: PlatformConnection, team: Team, names: dict[str, str]) -> str:

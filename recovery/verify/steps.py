@@ -20,7 +20,7 @@ from platforms.clients import PlatformError
 from recovery.choices import Status
 from recovery.models import VerifyCheck
 from recovery.stepkit import VM_GONE, Outcome, StepContext, StepFailed, Wait
-from recovery.texts import Text
+from recovery.texts import Text, platform_text
 from recovery.verify.evidence import seal
 from recovery.verify.guest_job import encoded_job
 from recovery.verify.plan import CheckName, CheckPlan
@@ -154,7 +154,10 @@ def check_in_guest(ctx: StepContext, plan: CheckPlan, row: VerifyCheck) -> Wait 
             _end(
                 row,
                 R.FAILED,
-                Text("The platform refused the in-guest task: %(message)s", message=error.message),
+                Text(
+                    "The platform refused the in-guest task: %(message)s",
+                    message=platform_text(error),
+                ),
             )
             return None
         ctx.remember_task("in_guest", task_id)

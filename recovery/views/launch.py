@@ -33,6 +33,7 @@ from recovery.services.recoveries import (
 )
 from recovery.teamlimits import TeamBusy, team_slot
 from recovery.tenancy import SignedInRequest, current_team, team_view
+from recovery.texts import platform_text
 from recovery.verify.plan import CheckPlan, chosen_checks
 from recovery.views import launch_session
 from recovery.views.launch_preflight import summarize
@@ -185,7 +186,11 @@ def _step_vms(request, data, connection, context):
 
 
 def _unreadable(connection, error: PlatformError) -> str:
-    names = {"name": connection.label, "status": error.status, "message": error.message.rstrip(".")}
+    names = {
+        "name": connection.label,
+        "status": error.status,
+        "message": str(platform_text(error)).rstrip(".。"),
+    }
     if error.status:
         return _("%(name)s could not be read (HTTP %(status)s): %(message)s.") % names
     return _("%(name)s could not be read: %(message)s.") % names
@@ -333,7 +338,8 @@ def _step_preflight(request, data, connection, context):
         except PlatformError as error:
             messages.error(
                 request,
-                _("The platform could not be read: %(message)s") % {"message": error.message},
+                _("The platform could not be read: %(message)s")
+                % {"message": platform_text(error)},
             )
         else:
             launch_session.clear(request)
@@ -348,7 +354,7 @@ def _step_preflight(request, data, connection, context):
         return None
     except PlatformError as error:
         context["errors"]["platform"] = _("The platform could not be read: %(message)s") % {
-            "message": error.message
+            "message": platform_text(error)
         }
         return None
     context["results"] = results

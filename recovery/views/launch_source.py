@@ -30,6 +30,7 @@ from recovery.services.plan import default_datastore_name
 from recovery.services.recoveries import default_path
 from recovery.services.restore_points import points_for_disk, suggested_path
 from recovery.tenancy import SignedInRequest, current_team
+from recovery.texts import platform_text
 from recovery.views import launch_session
 
 
@@ -98,7 +99,7 @@ def step_source(request: SignedInRequest, data: dict, connection, context: dict,
         vms = [client.vm(vm_id) for vm_id in data["vm_ids"]]
     except PlatformError as error:
         context["errors"]["platform"] = _("The platform could not be read: %(message)s") % {
-            "message": error.message
+            "message": platform_text(error)
         }
         return False
     finally:

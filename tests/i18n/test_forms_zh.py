@@ -8,10 +8,13 @@ from django.urls import reverse
 from django.utils import translation
 
 from platforms.models import ConnectionShare
+from recovery.drills.launching import _checks_text
+from recovery.drills.models import DrillRunVM
 from recovery.models import Recovery
 from recovery.notifications.models import Channel
 from recovery.services import same_platform
 from recovery.services.access import Use, access
+from recovery.texts import Text
 from tests.factories import ConnectionFactory, RecoveryFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,14 +95,34 @@ def test_the_same_platform_check_is_shown_in_the_readers_language(personas) -> N
     with translation.override("zh-hans"):
         check = same_platform.other_recovery_check(other_row, personas.team, "vm-7", "app-07")
         taken = same_platform.taken_refusal(first.connection, personas.team, {"vm-7": "app-07"})
-    assert not check.ok and check.name == "该云主机没有其他恢复任务"
-    assert check.message == f"app-07 已通过平台连接 {first.connection_name} 在恢复中（排队中）。"
-    assert check.fix == "请先完成或取消那个恢复任务。"
+        # Texts: read in the active language (str), compared as their English sentences
+        assert not check.ok and str(check.name) == "该云主机没有其他恢复任务"
+        assert (
+            str(check.message)
+            == f"app-07 已通过平台连接 {first.connection_name} 在恢复中（排队中）。"
+        )
+        assert str(check.fix) == "请先完成或取消那个恢复任务。"
     assert taken == "预检未通过，平台上没有做任何更改：app-07 已在恢复中（刚刚发起）。"
     english = same_platform.other_recovery_check(other_row, personas.team, "vm-7", "app-07")
     assert english.message == (
         f"app-07 is already under recovery (Queued) through connection {first.connection_name}."
     )
+
+
+def test_a_drills_stored_same_platform_failure_is_read_in_chinese(personas) -> None:
+    """A drill's worker runs the preflight in English and stores the failed check; a Chinese
+    reader sees it in Chinese (the check is Texts, not words fixed in the worker's language)."""
+    first = RecoveryFactory(team=personas.team, vm_id="vm-7", vm_name="app-07")
+    check = same_platform.other_recovery_check(first.connection, personas.team, "vm-7", "app-07")
+    stored = DrillRunVM(failure=Text("Preflight: %(problems)s", problems=_checks_text([check])))
+    stored.collect_texts()
+    english = "Preflight: No other recovery of the VM: app-07 is already under recovery (Queued)."
+    assert stored.failure.startswith(english)
+    read = Text.decode(stored.texts["failure"], stored.failure)
+    with translation.override("zh-hans"):
+        shown = str(read)
+    assert "该云主机没有其他恢复任务：app-07 已在恢复中（排队中）。" in shown
+    assert "No other recovery" not in shown and "Queued" not in shown
 
 
 def test_a_share_refusal_renders_in_the_readers_language_and_is_stored_in_english(

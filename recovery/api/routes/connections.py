@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -93,9 +94,9 @@ def _inventory(request: auth.ApiRequest, connection_id: int, section: str, **opt
         connection, section, team=current_team(request), actor=request.user, **options
     )
     if result.error is not None:
-        raise ApiError(
-            502, "platform_error", f"{result.error.headline}. {result.error.advice}".strip()
-        )
+        # In the request's language (an f-string would keep the Texts' English).
+        said = {"headline": result.error.headline, "advice": result.error.advice}
+        raise ApiError(502, "platform_error", (_("%(headline)s. %(advice)s") % said).strip())
     return result
 
 
