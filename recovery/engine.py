@@ -42,6 +42,10 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # --- lease ---------------------------------------------------------------------------------
 
 
+# A job moving through several steps renews its lease once this share of it has gone.
+LEASE_RENEW_SHARE = 0.25
+
+
 def take_lease(pk: int, owner: str = WORKER_ID) -> bool:
     length = timedelta(seconds=settings.RECOVERY_LEASE_SECONDS)
     return leases.take(Recovery.objects.filter(pk=pk), length, owner=owner)
@@ -125,6 +129,10 @@ def _kind(reason: str) -> str:
 
 def _schedule(recovery: Recovery, wait: Wait) -> None:
     delay = watched_delay(recovery, next_delay(recovery, wait))
+    # The delay counts from the read it was estimated on, not from when the look reaches
+    # Redis: the row's save and the commit come first, and on a loaded machine they took
+    # 10 to 30 ms, by which every look landed late (docs/performance.md, issue 21).
+    due = time.time() + delay
     recovery.next_check_at = timezone.now() + timedelta(seconds=delay)
     if wait.reason != recovery.wait_reason:
         # The history records each kind of wait once, not each count on the way ("3 ahead",
@@ -133,7 +141,7 @@ def _schedule(recovery: Recovery, wait: Wait) -> None:
             note(recovery, wait.reason)
         recovery.wait_reason = wait.reason
     recovery.save(update_fields=["check_interval", "next_check_at", "wait_reason"])
-    transaction.on_commit(lambda: enqueue(recovery.pk, delay))
+    transaction.on_commit(lambda: enqueue(recovery.pk, max(0.0, due - time.time())))
 
 
 def _wake_next_queued(connection_id: int | None) -> None:
@@ -159,6 +167,7 @@ def advance(recovery_id: int) -> str:
         return "leased by another worker"
     client: PlatformClient | None = None
     outcome = "stopped"
+    leased = time.monotonic()
     try:
         for _ in range(25):
             recovery = Recovery.objects.select_related("connection").get(pk=recovery_id)
@@ -183,7 +192,11 @@ def advance(recovery_id: int) -> str:
             if result is Outcome.STOP:
                 outcome = f"stopped in {recovery.status}"
                 break
-            take_lease(recovery_id)  # renew while moving on
+            if time.monotonic() - leased > settings.RECOVERY_LEASE_SECONDS * LEASE_RENEW_SHARE:
+                # Renewed while moving on, once a share of it has gone: not at every step
+                # (a commit each, on the way from one platform call to the next).
+                take_lease(recovery_id)
+                leased = time.monotonic()
         return outcome
     finally:
         if client is not None:
