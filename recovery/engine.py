@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from platforms.clients import PlatformClient, PlatformError
 from recovery import background
@@ -42,6 +43,8 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # --- lease ---------------------------------------------------------------------------------
 
 
+# The most steps (and waits for a task about to end) one job runs before it hands on.
+STEPS_PER_JOB = 25
 # A job moving through several steps renews its lease once this share of it has gone.
 LEASE_RENEW_SHARE = 0.25
 
@@ -127,8 +130,30 @@ def _kind(reason: str) -> str:
     return reason.msgid if isinstance(reason, Text) else reason
 
 
-def _schedule(recovery: Recovery, wait: Wait) -> None:
-    delay = watched_delay(recovery, next_delay(recovery, wait))
+def _waits_here(recovery: Recovery, wait: Wait, delay: float, waited: float) -> bool:
+    """Whether this job looks again itself, after `delay`, rather than through a look.
+
+    A look costs the scheduler's wake-up, a new job and its set-up (lease, row, client) before
+    the read: 30 to 60 ms on a loaded machine, after every short task on the path to running
+    (docs/performance.md, issue 21). A task about to end (its progress timed the delay) is
+    waited for here while the worker keeps nobody waiting; the read at the end is the one the
+    look would have made, so the platform sees no more reads than before.
+    """
+    budget = settings.RECOVERY_IN_JOB_WAIT_SECONDS
+    if (
+        recovery.status not in RUNNING_PATH
+        or task_remaining(recovery, wait) is None  # no progress to time the wait by
+        or wait.reason != recovery.wait_reason  # a new reason is recorded by _schedule
+        or waited + delay > budget
+    ):
+        return False
+    try:
+        return background.idle(within=delay)
+    except RedisError:
+        return False
+
+
+def _schedule(recovery: Recovery, wait: Wait, delay: float) -> None:
     # The delay counts from the read it was estimated on, not from when the look reaches
     # Redis: the row's save and the commit come first, and on a loaded machine they took
     # 10 to 30 ms, by which every look landed late (docs/performance.md, issue 21).
@@ -168,8 +193,9 @@ def advance(recovery_id: int) -> str:
     client: PlatformClient | None = None
     outcome = "stopped"
     leased = time.monotonic()
+    waited = 0.0  # in this job, for a task about to end (_waits_here)
     try:
-        for _ in range(25):
+        for step in range(STEPS_PER_JOB):
             recovery = Recovery.objects.select_related("connection").get(pk=recovery_id)
             if recovery.is_terminal or recovery.connection is None:
                 return "terminal"
@@ -186,10 +212,14 @@ def advance(recovery_id: int) -> str:
             if held_turn and not capacity.holds_turn(recovery):
                 capacity.wake_next(recovery)  # a rebase or merge ended: a datastore turn is free
             if isinstance(result, Wait):
-                _schedule(recovery, result)
-                outcome = f"waiting in {recovery.status}"
-                break
-            if result is Outcome.STOP:
+                delay = watched_delay(recovery, next_delay(recovery, result))
+                if step + 1 == STEPS_PER_JOB or not _waits_here(recovery, result, delay, waited):
+                    _schedule(recovery, result, delay)
+                    outcome = f"waiting in {recovery.status}"
+                    break
+                time.sleep(delay)
+                waited += delay
+            elif result is Outcome.STOP:
                 outcome = f"stopped in {recovery.status}"
                 break
             if time.monotonic() - leased > settings.RECOVERY_LEASE_SECONDS * LEASE_RENEW_SHARE:

@@ -86,6 +86,16 @@ def wait_until_due(connection: Any, queues: list[Any], longest: float) -> None:
         connection.blpop([wake_key(each) for each in queues], timeout=wait)
 
 
+def nothing_due(queue: Any, within: float) -> bool:
+    """Whether no job waits on `queue` and no look of it falls due within `within` seconds:
+    a worker that spent that long on one job would keep nobody waiting (one round trip)."""
+    pipe = queue.connection.pipeline(transaction=False)
+    pipe.llen(queue.key)
+    pipe.zrange(looks_key(queue), 0, 0, withscores=True)
+    waiting, earliest = pipe.execute()
+    return not waiting and not (earliest and earliest[0][1] <= time.time() + within)
+
+
 def pending(queue: Any) -> dict[str, float]:
     """Every pending look of `queue` (its member) and when it is due."""
     entries = queue.connection.zrange(looks_key(queue), 0, -1, withscores=True)

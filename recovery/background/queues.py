@@ -61,3 +61,10 @@ def enqueue(
         looks.schedule(
             target, func, args, delay, wake_within=settings.RQ_SCHEDULER_INTERVAL_SECONDS
         )
+
+
+def idle(within: float, on: str = DEFAULT) -> bool:
+    """Whether nothing of queue `on` is waiting or falls due within `within` seconds: a job
+    may then wait that long for its platform task itself (recovery.engine), rather than
+    hand the wait to a look, the scheduler and a new job."""
+    return looks.nothing_due(queue(on), within)
