@@ -21,6 +21,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from platforms.clients import PlatformClient, PlatformError
+from platforms.clients.types import Server
 from recovery import background
 from recovery.background import leases
 from recovery.choices import PLATFORM_BUSY, RUNNING_PATH, Status
@@ -194,6 +195,7 @@ def advance(recovery_id: int) -> str:
     outcome = "stopped"
     leased = time.monotonic()
     waited = 0.0  # in this job, for a task about to end (_waits_here)
+    known_vm: Server | None = None
     try:
         for step in range(STEPS_PER_JOB):
             recovery = Recovery.objects.select_related("connection").get(pk=recovery_id)
@@ -206,7 +208,10 @@ def advance(recovery_id: int) -> str:
                 client = client_for(recovery.connection, recovery=recovery)
             was_busy = recovery.status in PLATFORM_BUSY
             held_turn = capacity.holds_turn(recovery)
-            result = _run(handler, StepContext(recovery, guarded(client, recovery)))
+            ctx = StepContext(recovery, guarded(client, recovery), known_vm=known_vm)
+            result = _run(handler, ctx)
+            # A step that moved on passes its fresh look at the VM to the next one.
+            known_vm = ctx.vm_to_carry() if result is Outcome.MOVED else None
             if was_busy and recovery.status not in PLATFORM_BUSY:
                 _wake_next_queued(recovery.connection_id)
             if held_turn and not capacity.holds_turn(recovery):

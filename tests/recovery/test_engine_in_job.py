@@ -78,6 +78,11 @@ def test_the_job_that_reads_a_task_about_to_end_makes_the_next_call(
     assert "start" in recovery.task_ids  # the power-on was sent by the same job
     # No more reads than the looks would have made: one early, at most two more near the end.
     assert 2 <= _task_reads(lab, recovery.task_ids["rebase"], since) <= 3
+    # The VM read once on the way from the rebase to the power-on: the step that found the
+    # disks on the backup passes its look to the next (ready, then powering on).
+    vm_reads = [r for r in requests_log(lab, "GET")[since:] if r["path"].endswith(
+        f"/servers/{recovery.target_vm_id}")]  # fmt: skip
+    assert len(vm_reads) == 1
 
 
 @pytest.mark.django_db(transaction=True)
