@@ -68,7 +68,7 @@ def test_the_job_that_reads_a_task_about_to_end_makes_the_next_call(
 ):
     connection = lab_connection(personas.team, lab)
     recovery = _rebasing(connection, lab)
-    queue = _nothing_queued()
+    _nothing_queued()
     _near_the_end(recovery, "rebase", before=0.15)
     since = len(requests_log(lab, "GET"))
 
