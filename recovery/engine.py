@@ -2,8 +2,9 @@
 
 `advance(pk)` is what every RQ job runs. It takes a lease on the recovery (so two workers never
 work it at once), runs the handler of its status, and either moves on at once, or schedules
-the next look (recovery.background: never sleeping in the worker), or stops because a person
-has to act. Every platform action carries an X-Client-Token stored on the row *before* the
+the next look (recovery.background: no sleeping in the worker, but for a task on the path to
+running about to end while nobody waits for the worker, `_waits_here`), or stops because a
+person has to act. Every platform action carries an X-Client-Token stored on the row *before* the
 call, so a worker killed mid-call is replaced by one that repeats the same call harmlessly.
 """
 

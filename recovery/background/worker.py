@@ -1,6 +1,8 @@
 """RQ workers whose scheduler also moves looks to the queue as they fall due.
 
-No job sleeps in a worker: a step that waits for the platform (and a drill run following its
+No job sleeps long in a worker (the engine waits in a job only for a task on the path to
+running that is about to end, while nothing else waits for the worker): a step that waits for
+the platform (and a drill run following its
 recoveries, a delivery retried later, a periodic loop) schedules a look (looks.py), and the
 scheduler moves due looks to the queue. RQ's scheduler ticks once a second, which would add
 up to a second to every wait, and platform tasks that take a second or two would look slow
