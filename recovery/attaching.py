@@ -86,8 +86,12 @@ def _wait_until_usable(ctx: StepContext, datastore: Storage) -> Wait:
 
 def step_attaching(ctx: StepContext) -> Wait | Outcome:
     recovery, client = ctx.recovery, ctx.client
-    datastore = client.find_datastore(recovery.datastore_name)
+    # The task first: while it runs, nothing else is worth a call (one read a look, not two);
+    # once it is done, the datastore read after it cannot miss what the task made.
     task = ctx.task("attach")
+    if task is not None and not task.is_done:
+        return ctx.wait_for(task, "attach")
+    datastore = client.find_datastore(recovery.datastore_name)
     if datastore is not None and (task is None or task.succeeded):
         _check_target(recovery, datastore)
         if recovery.cluster_id and datastore.cluster_id not in ("", recovery.cluster_id):
@@ -127,10 +131,8 @@ def step_attaching(ctx: StepContext) -> Wait | Outcome:
                     "Check that the cluster hosts can reach the NFS server and export, then retry."
                 ),
             )
-        if task.succeeded:
-            # Finished between our two reads, or the platform lists it a little later.
-            return Wait(Text("The mount finished; waiting for the datastore to be listed"))
-        return ctx.wait_for(task, "attach")
+        # Succeeded, but the platform lists the datastore a little later.
+        return Wait(Text("The mount finished; waiting for the datastore to be listed"))
     with transaction.atomic():
         # One mount per datastore name: under the connection's row lock, the first recovery to
         # save its attach token claims the call, and the others wait for the datastore. (The

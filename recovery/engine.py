@@ -2,8 +2,9 @@
 
 `advance(pk)` is what every RQ job runs. It takes a lease on the recovery (so two workers never
 work it at once), runs the handler of its status, and either moves on at once, or schedules
-the next look (recovery.background: never sleeping in the worker), or stops because a person
-has to act. Every platform action carries an X-Client-Token stored on the row *before* the
+the next look (recovery.background: no sleeping in the worker, but for a task on the path to
+running about to end while nobody waits for the worker, `_waits_here`), or stops because a
+person has to act. Every platform action carries an X-Client-Token stored on the row *before* the
 call, so a worker killed mid-call is replaced by one that repeats the same call harmlessly.
 """
 
@@ -18,8 +19,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from platforms.clients import PlatformClient, PlatformError
+from platforms.clients.types import Server
 from recovery import background
 from recovery.background import leases
 from recovery.choices import PLATFORM_BUSY, RUNNING_PATH, Status
@@ -40,6 +43,12 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 # --- lease ---------------------------------------------------------------------------------
+
+
+# The most steps (and waits for a task about to end) one job runs before it hands on.
+STEPS_PER_JOB = 25
+# A job moving through several steps renews its lease once this share of it has gone.
+LEASE_RENEW_SHARE = 0.25
 
 
 def take_lease(pk: int, owner: str = WORKER_ID) -> bool:
@@ -123,8 +132,34 @@ def _kind(reason: str) -> str:
     return reason.msgid if isinstance(reason, Text) else reason
 
 
-def _schedule(recovery: Recovery, wait: Wait) -> None:
-    delay = watched_delay(recovery, next_delay(recovery, wait))
+def _waits_here(recovery: Recovery, wait: Wait, delay: float, waited: float) -> bool:
+    """Whether this job looks again itself, after `delay`, rather than through a look.
+
+    A look costs the scheduler's wake-up, a new job and its set-up (lease, row, client) before
+    the read: 30 to 60 ms on a loaded machine, after every short task on the path to running
+    (docs/performance.md, issue 21). A task about to end (its progress timed the delay) is
+    waited for here while the worker keeps nobody waiting; the read at the end is the one the
+    look would have made, so the platform sees no more reads than before.
+    """
+    budget = settings.RECOVERY_IN_JOB_WAIT_SECONDS
+    if (
+        recovery.status not in RUNNING_PATH
+        or task_remaining(recovery, wait) is None  # no progress to time the wait by
+        or wait.reason != recovery.wait_reason  # a new reason is recorded by _schedule
+        or waited + delay > budget
+    ):
+        return False
+    try:
+        return background.idle(within=delay)
+    except RedisError:
+        return False
+
+
+def _schedule(recovery: Recovery, wait: Wait, delay: float) -> None:
+    # The delay counts from the read it was estimated on, not from when the look reaches
+    # Redis: the row's save and the commit come first, and on a loaded machine they took
+    # 10 to 30 ms, by which every look landed late (docs/performance.md, issue 21).
+    due = time.time() + delay
     recovery.next_check_at = timezone.now() + timedelta(seconds=delay)
     if wait.reason != recovery.wait_reason:
         # The history records each kind of wait once, not each count on the way ("3 ahead",
@@ -133,7 +168,7 @@ def _schedule(recovery: Recovery, wait: Wait) -> None:
             note(recovery, wait.reason)
         recovery.wait_reason = wait.reason
     recovery.save(update_fields=["check_interval", "next_check_at", "wait_reason"])
-    transaction.on_commit(lambda: enqueue(recovery.pk, delay))
+    transaction.on_commit(lambda: enqueue(recovery.pk, max(0.0, due - time.time())))
 
 
 def _wake_next_queued(connection_id: int | None) -> None:
@@ -159,8 +194,11 @@ def advance(recovery_id: int) -> str:
         return "leased by another worker"
     client: PlatformClient | None = None
     outcome = "stopped"
+    leased = time.monotonic()
+    waited = 0.0  # in this job, for a task about to end (_waits_here)
+    known_vm: Server | None = None
     try:
-        for _ in range(25):
+        for step in range(STEPS_PER_JOB):
             recovery = Recovery.objects.select_related("connection").get(pk=recovery_id)
             if recovery.is_terminal or recovery.connection is None:
                 return "terminal"
@@ -171,19 +209,30 @@ def advance(recovery_id: int) -> str:
                 client = client_for(recovery.connection, recovery=recovery)
             was_busy = recovery.status in PLATFORM_BUSY
             held_turn = capacity.holds_turn(recovery)
-            result = _run(handler, StepContext(recovery, guarded(client, recovery)))
+            ctx = StepContext(recovery, guarded(client, recovery), known_vm=known_vm)
+            result = _run(handler, ctx)
+            # A step that moved on passes its fresh look at the VM to the next one.
+            known_vm = ctx.vm_to_carry() if result is Outcome.MOVED else None
             if was_busy and recovery.status not in PLATFORM_BUSY:
                 _wake_next_queued(recovery.connection_id)
             if held_turn and not capacity.holds_turn(recovery):
                 capacity.wake_next(recovery)  # a rebase or merge ended: a datastore turn is free
             if isinstance(result, Wait):
-                _schedule(recovery, result)
-                outcome = f"waiting in {recovery.status}"
-                break
-            if result is Outcome.STOP:
+                delay = watched_delay(recovery, next_delay(recovery, result))
+                if step + 1 == STEPS_PER_JOB or not _waits_here(recovery, result, delay, waited):
+                    _schedule(recovery, result, delay)
+                    outcome = f"waiting in {recovery.status}"
+                    break
+                time.sleep(delay)
+                waited += delay
+            elif result is Outcome.STOP:
                 outcome = f"stopped in {recovery.status}"
                 break
-            take_lease(recovery_id)  # renew while moving on
+            if time.monotonic() - leased > settings.RECOVERY_LEASE_SECONDS * LEASE_RENEW_SHARE:
+                # Renewed while moving on, once a share of it has gone: not at every step
+                # (a commit each, on the way from one platform call to the next).
+                take_lease(recovery_id)
+                leased = time.monotonic()
         return outcome
     finally:
         if client is not None:

@@ -129,8 +129,10 @@ class GuardedClient:
     def __init__(self, client: PlatformClient, recovery: Recovery) -> None:
         self._client = client
         self._recovery = recovery
+        self.calls = 0  # calls asked for through this guard (calls_made)
 
     def __getattr__(self, name: str) -> Any:
+        self.calls += 1
         if name in FORWARD and self._recovery.status not in CLEANUP:
             self._may_operate(name)
         if name in PASS_THROUGH:
@@ -171,9 +173,15 @@ class GuardedClient:
         return guarded
 
     def detach_datastore(self, datastore_id: str, cluster_id: str, **kwargs: Any) -> str:
+        self.calls += 1
         if not datastore_allowed(self._recovery, datastore_id):
             raise _refuse(self._recovery, "unmount", "datastore", datastore_id)
         return self._client.detach_datastore(datastore_id, cluster_id, **kwargs)
+
+
+def calls_made(client: PlatformClient) -> int:
+    """How many calls were asked for through `client`, a guarded one (0 for any other)."""
+    return int(getattr(client, "calls", 0))
 
 
 def guarded(client: PlatformClient, recovery: Recovery) -> PlatformClient:

@@ -242,6 +242,10 @@ RECOVERY_POLL_MAX_SECONDS = env_float("RECOVERY_POLL_MAX_SECONDS", 30.0, minimum
 RECOVERY_RUNNING_PATH_FIRST_LOOK_SECONDS = env_float(
     "RECOVERY_RUNNING_PATH_FIRST_LOOK_SECONDS", 0.25, minimum=0.05
 )
+# A job that reads a task on that path about to end (its progress says within this many
+# seconds) waits for it itself when nothing else is waiting for the worker, rather than through
+# a look, the scheduler and a new job (engine._waits_here); 0: never.
+RECOVERY_IN_JOB_WAIT_SECONDS = env_float("RECOVERY_IN_JOB_WAIT_SECONDS", 0.25, minimum=0.0)
 # A merge copies whole disks: its first look waits this long, so that it sees progress to time
 # the next look by (a look at 0.5 s sees 0% of any merge over 50 s, and costs one more look).
 RECOVERY_MERGE_FIRST_LOOK_SECONDS = env_float(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Server, Task
 from platforms.models import PlatformConnection
+from recovery.guard import calls_made
 from recovery.models import Recovery
 from recovery.texts import Text
 from recovery.workflow import note, transition
@@ -79,6 +80,11 @@ class StepContext:
 
     recovery: Recovery
     client: PlatformClient  # behind the guard (recovery.guard.guarded)
+    # The target VM as the step before this one in the same job read it, with no call made
+    # since (engine.advance): this step's first look at the VM, if it makes no call before.
+    known_vm: Server | None = None
+    # The last VM this step had, and the calls made by then.
+    _vm_read: tuple[Server, int] | None = field(default=None, init=False, repr=False)
 
     def lock_connection(self) -> PlatformConnection:
         """Lock the recovery's connection row (inside a transaction): workers take turns."""
@@ -154,12 +160,30 @@ class StepContext:
         vm_id = self.recovery.target_vm_id
         if not vm_id:
             return None
+        known, self.known_vm = self.known_vm, None
+        if known is not None and known.id == vm_id and calls_made(self.client) == 0:
+            # Read milliseconds ago by the step before, and nothing sent since: between
+            # rebasing and powering on, one call fewer on the way to running (issue 21).
+            self._vm_read = (known, 0)
+            return known
         try:
-            return self.client.vm(vm_id)
+            vm = self.client.vm(vm_id)
         except PlatformError as error:
             if error.status == 404:
                 return None
             raise
+        self._vm_read = (vm, calls_made(self.client))
+        return vm
+
+    def vm_to_carry(self) -> Server | None:
+        """The target VM as this step last had it, if no call was made since: what the next
+        step of the same job may take for its first look (engine.advance)."""
+        calls = calls_made(self.client)
+        if calls == 0:
+            return self.known_vm if self._vm_read is None else self._vm_read[0]
+        if self._vm_read is not None and self._vm_read[1] == calls:
+            return self._vm_read[0]
+        return None
 
     def move(self, to: str, message: str = "", **fields: Any) -> Outcome:
         transition(self.recovery, to, message, **fields)

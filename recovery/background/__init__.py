@@ -17,6 +17,6 @@ Domain code uses `enqueue`, `leases` and `periodic_job`; worker.py and inline.py
 
 from __future__ import annotations
 
-from recovery.background.queues import DEFAULT, connection, enqueue, queue
+from recovery.background.queues import DEFAULT, connection, enqueue, idle, queue
 
-__all__ = ["DEFAULT", "connection", "enqueue", "queue"]
+__all__ = ["DEFAULT", "connection", "enqueue", "idle", "queue"]

@@ -7,8 +7,8 @@ time and keyed by task and arguments: a recovery (a drill run, a delivery, a per
 at most one pending look (an earlier time wins), so look chains never multiply.
 
 The scheduler of our workers (recovery.background.worker) waits for the earliest look of the
-set (`wait_until_due`), at most RQ_SCHEDULER_INTERVAL_SECONDS, then moves the due ones to the
-queue. A look scheduled sooner than that wakes it (a one-element list it blocks on), so even a
+set (`Waiter`), at most RQ_SCHEDULER_INTERVAL_SECONDS, then moves the due ones to the queue.
+A look scheduled sooner than that wakes it (a message on a channel it listens on), so even a
 look 50 ms away is queued on time: a fixed tick added half a tick to every look on average,
 about 0.05 s per step of a recovery (docs/performance.md). A lost look (flushed Redis) is the
 reconciler's, the drills' tick's or the notifications' watch's to resume, like any lost job.
@@ -35,7 +35,7 @@ return due
 _LEGACY_TASK = "recovery.tasks.advance"
 
 
-# Redis reads a blocking timeout in milliseconds and takes a zero one as "forever".
+# Shorter than this, a wait is not worth a poll.
 _SHORTEST_WAIT = 0.002
 
 
@@ -43,8 +43,9 @@ def looks_key(queue: Any) -> str:
     return f"qrc:looks:{queue.name}"
 
 
-def wake_key(queue: Any) -> str:
-    """The list a waiting scheduler blocks on: pushed to when a look is due before it wakes."""
+def wake_channel(queue: Any) -> str:
+    """The channel a waiting scheduler listens on: published to when a look is due before it
+    wakes."""
     return f"qrc:looks:{queue.name}:wake"
 
 
@@ -64,26 +65,60 @@ def schedule(
     # LT: update only to an earlier time; a new member is always added (Redis >= 6.2).
     pipe.zadd(looks_key(queue), {member(func, args): time.time() + delay}, lt=True)
     if delay < wake_within:
-        wake = wake_key(queue)
-        pipe.lpush(wake, 1)
-        pipe.ltrim(wake, 0, 0)  # one wake-up is enough however many looks asked for it
-        pipe.expire(wake, 60)  # no scheduler running: no key left behind
+        pipe.publish(wake_channel(queue), 1)  # no scheduler listening: nothing is kept
     pipe.execute()
 
 
-def wait_until_due(connection: Any, queues: list[Any], longest: float) -> None:
-    """Block until the earliest look of `queues` is due, a sooner one is scheduled, or
-    `longest` seconds have passed (the scheduler's other duties come round again)."""
-    if not queues:
-        time.sleep(longest)
-        return
-    pipe = connection.pipeline(transaction=False)
-    for each in queues:
-        pipe.zrange(looks_key(each), 0, 0, withscores=True)
-    earliest = [entries[0][1] for entries in pipe.execute() if entries]
-    wait = min([longest, *(due - time.time() for due in earliest)])
-    if wait >= _SHORTEST_WAIT:
-        connection.blpop([wake_key(each) for each in queues], timeout=wait)
+class Waiter:
+    """The scheduler's wait for the next look of its queues, on a subscription of its own.
+
+    The wait is timed here, by a poll of the subscription's socket, not by a blocking Redis
+    command: Redis times those out only when its event loop next runs, which an idle Redis
+    does `hz` times a second (10 by default), and a BLPOP of 0.13 s came back 55 ms late on
+    median, up to 110 ms (Redis 7.0, issue 21): every look was late by that much. A sooner
+    look still ends the wait at once, by a message on its queue's wake channel.
+    """
+
+    def __init__(self, connection: Any, queues: list[Any]) -> None:
+        self.connection = connection
+        self.queues = queues
+        self.names = tuple(each.name for each in queues)
+        self._subscription = connection.pubsub()
+        if queues:
+            self._subscription.subscribe(*(wake_channel(each) for each in queues))
+
+    def wait(self, longest: float) -> None:
+        """Until the earliest look is due, a sooner one is scheduled, or `longest` seconds
+        have passed (the scheduler's other duties come round again)."""
+        if not self.queues:
+            time.sleep(longest)
+            return
+        pipe = self.connection.pipeline(transaction=False)
+        for each in self.queues:
+            pipe.zrange(looks_key(each), 0, 0, withscores=True)
+        earliest = [entries[0][1] for entries in pipe.execute() if entries]
+        until = time.monotonic() + min([longest, *(due - time.time() for due in earliest)])
+        while (left := until - time.monotonic()) >= _SHORTEST_WAIT:
+            message = self._subscription.get_message(timeout=left)
+            if message is not None and message["type"] == "message":
+                # However many looks asked for a wake-up, one round serves them all.
+                while self._subscription.get_message(timeout=0) is not None:
+                    pass
+                return
+            # None: the time is up; a subscribe confirmation: wait on.
+
+    def close(self) -> None:
+        self._subscription.close()
+
+
+def nothing_due(queue: Any, within: float) -> bool:
+    """Whether no job waits on `queue` and no look of it falls due within `within` seconds:
+    a worker that spent that long on one job would keep nobody waiting (one round trip)."""
+    pipe = queue.connection.pipeline(transaction=False)
+    pipe.llen(queue.key)
+    pipe.zrange(looks_key(queue), 0, 0, withscores=True)
+    waiting, earliest = pipe.execute()
+    return not waiting and not (earliest and earliest[0][1] <= time.time() + within)
 
 
 def pending(queue: Any) -> dict[str, float]:

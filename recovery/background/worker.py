@@ -1,16 +1,19 @@
 """RQ workers whose scheduler also moves looks to the queue as they fall due.
 
-No job sleeps in a worker: a step that waits for the platform (and a drill run following its
+No job sleeps long in a worker (the engine waits in a job only for a task on the path to
+running that is about to end, while nothing else waits for the worker): a step that waits for
+the platform (and a drill run following its
 recoveries, a delivery retried later, a periodic loop) schedules a look (looks.py), and the
 scheduler moves due looks to the queue. RQ's scheduler ticks once a second, which would add
 up to a second to every wait, and platform tasks that take a second or two would look slow
-in the console for no reason. These classes wait for the next look to fall due (looks.py:
+in the console for no reason. These classes wait for the next look to fall due (looks.Waiter:
 woken by a sooner one), at most RQ_SCHEDULER_INTERVAL_SECONDS (0.1 s by default: a few cheap
 Redis calls each time round).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -45,6 +48,7 @@ class FastScheduler(RQScheduler):
         super().__init__(*args, **kwargs)
         self.tick = tick
         self._queues: dict[str, Any] = {}
+        self._waiter: looks.Waiter | None = None
 
     def acquire_locks(self, auto_start: bool = False) -> set[str]:
         locks = super().acquire_locks(auto_start=False)
@@ -78,12 +82,27 @@ class FastScheduler(RQScheduler):
                 self._queues[name] = queue(name)
         return [self._queues[name] for name in sorted(self._acquired_locks)]
 
+    def _waiter_for(self, queues: list[Any]) -> looks.Waiter:
+        """One subscription while the held queues stay the same."""
+        names = tuple(each.name for each in queues)
+        if self._waiter is None or self._waiter.names != names:
+            self._drop_waiter()
+            self._waiter = looks.Waiter(self.connection, queues)
+        return self._waiter
+
+    def _drop_waiter(self) -> None:
+        if self._waiter is not None:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self._waiter.close()
+            self._waiter = None
+
     def work(self) -> None:
         self._install_signal_handlers()
         self.register_birth()
         beat = 0.0
         while True:
             if self._stop_requested:
+                self._drop_waiter()
                 self.stop()
                 break
             try:
@@ -99,8 +118,9 @@ class FastScheduler(RQScheduler):
                 # Looks first and alone: a due look waits for no other round trip.
                 self.enqueue_due_looks()
                 # Until the next look is due (or a sooner one is scheduled), at most a tick.
-                looks.wait_until_due(self.connection, self._held_queues(), self.tick)
+                self._waiter_for(self._held_queues()).wait(self.tick)
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+                self._drop_waiter()  # its subscription is made again with the next round
                 # Redis restarting: RQ's scheduler would die here and come back only with the
                 # worker's maintenance, ten minutes later. Wait for Redis instead; the next
                 # heartbeat takes the lock again (a restarted Redis has none).

@@ -54,36 +54,55 @@ def test_a_job_for_later_is_one_look_and_the_earliest_time_wins(run_on_commit):
 def test_a_look_due_before_the_schedulers_next_round_wakes_it(settings):
     queue = background.queue()
     settings.RQ_SCHEDULER_INTERVAL_SECONDS = 0.1
+    listener = queue.connection.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(looks.wake_channel(queue))
+    listener.get_message(timeout=1)  # the subscription's confirmation
     background.enqueue("recovery.drills.tasks.progress", 7, delay=5)  # the scheduler comes by
-    assert queue.connection.llen(looks.wake_key(queue)) == 0
+    assert listener.get_message(timeout=0.2) is None
     background.enqueue("recovery.drills.tasks.progress", 8, delay=0.05)
-    background.enqueue("recovery.drills.tasks.progress", 9, delay=0.05)
-    assert queue.connection.llen(looks.wake_key(queue)) == 1  # one wake-up for both
+    assert listener.get_message(timeout=1)["type"] == "message"
+    listener.close()
 
 
-def _wait_in_thread(queue, longest: float) -> threading.Thread:
-    waiter = threading.Thread(
-        target=looks.wait_until_due, args=(queue.connection, [queue], longest), daemon=True
-    )
-    waiter.start()
-    return waiter
+def _wait_in_thread(queue, longest: float) -> tuple[threading.Thread, looks.Waiter]:
+    waiter = looks.Waiter(queue.connection, [queue])
+    thread = threading.Thread(target=waiter.wait, args=(longest,), daemon=True)
+    thread.start()
+    return thread, waiter
 
 
 def test_the_scheduler_waits_for_the_next_look_and_is_woken_by_a_sooner_one(run_on_commit):
     queue = background.queue()
     background.enqueue("recovery.drills.tasks.progress", 7, delay=0.3)
-    waiter = _wait_in_thread(queue, longest=60)
-    waiter.join(timeout=30)  # the look's time, not the minute
-    assert not waiter.is_alive()
+    thread, waiter = _wait_in_thread(queue, longest=60)
+    thread.join(timeout=30)  # the look's time, not the minute
+    assert not thread.is_alive()
     with run_on_commit():
         assert looks.enqueue_due(queue) == 1  # it was due when the wait ended
+    waiter.close()
 
-    waiter = _wait_in_thread(queue, longest=60)  # nothing pending: it would wait the minute
+    thread, waiter = _wait_in_thread(queue, longest=60)  # nothing pending: it waits the minute
     time.sleep(0.05)
     looks.schedule(queue, "recovery.drills.tasks.progress", (8,), 0.01, wake_within=1)
-    waiter.join(timeout=30)
-    assert not waiter.is_alive()
-    assert queue.connection.llen(looks.wake_key(queue)) == 0  # the wake-up was taken
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    waiter.close()
+
+
+def test_the_schedulers_wait_ends_on_time_not_at_redis_next_tick():
+    """Redis ends a blocked command's timeout only at its next event-loop round (10 a second
+    when idle): the wait is timed by this process instead."""
+    queue = background.queue()
+    waiter = looks.Waiter(queue.connection, [queue])
+    lates = []
+    for _ in range(5):
+        looks.schedule(queue, "recovery.drills.tasks.progress", (9,), 0.13)
+        due = looks.pending(queue)[looks.member("recovery.drills.tasks.progress", (9,))]
+        waiter.wait(longest=1)
+        lates.append(time.time() - due)
+        queue.connection.delete(looks.looks_key(queue))
+    waiter.close()
+    assert sorted(lates)[2] < 0.03, lates  # the median; Redis's own timeout: 55 ms
 
 
 def test_a_look_waits_on_the_queue_it_was_scheduled_for(settings, run_on_commit):
