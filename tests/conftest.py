@@ -45,11 +45,16 @@ def _flush_redis(private_redis: str) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _default_language() -> Iterator[None]:
+def _default_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # A request leaves its language active in the thread, as in a server's thread between
     # requests; a test must not inherit the last test's Chinese.
     from django.utils import translation
 
+    # Commands speak the terminal's language (LANG): tests assert English whatever the
+    # developer's own terminal speaks.
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     yield
     translation.deactivate()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from platforms.terminal_language import LocalizedCommand
 from recovery.background import periodic
 
 
-class PeriodicJobCommand(BaseCommand):
+class PeriodicJobCommand(LocalizedCommand):
     job_id: str  # the loop's id: the decorated task's `periodic_id`
     schedule_help = "run on the workers"
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recovery.devstack.banner import banner
 from recovery.devstack.redis import (
     RedisUnavailable,
     free_port,
@@ -355,27 +356,14 @@ def main(argv: list[str] | None = None) -> int:
         if with_lab and not wait_for_http(lab_url + "/_lab/health", 30):
             print(f"The lab platform did not come up; see {stack.log_dir / 'lab.log'}.")
             return 1
-        processes = (
-            f"redis (with a password), {args.workers} RQ worker(s) with the scheduler, "
-            "a notifications worker, gunicorn"
-        )
-        lab_lines = (
-            f"  Lab platform (Sangfor SCP/HCI simulator): {lab_url}\n"
-            f"    AK/SK lab-access-key / lab-secret-key, or user admin / lab-password\n"
-            f"    NFS backups: 192.0.2.50:/backup (docs/lab.md)\n"
-            f"    Lab controls (/_lab/): header X-Lab-Token from {stack.var / LAB_TOKEN_FILE}\n"
-            if with_lab
-            else ""
-        )
         print(
-            "\n"
-            f"  Quick Recovery Console is running at {url}\n"
-            f"{lab_lines}"
-            f"  Processes: {processes}{', lab' if with_lab else ''}\n"
-            f"  Logs: {stack.log_dir}/\n"
-            f"  Management commands against this stack: . var/stack.env && "
-            ".venv/bin/python manage.py ...\n"
-            "  Press Ctrl-C to stop everything.\n"
+            banner(
+                url,
+                stack.log_dir,
+                args.workers,
+                lab_url if with_lab else None,
+                stack.var / LAB_TOKEN_FILE,
+            )
         )
         while not stopping:
             for name, process in stack.processes.items():

@@ -24,6 +24,7 @@ from platforms.models import PlatformConnection
 from platforms.nfs import nfs_source, parse_export_mounts
 from recovery.services.access import Access
 from recovery.services.checks import Check
+from recovery.texts import Text
 from recovery.units import mib_text, size_text
 
 MIB = 1024 * 1024
@@ -131,8 +132,12 @@ def readable_export(access: Access, nfs_server: str, nfs_export: str) -> Export:
     if not access.allows_nfs(nfs_server, nfs_export):
         return Export(
             None,
-            _("%(server)s:%(export)s is not shared with %(team)s.")
-            % {"server": nfs_server, "export": nfs_export, "team": access.team},
+            Text(
+                "%(server)s:%(export)s is not shared with %(team)s.",
+                server=nfs_server,
+                export=nfs_export,
+                team=str(access.team),
+            ),
         )
     directory = access.connection.export_mount_lines().get(nfs_source(nfs_server, nfs_export))
     if not directory:
@@ -141,11 +146,12 @@ def readable_export(access: Access, nfs_server: str, nfs_export: str) -> Export:
     if real is None or not real.is_dir():
         return Export(
             None,
-            _(
+            Text(
                 "The mapping of %(server)s:%(export)s points outside the allowed roots, through "
-                "a symlink or at nothing; an admin of the connection fixes it."
-            )
-            % {"server": nfs_server, "export": nfs_export},
+                "a symlink or at nothing; an admin of the connection fixes it.",
+                server=nfs_server,
+                export=nfs_export,
+            ),
         )
     return Export(real)
 
@@ -224,15 +230,15 @@ def check_files(
     it may be the only restore point there is, so it is the operator's call."""
     checks = []
     for disk_id, path in mapping.items():
-        name = _("Backup file of %(disk)s") % {"disk": disk_id}
+        name = Text("Backup file of %(disk)s", disk=disk_id)
         relative = Path(path)
         if relative.is_absolute() or ".." in relative.parts:
             checks.append(
                 Check(
                     name,
                     False,
-                    _("%(path)s must be relative to the export, without '..'.") % {"path": path},
-                    _("Fix the path."),
+                    Text("%(path)s must be relative to the export, without '..'.", path=path),
+                    Text("Fix the path."),
                 )
             )
             continue
@@ -242,9 +248,11 @@ def check_files(
                 Check(
                     name,
                     False,
-                    _("%(path)s is (or lies under) a symlink; the console does not follow them.")
-                    % {"path": path},
-                    _("Map the file itself, not a link to it."),
+                    Text(
+                        "%(path)s is (or lies under) a symlink; the console does not follow them.",
+                        path=path,
+                    ),
+                    Text("Map the file itself, not a link to it."),
                 )
             )
             continue
@@ -253,8 +261,8 @@ def check_files(
                 Check(
                     name,
                     False,
-                    _("%(path)s is not on the export.") % {"path": path},
-                    _("Check the backup job's output path, or map another file."),
+                    Text("%(path)s is not on the export.", path=path),
+                    Text("Check the backup job's output path, or map another file."),
                 )
             )
             continue
@@ -262,7 +270,7 @@ def check_files(
             info = diskimage.inspect(target)
         except (diskimage.NotADiskImage, OSError) as error:
             checks.append(
-                Check(name, False, _unreadable(path, error), _("Use a raw or qcow2 file."))
+                Check(name, False, _unreadable(path, error), Text("Use a raw or qcow2 file."))
             )
             continue
         problem = info.problem_for(path)  # the path as mapped: broken-01/ide0.qcow2
@@ -274,20 +282,23 @@ def check_files(
                 Check(
                     name,
                     False,
-                    _("%(path)s holds %(size)s; disk %(disk)s is %(disk_size)s.")
-                    % {
-                        "path": path,
-                        "size": size_text(info.virtual_size),
-                        "disk": disk_id,
-                        "disk_size": mib_text(sizes[disk_id]),
-                    },
-                    _("Map the backup of this disk, not of a smaller one."),
+                    Text(
+                        "%(path)s holds %(size)s; disk %(disk)s is %(disk_size)s.",
+                        path=path,
+                        size=size_text(info.virtual_size),
+                        disk=disk_id,
+                        disk_size=mib_text(sizes[disk_id]),
+                    ),
+                    Text("Map the backup of this disk, not of a smaller one."),
                 )
             )
             continue
         detail = (
-            _("%(format)s, %(kib)s KiB clusters")
-            % {"format": info.format, "kib": info.cluster_size // 1024}
+            Text(
+                "%(format)s, %(kib)s KiB clusters",
+                format=info.format,
+                kib=info.cluster_size // 1024,
+            )
             if info.cluster_size
             else info.format
         )
@@ -302,14 +313,17 @@ def check_files(
         }
         stale = max_age_hours is not None and older_than(written, max_age_hours)
         message = (
-            _(
+            Text(
                 "%(path)s: %(detail)s, %(size)s, written %(written)s UTC (%(age)s old); older "
                 "than the team's limit of %(hours)s h. Check this VM's backup job, or pick a "
-                "newer restore point if there is one."
+                "newer restore point if there is one.",
+                **facts,
             )
             if stale
-            else _("%(path)s: %(detail)s, %(size)s, written %(written)s UTC (%(age)s old)")
-        ) % facts
+            else Text(
+                "%(path)s: %(detail)s, %(size)s, written %(written)s UTC (%(age)s old)", **facts
+            )
+        )
         checks.append(Check(name, True, message, notice=stale))
     return checks
 
@@ -336,17 +350,19 @@ def backup_age_text(written: datetime) -> str:
     """How old a backup is, in the largest whole unit: 40 min, 5 h, 3 days."""
     minutes = max(int((datetime.now(tz=UTC) - written).total_seconds() // 60), 0)
     if minutes < 120:
-        return _("%(count)s min") % {"count": minutes}
+        return Text("%(count)s min", count=minutes)
     if minutes < 48 * 60:
-        return _("%(count)s h") % {"count": minutes // 60}
+        return Text("%(count)s h", count=minutes // 60)
     days = minutes // (24 * 60)
     return ngettext("%(count)s day", "%(count)s days", days) % {"count": days}
 
 
 def _unreadable(path: str, error: Exception) -> str:
+    # A Text: stored with a drill's preflight failure, read in the reader's language.
     if isinstance(error, diskimage.NotADiskImage):
         return str(error)
-    return _("%(path)s could not be read: %(error)s.") % {
-        "path": path,
-        "error": getattr(error, "strerror", None) or error,
-    }
+    return Text(
+        "%(path)s could not be read: %(error)s.",
+        path=path,
+        error=str(getattr(error, "strerror", None) or error),
+    )

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from platforms.clients import PlatformClient, PlatformError
 from platforms.clients.types import Cluster, Server
@@ -28,6 +27,7 @@ from recovery.services.checks import Check
 from recovery.services.connections import client_for
 from recovery.services.launch_input import path_problem
 from recovery.services.restore_points import EVERY_DISK, NEWEST, suggested_path
+from recovery.texts import Text
 from recovery.verify.bootable import bootable_check
 from recovery.verify.plan import CheckPlan
 
@@ -176,7 +176,9 @@ def share_check(rules: Access, plan: Plan, vm: Server | None) -> Check | None:
     or this NFS source; None when it does (or the connection is the team's own)."""
     name = vm.name if vm is not None else None
     refused = rules.refusal(Use.LAUNCH, vm_name=name, nfs=(plan.nfs_server, plan.nfs_export))
-    return Check(_("Shared for this use"), False, refused.message, refused.fix) if refused else None
+    return (
+        Check(Text("Shared for this use"), False, refused.message, refused.fix) if refused else None
+    )
 
 
 def preflight_vm(
@@ -224,7 +226,9 @@ def preflight_vm(
     if bad_paths:
         # Checked whether or not the console can read the export: such a path must never
         # reach the platform (it would refuse the rebase with the datastore already mounted).
-        checks.append(Check(_("Backup file paths"), False, " ".join(bad_paths), _("Fix the path.")))
+        checks.append(
+            Check(Text("Backup file paths"), False, " ".join(bad_paths), Text("Fix the path."))
+        )
     # On this platform, through any connection row of any team (services/same_platform.py).
     checks.append(same_platform.other_recovery_check(connection, rules.team, request.vm_id, name))
     boot_evidence: dict[str, Any] = {}
@@ -236,13 +240,14 @@ def preflight_vm(
             check, boot_evidence = bootable_check(export.directory, boot_disk, mapping[boot_disk])
             checks.append(check)
     elif export.directory is None:
-        problem = export.problem or _("The export is not readable from the console")
+        problem = export.problem or Text("The export is not readable from the console")
         checks.append(
             Check(
-                _("Backup files not checked here"),
+                Text("Backup files not checked here"),
                 True,
-                _("%(problem)s; the platform checks the files when it rebases.")
-                % {"problem": problem},
+                Text(
+                    "%(problem)s; the platform checks the files when it rebases.", problem=problem
+                ),
                 notice=True,
             )
         )
@@ -285,17 +290,19 @@ def _resolve_newest(
         asked = {"newest": NEWEST, "vm": vm_name, "disk": disk_id}
         failed.append(
             Check(
-                _("Newest restore point of %(disk)s") % asked,
+                Text("Newest restore point of %(disk)s", **asked),
                 False,
-                _(
+                Text(
                     "'%(newest)s' was asked, but no usable backup of %(vm)s %(disk)s under "
-                    "%(vm)s/ on the export."
+                    "%(vm)s/ on the export.",
+                    **asked,
                 )
-                % asked
                 if files is not None
-                else _("'%(newest)s' was asked, but the console cannot read the export to find it.")
-                % asked,
-                _("Map the disk's backup file by its path, or check the backup job's output."),
+                else Text(
+                    "'%(newest)s' was asked, but the console cannot read the export to find it.",
+                    **asked,
+                ),
+                Text("Map the disk's backup file by its path, or check the backup job's output."),
             )
         )
     return resolved, failed
@@ -305,34 +312,34 @@ def preflight_datastore(client: PlatformClient, plan: Plan, name: str, cluster_i
     existing = client.find_datastore(name)
     if existing is None:
         return Check(
-            _("Datastore name free"),
+            Text("Datastore name free"),
             True,
-            _("%(datastore)s is free; it will be mounted") % {"datastore": name},
+            Text("%(datastore)s is free; it will be mounted", datastore=name),
         )
     target = f"{plan.nfs_server}:{plan.nfs_export}"
     if existing.target and existing.target != target:
         return Check(
-            _("Datastore name"),
+            Text("Datastore name"),
             False,
-            _("%(datastore)s is taken by %(target)s.")
-            % {"datastore": name, "target": existing.target},
-            _("Choose another datastore name."),
+            Text("%(datastore)s is taken by %(target)s.", datastore=name, target=existing.target),
+            Text("Choose another datastore name."),
         )
     if cluster_id and existing.cluster_id and existing.cluster_id != cluster_id:
         return Check(
-            _("Datastore name"),
+            Text("Datastore name"),
             False,
-            _("%(datastore)s is mounted on another cluster.") % {"datastore": name},
-            _("Choose another datastore name."),
+            Text("%(datastore)s is mounted on another cluster.", datastore=name),
+            Text("Choose another datastore name."),
         )
     return Check(
-        _("Datastore already mounted"),
+        Text("Datastore already mounted"),
         True,
-        _(
+        Text(
             "%(datastore)s is already mounted from %(target)s; it will be used and left mounted "
-            "(the console only unmounts what it mounted)"
-        )
-        % {"datastore": name, "target": target},
+            "(the console only unmounts what it mounted)",
+            datastore=name,
+            target=target,
+        ),
         notice=True,
     )
 

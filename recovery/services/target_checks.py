@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from platforms.clients.types import Cluster, Server
 from platforms.models import PlatformConnection
 from recovery.choices import Mode, Target
 from recovery.services.checks import Check
+from recovery.texts import Text
 
 if TYPE_CHECKING:
     from recovery.services.plan import Plan, VMRequest
@@ -30,36 +30,38 @@ def source_checks(
         return _in_place_checks(vm, request, plan, connection)
     checks = []
     if vm is not None:
+        source = {"vm": vm.name, "disks": len(vm.disks)}
         stays = (
-            _(
+            Text(
                 "%(vm)s (%(disks)s disk(s)) stays as it is (running); the backup runs in a new VM "
-                "the console creates"
+                "the console creates",
+                **source,
             )
             if vm.is_running
-            else _(
+            else Text(
                 "%(vm)s (%(disks)s disk(s)) stays as it is (off); the backup runs in a new VM the "
-                "console creates"
+                "console creates",
+                **source,
             )
         )
-        checks.append(
-            Check(_("Source VM untouched"), True, stays % {"vm": vm.name, "disks": len(vm.disks)})
-        )
+        checks.append(Check(Text("Source VM untouched"), True, stays))
     elif request.shape is not None or template is not None:
         checks.append(
             Check(
-                _("Source VM"),
+                Text("Source VM"),
                 True,
-                _("%(vm)s is gone; a new VM is made") % {"vm": request.name or request.vm_id},
+                Text("%(vm)s is gone; a new VM is made", vm=request.name or request.vm_id),
             )
         )
     else:
         checks.append(
             Check(
-                _("Source VM"),
+                Text("Source VM"),
                 False,
-                _("No VM %(vm)s on %(connection)s.")
-                % {"vm": request.vm_id, "connection": connection.name},
-                _(
+                Text(
+                    "No VM %(vm)s on %(connection)s.", vm=request.vm_id, connection=connection.name
+                ),
+                Text(
                     "Pick a VM from the inventory, or give the new VM's shape (cores, memory, "
                     "disks) or a template VM."
                 ),
@@ -68,11 +70,14 @@ def source_checks(
     if plan.new_vm.template_vm_id and template is None:
         checks.append(
             Check(
-                _("Template VM"),
+                Text("Template VM"),
                 False,
-                _("No VM %(vm)s on %(connection)s to copy the shape from.")
-                % {"vm": plan.new_vm.template_vm_id, "connection": connection.name},
-                _("Pick another template VM."),
+                Text(
+                    "No VM %(vm)s on %(connection)s to copy the shape from.",
+                    vm=plan.new_vm.template_vm_id,
+                    connection=connection.name,
+                ),
+                Text("Pick another template VM."),
             )
         )
     return checks
@@ -84,74 +89,80 @@ def _in_place_checks(
     if vm is None:
         return [
             Check(
-                _("VM exists"),
+                Text("VM exists"),
                 False,
-                _("No VM %(vm)s on %(connection)s.")
-                % {"vm": request.vm_id, "connection": connection.name},
-                _("An in-place restore needs the VM; restore into a new VM instead."),
+                Text(
+                    "No VM %(vm)s on %(connection)s.", vm=request.vm_id, connection=connection.name
+                ),
+                Text("An in-place restore needs the VM; restore into a new VM instead."),
             )
         ]
     named = {"vm": vm.name}
     checks = [
         Check(
-            _("VM exists"),
+            Text("VM exists"),
             True,
-            _("%(vm)s (%(disks)s disk(s))") % {"vm": vm.name, "disks": len(vm.disks)},
+            Text("%(vm)s (%(disks)s disk(s))", vm=vm.name, disks=len(vm.disks)),
         )
     ]
     if plan.mode != Mode.RESTORE:
         checks.append(
             Check(
-                _("Target"),
+                Text("Target"),
                 False,
-                _("Verify-only always runs in a new VM."),
-                _("Choose 'new VM', or restore mode."),
+                Text("Verify-only always runs in a new VM."),
+                Text("Choose 'new VM', or restore mode."),
             )
         )
     confirmed = request.confirm_vm_name == vm.name
     replaced = (
-        _("The current disks of %(vm)s will be replaced by the backup; what they hold now is lost.")
-        if confirmed
-        else _(
+        Text(
             "The current disks of %(vm)s will be replaced by the backup; what they hold now is "
-            "lost. The VM's name was not confirmed."
+            "lost.",
+            **named,
+        )
+        if confirmed
+        else Text(
+            "The current disks of %(vm)s will be replaced by the backup; what they hold now is "
+            "lost. The VM's name was not confirmed.",
+            **named,
         )
     )
     checks.append(
         Check(
-            str(CONFIRM_CHECK),
+            Text.label(CONFIRM_CHECK),
             confirmed,
-            replaced % named,
-            _("Type the VM's name (%(vm)s) to confirm, or restore into a new VM.") % named,
+            replaced,
+            Text("Type the VM's name (%(vm)s) to confirm, or restore into a new VM.", **named),
         )
     )
     if vm.is_stopped:
-        checks.append(Check(_("VM powered off"), True, _("%(vm)s is off") % named))
+        checks.append(Check(Text("VM powered off"), True, Text("%(vm)s is off", **named)))
     elif plan.power_off_first:
         checks.append(
             Check(
-                _("Shut down first"),
+                Text("Shut down first"),
                 True,
-                _("%(vm)s is on; it will be shut down gracefully first") % named,
+                Text("%(vm)s is on; it will be shut down gracefully first", **named),
                 notice=True,
             )
         )
     else:
         checks.append(
             Check(
-                _("VM powered off"),
+                Text("VM powered off"),
                 False,
-                _("%(vm)s is running.") % named,
-                _("Power it off, or choose 'shut down gracefully first'."),
+                Text("%(vm)s is running.", **named),
+                Text("Power it off, or choose 'shut down gracefully first'."),
             )
         )
     if vm.instant_vm:
         checks.append(
             Check(
-                _("Not already recovered"),
+                Text("Not already recovered"),
                 False,
-                _("%(vm)s already runs from a backup.") % named,
-                _("Finish or merge that recovery first."),
+                Text("%(vm)s already runs from a backup.", **named),
+                Text("Finish or merge that recovery first."),
             )
         )
     return checks
@@ -178,36 +189,39 @@ def placement_check(
         wanted = plan.new_vm.cluster_id or (vm or template or None)
         which = getattr(wanted, "name", wanted)
         return Check(
-            _("Cluster"),
+            Text("Cluster"),
             False,
-            _("No cluster found for %(vm)s.") % {"vm": which}
+            Text("No cluster found for %(vm)s.", vm=which)
             if which
-            else _("No cluster found for the new VM."),
-            _("Pick the cluster the new VM goes to."),
+            else Text("No cluster found for the new VM."),
+            Text("Pick the cluster the new VM goes to."),
         )
     return Check(
-        _("Cluster"),
+        Text("Cluster"),
         True,
-        _("On %(cluster)s: the datastore is mounted there") % {"cluster": cluster.name},
+        Text("On %(cluster)s: the datastore is mounted there", cluster=cluster.name),
     )
 
 
 def mapping_check(name: str, mapping: dict[str, str], disk_sizes: dict[str, int]) -> Check:
     unknown = sorted(set(mapping) - set(disk_sizes))
     unmapped = sorted(set(disk_sizes) - set(mapping))
-    title = _("Every disk mapped")
+    title = Text("Every disk mapped")
     if not disk_sizes:
-        return Check(title, False, _("%(vm)s has no disk.") % {"vm": name}, _("Give the disks."))
+        return Check(title, False, Text("%(vm)s has no disk.", vm=name), Text("Give the disks."))
     if unknown or unmapped:
         problems = []
         if unmapped:
-            problems.append(_("not mapped: %(disks)s") % {"disks": ", ".join(unmapped)})
+            problems.append(Text("not mapped: %(disks)s", disks=", ".join(unmapped)))
         if unknown:
             problems.append(
-                _("not disks of %(vm)s: %(disks)s") % {"vm": name, "disks": ", ".join(unknown)}
+                Text("not disks of %(vm)s: %(disks)s", vm=name, disks=", ".join(unknown))
             )
         return Check(
-            title, False, "; ".join(problems) + ".", _("Map each disk to its backup file.")
+            title,
+            False,
+            Text("%(problems)s.", problems=_joined(problems)),
+            Text("Map each disk to its backup file."),
         )
     return Check(title, True, ", ".join(f"{d} → {p}" for d, p in sorted(mapping.items())))
 
@@ -217,21 +231,31 @@ def network_check(plan: Plan, vm: Server | None) -> Check:
         running = vm is not None and vm.is_running
         if running and vm is not None:
             return Check(
-                _("Network connected"),
+                Text("Network connected"),
                 True,
-                _(
+                Text(
                     "The new VM's NICs are connected like the source. Warning: %(vm)s is "
                     "running; the new VM has its IP and MAC addresses and will conflict with it "
-                    "on the network."
-                )
-                % {"vm": vm.name},
+                    "on the network.",
+                    vm=vm.name,
+                ),
                 notice=True,
             )
         return Check(
-            _("Network connected"), True, _("The new VM's NICs are connected like the source.")
+            Text("Network connected"),
+            True,
+            Text("The new VM's NICs are connected like the source."),
         )
     return Check(
-        _("Network disconnected"),
+        Text("Network disconnected"),
         True,
-        _("Every NIC of the new VM is disconnected: the backup never meets production."),
+        Text("Every NIC of the new VM is disconnected: the backup never meets production."),
     )
+
+
+def _joined(problems: list[Text]) -> Text:
+    """Problems with "; " between them, each kept a Text (a stored failure reads translated)."""
+    text = problems[0]
+    for problem in problems[1:]:
+        text = Text("%(earlier)s; %(later)s", earlier=text, later=problem)
+    return text

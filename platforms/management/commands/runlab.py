@@ -9,13 +9,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from platforms.lab.config import LabConfig, default_disk_mode
 from platforms.lab.core import Lab
 from platforms.lab.disks import DiskError
 from platforms.lab.server import LabServer
 from platforms.lab.tls import ensure_certificates, server_context
+from platforms.terminal_language import LocalizedCommand
 
 
 def _export(value: str) -> tuple[str, Path]:
@@ -27,7 +29,7 @@ def _export(value: str) -> tuple[str, Path]:
     return f"{ip_address}:{export_path.rstrip('/') or '/'}", Path(directory)
 
 
-class Command(BaseCommand):
+class Command(LocalizedCommand):
     help = "Run the lab platform, a local Sangfor SCP/HCI simulator with real qcow2 disks."
     requires_system_checks: list[str] = []
 
@@ -130,7 +132,7 @@ class Command(BaseCommand):
         tls_context = None
         if options["tls"]:
             # Before binding: nobody may reach the port while it still speaks plain HTTP.
-            _, cert, key = ensure_certificates(config.state_dir / "tls", config.host)
+            _ca, cert, key = ensure_certificates(config.state_dir / "tls", config.host)
             tls_context = server_context(cert, key)
         try:
             server = LabServer(lab, (config.host, config.port), tls_context)
@@ -143,7 +145,7 @@ class Command(BaseCommand):
         tls_line = f"  TLS CA:   {config.state_dir / 'tls' / 'ca.pem'}\n" if tls_context else ""
         # A token given to it is not echoed (it would land in make run's log); a generated one
         # must be, or nobody could use /_lab/.
-        admin = "the one given" if options["admin_token"] else config.admin_token
+        admin = _("the one given") if options["admin_token"] else config.admin_token
 
         def stop(signum: int, frame: object) -> None:
             threading.Thread(target=server.shutdown, daemon=True).start()
@@ -151,19 +153,29 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         nfs = ", ".join(f"{key} -> {path}" for key, path in config.nfs_exports.items())
-        self.stdout.write(
-            f"Lab platform (SCP/HCI simulator) at {server.base_url}\n"
-            f"  AK/SK:    {config.access_key} / {config.secret_key}\n"
-            f"  Token:    {config.username} / {config.password}\n"
-            f"  Backup-only account (403 on the platform's version): AK/SK "
-            f"{config.backup_access_key} / {config.backup_secret_key}, token "
-            f"{config.backup_username} / {config.backup_password}\n"
-            f"  NFS:      {nfs}\n"
-            f"  Disks:    {config.disks}; state in {config.state_dir}\n"
-            f"  Tasks:    {config.task_seconds:g} s each, merge {config.merge_seconds:g} s\n"
-            f"  Admin:    /_lab/ needs X-Lab-Token: <token> ({admin})\n"
-            f"{tls_line}",
-        )
+        backup = {
+            "ak": config.backup_access_key,
+            "sk": config.backup_secret_key,
+            "user": config.backup_username,
+            "password": config.backup_password,
+        }
+        seconds = {"task": f"{config.task_seconds:g}", "merge": f"{config.merge_seconds:g}"}
+        lines = [
+            _("Lab platform (SCP/HCI simulator) at %(url)s") % {"url": server.base_url},
+            f"  AK/SK:    {config.access_key} / {config.secret_key}",
+            f"  Token:    {config.username} / {config.password}",
+            _(
+                "  Backup-only account (403 on the platform's version): AK/SK %(ak)s / %(sk)s, "
+                "token %(user)s / %(password)s"
+            )
+            % backup,
+            f"  NFS:      {nfs}",
+            _("  Disks:    %(disks)s; state in %(dir)s")
+            % {"disks": config.disks, "dir": config.state_dir},
+            _("  Tasks:    %(task)s s each, merge %(merge)s s") % seconds,
+            _("  Admin:    /_lab/ needs X-Lab-Token: <token> (%(token)s)") % {"token": admin},
+        ]
+        self.stdout.write("\n".join(lines) + "\n" + tls_line)
         self.stdout.flush()
         try:
             server.serve_forever(poll_interval=0.2)

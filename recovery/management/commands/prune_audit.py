@@ -9,11 +9,13 @@ from datetime import datetime, time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
+from platforms.terminal_language import LocalizedCommand
 from recovery import audit, auditpg
 from recovery.auditheads import write_heads
 from recovery.models import AuditAction, AuditEvent, Team
@@ -26,7 +28,7 @@ def archive_signature(digest: str) -> str:
     return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
-class Command(BaseCommand):
+class Command(LocalizedCommand):
     help = (
         "Prune audit rows older than --before (YYYY-MM-DD) after archiving them to a signed file."
     )
@@ -41,13 +43,13 @@ class Command(BaseCommand):
     ) -> None:
         day = parse_date(before)
         if day is None:
-            raise CommandError("--before must be a date: YYYY-MM-DD.")
+            raise CommandError(_("--before must be a date: YYYY-MM-DD."))
         cutoff = timezone.make_aware(datetime.combine(day, time.min))
         directory = archive_dir or settings.VAR_DIR / "audit-archive"
         directory.mkdir(parents=True, exist_ok=True)
         teams = Team.objects.filter(name=team) if team else Team.objects.all()
         if team and not teams.exists():
-            raise CommandError(f"No team {team!r}.")
+            raise CommandError(_("No team %(team)r.") % {"team": team})
         for each in teams:
             self._prune(each, cutoff, directory)
         # Sign the heads now: the checkpoint rows are the chains' new newest rows.
@@ -57,14 +59,18 @@ class Command(BaseCommand):
         rows = AuditEvent.objects.filter(team=team, time__lt=cutoff).order_by("seq")
         last = rows.last()
         if last is None:
-            self.stdout.write(f"{team}: nothing older than {cutoff:%Y-%m-%d}.")
+            self.stdout.write(
+                _("%(team)s: nothing older than %(day)s.")
+                % {"team": team, "day": f"{cutoff:%Y-%m-%d}"}
+            )
             return
         # Only a prefix of the chain can go: rows up to the last old one, none after a gap.
         through = last.seq
-        _, broken, problem = audit.verify_chain(team.pk)
+        _intact, broken, problem = audit.verify_chain(team.pk)
         if broken is not None and broken.seq <= through:
             raise CommandError(
-                f"{team}: the chain is broken at seq {broken.seq} ({problem}); not pruning."
+                _("%(team)s: the chain is broken at seq %(seq)s (%(problem)s); not pruning.")
+                % {"team": team, "seq": broken.seq, "problem": problem}
             )
         path = (
             directory
@@ -116,4 +122,7 @@ class Command(BaseCommand):
                 # _raw_delete: the one sanctioned way past the model's refusal, after the archive.
                 doomed = AuditEvent.objects.filter(team=team, seq__lte=through)
                 doomed._raw_delete(doomed.db)
-        self.stdout.write(f"{team}: archived {count} rows to {path} and pruned them.")
+        self.stdout.write(
+            _("%(team)s: archived %(count)s rows to %(path)s and pruned them.")
+            % {"team": team, "count": count, "path": path}
+        )

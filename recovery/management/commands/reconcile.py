@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from recovery import tasks
 from recovery.background import periodic
 from recovery.background.commands import PeriodicJobCommand
@@ -15,12 +18,20 @@ class Command(PeriodicJobCommand):
     schedule_help = "run every minute on the workers"
 
     def scheduled(self) -> str:
-        return "The reconciler runs every minute on the RQ workers."
+        return _("The reconciler runs every minute on the RQ workers.")
 
     def run_once(self) -> list[str]:
         result = reconcile()
-        return [f"Resumed {len(result['resumed'])} recovery(ies): {result['resumed']}"] + [
-            f"No active recovery owns NFS datastore {orphan['datastore']} "
-            f"({orphan['id']}) on {orphan['connection']}"
+        resumed = result["resumed"]
+        return [
+            ngettext(
+                "Resumed %(count)s recovery: %(ids)s",
+                "Resumed %(count)s recoveries: %(ids)s",
+                len(resumed),
+            )
+            % {"count": len(resumed), "ids": resumed}
+        ] + [
+            _("No active recovery owns NFS datastore %(datastore)s (%(id)s) on %(connection)s")
+            % orphan
             for orphan in result["orphan_datastores"]
         ]

@@ -9,17 +9,20 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from platforms.clients import PlatformError
 from platforms.models import PlatformConnection
+from platforms.terminal_language import LocalizedCommand
 from recovery.background.inline import run_jobs_until, settled
 from recovery.choices import Mode, Status, Target
 from recovery.models import Recovery
 from recovery.services.connections import client_for
 from recovery.services.recoveries import LaunchRefused, NewVMOptions, Plan, VMRequest, launch
 from recovery.templatetags.qrc import duration_short
+from recovery.texts import platform_text
 from recovery.verify.plan import CheckPlan, chosen_checks
 
 CHECK_FLAGS = ("guest_timeout", "command", "command_exit", "command_file", "command_timeout")
@@ -51,7 +54,7 @@ def _checks(o: dict) -> CheckPlan:
     asked += [flag for flag in ("no_bootable_check", "no_guest_check") if o[flag]]
     if asked and o["mode"] != Mode.VERIFY:
         flags = ", ".join("--" + name.replace("_", "-") for name in asked)
-        raise CommandError(f"{flags}: checks apply to --mode verify only.")
+        raise CommandError(_("%(flags)s: checks apply to --mode verify only.") % {"flags": flags})
     plan, problems = chosen_checks(
         {name: o[name] for name in CHECK_FLAGS}
         | {"bootable_disk": not o["no_bootable_check"], "guest_alive": not o["no_guest_check"]}
@@ -61,7 +64,7 @@ def _checks(o: dict) -> CheckPlan:
     return plan
 
 
-class Command(BaseCommand):
+class Command(LocalizedCommand):
     help = "Recover a VM from its backup files through a platform connection."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -128,19 +131,21 @@ class Command(BaseCommand):
         server = o["nfs_server"] or connection.default_nfs_server
         export = o["nfs_export"] or connection.default_nfs_export
         if not server or not export:
-            raise CommandError("Name the NFS server and export (--nfs-server, --nfs-export).")
+            raise CommandError(_("Name the NFS server and export (--nfs-server, --nfs-export)."))
         user = get_user_model().objects.filter(username=o["user"]).first() if o["user"] else None
         vms = self._vms(connection, o["vm"], user)
         mapping = dict(item.split("=", 1) for item in o["disk"] if "=" in item)
         if mapping and len(vms) > 1:
-            raise CommandError("--disk applies to a single VM.")
+            raise CommandError(_("--disk applies to a single VM."))
         if o["in_place"] and not o["confirm_vm_name"]:
             raise CommandError(
-                "An in-place restore replaces the VM's current disks: give its name again with "
-                "--confirm-vm-name."
+                _(
+                    "An in-place restore replaces the VM's current disks: give its name again "
+                    "with --confirm-vm-name."
+                )
             )
         if o["in_place"] and len(vms) > 1:
-            raise CommandError("--in-place confirms one VM by name: recover one VM at a time.")
+            raise CommandError(_("--in-place confirms one VM by name: recover one VM at a time."))
         plan = Plan(
             checks=_checks(o), mode=o["mode"], nfs_server=server, nfs_export=export,
             datastore_name=o["datastore"], reason=o["reason"],
@@ -153,17 +158,17 @@ class Command(BaseCommand):
         try:
             recoveries = launch(connection.team, connection, user, requests, plan)
         except LaunchRefused as refused:
-            lines = [refused.message]
+            lines = [str(refused.message)]
             for subject, checks in refused.checks.items():
                 lines += [f"  {subject}: {c.name}: {c.message} {c.fix}" for c in checks if not c.ok]
             raise CommandError("\n".join(lines)) from None
         for recovery in recoveries:
-            where = (
-                f"into the new VM {recovery.target_vm_name}"
+            named = {"id": recovery.pk, "vm": recovery.vm_name, "new": recovery.target_vm_name}
+            self.stdout.write(
+                _("Recovery %(id)s of %(vm)s into the new VM %(new)s queued.") % named
                 if recovery.is_new_vm
-                else f"in place over {recovery.vm_name}"
+                else _("Recovery %(id)s of %(vm)s in place over %(vm)s queued.") % named
             )
-            self.stdout.write(f"Recovery {recovery.pk} of {recovery.vm_name} {where} queued.")
         ids = [r.pk for r in recoveries]
         if o["inline"]:
             try:
@@ -176,12 +181,21 @@ class Command(BaseCommand):
             return
         for recovery in Recovery.objects.filter(pk__in=ids):
             self.stdout.write(
-                f"{recovery.vm_name}: {recovery.get_status_display()}; running from backup after "
-                f"{duration_short(recovery.rto_running)}, merged after "
-                f"{duration_short(recovery.rto_merged)}"
+                _(
+                    "%(vm)s: %(status)s; running from backup after %(running)s, merged after "
+                    "%(merged)s"
+                )
+                % {
+                    "vm": recovery.vm_name,
+                    "status": recovery.get_status_display(),
+                    "running": duration_short(recovery.rto_running),
+                    "merged": duration_short(recovery.rto_merged),
+                }
             )
             if recovery.waits_for_operator:
-                self.stdout.write(f"  Waiting for you: {waiting_for(recovery)}")
+                self.stdout.write(
+                    _("  Waiting for you: %(what)s") % {"what": waiting_for(recovery)}
+                )
 
     def _report_until_settled(self, recoveries: list[Recovery]) -> bool:
         self._report(recoveries)
@@ -194,9 +208,9 @@ class Command(BaseCommand):
             if seen.get(recovery.pk) != state:
                 seen[recovery.pk] = state
                 extra = f" {recovery.merge_progress}%" if recovery.status == "merging" else ""
-                self.stdout.write(f"  {recovery.vm_name}: {recovery.step}{extra}")
+                self.stdout.write(f"  {recovery.vm_name}: {recovery.step!s}{extra}")
                 if recovery.status == "failed":
-                    self.stdout.write(f"    {recovery.error_message} {recovery.error_advice}")
+                    self.stdout.write(f"    {recovery.error_message!s} {recovery.error_advice!s}")
 
     def _follow(self, ids: list[int], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -217,9 +231,11 @@ class Command(BaseCommand):
             found = found.filter(team__name=team)
         matches = list(found.select_related("team")[:2])
         if not matches:
-            raise CommandError(f"No connection {value!r}.")
+            raise CommandError(_("No connection %(name)r.") % {"name": value})
         if len(matches) > 1:
-            raise CommandError(f"Several connections are called {value!r}; add --team.")
+            raise CommandError(
+                _("Several connections are called %(name)r; add --team.") % {"name": value}
+            )
         return matches[0]
 
     @staticmethod
@@ -229,34 +245,40 @@ class Command(BaseCommand):
         try:
             inventory = client.vms()
         except PlatformError as error:
-            raise CommandError(f"Cannot read the VMs of {connection.name}: {error}") from None
+            raise CommandError(
+                _("Cannot read the VMs of %(connection)s: %(error)s")
+                % {"connection": connection.name, "error": platform_text(error, where=True)}
+            ) from None
         finally:
             client.close()
         chosen = []
         for name in names:
             match = next((vm for vm in inventory if name in (vm.id, vm.name)), None)
             if match is None:
-                raise CommandError(f"No VM {name!r} on {connection.name}.")
+                raise CommandError(
+                    _("No VM %(vm)r on %(connection)s.")
+                    % {"vm": name, "connection": connection.name}
+                )
             chosen.append(match)
         return chosen
 
 
 def _still_running(timeout: float) -> str:
-    return (
-        f"Still running after {timeout:g} s: the recovery goes on without this command. Follow "
+    return _(
+        "Still running after %(seconds)s s: the recovery goes on without this command. Follow "
         "it in the dashboard, or wait longer with --timeout."
-    )
+    ) % {"seconds": f"{timeout:g}"}
 
 
 def waiting_for(recovery: Recovery) -> str:
     """What the person the recovery waits for has to do (the dashboard and API offer it)."""
     if recovery.status == Status.FAILED:
-        return f"{recovery.error_message} {recovery.error_advice}".strip()
+        return f"{recovery.error_message!s} {recovery.error_advice!s}".strip()
     if recovery.mode == Mode.VERIFY:
-        return "verify the VM, then finish the verification (it is deleted and detached)."
+        return _("verify the VM, then finish the verification (it is deleted and detached).")
     if recovery.status == Status.READY:
-        return "the VM was left powered off as planned (--no-power-on); power it on."
-    return "the VM runs from the backup; start the merge when you are ready (--no-auto-merge)."
+        return _("the VM was left powered off as planned (--no-power-on); power it on.")
+    return _("the VM runs from the backup; start the merge when you are ready (--no-auto-merge).")
 
 
 @contextmanager

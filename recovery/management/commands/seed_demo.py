@@ -7,17 +7,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from platforms.models import ConnectionShare, PlatformConnection, ShareStatus
+from platforms.terminal_language import LocalizedCommand
 from recovery.models import Membership, Role, Team
 
 DEMO_TEAMS = ["Demo Operations", "Demo Lab"]
 
 
-class Command(BaseCommand):
+class Command(LocalizedCommand):
     help = "Seed demo teams and an admin user, printing the login."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,11 +52,14 @@ class Command(BaseCommand):
                 password_file.touch(mode=0o600, exist_ok=True)
                 password_file.write_text(password + "\n", encoding="utf-8")
         for name in DEMO_TEAMS:
-            team, _ = Team.objects.get_or_create(name=name)
+            team, _created = Team.objects.get_or_create(name=name)
             Membership.objects.update_or_create(team=team, user=user, defaults={"role": Role.ADMIN})
         if lab_url:
             self._lab_connection(lab_url)
-        self.stdout.write(f"Demo login: {username} / {password}")
+        self.stdout.write(
+            _("Demo login: %(username)s / %(password)s")
+            % {"username": username, "password": password}
+        )
 
     @staticmethod
     def _lab_connection(url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from recovery import tasks
 from recovery.auditheads import heads_path, write_heads
 from recovery.background import periodic
@@ -16,11 +18,11 @@ class Command(PeriodicJobCommand):
     job_id = periodic.id_of(tasks.audit_heads)
 
     def scheduled(self) -> str:
-        return "The audit heads are signed periodically on the RQ workers."
+        return _("The audit heads are signed periodically on the RQ workers.")
 
     def run_once(self) -> list[str]:
         result = write_heads()
         return [
-            f"Signed {result['signed']} head(s), kept {result['kept']} unchanged or broken "
-            f"one(s) in {heads_path()}."
+            _("Signed %(signed)s head(s), kept %(kept)s unchanged or broken one(s) in %(path)s.")
+            % {"signed": result["signed"], "kept": result["kept"], "path": heads_path()}
         ]

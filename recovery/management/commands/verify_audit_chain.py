@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
+from platforms.terminal_language import LocalizedCommand
 from recovery.auditheads import chain_ids, heads_path, read_heads, verify_team
 from recovery.auditpg import hardening_problem
 from recovery.auditverify import ChainReport
@@ -14,16 +16,27 @@ from recovery.models import Team
 
 def describe(name: str, report: ChainReport) -> str:
     if report.intact:
-        legacy = f" ({report.legacy} from before the key switch)" if report.legacy else ""
-        return f"{name}: {report.checked} rows{legacy}, chain intact."
+        if report.legacy:
+            return _(
+                "%(team)s: %(rows)s rows (%(legacy)s from before the key switch), chain intact."
+            ) % {"team": name, "rows": report.checked, "legacy": report.legacy}
+        return _("%(team)s: %(rows)s rows, chain intact.") % {"team": name, "rows": report.checked}
     problem = report.breaks[0]
-    place = f"team {name}, seq {problem.seq}"
+    place = _("team %(team)s, seq %(seq)s") % {"team": name, "seq": problem.seq}
     if problem.row is not None and problem.row.pk is not None:
-        place += f" (row id {problem.row.pk}, {problem.row.time:%Y-%m-%d %H:%M:%S})"
-    return f"{name}: BROKEN at {place}: {problem}. {report.checked} rows before it verify."
+        place += _(" (row id %(id)s, %(time)s)") % {
+            "id": problem.row.pk,
+            "time": f"{problem.row.time:%Y-%m-%d %H:%M:%S}",
+        }
+    return _("%(team)s: BROKEN at %(place)s: %(problem)s. %(rows)s rows before it verify.") % {
+        "team": name,
+        "place": place,
+        "problem": problem,
+        "rows": report.checked,
+    }
 
 
-class Command(BaseCommand):
+class Command(LocalizedCommand):
     help = (
         "Verify the audit chains (HMAC seals, links, signed heads) of every team or of --team "
         "NAME; exit 1 on any break."
@@ -37,7 +50,7 @@ class Command(BaseCommand):
         if team:
             found = Team.objects.filter(name=team).first()
             if found is None:
-                raise CommandError(f"No team {team!r}.")
+                raise CommandError(_("No team %(team)r.") % {"team": team})
             chains: list[int | None] = [found.pk]
             head_problems = [p for p in head_problems if p.team_id in (found.pk, None)]
         else:
@@ -49,17 +62,22 @@ class Command(BaseCommand):
         )
         broken = bool(head_problems)
         for problem in head_problems:
-            self.stdout.write(f"BROKEN signed heads: {problem}.")
+            self.stdout.write(_("BROKEN signed heads: %(problem)s.") % {"problem": problem})
         if not heads_path().exists():
             self.stdout.write(
-                f"WARNING: no signed heads at {heads_path()} yet: deleting the newest rows "
-                "would not be noticed until the heads job has run."
+                _(
+                    "WARNING: no signed heads at %(path)s yet: deleting the newest rows would not "
+                    "be noticed until the heads job has run."
+                )
+                % {"path": heads_path()}
             )
         for team_id in chains:
             report = verify_team(team_id, heads)
             broken = broken or not report.intact
-            self.stdout.write(describe(names.get(team_id, "(no team)"), report))
+            self.stdout.write(describe(names.get(team_id, _("(no team)")), report))
         if (weakness := hardening_problem()) is not None:
-            self.stdout.write(f"WARNING: the database is not hardened: {weakness}.")
+            self.stdout.write(
+                _("WARNING: the database is not hardened: %(problem)s.") % {"problem": weakness}
+            )
         if broken:
-            raise CommandError("The audit trail does not verify.")
+            raise CommandError(_("The audit trail does not verify."))
