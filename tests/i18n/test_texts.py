@@ -77,9 +77,9 @@ def test_the_history_notes_each_kind_of_wait_once_not_each_count() -> None:
     recovery = RecoveryFactory()
     queued = "Queued: %(busy)s of %(limit)s recoveries on %(connection)s are at work"
     for busy in (10, 9, 8):  # the count goes down: the same kind of wait
-        _schedule(recovery, Wait(Text(queued, busy=busy, limit=10, connection="SCP")))
-    _schedule(recovery, Wait(Text("Waiting for the platform: %(m)s", m="busy")))
-    _schedule(recovery, Wait(Text(queued, busy=7, limit=10, connection="SCP")))
+        _schedule(recovery, Wait(Text(queued, busy=busy, limit=10, connection="SCP")), 5.0)
+    _schedule(recovery, Wait(Text("Waiting for the platform: %(m)s", m="busy")), 5.0)
+    _schedule(recovery, Wait(Text(queued, busy=7, limit=10, connection="SCP")), 5.0)
     notes = list(RecoveryEvent.objects.filter(recovery=recovery).values_list("message", flat=True))
     assert notes == [
         "Queued: 10 of 10 recoveries on SCP are at work",
