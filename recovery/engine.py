@@ -55,9 +55,10 @@ def release_lease(pk: int, owner: str = WORKER_ID) -> None:
 # --- scheduling ----------------------------------------------------------------------------
 
 
-def enqueue(recovery_id: int, delay: float = 0) -> None:
-    """Queue a step of `recovery_id`, now or after `delay` seconds (a look)."""
-    background.enqueue("recovery.tasks.advance", recovery_id, delay=delay)
+def enqueue(recovery_id: int, delay: float = 0, first: bool = False) -> None:
+    """Queue a step of `recovery_id`, now or after `delay` seconds (a look); `first`: ahead
+    of the jobs waiting then."""
+    background.enqueue("recovery.tasks.advance", recovery_id, delay=delay, first=first)
 
 
 # The least time between two looks at one task: even a task about to end is not hammered.
@@ -134,7 +135,11 @@ def _schedule(recovery: Recovery, wait: Wait) -> None:
             note(recovery, wait.reason)
         recovery.wait_reason = wait.reason
     recovery.save(update_fields=["check_interval", "next_check_at", "wait_reason"])
-    transaction.on_commit(lambda: enqueue(recovery.pk, delay))
+    # A look at a task that holds a turn on the datastore goes ahead of the queue's backlog
+    # when it falls due: the turn it frees is the platform's time (in a mass recovery, a
+    # thousand launches' and waiters' jobs would hold it free for minutes).
+    first = capacity.holds_turn(recovery)
+    transaction.on_commit(lambda: enqueue(recovery.pk, delay, first=first))
 
 
 def _wake_next_queued(connection_id: int | None) -> None:
