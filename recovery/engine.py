@@ -121,6 +121,15 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
     return delay
 
 
+def _look_first(recovery: Recovery) -> bool:
+    """Whether its look goes ahead of the queue's backlog when it falls due: a look at a task
+    that holds a turn on the datastore (the turn it frees is the platform's time), or at the
+    power-on, the last task before running. In a mass recovery a thousand launches' and
+    waiters' jobs would otherwise hold both back for minutes; there are at most a turn's and
+    a round's worth of them at a time."""
+    return recovery.status == Status.POWERING_ON or capacity.holds_turn(recovery)
+
+
 def _kind(reason: str) -> str:
     return reason.msgid if isinstance(reason, Text) else reason
 
@@ -135,10 +144,7 @@ def _schedule(recovery: Recovery, wait: Wait) -> None:
             note(recovery, wait.reason)
         recovery.wait_reason = wait.reason
     recovery.save(update_fields=["check_interval", "next_check_at", "wait_reason"])
-    # A look at a task that holds a turn on the datastore goes ahead of the queue's backlog
-    # when it falls due: the turn it frees is the platform's time (in a mass recovery, a
-    # thousand launches' and waiters' jobs would hold it free for minutes).
-    first = capacity.holds_turn(recovery)
+    first = _look_first(recovery)
     transaction.on_commit(lambda: enqueue(recovery.pk, delay, first=first))
 
 
