@@ -124,10 +124,13 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
 def _look_first(recovery: Recovery) -> bool:
     """Whether its look goes ahead of the queue's backlog when it falls due: a look at a task
     that holds a turn on the datastore (the turn it frees is the platform's time), or at the
-    power-on, the last task before running. In a mass recovery a thousand launches' and
-    waiters' jobs would otherwise hold both back for minutes; there are at most a turn's and
-    a round's worth of them at a time."""
-    return recovery.status == Status.POWERING_ON or capacity.holds_turn(recovery)
+    power-on, the last task before running, while recoveries wait for a turn there. In a mass
+    recovery a thousand launches' and waiters' jobs would otherwise hold both back for
+    minutes; there are at most a turn's and a round's worth of them at a time. Without
+    waiters nothing is gained by jumping the queue (and, the limit off, every rebase would)."""
+    if recovery.status != Status.POWERING_ON and not capacity.holds_turn(recovery):
+        return False
+    return capacity.has_waiters(recovery)
 
 
 def _kind(reason: str) -> str:

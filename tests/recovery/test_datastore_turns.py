@@ -100,6 +100,7 @@ def test_the_look_at_a_turn_held_goes_ahead_of_the_backlog_and_a_waiters_does_no
     personas, one_turn_lab
 ):
     holder, waiter = _one_holds_one_waits(personas, one_turn_lab)
+    engine.advance(holder.pk)  # its look now that a recovery waits (its rebase takes 1 s)
     queue = background.queue()
     firsts = queue.connection.smembers(looks.first_key(queue))
     assert looks.member("recovery.tasks.advance", (holder.pk,)).encode() in firsts
