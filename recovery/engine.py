@@ -55,10 +55,9 @@ def release_lease(pk: int, owner: str = WORKER_ID) -> None:
 # --- scheduling ----------------------------------------------------------------------------
 
 
-def enqueue(recovery_id: int, delay: float = 0, first: bool = False) -> None:
-    """Queue a step of `recovery_id`, now or after `delay` seconds (a look); `first`: ahead
-    of the jobs waiting then."""
-    background.enqueue("recovery.tasks.advance", recovery_id, delay=delay, first=first)
+def enqueue(recovery_id: int, delay: float = 0) -> None:
+    """Queue a step of `recovery_id`, now or after `delay` seconds (a look)."""
+    background.enqueue("recovery.tasks.advance", recovery_id, delay=delay)
 
 
 # The least time between two looks at one task: even a task about to end is not hammered.
@@ -121,18 +120,6 @@ def next_delay(recovery: Recovery, wait: Wait) -> float:
     return delay
 
 
-def _look_first(recovery: Recovery) -> bool:
-    """Whether its look goes ahead of the queue's backlog when it falls due: a look at a task
-    that holds a turn on the datastore (the turn it frees is the platform's time), or at the
-    power-on, the last task before running, while recoveries wait for a turn there. In a mass
-    recovery a thousand launches' and waiters' jobs would otherwise hold both back for
-    minutes; there are at most a turn's and a round's worth of them at a time. Without
-    waiters nothing is gained by jumping the queue (and, the limit off, every rebase would)."""
-    if recovery.status != Status.POWERING_ON and not capacity.holds_turn(recovery):
-        return False
-    return capacity.has_waiters(recovery)
-
-
 def _kind(reason: str) -> str:
     return reason.msgid if isinstance(reason, Text) else reason
 
@@ -147,8 +134,7 @@ def _schedule(recovery: Recovery, wait: Wait) -> None:
             note(recovery, wait.reason)
         recovery.wait_reason = wait.reason
     recovery.save(update_fields=["check_interval", "next_check_at", "wait_reason"])
-    first = _look_first(recovery)
-    transaction.on_commit(lambda: enqueue(recovery.pk, delay, first=first))
+    transaction.on_commit(lambda: enqueue(recovery.pk, delay))
 
 
 def _wake_next_queued(connection_id: int | None) -> None:

@@ -53,31 +53,16 @@ def member(func: str, args: tuple[Any, ...]) -> str:
     return json.dumps([func, *args], separators=(",", ":"))
 
 
-def first_key(queue: Any) -> str:
-    """The looks queued ahead of the waiting jobs when they fall due (`schedule(first=True)`)."""
-    return f"qrc:looks:{queue.name}:first"
-
-
 def schedule(
-    queue: Any,
-    func: str,
-    args: tuple[Any, ...],
-    delay: float,
-    wake_within: float = 0,
-    first: bool = False,
+    queue: Any, func: str, args: tuple[Any, ...], delay: float, wake_within: float = 0
 ) -> None:
     """Queue `func(*args)` in `delay` seconds, unless the same look is due sooner already.
 
     A look due within `wake_within` seconds (the scheduler's longest wait) wakes the scheduler.
-    `first`: queued ahead of the jobs waiting when it falls due (a look at a task that holds
-    one of the platform's turns: behind a backlog, the turn would sit free meanwhile).
     """
     pipe = queue.connection.pipeline(transaction=False)
-    key = member(func, args)
     # LT: update only to an earlier time; a new member is always added (Redis >= 6.2).
-    pipe.zadd(looks_key(queue), {key: time.time() + delay}, lt=True)
-    if first:
-        pipe.sadd(first_key(queue), key)
+    pipe.zadd(looks_key(queue), {member(func, args): time.time() + delay}, lt=True)
     if delay < wake_within:
         wake = wake_key(queue)
         pipe.lpush(wake, 1)
@@ -120,31 +105,17 @@ def _decode(raw: bytes | str) -> tuple[str, list[Any]] | None:
     return None
 
 
-def _firsts(queue: Any, due: list[Any]) -> list[Any]:
-    """Which of the `due` looks were scheduled `first`, forgetting that they were."""
-    if not due:
-        return []
-    pipe = queue.connection.pipeline(transaction=False)
-    pipe.smismember(first_key(queue), due)
-    pipe.srem(first_key(queue), *due)
-    flags = pipe.execute()[0]
-    return [raw for raw, flag in zip(due, flags, strict=True) if flag]
-
-
 def enqueue_due(queue: Any, batch: int = 500) -> int:
     """Queue a job for every look that is due; returns how many."""
     script = queue.connection.register_script(_POP_DUE)
     moved = 0
     while True:
         due = script(keys=[looks_key(queue)], args=[time.time(), batch])
-        ahead = set(_firsts(queue, due))
         for raw in due:
             look = _decode(raw)
             if look is not None:
                 # The worker runs it only if it names one of our tasks (rqjobs.AllowedJob).
-                queue.enqueue(
-                    look[0], *look[1], result_ttl=settings.RQ_RESULT_TTL, at_front=raw in ahead
-                )
+                queue.enqueue(look[0], *look[1], result_ttl=settings.RQ_RESULT_TTL)
         moved += len(due)
         if len(due) < batch:
             return moved

@@ -35,8 +35,7 @@ def enqueue(
     func: str, *args: Any, on: str = DEFAULT, delay: float = 0, first: bool = False
 ) -> None:
     """Run `func(*args)` on a worker of queue `on`, now or after `delay` seconds; `first`:
-    ahead of the jobs already waiting (a wake, or a look, that frees the platform's capacity),
-    for a look when it falls due.
+    ahead of the jobs already waiting (a wake that frees the platform's capacity).
 
     A delayed job is a look (looks.py): queued when due, and at most one pending per task and
     arguments, the earliest winning.
@@ -46,10 +45,5 @@ def enqueue(
         target.enqueue(func, *args, result_ttl=settings.RQ_RESULT_TTL, at_front=first)
     else:
         looks.schedule(
-            target,
-            func,
-            args,
-            delay,
-            wake_within=settings.RQ_SCHEDULER_INTERVAL_SECONDS,
-            first=first,
+            target, func, args, delay, wake_within=settings.RQ_SCHEDULER_INTERVAL_SECONDS
         )

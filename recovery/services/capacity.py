@@ -209,13 +209,6 @@ def _next_on_host(connection: PlatformConnection, host_id: str, woken: list[int]
     )
 
 
-def has_waiters(recovery: Recovery) -> bool:
-    """Whether a recovery waits for a turn on the recovery's datastore (an index lookup)."""
-    if recovery.connection_id is None or not recovery.datastore_id:
-        return False
-    return _waiting(_on_datastore(recovery.connection_id, recovery.datastore_id)).exists()
-
-
 def next_waiters(recovery: Recovery) -> list[int]:
     """The waiters that a turn ended on the recovery's datastore and host (or the merges
     there allowed to go) frees: as many as there are free turns, in their order."""

@@ -61,20 +61,6 @@ def test_a_look_due_before_the_schedulers_next_round_wakes_it(settings):
     assert queue.connection.llen(looks.wake_key(queue)) == 1  # one wake-up for both
 
 
-def test_a_look_scheduled_first_goes_ahead_of_the_jobs_waiting_when_it_falls_due(run_on_commit):
-    queue = background.queue()
-    with run_on_commit():
-        background.enqueue("recovery.drills.tasks.progress", 1)  # the backlog
-        background.enqueue("recovery.drills.tasks.progress", 2)
-    background.enqueue("recovery.drills.tasks.progress", 3, delay=0.01)
-    background.enqueue("recovery.drills.tasks.progress", 4, delay=0.01, first=True)
-    time.sleep(0.05)
-    with run_on_commit():
-        assert looks.enqueue_due(queue) == 2
-    assert [job.args for job in queue.get_jobs()] == [[4], [1], [2], [3]]
-    assert queue.connection.scard(looks.first_key(queue)) == 0  # forgotten once queued
-
-
 def _wait_in_thread(queue, longest: float) -> threading.Thread:
     waiter = threading.Thread(
         target=looks.wait_until_due, args=(queue.connection, [queue], longest), daemon=True

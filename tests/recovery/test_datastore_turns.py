@@ -96,17 +96,6 @@ def _rebases_sent() -> int:
     return sum(1 for r in Recovery.objects.all() if "rebase" in r.client_tokens)
 
 
-def test_the_look_at_a_turn_held_goes_ahead_of_the_backlog_and_a_waiters_does_not(
-    personas, one_turn_lab
-):
-    holder, waiter = _one_holds_one_waits(personas, one_turn_lab)
-    engine.advance(holder.pk)  # its look now that a recovery waits (its rebase takes 1 s)
-    queue = background.queue()
-    firsts = queue.connection.smembers(looks.first_key(queue))
-    assert looks.member("recovery.tasks.advance", (holder.pk,)).encode() in firsts
-    assert looks.member("recovery.tasks.advance", (waiter.pk,)).encode() not in firsts
-
-
 def test_a_holder_that_fails_hands_its_turn_to_the_waiter_in_the_same_job(personas, one_turn_lab):
     holder, waiter = _one_holds_one_waits(personas, one_turn_lab)
     time.sleep(1.2)  # the holder's rebase ends on the platform
