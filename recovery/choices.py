@@ -103,3 +103,34 @@ def waits_for_operator_q() -> models.Q:
     for status, plan in MOVES_ON_BY_ITSELF.items():
         waiting &= ~models.Q(status=status, **plan)
     return waiting
+
+
+# --- datastore turns: the one rule, kept on the row (recovery.services.capacity) -----------
+
+# The statuses whose task opens disks on the recovery's (backup) datastore, and that task's key.
+DATASTORE_TASKS: dict[str, str] = {Status.REBASING: "rebase", Status.MERGING: "merge"}
+# Set in task_started once the merge task has ended (merging.py): the turn is over then, even
+# while the recovery waits for the platform to release the VM.
+MERGE_ENDED = "merge_end"
+
+
+class Turn(models.TextChoices):
+    """Where a recovery stands for a turn on its datastore and host, stored on its row
+    (`Recovery.turn`, set by every save from the fields below) so that counting the turns
+    held is an index range of at most the limit's rows, not a scan of every recovery's JSON."""
+
+    NONE = "", "-"
+    HELD = "held", "held"  # its rebase or merge was sent (token saved) and is not over
+    WAITING = "waiting", "waiting"  # in a task's status, its token not saved yet
+
+
+def turn_of(status: str, client_tokens: dict[str, object], task_started: dict[str, object]) -> str:
+    """The recovery's `Turn`, from its status, tokens and task times."""
+    key = DATASTORE_TASKS.get(status)
+    if key is None:
+        return Turn.NONE
+    if key not in client_tokens:
+        return Turn.WAITING
+    if key == "merge" and MERGE_ENDED in task_started:
+        return Turn.NONE
+    return Turn.HELD

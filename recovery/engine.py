@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -188,10 +189,33 @@ def _wake_next_queued(connection_id: int | None) -> None:
 # --- the step runner ---------------------------------------------------------------------
 
 
-def advance(recovery_id: int) -> str:
+LEASED = "leased by another worker"
+
+
+def _hand_over_turns(recovery: Recovery, inline: bool) -> None:
+    """A rebase or merge of `recovery` ended: its turn on the datastore (and host) is free.
+    The waiters it frees take it in this job (`inline`), before this recovery moves on: a
+    job of their own would wait behind the queue's backlog of looks (up to hundreds in a
+    mass recovery) while the platform's turn stays free, and cost a job's overhead. One
+    level only: a waiter run here passes on the turns it frees through the queue."""
+    for pk in capacity.next_waiters(recovery):
+        if inline:
+            try:
+                if advance(pk, inline_turns=False) != LEASED:
+                    continue
+            except Exception:  # its own job tries again; this recovery goes on meanwhile
+                logger.exception("recovery %s: taking a freed turn failed", pk)
+        # Another worker has it at this moment (it may have counted the turn as held just
+        # before it ended): its own job, first in the queue.
+        transaction.on_commit(
+            partial(background.enqueue, "recovery.tasks.advance", pk, first=True), robust=True
+        )
+
+
+def advance(recovery_id: int, *, inline_turns: bool = True) -> str:
     """Run the recovery's steps until it must wait or stop. Returns what happened (for logs)."""
     if not take_lease(recovery_id):
-        return "leased by another worker"
+        return LEASED
     client: PlatformClient | None = None
     outcome = "stopped"
     leased = time.monotonic()
@@ -216,7 +240,7 @@ def advance(recovery_id: int) -> str:
             if was_busy and recovery.status not in PLATFORM_BUSY:
                 _wake_next_queued(recovery.connection_id)
             if held_turn and not capacity.holds_turn(recovery):
-                capacity.wake_next(recovery)  # a rebase or merge ended: a datastore turn is free
+                _hand_over_turns(recovery, inline_turns)
             if isinstance(result, Wait):
                 delay = watched_delay(recovery, next_delay(recovery, result))
                 if step + 1 == STEPS_PER_JOB or not _waits_here(recovery, result, delay, waited):

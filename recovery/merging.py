@@ -12,9 +12,9 @@ import time
 from django.conf import settings
 
 from platforms.clients.types import Server, Task
-from recovery.choices import Status
+from recovery.choices import MERGE_ENDED, Status
 from recovery.models import Recovery
-from recovery.services.capacity import MERGE_ENDED, take_turn
+from recovery.services.capacity import take_turn
 from recovery.stepkit import (
     VM_GONE,
     Outcome,

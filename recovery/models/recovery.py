@@ -9,7 +9,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from recovery.choices import ACTIVE, TERMINAL, Mode, Status, Target, waits_for_operator
+from recovery.choices import (
+    ACTIVE,
+    TERMINAL,
+    Mode,
+    Status,
+    Target,
+    Turn,
+    turn_of,
+    waits_for_operator,
+)
 from recovery.models.audit import RECOVERY_REPR
 from recovery.texts import TranslatedTexts
 
@@ -34,6 +43,10 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"Batch {self.pk}"
+
+
+# What Recovery.turn is derived from (choices.turn_of).
+_TURN_INPUTS = frozenset({"status", "client_tokens", "task_started"})
 
 
 class Recovery(TranslatedTexts):
@@ -128,6 +141,9 @@ class Recovery(TranslatedTexts):
     task_started = models.JSONField(
         default=dict, help_text="step -> when its platform task was started (epoch seconds)"
     )
+    # Derived by save() from status, client_tokens and task_started (choices.turn_of): the
+    # capacity gate counts turns by this indexed column instead of reading every row's JSON.
+    turn = models.CharField(max_length=8, choices=Turn.choices, blank=True, default=Turn.NONE)
 
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -162,10 +178,25 @@ class Recovery(TranslatedTexts):
         indexes = [
             models.Index(fields=["team", "status"]),
             models.Index(fields=["connection", "status"]),
+            models.Index(fields=["connection", "datastore_id", "turn"], name="turns_on_datastore"),
+            models.Index(fields=["connection", "host_id", "turn"], name="turns_on_host"),
         ]
 
     def __str__(self) -> str:
         return f"{RECOVERY_REPR}{self.vm_name}"  # the audit page reads it back (shown_object)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The turn is written with the fields it is read from, in the same UPDATE: one place,
+        # so the count never drifts from the rows (a worker that dies holds its turn exactly
+        # as long as its row says so, as before). A save of other fields leaves it alone.
+        fields = kwargs.get("update_fields")
+        if fields is None or _TURN_INPUTS & set(fields):
+            turn = turn_of(self.status, self.client_tokens, self.task_started)
+            if turn != self.turn:
+                self.turn = turn
+                if fields is not None:
+                    kwargs["update_fields"] = {*fields, "turn"}
+        super().save(*args, **kwargs)
 
     @property
     def is_new_vm(self) -> bool:

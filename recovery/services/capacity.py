@@ -6,7 +6,10 @@ run, its progress and its time estimates meaningless, or make a call only to hav
 So a recovery starts its rebase or merge only while fewer than its connection's
 `max_tasks_per_datastore` of the console's own recoveries have one under way on the same
 datastore; otherwise it waits, saying why on its page and in the lists, and the oldest waiting
-one is woken as soon as a turn ends (`wake_next`, called by the engine).
+one takes the turn as soon as it ends, in the job that saw it end (`next_waiters`, run by the
+engine). Turns are counted by `Recovery.turn`, an indexed column that every save derives from
+the row's status and tokens (`choices.turn_of`): a count reads at most the limit's rows however
+many recoveries are in flight, and never drifts from the rows it is read from.
 
 Running first: in a disaster the VMs must run; the merges can follow. A rebase is on the path
 to running, a merge is not (the VM already runs from the backup), and a merge holds its turn
@@ -34,16 +37,11 @@ from django.db.models import Case, Q, QuerySet, When
 from platforms.clients.types import Server
 from platforms.models import PlatformConnection
 from recovery import background
-from recovery.choices import PLATFORM_BUSY, Status
+from recovery.choices import PLATFORM_BUSY, Status, Turn, turn_of
 from recovery.models import Recovery
 from recovery.stepkit import StepContext, Wait
 from recovery.texts import Text
 
-# The statuses whose task opens disks on the recovery's (backup) datastore, and that task's key.
-DATASTORE_TASKS: dict[str, str] = {Status.REBASING: "rebase", Status.MERGING: "merge"}
-# Set in task_started once the merge task has ended (merging.py): the turn is over then, even
-# while the recovery waits for the platform to release the VM.
-MERGE_ENDED = "merge_end"
 # Past the connection's queue and moving by themselves towards their rebase (steps.py order:
 # powering off -> attaching -> creating the VM -> rebasing). Queued ones count only while the
 # connection has room for them (`rebases_to_come`); failed, cancelled and stopped ones never:
@@ -53,10 +51,7 @@ TOWARDS_REBASE = frozenset({Status.POWERING_OFF, Status.ATTACHING, Status.CREATI
 
 def holds_turn(recovery: Recovery) -> bool:
     """Whether the recovery's rebase or merge was sent (its token saved) and is not over."""
-    key = DATASTORE_TASKS.get(recovery.status)
-    if key is None or key not in recovery.client_tokens:
-        return False
-    return not (key == "merge" and MERGE_ENDED in recovery.task_started)
+    return turn_of(recovery.status, recovery.client_tokens, recovery.task_started) == Turn.HELD
 
 
 def at_work(connection_id: int) -> QuerySet[Recovery]:
@@ -73,19 +68,13 @@ def _on_host(connection_id: int, host_id: str) -> QuerySet[Recovery]:
 
 
 def _holding(place: QuerySet[Recovery]) -> QuerySet[Recovery]:
-    """The rows of `place` that `holds_turn` is true of, as a query."""
-    sent = Q()
-    for status, key in DATASTORE_TASKS.items():
-        sent |= Q(status=status, client_tokens__has_key=key)
-    return place.filter(sent).exclude(status=Status.MERGING, task_started__has_key=MERGE_ENDED)
+    """The rows of `place` that `holds_turn` is true of: at most the limit's, by an index."""
+    return place.filter(turn=Turn.HELD)
 
 
 def _waiting(place: QuerySet[Recovery]) -> QuerySet[Recovery]:
     """The rows of `place` waiting for a turn (in a task's status, its token not saved)."""
-    not_sent = Q()
-    for status, key in DATASTORE_TASKS.items():
-        not_sent |= Q(status=status) & ~Q(client_tokens__has_key=key)
-    return place.filter(not_sent)
+    return place.filter(turn=Turn.WAITING)
 
 
 def rebases_to_come(connection: PlatformConnection, recovery: Recovery) -> QuerySet[Recovery]:
@@ -101,7 +90,7 @@ def rebases_to_come(connection: PlatformConnection, recovery: Recovery) -> Query
     if at_work(connection.pk).count() < connection.max_concurrent_recoveries:
         statuses.add(Status.QUEUED)
     not_attached = Q(datastore_id="", datastore_name=recovery.datastore_name)
-    waiting_for_turn = Q(status=Status.REBASING) & ~Q(client_tokens__has_key="rebase")
+    waiting_for_turn = Q(status=Status.REBASING, turn=Turn.WAITING)
     return (
         Recovery.objects.filter(connection_id=connection.pk)
         .filter(Q(datastore_id=recovery.datastore_id) | not_attached)
@@ -220,16 +209,22 @@ def _next_on_host(connection: PlatformConnection, host_id: str, woken: list[int]
     )
 
 
-def wake_next(recovery: Recovery) -> None:
-    """A turn on the recovery's datastore and host ended (or the merges there may go): let
-    the waiters it frees look now. On commit, so that they count the turn as ended."""
+def next_waiters(recovery: Recovery) -> list[int]:
+    """The waiters that a turn ended on the recovery's datastore and host (or the merges
+    there allowed to go) frees: as many as there are free turns, in their order."""
     connection = recovery.connection
     if connection is None:
-        return
+        return []
     woken = _next_on_datastore(connection, recovery) if recovery.datastore_id else []
     if connection.max_tasks_per_host and recovery.host_id:
         woken += _next_on_host(connection, recovery.host_id, woken)
-    for pk in woken:
+    return woken
+
+
+def wake_next(recovery: Recovery) -> None:
+    """Let the waiters `next_waiters` names look now. On commit, so that they count the turn
+    as ended. (The engine runs them in the job that saw the turn end: engine.advance.)"""
+    for pk in next_waiters(recovery):
         transaction.on_commit(
             # First in the queue: a free turn is the platform's time wasted, and behind a
             # thousand other looks it would sit free for many seconds.

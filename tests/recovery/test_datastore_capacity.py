@@ -168,6 +168,16 @@ def test_a_merge_does_not_wait_for_a_queued_recovery_that_waits_for_its_slot(per
     assert not [n for r in final for n in _notes(r) if "go first" in n or "goes first" in n]
 
 
+def _save(recovery: Recovery, **fields) -> Recovery:
+    """Set `fields` through save(), which derives the row's turn from them (as the engine's
+    saves do; a queryset update would leave it behind)."""
+    row = Recovery.objects.select_related("connection").get(pk=recovery.pk)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save()
+    return row
+
+
 def test_a_freed_turn_wakes_a_waiting_rebase_before_an_older_waiting_merge(personas, limited_lab):
     connection = lab_connection(personas.team, limited_lab, max_tasks_per_datastore=1)
     holder, merge, rebase = start(connection, limited_lab, ["app-01", "db-01", "vm-007"])
@@ -179,7 +189,8 @@ def test_a_freed_turn_wakes_a_waiting_rebase_before_an_older_waiting_merge(perso
         rebase: (Status.REBASING, {}, 2),
     }
     for recovery, (status, tokens, minutes) in rows.items():
-        Recovery.objects.filter(pk=recovery.pk).update(
+        _save(
+            recovery,
             status=status,
             client_tokens=tokens,
             datastore_id="ds-1",
@@ -187,15 +198,14 @@ def test_a_freed_turn_wakes_a_waiting_rebase_before_an_older_waiting_merge(perso
         )
 
     def turn_ends(recovery, **fields):
-        Recovery.objects.filter(pk=recovery.pk).update(**fields)
-        ended = Recovery.objects.select_related("connection").get(pk=recovery.pk)
+        ended = _save(recovery, **fields)
         queue.empty()
         with transaction.atomic():  # woken on commit
             wake_next(ended)
         return [job.args for job in queue.get_jobs()]
 
     assert turn_ends(holder, status=Status.MERGED) == [[rebase.pk]]
-    Recovery.objects.filter(pk=rebase.pk).update(client_tokens={"rebase": "t"})
+    _save(rebase, client_tokens={"rebase": "t"})
     assert turn_ends(rebase, status=Status.READY) == [[merge.pk]]
 
 
