@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 
 import pytest
 
+# A bound for the page's last requests at the end of a test; a healthy one ends in milliseconds.
+SETTLE_SECONDS = 30
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Debian's Chromium, never a downloaded one; flags keep it off the (closed) network.
 CHROMIUM_ARGS = [
@@ -51,5 +54,18 @@ def page(browser) -> Iterator[object]:
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     # Uncaught exceptions in our JS or htmx's are errors too (they never reach the console API).
     page.on("pageerror", lambda error: page.console_errors.append(f"pageerror: {error}"))
+    in_flight: set[object] = set()
+    page.on("request", lambda request: in_flight.add(request))
+    page.on("requestfinished", lambda request: in_flight.discard(request))
+    page.on("requestfailed", lambda request: in_flight.discard(request))
     yield page
+    # Let the requests the page has in flight finish first (an htmx poll, an inventory): a
+    # live-server thread still writing (platform-call audit rows) while the test database is
+    # flushed deadlocks PostgreSQL's TRUNCATE against it, and the flush fails. Waiting pumps
+    # Playwright's events; a request that never ends fails here, by name, not in the flush.
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while in_flight and not page.is_closed() and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    stuck = [getattr(request, "url", request) for request in in_flight]
     context.close()
+    assert not stuck or page.is_closed(), f"requests still in flight at the end: {stuck}"
