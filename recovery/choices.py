@@ -134,3 +134,14 @@ def turn_of(status: str, client_tokens: dict[str, object], task_started: dict[st
     if key == "merge" and MERGE_ENDED in task_started:
         return Turn.NONE
     return Turn.HELD
+
+
+def choice_label(choices: type[models.TextChoices], value: str) -> str:
+    """The label of `value` in the active language; the value itself when it is not a choice
+    (as get_FOO_display does). Django's get_FOO_display builds a dict of every choice at each
+    call, hashing each lazy label (a gettext apiece): the models' hot ones use this instead,
+    one enum lookup for the one label (docs/performance.md: the audit and batch pages)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

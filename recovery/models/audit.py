@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from recovery.choices import choice_label
 from recovery.texts import Text
 
 # The key of a row's data that holds its message as a Text (recovery.audit.record puts it).
@@ -142,15 +143,14 @@ class AuditEvent(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("Audit rows are append-only: they cannot be deleted.")
 
-    # Django's get_FOO_display builds a dict of every choice at each call, hashing each lazy
-    # label (a gettext apiece): ~0.8 ms a row for AuditAction's 40-odd choices, most of the
-    # audit page's rendering. The enum finds the one label; the output is the same (the
-    # stubs declare both methods, hence no-redef).
+    # Django's get_FOO_display took ~0.8 ms a row for AuditAction's 40-odd choices, most of
+    # the audit page's rendering (choices.choice_label; the stubs declare both methods, hence
+    # no-redef).
     def get_action_display(self) -> str:  # type: ignore[no-redef]
-        return _label(AuditAction, self.action)
+        return choice_label(AuditAction, self.action)
 
     def get_source_display(self) -> str:  # type: ignore[no-redef]
-        return _label(Source, self.source)
+        return choice_label(Source, self.source)
 
     @property
     def shown_message(self) -> str:
@@ -186,15 +186,6 @@ class AuditEvent(models.Model):
         from recovery.auditkeys import seal
 
         return seal(self.content(), self.key_id)
-
-
-def _label(choices: type[models.TextChoices], value: str) -> str:
-    """The label of `value` in the active language; the value itself when it is not a choice
-    (as get_FOO_display does)."""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return value
 
 
 # Fields the seal covers, as stored (verify reads exactly these, without building models).

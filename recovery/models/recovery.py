@@ -16,13 +16,12 @@ from recovery.choices import (
     Status,
     Target,
     Turn,
+    choice_label,
     turn_of,
     waits_for_operator,
 )
 from recovery.models.audit import RECOVERY_REPR
 from recovery.texts import TranslatedTexts
-
-STATUS_LABELS = dict(Status.choices)  # status -> its lazy label
 
 
 class Batch(models.Model):
@@ -212,10 +211,9 @@ class Recovery(TranslatedTexts):
         return str(self.new_vm.get("name") or "") if self.is_new_vm else self.vm_name
 
     def get_status_display(self) -> str:  # type: ignore[no-redef]  # Django's, replaced
-        # Django's own builds a dict of every choice on each call, hashing each lazy label,
-        # which translates it: 18 lookups for one label. A batch page asked it of 50 rows and
-        # its rules of hundreds of members on every poll (docs/performance.md, "Batch page").
-        return str(STATUS_LABELS.get(self.status, self.status))
+        # A batch page asks it of 50 rows and its rules of hundreds of members on every poll
+        # (choices.choice_label; docs/performance.md, "Batch page").
+        return choice_label(Status, self.status)
 
     @property
     def is_terminal(self) -> bool:
