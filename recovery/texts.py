@@ -78,6 +78,15 @@ class Text(str):
         return text
 
 
+def joined(texts: Iterable[Text]) -> Text:
+    """Texts with "; " between them, each kept a Text (a stored list reads translated)."""
+    items = list(texts)
+    text = items[0]
+    for later in items[1:]:
+        text = Text("%(earlier)s; %(later)s", earlier=text, later=later)
+    return text
+
+
 def english(value: object) -> str:
     """The stored sentence of a Text (whatever language is active), str() of anything else."""
     return str.__str__(value) if isinstance(value, str) else str(value)

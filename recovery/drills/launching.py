@@ -34,7 +34,7 @@ from recovery.services.recoveries import (
     local_export_dir,
     preflight,
 )
-from recovery.texts import Text, platform_text
+from recovery.texts import Text, joined, platform_text
 
 logger = logging.getLogger(__name__)
 START_LEASE = timedelta(minutes=10)
@@ -211,10 +211,7 @@ def _check_text(check: Any) -> Text:
 
 def _checks_text(checks: list[Any]) -> Text:
     """The checks' problems, "; " between them, each in the reader's language."""
-    text = _check_text(checks[0])
-    for check in checks[1:]:
-        text = Text("%(earlier)s; %(later)s", earlier=text, later=_check_text(check))
-    return text
+    return joined(_check_text(check) for check in checks)
 
 
 def settle(item: DrillRunVM, failure: str = "", outcome: str = DrillRunVM.Outcome.FAILED) -> None:

@@ -20,7 +20,7 @@ from recovery.audit import Actor
 from recovery.choices import Status
 from recovery.models import Recovery
 from recovery.services.connections import client_for
-from recovery.texts import Text, platform_text
+from recovery.texts import Text, joined, platform_text
 from recovery.workflow import transition
 
 # What each left item is. The JSON keeps the English (notifications, webhooks and the API read
@@ -123,10 +123,7 @@ def describe(left: list[dict[str, str]]) -> str:
         )
         for item in left
     ]
-    sentence = items[0]
-    for item in items[1:]:
-        sentence = Text("%(earlier)s; %(later)s", earlier=sentence, later=item)
-    return sentence
+    return joined(items)
 
 
 def hand_over(recovery: Recovery, user: Actor) -> list[dict[str, str]]:

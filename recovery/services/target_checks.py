@@ -10,7 +10,7 @@ from platforms.clients.types import Cluster, Server
 from platforms.models import PlatformConnection
 from recovery.choices import Mode, Target
 from recovery.services.checks import Check
-from recovery.texts import Text
+from recovery.texts import Text, joined
 
 if TYPE_CHECKING:
     from recovery.services.plan import Plan, VMRequest
@@ -220,7 +220,7 @@ def mapping_check(name: str, mapping: dict[str, str], disk_sizes: dict[str, int]
         return Check(
             title,
             False,
-            Text("%(problems)s.", problems=_joined(problems)),
+            Text("%(problems)s.", problems=joined(problems)),
             Text("Map each disk to its backup file."),
         )
     return Check(title, True, ", ".join(f"{d} → {p}" for d, p in sorted(mapping.items())))
@@ -251,11 +251,3 @@ def network_check(plan: Plan, vm: Server | None) -> Check:
         True,
         Text("Every NIC of the new VM is disconnected: the backup never meets production."),
     )
-
-
-def _joined(problems: list[Text]) -> Text:
-    """Problems with "; " between them, each kept a Text (a stored failure reads translated)."""
-    text = problems[0]
-    for problem in problems[1:]:
-        text = Text("%(earlier)s; %(later)s", earlier=text, later=problem)
-    return text
